@@ -1,0 +1,33 @@
+//! The `cloudbash` binary: the composition root of the local and container
+//! hosts. Configuration is read once here, into typed values, and passed down;
+//! no library reads the environment.
+
+mod bench;
+
+use clap::{Parser, Subcommand};
+
+/// Cloudbash: event-sourced ticket sales.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measures the event log on this machine (release build recommended).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
+    }
+}

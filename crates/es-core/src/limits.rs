@@ -1,0 +1,48 @@
+//! Every bound the kernel enforces, in one place, so that a reader can see the
+//! limits of the system without hunting for magic numbers. Names carry the
+//! qualifier last (`…_MAX`), as in TigerBeetle's style guide.
+
+/// Most events one append may carry over all its aggregates. DynamoDB's
+/// `TransactWriteItems` takes 100 items; keeping the kernel's limit below that
+/// means every backend can honour the same atomicity.
+pub const EVENTS_PER_APPEND_MAX: usize = 90;
+
+/// Most aggregates one atomic append may touch.
+pub const AGGREGATES_PER_APPEND_MAX: usize = 16;
+
+/// Largest `Data` payload of one event, in bytes. DynamoDB items stop at
+/// 400 KB; the rest of the record and its metadata must fit beside it.
+pub const EVENT_DATA_BYTES_MAX: usize = 256 * 1024;
+
+/// Longest `EventType` name.
+pub const EVENT_TYPE_BYTES_MAX: usize = 128;
+
+/// Most events one `read_all` or `load` page returns.
+pub const READ_PAGE_MAX: u32 = 10_000;
+
+/// Events a subscription asks for per batch when the caller does not say.
+pub const SUBSCRIPTION_BATCH_DEFAULT: u32 = 1_000;
+
+/// How often a repository retries a command after a version conflict before
+/// giving up with [`crate::RepositoryError::TooManyConflicts`].
+pub const COMMAND_ATTEMPTS_MAX: u32 = 8;
+
+/// Aggregate states kept in a repository's in-memory cache.
+pub const CACHED_AGGREGATES_MAX: usize = 10_000;
+
+/// A repository writes a snapshot once this many events have accumulated
+/// since the last one.
+pub const SNAPSHOT_EVERY_EVENTS: u64 = 100;
+
+/// Longest a live subscription sleeps when no commit has woken it. Commits in
+/// this process wake it at once; the timer only catches writers in another
+/// process that share the same log.
+pub const IDLE_WAKE_MILLIS: u64 = 1_000;
+
+/// Longest pause between retries when a projection keeps failing.
+pub const PROJECTION_RETRY_BACKOFF_MAX_MILLIS: u64 = 5_000;
+
+/// Stripes of a repository's per-aggregate command lock. Commands on one
+/// aggregate in one process take turns instead of conflicting; distinct
+/// aggregates rarely share a stripe.
+pub const COMMAND_LOCK_STRIPES: usize = 1_024;

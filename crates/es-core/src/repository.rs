@@ -1,0 +1,484 @@
+//! Loading aggregates, deciding, and appending with the expected version.
+//!
+//! Command latency must not grow with stream length. A [`Repository`] keeps
+//! a version-checked cache of aggregate states: a cached state is used
+//! without reading the log at all, and the expected version on the append
+//! tells whether it was stale (another process wrote meanwhile). On a
+//! conflict the entry is refreshed by reading only the events after the
+//! cached version, and the command is decided again, a bounded number of
+//! times. Snapshots bound the cost of a cold load.
+//!
+//! Within one process, commands on the same aggregate take turns on a
+//! striped lock: a hot aggregate then costs one commit per command instead of
+//! a storm of conflicts. The expected version still guards against every
+//! other process.
+//!
+//! Rules that span aggregates use a [`Transaction`]: members from several
+//! repositories, one atomic append, every cache updated after the commit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::aggregate::Aggregate;
+use crate::event::{CodecError, DomainEvent};
+use crate::ids::{AggregateId, CommandId, ExpectedVersion, Version};
+use crate::limits;
+use crate::log::{EventLog, ReadError};
+use crate::record::Metadata;
+use crate::store::{
+    AppendError, AppendRequest, Appended, CommandRecord, Commit, InvalidAppend, Snapshot, SnapshotStore, StoreError,
+    StreamAppend, VersionConflict,
+};
+
+/// Who runs a command, and under which id.
+#[derive(Clone, Debug, Default)]
+pub struct CommandContext {
+    /// Makes the command idempotent: a retry with the same id returns the
+    /// first result instead of acting twice.
+    pub command_id: Option<CommandId>,
+    /// Stamped on every event the command causes.
+    pub metadata: Metadata,
+}
+
+/// An aggregate state at a version.
+#[derive(Clone, Debug)]
+pub struct Loaded<A> {
+    /// Which aggregate.
+    pub aggregate_id: AggregateId,
+    /// The version `state` includes (0: no events yet).
+    pub version: Version,
+    /// The folded state.
+    pub state: A,
+}
+
+impl<A> Loaded<A> {
+    /// Whether the aggregate has no events yet.
+    pub fn is_new(&self) -> bool {
+        self.version == Version::INITIAL
+    }
+
+    /// The expected version for an append decided on this state.
+    pub fn expected(&self) -> ExpectedVersion {
+        ExpectedVersion::Exact(self.version)
+    }
+}
+
+/// Why a command did not go through.
+#[derive(Debug, Error)]
+pub enum RepositoryError<E: std::error::Error + 'static> {
+    /// The domain refused the command. Show it to the caller.
+    #[error(transparent)]
+    Rejected(E),
+    /// A version conflict; the repository retries these itself, so callers
+    /// only see it from [`Transaction::commit`].
+    #[error(transparent)]
+    Conflict(VersionConflict),
+    /// Still conflicting after [`limits::COMMAND_ATTEMPTS_MAX`] attempts:
+    /// the aggregate is too hot. The caller may retry later.
+    #[error("gave up after {0} conflicting attempts")]
+    TooManyConflicts(u32),
+    /// The append broke a limit: a programmer error or oversized input.
+    #[error(transparent)]
+    Invalid(#[from] InvalidAppend),
+    /// Events could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The log could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<E: std::error::Error + 'static> From<AppendError> for RepositoryError<E> {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Conflict(conflict) => RepositoryError::Conflict(conflict),
+            AppendError::Invalid(invalid) => RepositoryError::Invalid(invalid),
+            AppendError::Store(store) => RepositoryError::Store(store),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> RepositoryError<E> {
+    /// Re-types an error whose domain part is a different type.
+    pub fn map_rejected<F: std::error::Error + 'static>(self, map: impl FnOnce(E) -> F) -> RepositoryError<F> {
+        match self {
+            RepositoryError::Rejected(error) => RepositoryError::Rejected(map(error)),
+            RepositoryError::Conflict(conflict) => RepositoryError::Conflict(conflict),
+            RepositoryError::TooManyConflicts(attempts) => RepositoryError::TooManyConflicts(attempts),
+            RepositoryError::Invalid(invalid) => RepositoryError::Invalid(invalid),
+            RepositoryError::Codec(codec) => RepositoryError::Codec(codec),
+            RepositoryError::Read(read) => RepositoryError::Read(read),
+            RepositoryError::Store(store) => RepositoryError::Store(store),
+        }
+    }
+}
+
+/// What executing a command did.
+#[derive(Clone, Debug)]
+pub enum Executed<A: Aggregate> {
+    /// The command's events were committed.
+    Committed {
+        /// Where they landed.
+        commit: Commit,
+        /// The events.
+        events: Vec<A::Event>,
+        /// The state after them.
+        after: Loaded<A>,
+    },
+    /// The command id had been executed before; this is its first result.
+    AlreadyApplied(CommandRecord),
+    /// The command was accepted but changes nothing (an idempotent domain
+    /// operation): nothing was appended.
+    Unchanged(Loaded<A>),
+}
+
+/// Runs `attempt` again while it fails with a version conflict, at most
+/// [`limits::COMMAND_ATTEMPTS_MAX`] times. Each attempt must load afresh
+/// (the failed commit already refreshed the caches involved).
+pub async fn retry_on_conflict<T, E, F, Fut>(mut attempt: F) -> Result<T, RepositoryError<E>>
+where
+    E: std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RepositoryError<E>>>,
+{
+    for number in 1..=limits::COMMAND_ATTEMPTS_MAX {
+        match attempt().await {
+            Err(RepositoryError::Conflict(conflict)) => {
+                tracing::debug!(attempt = number, %conflict, "version conflict, deciding again");
+            }
+            other => return other,
+        }
+    }
+    Err(RepositoryError::TooManyConflicts(limits::COMMAND_ATTEMPTS_MAX))
+}
+
+struct CacheEntry<A> {
+    loaded: Loaded<A>,
+    snapshot_version: Version,
+    /// Set after a conflict or an unknown outcome: the log may hold events
+    /// beyond `loaded`, so the next load reads them (and only them).
+    stale: bool,
+}
+
+struct Inner<A> {
+    log: EventLog,
+    snapshots: Option<Arc<dyn SnapshotStore>>,
+    cache: Mutex<HashMap<AggregateId, CacheEntry<A>>>,
+    turns: Box<[tokio::sync::Mutex<()>]>,
+}
+
+impl<A> Inner<A> {
+    fn new(log: EventLog, snapshots: Option<Arc<dyn SnapshotStore>>) -> Self {
+        let turns = (0..limits::COMMAND_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+        Self { log, snapshots, cache: Mutex::new(HashMap::new()), turns }
+    }
+
+    fn turn(&self, aggregate_id: AggregateId) -> &tokio::sync::Mutex<()> {
+        let stripe = aggregate_id.as_uuid().as_u64_pair().1 as usize % self.turns.len();
+        &self.turns[stripe]
+    }
+}
+
+/// Loads and saves aggregates of one type. Cheap to clone; clones share the
+/// cache.
+pub struct Repository<A: Aggregate> {
+    inner: Arc<Inner<A>>,
+}
+
+impl<A: Aggregate> Clone for Repository<A> {
+    fn clone(&self) -> Self {
+        Self { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<A: Aggregate> Repository<A> {
+    /// A repository over `log`, without snapshots.
+    pub fn new(log: EventLog) -> Self {
+        Self { inner: Arc::new(Inner::new(log, None)) }
+    }
+
+    /// A repository that also keeps snapshots every
+    /// [`limits::SNAPSHOT_EVERY_EVENTS`] events.
+    pub fn with_snapshots(log: EventLog, snapshots: Arc<dyn SnapshotStore>) -> Self {
+        Self { inner: Arc::new(Inner::new(log, Some(snapshots))) }
+    }
+
+    /// The log this repository writes to.
+    pub fn log(&self) -> &EventLog {
+        &self.inner.log
+    }
+
+    /// The aggregate's current state as far as this process knows: from the
+    /// cache without any I/O, else from a snapshot plus the events after it.
+    pub async fn load(&self, aggregate_id: AggregateId) -> Result<Loaded<A>, RepositoryError<A::Error>> {
+        if let Some(entry) = self.cache().get(&aggregate_id)
+            && !entry.stale
+        {
+            return Ok(entry.loaded.clone());
+        }
+        self.refresh(aggregate_id).await
+    }
+
+    /// The aggregate's state brought up to the log's head: the cached state
+    /// (or a snapshot) plus whatever events came after it.
+    pub async fn refresh(&self, aggregate_id: AggregateId) -> Result<Loaded<A>, RepositoryError<A::Error>> {
+        let cached = self.cache().get(&aggregate_id).map(|entry| (entry.loaded.clone(), entry.snapshot_version));
+        let (mut loaded, snapshot_version) = match cached {
+            Some(cached) => cached,
+            None => self.load_snapshot(aggregate_id).await?,
+        };
+        for record in self.inner.log.load(aggregate_id, loaded.version).await? {
+            let event = A::Event::from_record(&record)?;
+            loaded.state.evolve(&event);
+            loaded.version = record.aggregate_version;
+        }
+        self.remember(loaded.clone(), snapshot_version);
+        Ok(loaded)
+    }
+
+    async fn load_snapshot(
+        &self,
+        aggregate_id: AggregateId,
+    ) -> Result<(Loaded<A>, Version), RepositoryError<A::Error>> {
+        let empty = Loaded { aggregate_id, version: Version::INITIAL, state: A::default() };
+        let Some(store) = &self.inner.snapshots else {
+            return Ok((empty, Version::INITIAL));
+        };
+        let Some(snapshot) = store.load_snapshot(aggregate_id, A::KIND).await? else {
+            return Ok((empty, Version::INITIAL));
+        };
+        if snapshot.shape_version != A::SHAPE_VERSION {
+            return Ok((empty, Version::INITIAL));
+        }
+        match serde_json::from_str::<A>(&snapshot.state) {
+            Ok(state) => Ok((Loaded { aggregate_id, version: snapshot.version, state }, snapshot.version)),
+            Err(error) => {
+                tracing::warn!(%aggregate_id, kind = A::KIND, %error, "ignoring an unreadable snapshot");
+                Ok((empty, Version::INITIAL))
+            }
+        }
+    }
+
+    /// Decides `command` on the aggregate and appends the result, deciding
+    /// again after a version conflict.
+    pub async fn execute(
+        &self,
+        aggregate_id: AggregateId,
+        command: &A::Command,
+        context: &CommandContext,
+    ) -> Result<Executed<A>, RepositoryError<A::Error>> {
+        if let Some(command_id) = context.command_id
+            && let Some(record) = self.inner.log.store().stored_command(command_id).await?
+        {
+            return Ok(Executed::AlreadyApplied(record));
+        }
+        let _turn = self.inner.turn(aggregate_id).lock().await;
+        retry_on_conflict(|| async {
+            let mut loaded = self.load(aggregate_id).await?;
+            let events = match loaded.state.decide(command) {
+                Ok(events) => events,
+                // A refusal appends nothing, so no version check would catch a
+                // cached state that another process has moved past: confirm the
+                // refusal on the log's current state before reporting it.
+                Err(_) => {
+                    loaded = self.refresh(aggregate_id).await?;
+                    loaded.state.decide(command).map_err(RepositoryError::Rejected)?
+                }
+            };
+            if events.is_empty() {
+                return Ok(Executed::Unchanged(loaded));
+            }
+            let mut transaction = Transaction::new(context);
+            let after = transaction.record(self, &loaded, &events)?;
+            let result = CommandResult { aggregate_id, version: after.version };
+            match transaction.commit(&self.inner.log, &result).await? {
+                Appended::Committed(commit) => Ok(Executed::Committed { commit, events, after }),
+                Appended::AlreadyApplied(record) => Ok(Executed::AlreadyApplied(record)),
+            }
+        })
+        .await
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<AggregateId, CacheEntry<A>>> {
+        self.inner.cache.lock().expect("cache mutex is never poisoned: no code panics while holding it")
+    }
+
+    fn remember(&self, loaded: Loaded<A>, snapshot_version: Version) {
+        let mut cache = self.cache();
+        if let Some(current) = cache.get(&loaded.aggregate_id)
+            && current.loaded.version > loaded.version
+            && !current.stale
+        {
+            return;
+        }
+        if cache.len() >= limits::CACHED_AGGREGATES_MAX
+            && !cache.contains_key(&loaded.aggregate_id)
+            && let Some(victim) = cache.keys().next().copied()
+        {
+            cache.remove(&victim);
+        }
+        cache.insert(loaded.aggregate_id, CacheEntry { loaded, snapshot_version, stale: false });
+    }
+
+    fn mark_stale(&self, aggregate_id: AggregateId) {
+        if let Some(entry) = self.cache().get_mut(&aggregate_id) {
+            entry.stale = true;
+        }
+    }
+
+    fn committed(&self, loaded: Loaded<A>) {
+        let snapshot_version =
+            self.cache().get(&loaded.aggregate_id).map_or(Version::INITIAL, |entry| entry.snapshot_version);
+        let due = loaded.version.0.saturating_sub(snapshot_version.0) >= limits::SNAPSHOT_EVERY_EVENTS;
+        match (&self.inner.snapshots, due) {
+            (Some(store), true) => {
+                self.save_snapshot(Arc::clone(store), &loaded);
+                let version = loaded.version;
+                self.remember(loaded, version);
+            }
+            _ => self.remember(loaded, snapshot_version),
+        }
+    }
+
+    fn save_snapshot(&self, store: Arc<dyn SnapshotStore>, loaded: &Loaded<A>) {
+        let state = match serde_json::to_string(&loaded.state) {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(kind = A::KIND, %error, "cannot serialize a snapshot");
+                return;
+            }
+        };
+        let snapshot = Snapshot {
+            aggregate_id: loaded.aggregate_id,
+            kind: A::KIND.to_owned(),
+            version: loaded.version,
+            shape_version: A::SHAPE_VERSION,
+            state,
+        };
+        // A snapshot is a cache: writing it must not delay the command.
+        tokio::spawn(async move {
+            if let Err(error) = store.save_snapshot(snapshot).await {
+                tracing::warn!(%error, "cannot save a snapshot");
+            }
+        });
+    }
+}
+
+/// The default result remembered for an idempotent single-aggregate command.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CommandResult {
+    aggregate_id: AggregateId,
+    version: Version,
+}
+
+type AfterCommit = Box<dyn FnOnce(bool) + Send>;
+
+/// One atomic append over several aggregates, possibly of different types.
+/// Record each member's events against the state they were decided on, then
+/// commit: on success every repository's cache moves forward, on a conflict
+/// the conflicting aggregate is refreshed on its next load.
+pub struct Transaction {
+    context: CommandContext,
+    streams: Vec<StreamAppend>,
+    after_commit: Vec<(AggregateId, AfterCommit)>,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction").field("context", &self.context).field("streams", &self.streams).finish()
+    }
+}
+
+impl Transaction {
+    /// An empty transaction for a command.
+    pub fn new(context: &CommandContext) -> Self {
+        Self { context: context.clone(), streams: Vec::new(), after_commit: Vec::new() }
+    }
+
+    /// Adds `events` for the aggregate `loaded`, expecting its version to be
+    /// unchanged at commit. Returns the state after the events. With no
+    /// events the member only asserts the version.
+    pub fn record<A: Aggregate>(
+        &mut self,
+        repository: &Repository<A>,
+        loaded: &Loaded<A>,
+        events: &[A::Event],
+    ) -> Result<Loaded<A>, CodecError> {
+        let log = &repository.inner.log;
+        let encoded =
+            events.iter().map(|event| log.encode(event, &self.context.metadata)).collect::<Result<Vec<_>, _>>()?;
+        let mut after = loaded.clone();
+        for event in events {
+            after.state.evolve(event);
+            after.version = after.version.next();
+        }
+        self.streams.push(StreamAppend {
+            aggregate_id: loaded.aggregate_id,
+            expected: loaded.expected(),
+            events: encoded,
+        });
+        let repository = repository.clone();
+        let committed_state = after.clone();
+        let aggregate_id = loaded.aggregate_id;
+        let unchanged = events.is_empty();
+        self.after_commit.push((
+            aggregate_id,
+            Box::new(move |succeeded| match (succeeded, unchanged) {
+                (true, false) => repository.committed(committed_state),
+                (true, true) => {}
+                (false, _) => repository.mark_stale(aggregate_id),
+            }),
+        ));
+        Ok(after)
+    }
+
+    /// Appends every member atomically. `result` is what an idempotent retry
+    /// of this command will get back.
+    pub async fn commit<E: std::error::Error + 'static>(
+        self,
+        log: &EventLog,
+        result: &impl Serialize,
+    ) -> Result<Appended, RepositoryError<E>> {
+        let command = match self.context.command_id {
+            Some(command_id) => Some(CommandRecord {
+                command_id,
+                result: serde_json::to_string(result)
+                    .map_err(|source| CodecError::Json { event_type: "command result".to_owned(), source })?,
+            }),
+            None => None,
+        };
+        let request = AppendRequest { streams: self.streams, command };
+        match log.append(request).await {
+            Ok(Appended::Committed(commit)) => {
+                for (_, update) in self.after_commit {
+                    update(true);
+                }
+                Ok(Appended::Committed(commit))
+            }
+            Ok(already) => Ok(already),
+            Err(AppendError::Conflict(conflict)) => {
+                for (aggregate_id, update) in self.after_commit {
+                    if aggregate_id == conflict.aggregate_id {
+                        update(false);
+                    }
+                }
+                Err(RepositoryError::Conflict(conflict))
+            }
+            Err(other) => {
+                // Unknown outcome: every member reads the log on its next load.
+                for (_, update) in self.after_commit {
+                    update(false);
+                }
+                Err(other.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! # es-sqlite: the embedded event log
+//!
+//! One SQLite file in WAL mode holds the log, the command ids of idempotent
+//! commands, consumer checkpoints, snapshots and the read models of the
+//! embedded mode, so that a read model's rows and its checkpoint commit in
+//! one transaction.
+//!
+//! Durability: the log runs with `synchronous=FULL` by default — an append is
+//! acknowledged only after the WAL is synced, so an acknowledged event
+//! survives a power cut. [`writer`](crate::writer)'s group commit shares one
+//! sync among every append that queued meanwhile, which is what makes FULL
+//! affordable. Read-model connections run with `NORMAL`: a projection commit
+//! lost to a power cut takes its checkpoint with it, and replay restores it.
+//!
+//! The bus of the embedded mode is the log itself: subscribers read after
+//! their position and sleep on the writer's commit signal.
+
+mod pool;
+mod projection;
+mod rows;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use es_core::{
+    AggregateId, AppendError, AppendRequest, Appended, CheckpointStore, CommandId, CommandRecord, EventStore, Position,
+    RecordedEvent, Snapshot, SnapshotStore, StoreError, Version, format_created,
+};
+use rusqlite::{OptionalExtension, params};
+use tokio::sync::{oneshot, watch};
+
+pub use pool::Durability;
+pub use projection::{ApplyError, SqliteProjection, SqliteProjector, TableSpec, Tables};
+pub use writer::WriterStats;
+
+use crate::pool::Pool;
+use crate::rows::{event_from_row, sql_int};
+use crate::schema::{EVENT_COLUMNS, SCHEMA};
+use crate::writer::{AppendSender, PendingAppend};
+
+/// The file name of the database inside a data directory.
+pub const DATABASE_FILE: &str = "cloudbash.db";
+
+/// The SQLite event store. Also the checkpoint and snapshot store of the
+/// embedded mode. Dropping it lets the writer finish what is queued.
+pub struct SqliteEventStore {
+    path: PathBuf,
+    appends: RwLock<Option<AppendSender>>,
+    commits: watch::Sender<Position>,
+    readers: Arc<Pool>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    stats: Arc<WriterStats>,
+}
+
+impl std::fmt::Debug for SqliteEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteEventStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteEventStore {
+    /// Opens (creating if needed) the log in the file at `path`.
+    pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let connection = pool::open(&path, durability).map_err(StoreError::backend)?;
+        connection.execute_batch(SCHEMA).map_err(StoreError::backend)?;
+        let commits = watch::Sender::new(Position::START);
+        let stats = Arc::new(WriterStats::default());
+        let (appends, handle) = writer::spawn(connection, commits.clone(), Arc::clone(&stats))?;
+        Ok(Self {
+            readers: Pool::new(path.clone(), Durability::Normal),
+            path,
+            appends: RwLock::new(Some(appends)),
+            commits,
+            writer: Mutex::new(Some(handle)),
+            stats,
+        })
+    }
+
+    /// Counters of the group-commit writer.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops accepting appends, waits until every queued append is answered
+    /// and the writer thread has ended. Later appends fail as unavailable.
+    pub async fn close(&self) {
+        // Dropping the last sender ends the writer's loop once the queue is
+        // empty; appends in flight hold clones and still get their answer.
+        self.appends.write().expect("sender lock is never poisoned").take();
+        let handle = self.writer.lock().expect("writer mutex is never poisoned").take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+fn unavailable() -> StoreError {
+    StoreError::Unavailable("the log's writer has stopped".into())
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        request.validate()?;
+        let (reply, answer) = oneshot::channel();
+        let sender = self.appends.read().expect("sender lock is never poisoned").clone().ok_or_else(unavailable)?;
+        sender.send(PendingAppend { request, reply }).await.map_err(|_| unavailable())?;
+        answer.await.map_err(|_| unavailable())?
+    }
+
+    async fn load(
+        &self,
+        aggregate_id: AggregateId,
+        after: Version,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.readers
+            .run(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE AggregateId = ?1 AND AggregateVersion > ?2 \
+                         ORDER BY AggregateVersion LIMIT ?3"
+                    ))
+                    .map_err(StoreError::backend)?;
+                let rows = statement
+                    .query_map(params![aggregate_id.to_string(), sql_int(after.0), limit], event_from_row)
+                    .map_err(StoreError::backend)?;
+                rows.map(|row| row.map_err(StoreError::backend)?).collect()
+            })
+            .await
+    }
+
+    async fn read_all(&self, after: Position, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.readers
+            .run(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE Position > ?1 ORDER BY Position LIMIT ?2"
+                    ))
+                    .map_err(StoreError::backend)?;
+                let mut events = Vec::with_capacity(limit.min(4_096) as usize);
+                let rows = statement
+                    .query_map(params![sql_int(after.0), limit], event_from_row)
+                    .map_err(StoreError::backend)?;
+                for row in rows {
+                    events.push(row.map_err(StoreError::backend)??);
+                }
+                Ok(events)
+            })
+            .await
+    }
+
+    async fn position_before(&self, time: DateTime<Utc>) -> Result<Position, StoreError> {
+        // A rare call (a consumer starting "from a time"): a scan is cheaper
+        // overall than an index on Created that every append would pay for.
+        let created = format_created(time);
+        self.readers
+            .run(move |connection| {
+                let first: Option<i64> = connection
+                    .query_row("SELECT min(Position) FROM events WHERE Created >= ?1", [created], |row| row.get(0))
+                    .map_err(StoreError::backend)?;
+                let position = match first {
+                    Some(first) => first.max(1) as u64 - 1,
+                    None => connection
+                        .query_row("SELECT coalesce(max(Position), 0) FROM events", [], |row| row.get::<_, i64>(0))
+                        .map_err(StoreError::backend)?
+                        .max(0) as u64,
+                };
+                Ok(Position(position))
+            })
+            .await
+    }
+
+    async fn stored_command(&self, command_id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
+        self.readers
+            .run(move |connection| writer::stored_command(connection, command_id).map_err(StoreError::backend))
+            .await
+    }
+
+    async fn head(&self) -> Result<Position, StoreError> {
+        self.readers
+            .run(|connection| {
+                let head: i64 = connection
+                    .query_row("SELECT coalesce(max(Position), 0) FROM events", [], |row| row.get(0))
+                    .map_err(StoreError::backend)?;
+                Ok(Position(head.max(0) as u64))
+            })
+            .await
+    }
+
+    fn commits(&self) -> watch::Receiver<Position> {
+        self.commits.subscribe()
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for SqliteEventStore {
+    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
+        let consumer = consumer.to_owned();
+        self.readers
+            .run(move |connection| {
+                let position: Option<i64> = connection
+                    .query_row("SELECT Position FROM checkpoints WHERE Consumer = ?1", [consumer], |row| row.get(0))
+                    .optional()
+                    .map_err(StoreError::backend)?;
+                Ok(position.map(|position| Position(position.max(0) as u64)))
+            })
+            .await
+    }
+
+    async fn save_checkpoint(&self, consumer: &str, position: Position) -> Result<(), StoreError> {
+        let consumer = consumer.to_owned();
+        self.readers
+            .run(move |connection| {
+                connection
+                    .execute(
+                        "INSERT INTO checkpoints (Consumer, Position) VALUES (?1, ?2) \
+                         ON CONFLICT (Consumer) DO UPDATE SET Position = max(Position, excluded.Position)",
+                        params![consumer, sql_int(position.0)],
+                    )
+                    .map_err(StoreError::backend)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for SqliteEventStore {
+    async fn load_snapshot(&self, aggregate_id: AggregateId, kind: &str) -> Result<Option<Snapshot>, StoreError> {
+        let kind = kind.to_owned();
+        self.readers
+            .run(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT Version, ShapeVersion, State FROM snapshots WHERE AggregateId = ?1 AND Kind = ?2",
+                        params![aggregate_id.to_string(), kind],
+                        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)),
+                    )
+                    .optional()
+                    .map_err(StoreError::backend)
+                    .map(|found| {
+                        found.map(|(version, shape_version, state)| Snapshot {
+                            aggregate_id,
+                            kind,
+                            version: Version(version.max(0) as u64),
+                            shape_version: u32::try_from(shape_version).unwrap_or(0),
+                            state,
+                        })
+                    })
+            })
+            .await
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        self.readers
+            .run(move |connection| {
+                connection
+                    .execute(
+                        "INSERT INTO snapshots (AggregateId, Kind, Version, ShapeVersion, State) \
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (AggregateId, Kind) DO UPDATE SET \
+                         Version = excluded.Version, ShapeVersion = excluded.ShapeVersion, State = excluded.State \
+                         WHERE excluded.Version > snapshots.Version",
+                        params![
+                            snapshot.aggregate_id.to_string(),
+                            snapshot.kind,
+                            sql_int(snapshot.version.0),
+                            snapshot.shape_version,
+                            snapshot.state
+                        ],
+                    )
+                    .map_err(StoreError::backend)?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,26 @@
+//! The kernel's conformance suite on the SQLite backend: the same cases the
+//! in-memory reference passes, on a real file in a temporary directory.
+
+use std::sync::{Arc, Mutex};
+
+use es_sqlite::{Durability, SqliteEventStore};
+use es_testkit::{Backend, BackendFactory};
+
+/// Each backend lives in its own temporary directory; the factory lives as
+/// long as the case and removes the directories when it is dropped.
+#[derive(Default)]
+struct SqliteFactory {
+    dirs: Mutex<Vec<tempfile::TempDir>>,
+}
+
+#[es_core::async_trait]
+impl BackendFactory for SqliteFactory {
+    async fn fresh(&self) -> Backend {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SqliteEventStore::open(dir.path().join("log.db"), Durability::Normal).expect("open"));
+        self.dirs.lock().expect("no test panics while holding the lock").push(dir);
+        Backend { store: store.clone(), checkpoints: store.clone(), snapshots: store }
+    }
+}
+
+es_testkit::conformance_tests!(SqliteFactory::default());
