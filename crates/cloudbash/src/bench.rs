@@ -175,8 +175,17 @@ async fn append_run(durability: Durability, writers: u32, commands: u64) -> anyh
         per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
-        note: format!("{:.1} appends per commit", stats.appends() as f64 / stats.commits().max(1) as f64),
+        note: sharing(stats),
     })
+}
+
+/// How many appends shared a transaction and a sync of the WAL.
+fn sharing(stats: &es_sqlite::WriterStats) -> String {
+    let per_commit = stats.appends() as f64 / stats.commits().max(1) as f64;
+    match stats.syncs() {
+        0 => format!("{per_commit:.1} appends per commit"),
+        syncs => format!("{per_commit:.1} appends per commit, {:.1} per sync", stats.appends() as f64 / syncs as f64),
+    }
 }
 
 /// W writers on one aggregate, each command retried on conflict.

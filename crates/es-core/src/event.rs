@@ -74,17 +74,30 @@ pub fn encode_adjacent<E: Serialize>(event_type: &str, event: &E) -> Result<Stri
 /// Decodes the `data` part of an adjacently tagged enum value.
 pub fn decode_adjacent<E: DeserializeOwned>(event_type: &str, data: &str) -> Result<E, CodecError> {
     let json_error = |source| CodecError::Json { event_type: event_type.to_owned(), source };
-    let tag = serde_json::to_string(event_type).map_err(json_error)?;
-    let mut tagged = String::with_capacity(data.len() + tag.len() + 20);
+    // Stored type names never need JSON escaping (see `AppendRequest::validate`);
+    // quote anything else properly.
+    let plain = event_type.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"._-:".contains(&byte));
+    let mut tagged = String::with_capacity(data.len() + event_type.len() + 20);
     tagged.push_str(r#"{"type":"#);
-    tagged.push_str(&tag);
+    if plain {
+        tagged.push('"');
+        tagged.push_str(event_type);
+        tagged.push('"');
+    } else {
+        tagged.push_str(&serde_json::to_string(event_type).map_err(json_error)?);
+    }
+    let tag_end = tagged.len();
     tagged.push_str(r#","data":"#);
     tagged.push_str(data);
     tagged.push('}');
     match serde_json::from_str(&tagged) {
         Ok(event) => Ok(event),
         // A variant without data is stored as `{}`; serde wants no content.
-        Err(_) if data.trim() == "{}" => serde_json::from_str(&format!(r#"{{"type":{tag}}}"#)).map_err(json_error),
+        Err(_) if data.trim() == "{}" => {
+            tagged.truncate(tag_end);
+            tagged.push('}');
+            serde_json::from_str(&tagged).map_err(json_error)
+        }
         Err(error) => Err(json_error(error)),
     }
 }

@@ -5,16 +5,24 @@
 //! embedded mode, so that a read model's rows and its checkpoint commit in
 //! one transaction.
 //!
-//! Durability: the log runs with `synchronous=FULL` by default — an append is
-//! acknowledged only after the WAL is synced, so an acknowledged event
-//! survives a power cut. [`writer`](crate::writer)'s group commit shares one
-//! sync among every append that queued meanwhile, which is what makes FULL
-//! affordable. Read-model connections run with `NORMAL`: a projection commit
-//! lost to a power cut takes its checkpoint with it, and replay restores it.
+//! Durability ([`Durability::Full`], the default): an append is acknowledged
+//! only after the WAL holding its commit is synced, so an acknowledged event
+//! survives a power cut. Three threads share the work:
+//! - the *writer* (`writer.rs`) drains queued appends into one transaction
+//!   (group commit) and commits without waiting for the disk;
+//! - the *flusher* (`flush.rs`) syncs the WAL once for every batch committed
+//!   meanwhile, then answers the callers and wakes subscribers;
+//! - the *checkpointer* (`checkpointer.rs`) copies WAL pages back into the
+//!   database file off the writer's path.
+//!
+//! Read-model connections run with `NORMAL`: a projection commit lost to a
+//! power cut takes its checkpoint with it, and replay restores it.
 //!
 //! The bus of the embedded mode is the log itself: subscribers read after
 //! their position and sleep on the writer's commit signal.
 
+mod checkpointer;
+mod flush;
 mod pool;
 mod projection;
 mod rows;
@@ -28,7 +36,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use es_core::{
     AggregateId, AppendError, AppendRequest, Appended, CheckpointStore, CommandId, CommandRecord, EventStore, Position,
-    RecordedEvent, Snapshot, SnapshotStore, StoreError, Version, format_created,
+    RecordedEvent, Snapshot, SnapshotStore, StoreError, Version, format_created, limits,
 };
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::{oneshot, watch};
@@ -37,6 +45,7 @@ pub use pool::Durability;
 pub use projection::{ApplyError, SqliteProjection, SqliteProjector, TableSpec, Tables};
 pub use writer::WriterStats;
 
+use crate::flush::Acknowledger;
 use crate::pool::Pool;
 use crate::rows::{event_from_row, sql_int};
 use crate::schema::{EVENT_COLUMNS, SCHEMA};
@@ -68,9 +77,25 @@ impl SqliteEventStore {
         let path = path.as_ref().to_path_buf();
         let connection = pool::open(&path, durability).map_err(StoreError::backend)?;
         connection.execute_batch(SCHEMA).map_err(StoreError::backend)?;
-        let commits = watch::Sender::new(Position::START);
         let stats = Arc::new(WriterStats::default());
-        let (appends, handle) = writer::spawn(connection, commits.clone(), Arc::clone(&stats))?;
+        let head: i64 = connection
+            .query_row("SELECT coalesce(max(Position), 0) FROM events", [], |row| row.get(0))
+            .map_err(StoreError::backend)?;
+        let commits = watch::Sender::new(Position(head.max(0) as u64));
+        let acknowledger = match durability {
+            Durability::Normal => Acknowledger::Immediate { commits: commits.clone() },
+            Durability::Full => {
+                // Commit without syncing; the flusher syncs the WAL before answering.
+                let wal = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(wal_path(&path))
+                    .map_err(|error| StoreError::Unavailable(format!("cannot open the WAL file: {error}")))?;
+                connection.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
+                Acknowledger::pipelined(wal, commits.clone(), Arc::clone(&stats))?
+            }
+        };
+        let checkpointer = checkpointer::spawn(path.clone(), durability)?;
+        let (appends, handle) = writer::spawn(connection, acknowledger, Arc::clone(&stats), checkpointer)?;
         Ok(Self {
             readers: Pool::new(path.clone(), Durability::Normal),
             path,
@@ -102,6 +127,46 @@ impl SqliteEventStore {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
     }
+}
+
+/// Pages at least this large are read as two concurrent halves.
+const READ_SPLIT_EVENTS_MIN: u32 = 2_000;
+
+impl SqliteEventStore {
+    /// Up to `limit` events after `after`, and at or below `until` if given.
+    async fn read_range(
+        &self,
+        after: Position,
+        limit: u32,
+        until: Option<Position>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let until = until.map_or(i64::MAX, |until| sql_int(until.0));
+        self.readers
+            .run(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE Position > ?1 AND Position <= ?2 \
+                         ORDER BY Position LIMIT ?3"
+                    ))
+                    .map_err(StoreError::backend)?;
+                let mut events = Vec::with_capacity(limit.min(limits::READ_PAGE_MAX) as usize);
+                let rows = statement
+                    .query_map(params![sql_int(after.0), until, limit], event_from_row)
+                    .map_err(StoreError::backend)?;
+                for row in rows {
+                    events.push(row.map_err(StoreError::backend)??);
+                }
+                Ok(events)
+            })
+            .await
+    }
+}
+
+/// SQLite's write-ahead log beside the database file.
+fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 fn unavailable() -> StoreError {
@@ -141,23 +206,30 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn read_all(&self, after: Position, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.readers
-            .run(move |connection| {
-                let mut statement = connection
-                    .prepare_cached(&format!(
-                        "SELECT {EVENT_COLUMNS} FROM events WHERE Position > ?1 ORDER BY Position LIMIT ?2"
-                    ))
-                    .map_err(StoreError::backend)?;
-                let mut events = Vec::with_capacity(limit.min(4_096) as usize);
-                let rows = statement
-                    .query_map(params![sql_int(after.0), limit], event_from_row)
-                    .map_err(StoreError::backend)?;
-                for row in rows {
-                    events.push(row.map_err(StoreError::backend)??);
-                }
-                Ok(events)
-            })
-            .await
+        if limit < READ_SPLIT_EVENTS_MIN {
+            return self.read_range(after, limit, None).await;
+        }
+        // The writer assigns positions without gaps, so two halves of the
+        // range can be read at once on two connections (replay is bound by
+        // decoding rows, and this machine has more than one core).
+        let middle = Position(after.0 + u64::from(limit / 2));
+        let (first, second) = tokio::join!(
+            self.read_range(after, limit / 2, Some(middle)),
+            self.read_range(middle, limit - limit / 2, Some(Position(after.0 + u64::from(limit))))
+        );
+        let mut events = first?;
+        let first_complete = events.last().map(|last| last.position) == Some(middle);
+        if first_complete {
+            events.extend(second?);
+        }
+        if events.len() < limit as usize {
+            // A gap (never made by this writer) or the end of the log: finish
+            // the page the plain way so the contract holds either way.
+            let from = events.last().map_or(after, |last| last.position);
+            let missing = limit - events.len() as u32;
+            events.extend(self.read_range(from, missing, None).await?);
+        }
+        Ok(events)
     }
 
     async fn position_before(&self, time: DateTime<Utc>) -> Result<Position, StoreError> {

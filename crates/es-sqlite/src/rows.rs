@@ -11,13 +11,21 @@ use es_core::{AggregateId, EventId, Metadata, Position, RecordedEvent, StoreErro
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
-fn text<'row>(row: &'row Row<'_>, index: usize) -> rusqlite::Result<&'row str> {
+fn bytes<'row>(row: &'row Row<'_>, index: usize) -> rusqlite::Result<&'row [u8]> {
     match row.get_ref(index)? {
-        ValueRef::Text(bytes) => std::str::from_utf8(bytes).map_err(|error| {
-            rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))
-        }),
+        ValueRef::Text(bytes) => Ok(bytes),
         other => Err(rusqlite::Error::InvalidColumnType(index, format!("column {index}"), other.data_type())),
     }
+}
+
+fn text<'row>(row: &'row Row<'_>, index: usize) -> rusqlite::Result<&'row str> {
+    std::str::from_utf8(bytes(row, index)?)
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error)))
+}
+
+/// UUID columns are ASCII; parsing the bytes checks them completely.
+fn uuid(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<uuid::Uuid>> {
+    Ok(uuid::Uuid::try_parse_ascii(bytes(row, index)?).ok())
 }
 
 /// Reads one row selected with [`crate::schema::EVENT_COLUMNS`].
@@ -33,17 +41,14 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RecordedE
     let decoded = (|| {
         Ok(RecordedEvent {
             position: Position(u64::try_from(position).map_err(|_| corrupt("negative position"))?),
-            aggregate_id: text(row, 1)?
-                .parse::<AggregateId>()
-                .map_err(|_| corrupt("AggregateId is not a UUID"))
-                .map_err(Outcome::Corrupt)?,
+            aggregate_id: AggregateId(uuid(row, 1)?.ok_or_else(|| corrupt("AggregateId is not a UUID"))?),
             aggregate_version: Version(
                 u64::try_from(aggregate_version).map_err(|_| corrupt("negative AggregateVersion"))?,
             ),
-            created: parse_stored_created(text(row, 3)?).ok_or_else(|| corrupt("Created is not RFC 3339"))?,
+            created: parse_stored_created(bytes(row, 3)?).ok_or_else(|| corrupt("Created is not RFC 3339"))?,
             event_type: text(row, 4)?.to_owned(),
             data: text(row, 5)?.to_owned(),
-            event_id: text(row, 6)?.parse::<EventId>().map_err(|_| corrupt("EventId is not a UUID"))?,
+            event_id: EventId(uuid(row, 6)?.ok_or_else(|| corrupt("EventId is not a UUID"))?),
             schema_version: u32::try_from(schema_version).map_err(|_| corrupt("SchemaVersion out of range"))?,
             metadata: metadata?,
         })
@@ -74,8 +79,8 @@ impl From<StoreError> for Outcome {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS.mmmZ` directly, anything else as RFC 3339.
-fn parse_stored_created(text: &str) -> Option<DateTime<Utc>> {
-    fast_created(text.as_bytes()).or_else(|| parse_created(text).ok())
+fn parse_stored_created(bytes: &[u8]) -> Option<DateTime<Utc>> {
+    fast_created(bytes).or_else(|| parse_created(std::str::from_utf8(bytes).ok()?).ok())
 }
 
 fn fast_created(bytes: &[u8]) -> Option<DateTime<Utc>> {
@@ -117,10 +122,10 @@ mod tests {
     #[test]
     fn other_rfc3339_forms_still_parse_and_nonsense_does_not() {
         assert_eq!(
-            parse_stored_created("2026-11-27T10:00:00+01:00").map(format_created),
+            parse_stored_created(b"2026-11-27T10:00:00+01:00").map(format_created),
             Some("2026-11-27T09:00:00.000Z".to_owned())
         );
-        assert_eq!(parse_stored_created("2026-13-27T10:00:00.000Z"), None);
-        assert_eq!(parse_stored_created("yesterday"), None);
+        assert_eq!(parse_stored_created(b"2026-13-27T10:00:00.000Z"), None);
+        assert_eq!(parse_stored_created(b"yesterday"), None);
     }
 }

@@ -20,8 +20,10 @@ use es_core::{
     VersionConflict, format_created,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::mpsc;
 
+use crate::checkpointer::Nudge;
+use crate::flush::{Acknowledgement, Acknowledger, Reply};
 use crate::rows::sql_int;
 
 /// Most appends that share one transaction and one sync.
@@ -41,6 +43,7 @@ const STREAM_HEADS_MAX: usize = 1_000_000;
 pub struct WriterStats {
     commits: AtomicU64,
     appends: AtomicU64,
+    pub(crate) syncs: AtomicU64,
 }
 
 impl WriterStats {
@@ -54,11 +57,16 @@ impl WriterStats {
     pub fn appends(&self) -> u64 {
         self.appends.load(Ordering::Relaxed)
     }
+
+    /// Syncs of the WAL file by the flusher (0 when SQLite syncs itself).
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
 }
 
 pub(crate) struct PendingAppend {
     pub(crate) request: AppendRequest,
-    pub(crate) reply: oneshot::Sender<Result<Appended, AppendError>>,
+    pub(crate) reply: Reply,
 }
 
 pub(crate) type AppendSender = mpsc::Sender<PendingAppend>;
@@ -67,11 +75,13 @@ pub(crate) type AppendSender = mpsc::Sender<PendingAppend>;
 /// dropped, after answering what is queued.
 pub(crate) fn spawn(
     connection: Connection,
-    commits: watch::Sender<Position>,
+    acknowledger: Acknowledger,
     stats: Arc<WriterStats>,
+    checkpointer: Nudge,
 ) -> Result<(AppendSender, std::thread::JoinHandle<()>), StoreError> {
     let (sender, receiver) = mpsc::channel(APPEND_QUEUE_MAX);
-    let mut writer = Writer::new(connection, commits, stats)?;
+    connection.pragma_update(None, "wal_autocheckpoint", 0).map_err(StoreError::backend)?;
+    let mut writer = Writer::new(connection, acknowledger, stats, checkpointer)?;
     let handle = std::thread::Builder::new()
         .name("es-sqlite-writer".into())
         .spawn(move || writer.run(receiver))
@@ -81,12 +91,13 @@ pub(crate) fn spawn(
 
 struct Writer {
     connection: Connection,
-    commits: watch::Sender<Position>,
+    acknowledger: Acknowledger,
     /// Versions of streams as committed; filled lazily from the table.
     heads: HashMap<AggregateId, Version>,
     /// Position of the last committed event, as this writer knows it.
     last_position: u64,
     stats: Arc<WriterStats>,
+    checkpointer: Nudge,
 }
 
 /// What one request of a batch turned into, before the batch commits.
@@ -98,12 +109,12 @@ enum Outcome {
 impl Writer {
     fn new(
         connection: Connection,
-        commits: watch::Sender<Position>,
+        acknowledger: Acknowledger,
         stats: Arc<WriterStats>,
+        checkpointer: Nudge,
     ) -> Result<Self, StoreError> {
         let last_position = max_position(&connection).map_err(StoreError::backend)?;
-        commits.send_replace(Position(last_position));
-        Ok(Self { connection, commits, heads: HashMap::new(), last_position, stats })
+        Ok(Self { connection, acknowledger, heads: HashMap::new(), last_position, stats, checkpointer })
     }
 
     fn run(&mut self, mut receiver: mpsc::Receiver<PendingAppend>) {
@@ -118,6 +129,7 @@ impl Writer {
             }
             self.commit_batch(&mut batch);
         }
+        self.acknowledger.finish();
     }
 
     fn commit_batch(&mut self, batch: &mut Vec<PendingAppend>) {
@@ -138,18 +150,21 @@ impl Writer {
                 return;
             }
         };
+        self.checkpointer.commit_happened();
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
         self.stats.appends.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        self.commits.send_replace(Position(self.last_position));
-        for (pending, outcome) in batch.drain(..).zip(outcomes) {
-            let answer = match outcome {
-                Outcome::Written(commit) => Ok(Appended::Committed(commit)),
-                Outcome::Answered(answer) => answer,
-            };
-            // A caller that stopped waiting still had its events committed;
-            // it will find them (or its command id) when it looks.
-            let _ = pending.reply.send(answer);
-        }
+        let answers = batch
+            .drain(..)
+            .zip(outcomes)
+            .map(|(pending, outcome)| {
+                let answer = match outcome {
+                    Outcome::Written(commit) => Ok(Appended::Committed(commit)),
+                    Outcome::Answered(answer) => answer,
+                };
+                (pending.reply, answer)
+            })
+            .collect();
+        self.acknowledger.acknowledge(Acknowledgement { answers, position: Position(self.last_position) });
     }
 
     /// Writes the admissible requests in one transaction and commits.

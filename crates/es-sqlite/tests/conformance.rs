@@ -8,19 +8,35 @@ use es_testkit::{Backend, BackendFactory};
 
 /// Each backend lives in its own temporary directory; the factory lives as
 /// long as the case and removes the directories when it is dropped.
-#[derive(Default)]
 struct SqliteFactory {
+    durability: Durability,
     dirs: Mutex<Vec<tempfile::TempDir>>,
+}
+
+impl SqliteFactory {
+    fn new(durability: Durability) -> Self {
+        Self { durability, dirs: Mutex::default() }
+    }
 }
 
 #[es_core::async_trait]
 impl BackendFactory for SqliteFactory {
     async fn fresh(&self) -> Backend {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Arc::new(SqliteEventStore::open(dir.path().join("log.db"), Durability::Normal).expect("open"));
+        let store = Arc::new(SqliteEventStore::open(dir.path().join("log.db"), self.durability).expect("open"));
         self.dirs.lock().expect("no test panics while holding the lock").push(dir);
         Backend { store: store.clone(), checkpoints: store.clone(), snapshots: store }
     }
 }
 
-es_testkit::conformance_tests!(SqliteFactory::default());
+/// `synchronous=NORMAL`: answers straight from the writer.
+mod normal {
+    use super::*;
+    es_testkit::conformance_tests!(SqliteFactory::new(Durability::Normal));
+}
+
+/// `Durability::Full`: answers from the flusher after the WAL is synced.
+mod full {
+    use super::*;
+    es_testkit::conformance_tests!(SqliteFactory::new(Durability::Full));
+}

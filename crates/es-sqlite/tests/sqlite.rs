@@ -269,3 +269,21 @@ async fn concurrent_appends_share_transactions() {
     assert!(stats.commits() < stats.appends() / 2, "{} commits for {} appends", stats.commits(), stats.appends());
     assert_eq!(store.head().await.expect("head"), Position(64 * 20));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_pages_read_in_two_halves_are_exactly_the_requested_range() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    for _ in 0..50 {
+        let events = (0..90).map(event).collect();
+        store
+            .append(AppendRequest::single(AggregateId::random(), ExpectedVersion::NoStream, events))
+            .await
+            .expect("append");
+    }
+    let positions = |events: Vec<RecordedEvent>| events.iter().map(|event| event.position.0).collect::<Vec<_>>();
+    let page = store.read_all(Position::START, 3_001).await.expect("read");
+    assert_eq!(positions(page), (1..=3_001).collect::<Vec<_>>());
+    let tail = store.read_all(Position(2_500), 10_000).await.expect("read");
+    assert_eq!(positions(tail), (2_501..=4_500).collect::<Vec<_>>());
+}
