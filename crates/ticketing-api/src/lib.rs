@@ -1,0 +1,146 @@
+//! The HTTP layer of Cloudbash: the axum router, its error format (RFC 7807 problems), the extractors that turn
+//! every bad request into a problem, and bearer-token authentication. It turns HTTP into calls on the application
+//! layer and back; it holds no business rules, and HTTP DTOs live only here.
+//!
+//! Every route is served through [`router`], which adds what all routes share: the 404/405 problem fallbacks, the
+//! request body limit and request tracing. A new group of routes is added by merging its `Router<ApiState>` into
+//! `routes()`.
+
+pub mod auth;
+pub mod json;
+pub mod limits;
+pub mod problem;
+
+#[cfg(test)]
+mod test_support;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, Request};
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::AuthState;
+use crate::json::ApiJson;
+use crate::limits::REQUEST_BODY_BYTES_MAX;
+
+/// The state every handler can reach; each part is extracted on its own through [`FromRef`], so a handler names
+/// only what it uses (`State<AuthState>`, or an extractor such as [`auth::Caller`] that needs it).
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    auth: AuthState,
+}
+
+impl ApiState {
+    /// The state of an API that authenticates with `auth`.
+    pub fn new(auth: AuthState) -> Self {
+        Self { auth }
+    }
+}
+
+impl FromRef<ApiState> for AuthState {
+    fn from_ref(state: &ApiState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// The whole API, ready to serve.
+pub fn router(state: ApiState) -> Router {
+    with_shared_behaviour(routes(), state)
+}
+
+/// Every route of the API, without fallbacks or layers. Groups of routes (venues, concerts, carts) are merged here.
+fn routes() -> Router<ApiState> {
+    Router::new().route("/health", get(health))
+}
+
+/// Adds what every route shares. It must come after all routes are added: axum attaches the 405 fallback only to
+/// the routes present when `method_not_allowed_fallback` is called.
+pub(crate) fn with_shared_behaviour(routes: Router<ApiState>, state: ApiState) -> Router {
+    routes
+        .fallback(problem::not_found_fallback)
+        .method_not_allowed_fallback(problem::method_not_allowed_fallback)
+        // Bodies streamed without a Content-Length are cut off at the limit by the extractors that read them.
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(middleware::from_fn(reject_declared_oversized_body))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it, on every route, including
+/// those that do not read a body.
+async fn reject_declared_oversized_body(request: Request, next: Next) -> Response {
+    let declared = request.headers().get(CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > REQUEST_BODY_BYTES_MAX as u64 => json::body_too_large().into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// The body of `GET /health`.
+#[derive(Debug, Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+/// Liveness: the process serves HTTP. It checks no dependency, so a slow store does not get the process restarted.
+async fn health() -> ApiJson<Health> {
+    ApiJson(Health { status: "ok" })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::header::{ALLOW, CONTENT_TYPE};
+    use axum::http::{Method, Request, StatusCode};
+
+    use crate::test_support::{send, send_problem, test_app};
+
+    #[tokio::test]
+    async fn health_answers_ok_as_json() {
+        let request = Request::builder().uri("/health").body(Body::empty()).expect("a literal request is valid");
+
+        let (status, headers, body) = send(test_app(), request).await;
+
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[CONTENT_TYPE], "application/json");
+        let health: serde_json::Value = serde_json::from_slice(&body).expect("health returns JSON");
+        assert_eq!(health, serde_json::json!({"status": "ok"}));
+    }
+
+    #[tokio::test]
+    async fn the_production_router_serves_health() {
+        let request = Request::builder().uri("/health").body(Body::empty()).expect("a literal request is valid");
+
+        let (status, _, _) = send(crate::router(crate::test_support::test_state()), request).await;
+
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_route_is_a_404_problem() {
+        let request = Request::builder().uri("/no/such/thing").body(Body::empty()).expect("a literal request is valid");
+
+        let problem = send_problem(test_app(), request, StatusCode::NOT_FOUND).await;
+
+        assert!(problem["detail"].as_str().unwrap_or_default().contains("/no/such/thing"));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_method_is_a_405_problem_listing_the_allowed_methods() {
+        let request = Request::builder()
+            .method(Method::DELETE)
+            .uri("/health")
+            .body(Body::empty())
+            .expect("a literal request is valid");
+
+        let (status, headers, body) = send(test_app(), request).await;
+
+        let problem = crate::test_support::problem_body(status, &headers, &body);
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "problem: {problem}");
+        assert_eq!(headers[ALLOW], "GET,HEAD");
+    }
+}

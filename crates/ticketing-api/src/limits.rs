@@ -1,0 +1,26 @@
+//! Every bound the HTTP layer enforces, in one place, so a reader sees what the API accepts without reading the
+//! handlers (see docs/style.md, rule 1).
+
+use std::time::Duration;
+
+/// The largest request body any route accepts. Commands are small JSON documents; anything larger is a mistake
+/// or an attack, and buffering it would cost memory per connection.
+pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// The longest bearer token read from an `Authorization` header. Cognito access tokens are about 1 KiB; a longer
+/// one is refused before any base64 decoding or signature work is spent on it.
+pub const BEARER_TOKEN_BYTES_MAX: usize = 8 * 1024;
+
+/// How far the clocks of the token issuer and this server may disagree when checking `exp` and `iat`.
+pub const TOKEN_CLOCK_SKEW_MAX: Duration = Duration::from_secs(30);
+
+/// The lifetime of a locally issued token when the caller does not choose one; Cognito's default for access
+/// tokens is one hour too.
+pub const TOKEN_LIFETIME_DEFAULT: Duration = Duration::from_secs(60 * 60);
+
+/// The size of a signing secret: a new one has exactly this many random bytes (256 bits, the HS256 key size) and a
+/// stored one with fewer is refused as truncated.
+pub const SECRET_BYTES_MIN: usize = 32;
+
+/// The largest signing secret file read; an operator may supply a longer key than ours, but not an arbitrary file.
+pub const SECRET_BYTES_MAX: usize = 1024;

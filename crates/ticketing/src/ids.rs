@@ -1,0 +1,140 @@
+//! Identifiers of the ticket shop. Each is its own UUID newtype so that a
+//! concert id can never be passed where a venue id is meant. The domain
+//! never makes ids: they arrive inside commands, minted at the edge (a UUID
+//! v7 via `Uuid::now_v7()`, for index locality).
+
+use std::fmt;
+use std::str::FromStr;
+
+use es_core::AggregateId;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(value: Uuid) -> Self {
+                Self(value)
+            }
+        }
+    };
+}
+
+/// Ids that name an aggregate's stream convert to and from the log's
+/// [`AggregateId`] (the same UUID).
+macro_rules! aggregate_id {
+    ($name:ident) => {
+        impl From<$name> for AggregateId {
+            fn from(value: $name) -> Self {
+                AggregateId(value.0)
+            }
+        }
+
+        impl From<AggregateId> for $name {
+            fn from(value: AggregateId) -> Self {
+                Self(value.0)
+            }
+        }
+    };
+}
+
+uuid_newtype!(
+    /// A venue: the id of its aggregate.
+    VenueId
+);
+uuid_newtype!(
+    /// A concert: the id of its aggregate.
+    ConcertId
+);
+uuid_newtype!(
+    /// A ticket type within a concert (not an aggregate of its own).
+    TicketTypeId
+);
+uuid_newtype!(
+    /// A cart: the id of its aggregate. Each customer has exactly one cart,
+    /// reused after every checkout, and its id *is* the customer's id
+    /// ([`CartId::of`]): no lookup is needed to find it, and two concurrent
+    /// first requests cannot create two carts.
+    CartId
+);
+uuid_newtype!(
+    /// An order: the id of its aggregate.
+    OrderId
+);
+uuid_newtype!(
+    /// A customer (the identity provider's subject, as a UUID).
+    CustomerId
+);
+uuid_newtype!(
+    /// Tickets held for a cart on a concert. The cart item that the hold
+    /// backs has the same id, so the two can be matched without a lookup.
+    HoldId
+);
+
+aggregate_id!(VenueId);
+aggregate_id!(ConcertId);
+aggregate_id!(CartId);
+aggregate_id!(OrderId);
+
+impl CartId {
+    /// The cart of `customer`: the same UUID.
+    pub fn of(customer: CustomerId) -> CartId {
+        CartId(customer.0)
+    }
+
+    /// The customer whose cart this is.
+    pub fn customer(self) -> CustomerId {
+        CustomerId(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregate_ids_convert_to_and_from_the_log_id_unchanged() {
+        let uuid = Uuid::from_u128(42);
+        assert_eq!(AggregateId::from(ConcertId(uuid)), AggregateId(uuid));
+        assert_eq!(VenueId::from(AggregateId(uuid)), VenueId(uuid));
+    }
+
+    #[test]
+    fn a_cart_id_is_its_customer_id() {
+        let customer = CustomerId(Uuid::from_u128(7));
+        assert_eq!(CartId::of(customer).as_uuid(), customer.as_uuid());
+        assert_eq!(CartId::of(customer).customer(), customer);
+    }
+
+    #[test]
+    fn ids_round_trip_through_text_and_json() {
+        let id = OrderId(Uuid::from_u128(9));
+        assert_eq!(id.to_string().parse::<OrderId>().ok(), Some(id));
+        assert_eq!(serde_json::to_string(&id).ok().as_deref(), Some(r#""00000000-0000-0000-0000-000000000009""#));
+    }
+}

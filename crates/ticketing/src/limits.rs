@@ -1,0 +1,65 @@
+//! Every bound the ticket shop enforces, in one place, so that a reader sees
+//! the limits of the product without hunting for magic numbers. Names carry
+//! the qualifier last (`…_MAX`). Raising a limit is always safe for the log;
+//! lowering one never makes old events unreadable, because events are decoded
+//! without re-checking limits (they were decided under the limits of their
+//! day).
+
+/// Most tickets of one concert that one purchase may contain (story TS05),
+/// counted over the live items of a cart and again over an order's lines.
+pub const TICKETS_PER_CONCERT_PER_PURCHASE_MAX: u32 = 10;
+
+/// How long tickets stay held for a cart before they may be released to
+/// other buyers (story TS06). The edge computes `expires_at = now + this`;
+/// the domain refuses holds that would last longer.
+pub const HOLD_MINUTES: i64 = 15;
+
+/// Longest name (of a venue, concert, ticket type, city), in characters.
+pub const NAME_CHARS_MAX: usize = 200;
+
+/// Longest street address of a venue, in characters.
+pub const ADDRESS_CHARS_MAX: usize = 300;
+
+/// Longest genre label of a concert, in characters.
+pub const GENRE_CHARS_MAX: usize = 60;
+
+/// Longest description (of a venue or concert), in characters.
+pub const DESCRIPTION_CHARS_MAX: usize = 5_000;
+
+/// Longest URL (a venue's website, a concert's image), in characters.
+pub const URL_CHARS_MAX: usize = 2_000;
+
+/// Most ticket types one concert may offer. Keeps the concert's state (and
+/// every hold decision, which scans them) small.
+pub const TICKET_TYPES_PER_CONCERT_MAX: usize = 20;
+
+/// Most items one cart may hold, live or expired-but-not-yet-swept. Also
+/// bounds the concerts and holds one checkout touches, which keeps a checkout
+/// far below the kernel's `EVENTS_PER_APPEND_MAX`.
+pub const CART_ITEMS_MAX: usize = 20;
+
+/// Most lines one order may have: one per cart item at most.
+pub const ORDER_LINES_MAX: usize = CART_ITEMS_MAX;
+
+/// Largest venue capacity, and so the largest quantity of any ticket type.
+pub const VENUE_CAPACITY_MAX: u32 = 250_000;
+
+/// Largest ticket price in minor units (1 000 000.00 in a two-decimal
+/// currency). With the purchase limits above, every cart or order total
+/// stays many orders of magnitude below `u64::MAX`.
+pub const TICKET_PRICE_MINOR_UNITS_MAX: u64 = 100_000_000;
+
+/// Longest a concert may last (a festival), in days.
+pub const CONCERT_DURATION_DAYS_MAX: i64 = 14;
+
+/// Most concerts a venue remembers bookings for. A venue keeps one booking
+/// per concert ever scheduled there (about 100 bytes each in a snapshot);
+/// a venue that reaches this needs a command that forgets past bookings.
+pub const BOOKINGS_PER_VENUE_MAX: usize = 10_000;
+
+/// Shortest ticket code, in characters: 16 characters of `[A-Z0-9]` carry
+/// about 82 bits, so codes drawn at random at the edge do not collide.
+pub const TICKET_CODE_CHARS_MIN: usize = 16;
+
+/// Longest ticket code, in characters.
+pub const TICKET_CODE_CHARS_MAX: usize = 64;

@@ -1,0 +1,140 @@
+//! Given/when/then scenarios for placing orders and checking tickets in, and
+//! the JSON snapshot of every event.
+
+use super::*;
+use crate::scenario::Given;
+use crate::scenario::fixtures::{at, code, eur, id, quantity, usd};
+
+/// The history of one order, typed so that an empty history needs no annotation.
+fn given(history: impl IntoIterator<Item = OrderEvent>) -> Given<Order> {
+    crate::scenario::given(history)
+}
+
+fn line(concert: u128, count: u32, first_code: u32) -> OrderLine {
+    OrderLine {
+        concert_id: id(concert),
+        ticket_type_id: id(100 + concert),
+        unit_price: eur(2_500),
+        quantity: quantity(count),
+        ticket_codes: (first_code..first_code + count).map(code).collect(),
+    }
+}
+
+fn place(lines: Vec<OrderLine>) -> OrderCommand {
+    OrderCommand::Place { order_id: id(9), customer_id: id(5), lines, now: at(3) }
+}
+
+fn placed(lines: Vec<OrderLine>, total: u64) -> OrderEvent {
+    OrderEvent::Placed { order_id: id(9), customer_id: id(5), lines, total: eur(total), placed_at: at(3) }
+}
+
+fn check_in(n: u32, now: i64) -> OrderCommand {
+    OrderCommand::CheckInTicket { code: code(n), now: at(now) }
+}
+
+#[test]
+fn an_order_is_placed_with_its_prices_and_total() {
+    let lines = vec![line(1, 2, 0), line(2, 3, 10)];
+    let order = given([]).when(place(lines.clone())).then([placed(lines, 12_500)]);
+    assert_eq!(order.placed().map(|placed| placed.total), Some(eur(12_500)));
+    assert_eq!(order.tickets().count(), 5);
+}
+
+#[test]
+fn an_order_is_placed_once() {
+    given([placed(vec![line(1, 1, 0)], 2_500)])
+        .when(place(vec![line(1, 1, 5)]))
+        .then_refused(OrderError::AlreadyPlaced);
+}
+
+#[test]
+fn an_order_needs_a_bounded_number_of_lines() {
+    given([]).when(place(vec![])).then_refused(OrderError::NoLines);
+    let lines = (0..=limits::ORDER_LINES_MAX as u32).map(|n| line(u128::from(n), 1, n)).collect();
+    given([]).when(place(lines)).then_refused(OrderError::TooManyLines);
+}
+
+#[test]
+fn each_line_has_exactly_one_code_per_ticket() {
+    let mut short = line(1, 3, 0);
+    short.ticket_codes.pop();
+    given([]).when(place(vec![line(2, 1, 10), short])).then_refused(OrderError::WrongNumberOfCodes {
+        line: 1,
+        quantity: 3,
+        codes: 2,
+    });
+}
+
+#[test]
+fn ticket_codes_are_distinct_within_an_order() {
+    given([]).when(place(vec![line(1, 2, 0), line(2, 2, 1)])).then_refused(OrderError::DuplicateCode(code(1)));
+}
+
+#[test]
+fn an_order_is_in_one_currency_with_bounded_prices() {
+    let dollars = OrderLine { unit_price: usd(100), ..line(2, 1, 10) };
+    given([])
+        .when(place(vec![line(1, 1, 0), dollars]))
+        .then_refused(OrderError::CurrencyMismatch { expected: eur(0).currency, actual: usd(0).currency });
+    let too_dear = OrderLine { unit_price: eur(limits::TICKET_PRICE_MINOR_UNITS_MAX + 1), ..line(1, 1, 0) };
+    given([]).when(place(vec![too_dear])).then_refused(OrderError::PriceTooHigh);
+}
+
+#[test]
+fn an_order_holds_at_most_ten_tickets_of_one_concert() {
+    let other_type = OrderLine { ticket_type_id: id(999), ..line(1, 4, 100) };
+    given([])
+        .when(place(vec![line(1, 7, 0), other_type]))
+        .then_refused(OrderError::TooManyTicketsForConcert { concert_id: id(1), tickets: 11 });
+}
+
+#[test]
+fn a_ticket_is_checked_in_once() {
+    let history = || [placed(vec![line(1, 2, 0)], 5_000)];
+    let order = given(history())
+        .when(check_in(1, 60))
+        .then([OrderEvent::TicketCheckedIn { code: code(1), checked_in_at: at(60) }]);
+    assert_eq!(order.ticket(&code(1)).and_then(|ticket| ticket.checked_in_at), Some(at(60)));
+    assert_eq!(order.ticket(&code(0)).and_then(|ticket| ticket.checked_in_at), None);
+    let again =
+        [placed(vec![line(1, 2, 0)], 5_000), OrderEvent::TicketCheckedIn { code: code(1), checked_in_at: at(60) }];
+    given(again)
+        .when(check_in(1, 61))
+        .then_refused(OrderError::AlreadyCheckedIn { code: code(1), checked_in_at: at(60) });
+}
+
+#[test]
+fn an_unknown_ticket_or_order_is_not_found() {
+    given([placed(vec![line(1, 2, 0)], 5_000)]).when(check_in(7, 60)).then_refused(OrderError::TicketNotFound(code(7)));
+    given([]).when(check_in(0, 60)).then_refused(OrderError::NotFound);
+}
+
+#[test]
+fn every_refusal_has_the_kind_the_api_maps() {
+    assert_eq!(OrderError::TicketNotFound(code(1)).kind(), RefusalKind::NotFound);
+    assert_eq!(OrderError::AlreadyCheckedIn { code: code(1), checked_in_at: at(0) }.kind(), RefusalKind::Conflict);
+    assert_eq!(OrderError::DuplicateCode(code(1)).kind(), RefusalKind::Invalid);
+}
+
+#[test]
+fn every_event_has_a_stable_json_shape() {
+    let examples = [
+        (
+            placed(vec![line(1, 2, 0)], 5_000),
+            "OrderPlaced",
+            r#"{"orderId":"00000000-0000-0000-0000-000000000009","customerId":"00000000-0000-0000-0000-000000000005","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":2,"ticketCodes":["TICKET0000000000","TICKET0000000001"]}],"total":{"amount":5000,"currency":"EUR"},"placedAt":"2030-01-01T00:03:00Z"}"#,
+        ),
+        (
+            OrderEvent::TicketCheckedIn { code: code(1), checked_in_at: at(60) },
+            "TicketCheckedIn",
+            r#"{"code":"TICKET0000000001","checkedInAt":"2030-01-01T01:00:00Z"}"#,
+        ),
+    ];
+    assert_eq!(examples.len(), ORDER_EVENT_TYPES.len(), "one example per event type");
+    for (event, event_type, json) in examples {
+        assert_eq!(event.event_type(), event_type);
+        assert_eq!(event.encode().expect("encodes"), json, "{event_type}");
+        assert_eq!(OrderEvent::decode(event_type, json).expect("decodes"), event, "{event_type}");
+    }
+    assert!(matches!(OrderEvent::decode("OrderCreated", "{}"), Err(CodecError::UnknownType(_))));
+}
