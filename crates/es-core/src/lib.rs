@@ -28,6 +28,7 @@ mod record;
 mod repository;
 mod store;
 mod subscription;
+mod turns;
 
 pub use aggregate::Aggregate;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -45,6 +46,7 @@ pub use store::{
     SnapshotStore, StoreError, StreamAppend, VersionConflict,
 };
 pub use subscription::{StartFrom, Subscription};
+pub use turns::Turns;
 
 // Re-exported so that backends and tests name the same versions.
 pub use async_trait::async_trait;

@@ -8,8 +8,8 @@
 //! cached version, and the command is decided again, a bounded number of
 //! times. Snapshots bound the cost of a cold load.
 //!
-//! Within one process, commands on the same aggregate take turns on a
-//! striped lock: a hot aggregate then costs one commit per command instead of
+//! Within one process, commands on the same aggregate take turns
+//! ([`Turns`]): a hot aggregate then costs one commit per command instead of
 //! a storm of conflicts. The expected version still guards against every
 //! other process.
 //!
@@ -33,6 +33,7 @@ use crate::store::{
     AppendError, AppendRequest, Appended, CommandRecord, Commit, InvalidAppend, Snapshot, SnapshotStore, StoreError,
     StreamAppend, VersionConflict,
 };
+use crate::turns::Turns;
 
 /// Who runs a command, and under which id.
 #[derive(Clone, Debug, Default)]
@@ -171,18 +172,12 @@ struct Inner<A> {
     log: EventLog,
     snapshots: Option<Arc<dyn SnapshotStore>>,
     cache: Mutex<HashMap<AggregateId, CacheEntry<A>>>,
-    turns: Box<[tokio::sync::Mutex<()>]>,
+    turns: Arc<Turns>,
 }
 
 impl<A> Inner<A> {
-    fn new(log: EventLog, snapshots: Option<Arc<dyn SnapshotStore>>) -> Self {
-        let turns = (0..limits::COMMAND_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+    fn new(log: EventLog, snapshots: Option<Arc<dyn SnapshotStore>>, turns: Arc<Turns>) -> Self {
         Self { log, snapshots, cache: Mutex::new(HashMap::new()), turns }
-    }
-
-    fn turn(&self, aggregate_id: AggregateId) -> &tokio::sync::Mutex<()> {
-        let stripe = aggregate_id.as_uuid().as_u64_pair().1 as usize % self.turns.len();
-        &self.turns[stripe]
     }
 }
 
@@ -199,15 +194,21 @@ impl<A: Aggregate> Clone for Repository<A> {
 }
 
 impl<A: Aggregate> Repository<A> {
-    /// A repository over `log`, without snapshots.
+    /// A repository over `log`, without snapshots, with turns of its own.
     pub fn new(log: EventLog) -> Self {
-        Self { inner: Arc::new(Inner::new(log, None)) }
+        Self::with_options(log, None, Arc::new(Turns::new()))
     }
 
     /// A repository that also keeps snapshots every
     /// [`limits::SNAPSHOT_EVERY_EVENTS`] events.
     pub fn with_snapshots(log: EventLog, snapshots: Arc<dyn SnapshotStore>) -> Self {
-        Self { inner: Arc::new(Inner::new(log, Some(snapshots))) }
+        Self::with_options(log, Some(snapshots), Arc::new(Turns::new()))
+    }
+
+    /// A repository with snapshots if given, taking turns on `turns` (share
+    /// one [`Turns`] among every repository and handler of a process).
+    pub fn with_options(log: EventLog, snapshots: Option<Arc<dyn SnapshotStore>>, turns: Arc<Turns>) -> Self {
+        Self { inner: Arc::new(Inner::new(log, snapshots, turns)) }
     }
 
     /// The log this repository writes to.
@@ -279,7 +280,7 @@ impl<A: Aggregate> Repository<A> {
         {
             return Ok(Executed::AlreadyApplied(record));
         }
-        let _turn = self.inner.turn(aggregate_id).lock().await;
+        let _turn = self.inner.turns.take(&[aggregate_id]).await;
         retry_on_conflict(|| async {
             let mut loaded = self.load(aggregate_id).await?;
             let events = match loaded.state.decide(command) {

@@ -1,0 +1,231 @@
+//! The organiser's handlers: venues and concerts, their schedules and ticket
+//! types. Scheduling, publishing and cancelling change the concert and its
+//! venue's booking together, in one append, so that two concerts can never
+//! hold the same room at the same time.
+
+use chrono::{DateTime, Utc};
+use es_core::{AggregateId, CommandContext};
+use ticketing::{
+    ConcertCommand, ConcertError, ConcertId, Description, DetailsUpdate, Genre, Money, Name, NewConcert, Quantity,
+    TicketTypeId, VenueCommand, VenueError, VenueId, VenueProfile, WebUrl,
+};
+
+use crate::error::{AppError, rejected};
+use crate::shop::{Batch, Shop, decide, load, missing};
+
+/// What an organiser gives to create a concert; the venue's capacity is
+/// copied from the venue by [`Shop::create_concert`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConcertForm {
+    /// Its name.
+    pub name: Name,
+    /// Where it takes place: an existing venue that is not deleted.
+    pub venue_id: VenueId,
+    /// Free text about it.
+    pub description: Option<Description>,
+    /// Its genre.
+    pub genre: Option<Genre>,
+    /// Its poster.
+    pub image_url: Option<WebUrl>,
+}
+
+impl Shop {
+    /// Creates a venue; returns its new id.
+    pub async fn create_venue(&self, context: &CommandContext, profile: VenueProfile) -> Result<VenueId, AppError> {
+        let venue_id = VenueId::from(AggregateId::random());
+        let command = &VenueCommand::Create(profile);
+        self.run(context, &[venue_id.into()], move |fresh| {
+            Box::pin(async move {
+                let venue = load(self.venues(), venue_id, fresh).await?;
+                let mut batch = Batch::new(context);
+                batch.add(self.venues(), &venue, &decide(&venue, command)?)?;
+                Ok(batch.finish(venue_id))
+            })
+        })
+        .await
+    }
+
+    /// Deletes a venue, unless a published concert still has to take place
+    /// there.
+    pub async fn delete_venue(&self, context: &CommandContext, venue_id: VenueId) -> Result<(), AppError> {
+        let command = &VenueCommand::Delete { now: self.now() };
+        self.run(context, &[venue_id.into()], move |fresh| {
+            Box::pin(async move {
+                let venue = load(self.venues(), venue_id, fresh).await?;
+                let mut batch = Batch::new(context);
+                batch.add(self.venues(), &venue, &decide(&venue, command)?)?;
+                Ok(batch.finish(()))
+            })
+        })
+        .await
+    }
+
+    /// Creates a draft concert at an existing venue, copying the venue's
+    /// capacity; returns its new id. The venue's version is asserted in the
+    /// same append, so a venue deleted meanwhile refuses the concert.
+    pub async fn create_concert(&self, context: &CommandContext, form: ConcertForm) -> Result<ConcertId, AppError> {
+        let concert_id = ConcertId::from(AggregateId::random());
+        let venue_id = form.venue_id;
+        let form = &form;
+        self.run(context, &[concert_id.into(), venue_id.into()], move |fresh| {
+            Box::pin(async move {
+                let venue = load(self.venues(), venue_id, fresh).await?;
+                if venue.state.is_deleted() {
+                    return Err(rejected(VenueError::Deleted));
+                }
+                let Some(profile) = venue.state.profile() else {
+                    return Err(missing("venue"));
+                };
+                let command = ConcertCommand::Create(NewConcert {
+                    name: form.name.clone(),
+                    venue_id,
+                    venue_capacity: profile.capacity,
+                    description: form.description.clone(),
+                    genre: form.genre.clone(),
+                    image_url: form.image_url.clone(),
+                });
+                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let mut batch = Batch::new(context);
+                batch.add(self.concerts(), &concert, &decide(&concert, &command)?)?;
+                batch.add(self.venues(), &venue, &[])?;
+                Ok(batch.finish(concert_id))
+            })
+        })
+        .await
+    }
+
+    /// Changes a concert's details.
+    pub async fn update_concert_details(
+        &self,
+        context: &CommandContext,
+        concert_id: ConcertId,
+        update: DetailsUpdate,
+    ) -> Result<(), AppError> {
+        self.concert_only(context, concert_id, ConcertCommand::UpdateDetails(update)).await
+    }
+
+    /// Sets or moves a concert's dates and books its venue for them, in one
+    /// append: of two overlapping concerts at one venue, only one gets in.
+    pub async fn schedule_concert(
+        &self,
+        context: &CommandContext,
+        concert_id: ConcertId,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let venue_id = self.venue_of(concert_id).await?;
+        let schedule = ConcertCommand::Schedule { starts_at, ends_at, now: self.now() };
+        let book = VenueCommand::Book { concert_id, starts_at, ends_at };
+        self.with_venue(context, concert_id, venue_id, &schedule, |_| Some(book.clone())).await
+    }
+
+    /// Offers a ticket type on a draft concert; returns its new id.
+    pub async fn add_ticket_type(
+        &self,
+        context: &CommandContext,
+        concert_id: ConcertId,
+        name: Name,
+        price: Money,
+        quantity: Quantity,
+    ) -> Result<TicketTypeId, AppError> {
+        let ticket_type_id = TicketTypeId(uuid::Uuid::now_v7());
+        let command = &ConcertCommand::AddTicketType { ticket_type_id, name, price, quantity };
+        self.run(context, &[concert_id.into()], move |fresh| {
+            Box::pin(async move {
+                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let mut batch = Batch::new(context);
+                batch.add(self.concerts(), &concert, &decide(&concert, command)?)?;
+                Ok(batch.finish(ticket_type_id))
+            })
+        })
+        .await
+    }
+
+    /// Withdraws a ticket type none of whose tickets are held or sold.
+    pub async fn remove_ticket_type(
+        &self,
+        context: &CommandContext,
+        concert_id: ConcertId,
+        ticket_type_id: TicketTypeId,
+    ) -> Result<(), AppError> {
+        self.concert_only(context, concert_id, ConcertCommand::RemoveTicketType { ticket_type_id }).await
+    }
+
+    /// Puts a draft on sale and marks its venue booking published, in one
+    /// append.
+    pub async fn publish_concert(&self, context: &CommandContext, concert_id: ConcertId) -> Result<(), AppError> {
+        let venue_id = self.venue_of(concert_id).await?;
+        let publish = ConcertCommand::Publish { now: self.now() };
+        let mark = VenueCommand::MarkBookingPublished { concert_id };
+        self.with_venue(context, concert_id, venue_id, &publish, |_| Some(mark.clone())).await
+    }
+
+    /// Calls a concert off and frees its venue booking (if it was ever
+    /// scheduled), in one append.
+    pub async fn cancel_concert(&self, context: &CommandContext, concert_id: ConcertId) -> Result<(), AppError> {
+        let venue_id = self.venue_of(concert_id).await?;
+        let release = VenueCommand::ReleaseBooking { concert_id };
+        self.with_venue(context, concert_id, venue_id, &ConcertCommand::Cancel, |venue| {
+            venue.bookings().contains_key(&concert_id).then(|| release.clone())
+        })
+        .await
+    }
+
+    /// The venue a concert takes place at (it never changes).
+    async fn venue_of(&self, concert_id: ConcertId) -> Result<VenueId, AppError> {
+        for fresh in [false, true] {
+            let concert = load(self.concerts(), concert_id, fresh).await?;
+            if let Some(details) = concert.state.details() {
+                return Ok(details.venue_id);
+            }
+        }
+        Err(AppError::Rejected { kind: ConcertError::NotFound.kind(), message: ConcertError::NotFound.to_string() })
+    }
+
+    /// A command on one concert alone.
+    async fn concert_only(
+        &self,
+        context: &CommandContext,
+        concert_id: ConcertId,
+        command: ConcertCommand,
+    ) -> Result<(), AppError> {
+        let command = &command;
+        self.run(context, &[concert_id.into()], move |fresh| {
+            Box::pin(async move {
+                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let mut batch = Batch::new(context);
+                batch.add(self.concerts(), &concert, &decide(&concert, command)?)?;
+                Ok(batch.finish(()))
+            })
+        })
+        .await
+    }
+
+    /// A command on a concert together with one on its venue (`venue_command`
+    /// returns `None` when the venue has nothing to do).
+    async fn with_venue(
+        &self,
+        context: &CommandContext,
+        concert_id: ConcertId,
+        venue_id: VenueId,
+        concert_command: &ConcertCommand,
+        venue_command: impl Fn(&ticketing::Venue) -> Option<VenueCommand> + Sync,
+    ) -> Result<(), AppError> {
+        let venue_command = &venue_command;
+        self.run(context, &[concert_id.into(), venue_id.into()], move |fresh| {
+            Box::pin(async move {
+                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let venue = load(self.venues(), venue_id, fresh).await?;
+                let mut batch = Batch::new(context);
+                batch.add(self.concerts(), &concert, &decide(&concert, concert_command)?)?;
+                let venue_events = match venue_command(&venue.state) {
+                    Some(command) => decide(&venue, &command)?,
+                    None => Vec::new(),
+                };
+                batch.add(self.venues(), &venue, &venue_events)?;
+                Ok(batch.finish(()))
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,26 @@
+//! # ticketing-app: the command side of the application layer
+//!
+//! The domain (`ticketing`) decides; this crate does everything around a
+//! decision that the domain must not: it reads the clock, mints ids and
+//! ticket codes, loads aggregates through their repositories, appends the
+//! events of every aggregate a rule spans in one atomic
+//! [`es_core::Transaction`], retries on version conflicts, and turns every
+//! failure into one [`AppError`] that the HTTP layer maps without knowing
+//! domain variants.
+//!
+//! A refusal decided on a cached state may be stale (another process may
+//! have moved the aggregate on), and a refusal appends nothing, so no version
+//! check would notice: every handler confirms a refusal on freshly read
+//! states before reporting it, as `Repository::execute` does.
+
+mod catalog;
+mod codes;
+mod error;
+mod sales;
+mod shop;
+
+pub use catalog::ConcertForm;
+pub use codes::{RandomTicketCodes, TICKET_CODE_CHARS, TicketCodes};
+pub use error::AppError;
+pub use sales::Reservation;
+pub use shop::Shop;

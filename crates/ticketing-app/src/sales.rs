@@ -1,0 +1,207 @@
+//! The buyer's handlers. Every one spans aggregates and appends them
+//! together: reserving holds tickets on the concert and adds the cart item;
+//! removing or expiring releases both; checkout empties the cart, sells the
+//! held tickets of every concert in it and places the order. So the
+//! concert's inventory and the carts can never disagree, whatever fails.
+
+use chrono::{DateTime, Duration, Utc};
+use es_core::{AggregateId, CommandContext};
+use serde::{Deserialize, Serialize};
+use ticketing::limits::HOLD_MINUTES;
+use ticketing::process::{expired_holds, plan_checkout};
+use ticketing::{
+    CartCommand, CartId, CartItem, ConcertCommand, ConcertId, CustomerId, HoldId, HoldRequest, OrderCommand, OrderId,
+    Quantity, TicketCode, TicketTypeId,
+};
+
+use crate::error::{AppError, Refused, rejected};
+use crate::shop::{Batch, Shop, decide, load};
+
+/// Tickets held in a cart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reservation {
+    /// The hold on the concert, and the cart item's id.
+    pub hold_id: HoldId,
+    /// When the hold runs out unless the cart is checked out.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Shop {
+    /// Holds `quantity` tickets of a ticket type for the customer's cart for
+    /// [`HOLD_MINUTES`] and adds them to the cart at the ticket type's price.
+    pub async fn reserve(
+        &self,
+        context: &CommandContext,
+        customer: CustomerId,
+        concert_id: ConcertId,
+        ticket_type_id: TicketTypeId,
+        quantity: Quantity,
+    ) -> Result<Reservation, AppError> {
+        let cart_id = CartId::of(customer);
+        let now = self.now();
+        let reservation =
+            Reservation { hold_id: HoldId(uuid::Uuid::now_v7()), expires_at: now + Duration::minutes(HOLD_MINUTES) };
+        let hold = &ConcertCommand::HoldTickets(HoldRequest {
+            cart_id,
+            hold_id: reservation.hold_id,
+            ticket_type_id,
+            quantity,
+            now,
+            expires_at: reservation.expires_at,
+        });
+        self.run(context, &[concert_id.into(), cart_id.into()], move |fresh| {
+            Box::pin(async move {
+                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let concert_events = decide(&concert, hold)?;
+                // The hold was accepted, so the ticket type exists.
+                let Some(ticket_type) = concert.state.ticket_type(ticket_type_id) else {
+                    return Err(rejected(ticketing::ConcertError::TicketTypeNotFound(ticket_type_id)));
+                };
+                let item = CartItem {
+                    item_id: reservation.hold_id,
+                    concert_id,
+                    ticket_type_id,
+                    quantity,
+                    unit_price: ticket_type.price,
+                    expires_at: reservation.expires_at,
+                };
+                let cart = load(self.carts(), cart_id, fresh).await?;
+                let cart_events = decide(&cart, &CartCommand::AddItem { item, now })?;
+                let mut batch = Batch::new(context);
+                batch.add(self.concerts(), &concert, &concert_events)?;
+                batch.add(self.carts(), &cart, &cart_events)?;
+                Ok(batch.finish(reservation))
+            })
+        })
+        .await
+    }
+
+    /// Removes an item from the customer's cart and releases its hold.
+    pub async fn remove_cart_item(
+        &self,
+        context: &CommandContext,
+        customer: CustomerId,
+        hold_id: HoldId,
+    ) -> Result<(), AppError> {
+        let cart_id = CartId::of(customer);
+        let concert_id = self.concert_of_item(cart_id, hold_id).await?;
+        self.run(context, &[concert_id.into(), cart_id.into()], move |fresh| {
+            Box::pin(async move {
+                let cart = load(self.carts(), cart_id, fresh).await?;
+                let cart_events = decide(&cart, &CartCommand::RemoveItem { item_id: hold_id })?;
+                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let concert_events = decide(&concert, &ConcertCommand::ReleaseHold { hold_id })?;
+                let mut batch = Batch::new(context);
+                batch.add(self.carts(), &cart, &cart_events)?;
+                batch.add(self.concerts(), &concert, &concert_events)?;
+                Ok(batch.finish(()))
+            })
+        })
+        .await
+    }
+
+    /// Releases every hold of a concert that has run out at `now`, and
+    /// removes its cart item, one append per hold. Holds settled meanwhile
+    /// by someone else are skipped. Returns how many holds it expired.
+    pub async fn expire_holds(&self, concert_id: ConcertId, now: DateTime<Utc>) -> Result<usize, AppError> {
+        // A sweep reads the log's head: holds made by other processes count too.
+        let concert = load(self.concerts(), concert_id, true).await?;
+        let mut expired = 0;
+        for hold in expired_holds(&concert.state, now) {
+            let hold_id = hold.hold_id;
+            let cart_id = hold.cart_id;
+            // One command id per hold would make the sweep idempotent across
+            // processes; without one, a settled hold is simply refused below.
+            let context = &CommandContext::default();
+            let outcome = self
+                .run(context, &[concert_id.into(), cart_id.into()], move |fresh| {
+                    Box::pin(async move {
+                        let concert = load(self.concerts(), concert_id, fresh).await?;
+                        let concert_events = decide(&concert, &ConcertCommand::ExpireHold { hold_id, now })?;
+                        let cart = load(self.carts(), cart_id, fresh).await?;
+                        let cart_events = decide(&cart, &CartCommand::ExpireItem { item_id: hold_id, now })?;
+                        let mut batch = Batch::new(context);
+                        batch.add(self.concerts(), &concert, &concert_events)?;
+                        batch.add(self.carts(), &cart, &cart_events)?;
+                        Ok(batch.finish(()))
+                    })
+                })
+                .await;
+            match outcome {
+                Ok(()) => expired += 1,
+                Err(AppError::Rejected { kind: ticketing::RefusalKind::NotFound, message }) => {
+                    tracing::debug!(%hold_id, %message, "hold settled meanwhile, not expiring it");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Buys everything in the customer's cart: empties the cart, sells the
+    /// held tickets of each concert in it and places an order with one fresh
+    /// ticket code per ticket, all in one append. Returns the order's id.
+    pub async fn checkout(&self, context: &CommandContext, customer: CustomerId) -> Result<OrderId, AppError> {
+        let cart_id = CartId::of(customer);
+        let order_id = OrderId::from(AggregateId::random());
+        let now = self.now();
+        // The turns to take come from the cart as cached; if it changes before
+        // the attempt, the expected versions still keep the append correct.
+        let cart = load(self.carts(), cart_id, false).await?;
+        let mut involved: Vec<AggregateId> = cart.state.items().iter().map(|item| item.concert_id.into()).collect();
+        involved.push(cart_id.into());
+        involved.push(order_id.into());
+        self.run(context, &involved, move |fresh| {
+            Box::pin(async move {
+                let cart = load(self.carts(), cart_id, fresh).await?;
+                let plan = plan_checkout(&cart.state, customer, order_id, now).map_err(rejected)?;
+                let mut batch = Batch::new(context);
+                batch.add(self.carts(), &cart, &decide(&cart, &plan.cart_command())?)?;
+                for (concert_id, command) in plan.concert_commands() {
+                    let concert = load(self.concerts(), concert_id, fresh).await?;
+                    batch.add(self.concerts(), &concert, &decide(&concert, &command)?)?;
+                }
+                let codes: Vec<TicketCode> = (0..plan.tickets_needed()).map(|_| self.codes().next()).collect();
+                let place = plan
+                    .order_command(codes)
+                    .map_err(|error| es_core::RepositoryError::Rejected(Refused::invalid(error)))?;
+                let order = load(self.orders(), order_id, fresh).await?;
+                batch.add(self.orders(), &order, &decide(&order, &place)?)?;
+                Ok(batch.finish(order_id))
+            })
+        })
+        .await
+    }
+
+    /// Checks one ticket of an order in at the door; a second check-in of
+    /// the same ticket is refused as a conflict.
+    pub async fn check_in(
+        &self,
+        context: &CommandContext,
+        order_id: OrderId,
+        code: TicketCode,
+    ) -> Result<(), AppError> {
+        let command = &OrderCommand::CheckInTicket { code, now: self.now() };
+        self.run(context, &[order_id.into()], move |fresh| {
+            Box::pin(async move {
+                let order = load(self.orders(), order_id, fresh).await?;
+                let mut batch = Batch::new(context);
+                batch.add(self.orders(), &order, &decide(&order, command)?)?;
+                Ok(batch.finish(()))
+            })
+        })
+        .await
+    }
+
+    /// The concert of a cart item.
+    async fn concert_of_item(&self, cart_id: CartId, hold_id: HoldId) -> Result<ConcertId, AppError> {
+        for fresh in [false, true] {
+            let cart = load(self.carts(), cart_id, fresh).await?;
+            if let Some(item) = cart.state.item(hold_id) {
+                return Ok(item.concert_id);
+            }
+        }
+        Err(Refused::from_cart_item(hold_id).into())
+    }
+}

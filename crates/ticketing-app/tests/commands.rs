@@ -1,0 +1,306 @@
+//! The command handlers against the real SQLite backend, with a manual clock:
+//! the whole purchase story, a sell-out race, hold expiry, double booking,
+//! idempotent retries and stale refusals. These are the guarantees the HTTP
+//! layer relies on, so they are tested end to end rather than with mocks.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use es_core::{CommandContext, CommandId, EventLog, ManualClock, Position, Repository, SnapshotStore};
+use es_sqlite::{Durability, SqliteEventStore};
+use tempfile::TempDir;
+use ticketing::{
+    Address, Capacity, Concert, ConcertId, Currency, CustomerId, Money, Name, Quantity, RefusalKind, TicketTypeId,
+    VenueId, VenueProfile,
+};
+use ticketing_app::{AppError, ConcertForm, RandomTicketCodes, Shop};
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+struct Fixture {
+    _dir: TempDir,
+    store: Arc<SqliteEventStore>,
+    clock: Arc<ManualClock>,
+    shop: Arc<Shop>,
+}
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 1, 10, 0, 0).single().expect("a valid time")
+}
+
+fn open() -> Result<Fixture, Box<dyn std::error::Error + Send + Sync>> {
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(SqliteEventStore::open(dir.path().join("log.db"), Durability::Normal)?);
+    let clock = Arc::new(ManualClock::new(start()));
+    let shop = Arc::new(shop_over(&store, &clock));
+    Ok(Fixture { _dir: dir, store, clock, shop })
+}
+
+/// A second "process" over the same file: its own caches.
+fn shop_over(store: &Arc<SqliteEventStore>, clock: &Arc<ManualClock>) -> Shop {
+    let log = EventLog::new(store.clone(), clock.clone());
+    let snapshots: Arc<dyn SnapshotStore> = store.clone();
+    Shop::new(log, Some(snapshots), clock.clone(), Arc::new(RandomTicketCodes))
+}
+
+fn ctx() -> CommandContext {
+    CommandContext::default()
+}
+
+async fn venue(shop: &Shop) -> Result<VenueId, AppError> {
+    let profile = VenueProfile {
+        name: Name::new("Paradiso").expect("a name"),
+        address: Address::new("Weteringschans 6").expect("an address"),
+        city: Name::new("Amsterdam").expect("a name"),
+        capacity: Capacity::new(1_000).expect("a capacity"),
+        description: None,
+        web_url: None,
+    };
+    shop.create_venue(&ctx(), profile).await
+}
+
+async fn draft(shop: &Shop, venue_id: VenueId) -> Result<ConcertId, AppError> {
+    let form = ConcertForm {
+        name: Name::new("Night of the Crabs").expect("a name"),
+        venue_id,
+        description: None,
+        genre: None,
+        image_url: None,
+    };
+    shop.create_concert(&ctx(), form).await
+}
+
+fn evening(day: u32) -> (DateTime<Utc>, DateTime<Utc>) {
+    let starts_at = Utc.with_ymd_and_hms(2030, 2, day, 20, 0, 0).single().expect("a valid time");
+    (starts_at, starts_at + Duration::hours(3))
+}
+
+/// A published concert with one ticket type of `quantity` tickets.
+async fn on_sale(shop: &Shop, quantity: u32) -> Result<(ConcertId, TicketTypeId), AppError> {
+    let venue_id = venue(shop).await?;
+    let concert_id = draft(shop, venue_id).await?;
+    let price = Money::new(2_500, Currency::new("EUR").expect("a currency"));
+    let ticket_type_id = shop
+        .add_ticket_type(
+            &ctx(),
+            concert_id,
+            Name::new("Standing").expect("a name"),
+            price,
+            Quantity::new(quantity).expect("a quantity"),
+        )
+        .await?;
+    let (starts_at, ends_at) = evening(1);
+    shop.schedule_concert(&ctx(), concert_id, starts_at, ends_at).await?;
+    shop.publish_concert(&ctx(), concert_id).await?;
+    Ok((concert_id, ticket_type_id))
+}
+
+fn customer() -> CustomerId {
+    CustomerId(uuid::Uuid::now_v7())
+}
+
+fn quantity(count: u32) -> Quantity {
+    Quantity::new(count).expect("a quantity")
+}
+
+fn is_refusal(result: &Result<impl std::fmt::Debug, AppError>, expected: RefusalKind) -> bool {
+    matches!(result, Err(AppError::Rejected { kind, .. }) if *kind == expected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_whole_story_from_venue_to_check_in() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (concert_id, ticket_type_id) = on_sale(shop, 100).await?;
+    let buyer = customer();
+
+    let reservation = shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(3)).await?;
+    assert_eq!(reservation.expires_at, start() + Duration::minutes(ticketing::limits::HOLD_MINUTES));
+    let order_id = shop.checkout(&ctx(), buyer).await?;
+
+    let order = shop.orders().load(order_id.into()).await?;
+    let codes: Vec<_> = order.state.tickets().map(|ticket| ticket.code.clone()).collect();
+    assert_eq!(codes.len(), 3);
+    assert_eq!(codes.iter().collect::<HashSet<_>>().len(), 3, "codes are distinct");
+    let placed = order.state.placed().ok_or("the order is placed")?;
+    assert_eq!(placed.customer_id, buyer);
+    assert_eq!(placed.total.amount, 7_500);
+
+    let concert = shop.concerts().load(concert_id.into()).await?;
+    let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
+    assert_eq!((ticket_type.held, ticket_type.sold), (0, 3));
+    assert!(shop.carts().load(ticketing::CartId::of(buyer).into()).await?.state.items().is_empty());
+
+    shop.check_in(&ctx(), order_id, codes[0].clone()).await?;
+    let again = shop.check_in(&ctx(), order_id, codes[0].clone()).await;
+    assert!(is_refusal(&again, RefusalKind::Conflict), "second check-in: {again:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn two_hundred_buyers_race_for_fifty_tickets() -> TestResult {
+    let fixture = open()?;
+    let (concert_id, ticket_type_id) = on_sale(&fixture.shop, 50).await?;
+
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let shop = Arc::clone(&fixture.shop);
+        tasks.push(tokio::spawn(async move {
+            let buyer = customer();
+            shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(1)).await?;
+            shop.checkout(&ctx(), buyer).await
+        }));
+    }
+    let (mut orders, mut sold_out, mut other) = (0, 0, Vec::new());
+    for task in tasks {
+        match task.await? {
+            Ok(_) => orders += 1,
+            Err(AppError::Rejected { kind: RefusalKind::Conflict, .. }) => sold_out += 1,
+            Err(error) => other.push(error.to_string()),
+        }
+    }
+    assert_eq!((orders, sold_out), (50, 150), "unexpected errors: {other:?}");
+    assert!(other.is_empty(), "unexpected errors: {other:?}");
+
+    // The log alone tells the same story.
+    let log = fixture.shop.log();
+    let (mut after, mut placed) = (Position(0), 0);
+    loop {
+        let page = log.read_all(after, 500).await?;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        placed += page.iter().filter(|record| record.event_type == "OrderPlaced").count();
+    }
+    assert_eq!(placed, 50);
+    let replayed = Repository::<Concert>::new(EventLog::new(fixture.store.clone(), fixture.clock.clone()))
+        .refresh(concert_id.into())
+        .await?;
+    let ticket_type = replayed.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
+    assert_eq!((ticket_type.held, ticket_type.sold), (0, 50));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expired_holds_free_their_tickets_and_block_the_checkout() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
+    let buyer = customer();
+    let reservation = shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(4)).await?;
+
+    // Not yet due: nothing happens.
+    assert_eq!(shop.expire_holds(concert_id, es_core::Clock::now(fixture.clock.as_ref())).await?, 0);
+
+    fixture.clock.advance(Duration::minutes(16));
+    assert_eq!(shop.expire_holds(concert_id, es_core::Clock::now(fixture.clock.as_ref())).await?, 1);
+
+    let concert = shop.concerts().load(concert_id.into()).await?;
+    let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
+    assert_eq!(ticket_type.available(), 10);
+    assert!(concert.state.holds().is_empty());
+    let cart = shop.carts().load(ticketing::CartId::of(buyer).into()).await?;
+    assert!(cart.state.item(reservation.hold_id).is_none(), "the cart item expired");
+
+    let checkout = shop.checkout(&ctx(), buyer).await;
+    assert!(is_refusal(&checkout, RefusalKind::Conflict), "checkout: {checkout:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_concerts_cannot_both_book_a_venue() -> TestResult {
+    let fixture = open()?;
+    let venue_id = venue(&fixture.shop).await?;
+    let first = draft(&fixture.shop, venue_id).await?;
+    let second = draft(&fixture.shop, venue_id).await?;
+    let (starts_at, ends_at) = evening(3);
+
+    let schedule = |concert_id: ConcertId, offset: i64| {
+        let shop = Arc::clone(&fixture.shop);
+        tokio::spawn(async move {
+            let starts_at = starts_at + Duration::minutes(offset);
+            shop.schedule_concert(&ctx(), concert_id, starts_at, ends_at + Duration::minutes(offset)).await
+        })
+    };
+    let (one, two) = (schedule(first, 0), schedule(second, 30));
+    let results = [one.await?, two.await?];
+    let booked = results.iter().filter(|result| result.is_ok()).count();
+    let refused = results.iter().filter(|result| is_refusal(result, RefusalKind::Conflict)).count();
+    assert_eq!((booked, refused), (1, 1), "{results:?}");
+
+    let venue = fixture.shop.venues().refresh(venue_id.into()).await?;
+    assert_eq!(venue.state.bookings().len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repeated_command_id_holds_tickets_once() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
+    let buyer = customer();
+    let context = CommandContext { command_id: Some(CommandId::random()), ..CommandContext::default() };
+
+    let first = shop.reserve(&context, buyer, concert_id, ticket_type_id, quantity(2)).await?;
+    let second = shop.reserve(&context, buyer, concert_id, ticket_type_id, quantity(2)).await?;
+    assert_eq!(first, second);
+
+    let concert = shop.concerts().refresh(concert_id.into()).await?;
+    assert_eq!(concert.state.holds().len(), 1);
+    let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
+    assert_eq!(ticket_type.held, 2);
+    assert_eq!(shop.carts().refresh(ticketing::CartId::of(buyer).into()).await?.state.items().len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refusal_on_a_stale_cache_is_checked_against_the_log() -> TestResult {
+    let fixture = open()?;
+    let (concert_id, ticket_type_id) = on_sale(&fixture.shop, 2).await?;
+    let other_process = shop_over(&fixture.store, &fixture.clock);
+
+    // The other process sees the concert sold out and caches that state.
+    let first = customer();
+    let reservation = fixture.shop.reserve(&ctx(), first, concert_id, ticket_type_id, quantity(2)).await?;
+    let late = other_process.reserve(&ctx(), customer(), concert_id, ticket_type_id, quantity(1)).await;
+    assert!(is_refusal(&late, RefusalKind::Conflict), "sold out: {late:?}");
+
+    // This process frees the tickets; the other's cache does not know.
+    fixture.shop.remove_cart_item(&ctx(), first, reservation.hold_id).await?;
+    other_process.reserve(&ctx(), customer(), concert_id, ticket_type_id, quantity(1)).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_concert_needs_a_live_venue() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let unknown = draft(shop, VenueId(uuid::Uuid::now_v7())).await;
+    assert!(matches!(unknown, Err(AppError::NotFound(_))), "{unknown:?}");
+
+    let venue_id = venue(shop).await?;
+    shop.delete_venue(&ctx(), venue_id).await?;
+    let deleted = draft(shop, venue_id).await;
+    assert!(is_refusal(&deleted, RefusalKind::Conflict), "{deleted:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_concert_frees_its_venue() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let venue_id = venue(shop).await?;
+    let first = draft(shop, venue_id).await?;
+    let second = draft(shop, venue_id).await?;
+    let (starts_at, ends_at) = evening(5);
+    shop.schedule_concert(&ctx(), first, starts_at, ends_at).await?;
+    let clash = shop.schedule_concert(&ctx(), second, starts_at, ends_at).await;
+    assert!(is_refusal(&clash, RefusalKind::Conflict), "{clash:?}");
+
+    shop.cancel_concert(&ctx(), first).await?;
+    shop.schedule_concert(&ctx(), second, starts_at, ends_at).await?;
+    // A draft never scheduled can be cancelled too: its venue has nothing to release.
+    let third = draft(shop, venue_id).await?;
+    shop.cancel_concert(&ctx(), third).await?;
+    Ok(())
+}
