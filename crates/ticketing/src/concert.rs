@@ -127,22 +127,8 @@ impl Hold {
     }
 }
 
-/// The fields of a new concert.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewConcert {
-    /// Its name.
-    pub name: Name,
-    /// Where it takes place.
-    pub venue_id: VenueId,
-    /// The venue's capacity, copied from the venue by the application layer.
-    pub venue_capacity: Capacity,
-    /// Free text about it.
-    pub description: Option<Description>,
-    /// Its genre.
-    pub genre: Option<Genre>,
-    /// Its poster.
-    pub image_url: Option<WebUrl>,
-}
+/// The fields of a new concert: its details as first set.
+pub type NewConcert = ConcertDetails;
 
 /// The details to change; `None` leaves a field as it is (story CS03).
 /// Optional fields cannot be cleared, only replaced.
