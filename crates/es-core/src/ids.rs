@@ -3,17 +3,70 @@
 //! version never mixed up with a global log position.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-macro_rules! uuid_id {
+/// Declares a UUID newtype with the conversions every id needs: `Display`
+/// and `FromStr` in the canonical text form, `From<Uuid>`, and serde as a
+/// bare UUID string. Exported so that domain crates declare their ids the
+/// same way; ids that the edges mint also get a `random()` (see below).
+#[macro_export]
+macro_rules! uuid_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub Uuid);
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub $crate::__private::Uuid);
+
+        impl $name {
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> $crate::__private::Uuid {
+                self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::__private::uuid::Error;
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+                $crate::__private::Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl ::std::convert::From<$crate::__private::Uuid> for $name {
+            fn from(value: $crate::__private::Uuid) -> Self {
+                Self(value)
+            }
+        }
+
+        impl $crate::__private::serde::Serialize for $name {
+            fn serialize<S: $crate::__private::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                $crate::__private::serde::Serialize::serialize(&self.0, serializer)
+            }
+        }
+
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                <$crate::__private::Uuid as $crate::__private::serde::Deserialize>::deserialize(deserializer).map(Self)
+            }
+        }
+    };
+}
+
+/// Ids the kernel's callers mint at the edge.
+macro_rules! minted_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        uuid_newtype!($(#[$doc])* $name);
 
         impl $name {
             /// A fresh id: a UUID v7, time-ordered in its high bits and random
@@ -24,50 +77,26 @@ macro_rules! uuid_id {
             pub fn random() -> Self {
                 Self(Uuid::now_v7())
             }
-
-            /// The underlying UUID.
-            pub fn as_uuid(&self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = uuid::Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
-            }
-        }
-
-        impl From<Uuid> for $name {
-            fn from(value: Uuid) -> Self {
-                Self(value)
-            }
         }
     };
 }
 
-uuid_id!(
+minted_id!(
     /// The `AggregateId` of the seed: the partition key of the log. One
     /// aggregate is one stream of events.
     AggregateId
 );
-uuid_id!(
+minted_id!(
     /// A unique id per event, so that consumers can recognise one event
     /// wherever it travels (the log, Kinesis, SQS, a dead-letter queue).
     EventId
 );
-uuid_id!(
+minted_id!(
     /// A caller-chosen id for one command (the `Idempotency-Key` of the HTTP
     /// API). The log remembers it with the command's first result.
     CommandId
 );
-uuid_id!(
+minted_id!(
     /// Ties together every event caused by one request, across aggregates.
     CorrelationId
 );

@@ -51,3 +51,10 @@ pub use turns::Turns;
 // Re-exported so that backends and tests name the same versions.
 pub use async_trait::async_trait;
 pub use tokio_util::sync::CancellationToken;
+
+/// What [`uuid_newtype!`] expands to refers to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+    pub use uuid::{self, Uuid};
+}

@@ -3,47 +3,7 @@
 //! never makes ids: they arrive inside commands, minted at the edge (a UUID
 //! v7 via `Uuid::now_v7()`, for index locality).
 
-use std::fmt;
-use std::str::FromStr;
-
 use es_core::AggregateId;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-macro_rules! uuid_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub Uuid);
-
-        impl $name {
-            /// The underlying UUID.
-            pub fn as_uuid(&self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = uuid::Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
-            }
-        }
-
-        impl From<Uuid> for $name {
-            fn from(value: Uuid) -> Self {
-                Self(value)
-            }
-        }
-    };
-}
 
 /// Ids that name an aggregate's stream convert to and from the log's
 /// [`AggregateId`] (the same UUID).
@@ -63,34 +23,34 @@ macro_rules! aggregate_id {
     };
 }
 
-uuid_newtype!(
+es_core::uuid_newtype!(
     /// A venue: the id of its aggregate.
     VenueId
 );
-uuid_newtype!(
+es_core::uuid_newtype!(
     /// A concert: the id of its aggregate.
     ConcertId
 );
-uuid_newtype!(
+es_core::uuid_newtype!(
     /// A ticket type within a concert (not an aggregate of its own).
     TicketTypeId
 );
-uuid_newtype!(
+es_core::uuid_newtype!(
     /// A cart: the id of its aggregate. Each customer has exactly one cart,
     /// reused after every checkout, and its id *is* the customer's id
     /// ([`CartId::of`]): no lookup is needed to find it, and two concurrent
     /// first requests cannot create two carts.
     CartId
 );
-uuid_newtype!(
+es_core::uuid_newtype!(
     /// An order: the id of its aggregate.
     OrderId
 );
-uuid_newtype!(
+es_core::uuid_newtype!(
     /// A customer (the identity provider's subject, as a UUID).
     CustomerId
 );
-uuid_newtype!(
+es_core::uuid_newtype!(
     /// Tickets held for a cart on a concert. The cart item that the hold
     /// backs has the same id, so the two can be matched without a lookup.
     HoldId
@@ -116,6 +76,7 @@ impl CartId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn aggregate_ids_convert_to_and_from_the_log_id_unchanged() {
