@@ -105,8 +105,7 @@ impl EventLog {
         self.upcast_all(page)
     }
 
-    /// Upcasts records read from the store directly.
-    pub fn upcast_all(&self, records: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, ReadError> {
+    fn upcast_all(&self, records: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, ReadError> {
         if self.upcasters.is_empty() {
             return Ok(records);
         }

@@ -201,7 +201,7 @@ impl ProjectionRunner {
 
     /// Applies everything committed so far, then returns the position.
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
-        let mut position = self.subscription().await?.position();
+        let mut position = self.start_position().await?;
         let mut pages = read_ahead(self.log.clone(), position, self.batch_size);
         while let Some(page) = pages.recv().await {
             let (after, batch) = page?;
@@ -232,7 +232,8 @@ impl ProjectionRunner {
     }
 
     async fn follow(&self, shutdown: &CancellationToken, backoff: &mut Duration) -> Result<(), ProjectionError> {
-        let mut subscription = self.subscription().await?;
+        let mut subscription =
+            Subscription::after(&self.log, self.start_position().await?).with_batch_size(self.batch_size);
         loop {
             let after = subscription.position();
             let Some(batch) = subscription.next_batch(shutdown).await? else {
@@ -246,10 +247,11 @@ impl ProjectionRunner {
         }
     }
 
-    async fn subscription(&self) -> Result<Subscription, ProjectionError> {
+    /// The projection's checkpoint, published in the status.
+    async fn start_position(&self) -> Result<Position, ProjectionError> {
         let position = self.projection.position().await?;
         self.status.send_modify(|status| status.position = position);
-        Ok(Subscription::after(&self.log, position).with_batch_size(self.batch_size))
+        Ok(position)
     }
 
     async fn apply(&self, after: Position, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
@@ -281,11 +283,6 @@ impl<H: EventHandler> CheckpointedConsumer<H> {
     /// A consumer called `name`.
     pub fn new(name: impl Into<String>, handler: H, checkpoints: Arc<dyn CheckpointStore>) -> Self {
         Self { name: name.into(), handler, checkpoints }
-    }
-
-    /// The handler.
-    pub fn handler(&self) -> &H {
-        &self.handler
     }
 }
 

@@ -78,10 +78,8 @@ impl SqliteEventStore {
         let connection = pool::open(&path, durability).map_err(StoreError::backend)?;
         connection.execute_batch(SCHEMA).map_err(StoreError::backend)?;
         let stats = Arc::new(WriterStats::default());
-        let head: i64 = connection
-            .query_row("SELECT coalesce(max(Position), 0) FROM events", [], |row| row.get(0))
-            .map_err(StoreError::backend)?;
-        let commits = watch::Sender::new(Position(head.max(0) as u64));
+        let head = writer::max_position(&connection).map_err(StoreError::backend)?;
+        let commits = watch::Sender::new(Position(head));
         let acknowledger = match durability {
             Durability::Normal => Acknowledger::Immediate { commits: commits.clone() },
             Durability::Full => {
@@ -243,10 +241,7 @@ impl EventStore for SqliteEventStore {
                     .map_err(StoreError::backend)?;
                 let position = match first {
                     Some(first) => first.max(1) as u64 - 1,
-                    None => connection
-                        .query_row("SELECT coalesce(max(Position), 0) FROM events", [], |row| row.get::<_, i64>(0))
-                        .map_err(StoreError::backend)?
-                        .max(0) as u64,
+                    None => writer::max_position(connection).map_err(StoreError::backend)?,
                 };
                 Ok(Position(position))
             })
@@ -260,14 +255,7 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn head(&self) -> Result<Position, StoreError> {
-        self.readers
-            .run(|connection| {
-                let head: i64 = connection
-                    .query_row("SELECT coalesce(max(Position), 0) FROM events", [], |row| row.get(0))
-                    .map_err(StoreError::backend)?;
-                Ok(Position(head.max(0) as u64))
-            })
-            .await
+        self.readers.run(|connection| writer::max_position(connection).map(Position).map_err(StoreError::backend)).await
     }
 
     fn commits(&self) -> watch::Receiver<Position> {

@@ -55,26 +55,26 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RecordedE
     })();
     match decoded {
         Ok(event) => Ok(Ok(event)),
-        Err(Outcome::Corrupt(error)) => Ok(Err(error)),
-        Err(Outcome::Sql(error)) => Err(error),
+        Err(RowError::Corrupt(error)) => Ok(Err(error)),
+        Err(RowError::Sql(error)) => Err(error),
     }
 }
 
 /// Either failure of decoding a row, so one `?` serves both.
-enum Outcome {
+enum RowError {
     Sql(rusqlite::Error),
     Corrupt(StoreError),
 }
 
-impl From<rusqlite::Error> for Outcome {
+impl From<rusqlite::Error> for RowError {
     fn from(error: rusqlite::Error) -> Self {
-        Outcome::Sql(error)
+        RowError::Sql(error)
     }
 }
 
-impl From<StoreError> for Outcome {
+impl From<StoreError> for RowError {
     fn from(error: StoreError) -> Self {
-        Outcome::Corrupt(error)
+        RowError::Corrupt(error)
     }
 }
 

@@ -278,7 +278,8 @@ fn head_in_batch(
     Ok(version)
 }
 
-fn max_position(connection: &Connection) -> rusqlite::Result<u64> {
+/// Position of the last event in the file (0 when empty).
+pub(crate) fn max_position(connection: &Connection) -> rusqlite::Result<u64> {
     let position: Option<i64> = connection.query_row("SELECT max(Position) FROM events", [], |row| row.get(0))?;
     Ok(position.map_or(0, |position| position.max(0) as u64))
 }
