@@ -19,7 +19,8 @@
 //! power cut takes its checkpoint with it, and replay restores it.
 //!
 //! The bus of the embedded mode is the log itself: subscribers read after
-//! their position and sleep on the writer's commit signal.
+//! their position and sleep on the commit signal, which the flusher raises
+//! once a batch is durable.
 
 mod checkpointer;
 mod flush;
