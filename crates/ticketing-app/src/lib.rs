@@ -16,11 +16,13 @@
 mod catalog;
 mod codes;
 mod error;
+mod expiry;
 mod sales;
 mod shop;
 
 pub use catalog::ConcertForm;
 pub use codes::{RandomTicketCodes, TICKET_CODE_CHARS, TicketCodes};
 pub use error::AppError;
+pub use expiry::HoldExpiry;
 pub use sales::Reservation;
 pub use shop::Shop;

@@ -14,7 +14,7 @@ use ticketing::{
     Address, Capacity, Concert, ConcertId, Currency, CustomerId, Money, Name, Quantity, RefusalKind, TicketTypeId,
     VenueId, VenueProfile,
 };
-use ticketing_app::{AppError, ConcertForm, RandomTicketCodes, Shop};
+use ticketing_app::{AppError, ConcertForm, HoldExpiry, RandomTicketCodes, Shop};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -302,5 +302,74 @@ async fn a_cancelled_concert_frees_its_venue() -> TestResult {
     // A draft never scheduled can be cancelled too: its venue has nothing to release.
     let third = draft(shop, venue_id).await?;
     shop.cancel_concert(&ctx(), third).await?;
+    Ok(())
+}
+
+/// Feeds the whole log to the expiry process, as it does when it starts.
+async fn observe_log(expiry: &mut HoldExpiry, shop: &Shop) -> TestResult {
+    let mut after = Position(0);
+    loop {
+        let page = shop.log().read_all(after, 500).await?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = last.position;
+        for record in &page {
+            expiry.observe(record)?;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_expiry_process_releases_only_holds_that_ran_out_and_were_not_sold() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
+    let (forgetful, buyer) = (customer(), customer());
+    shop.reserve(&ctx(), forgetful, concert_id, ticket_type_id, quantity(3)).await?;
+    shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(2)).await?;
+    shop.checkout(&ctx(), buyer).await?;
+
+    let mut expiry = HoldExpiry::new();
+    observe_log(&mut expiry, shop).await?;
+    assert_eq!(expiry.live_holds(), 1, "the sold hold is settled, the forgotten one is live");
+    let due = expiry.next_due().ok_or("a hold is due")?;
+    assert_eq!(due, start() + Duration::minutes(15));
+
+    assert_eq!(expiry.sweep(shop, due - Duration::milliseconds(1)).await?, 0, "nothing runs out early");
+    assert_eq!(expiry.sweep(shop, due).await?, 1);
+    observe_log(&mut expiry, shop).await?;
+    assert_eq!(expiry.live_holds(), 0);
+    assert_eq!(expiry.next_due(), None);
+
+    let concert = shop.concerts().refresh(concert_id.into()).await?;
+    let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
+    assert_eq!((ticket_type.held, ticket_type.sold, ticket_type.available()), (0, 2, 8));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_running_expiry_process_frees_tickets_once_the_clock_passes_the_hold() -> TestResult {
+    let fixture = open()?;
+    let shop = Arc::clone(&fixture.shop);
+    let (concert_id, ticket_type_id) = on_sale(&shop, 5).await?;
+    shop.reserve(&ctx(), customer(), concert_id, ticket_type_id, quantity(5)).await?;
+
+    let shutdown = es_core::CancellationToken::new();
+    let clock: Arc<dyn es_core::Clock> = fixture.clock.clone();
+    let process = tokio::spawn(HoldExpiry::new().run(Arc::clone(&shop), shop.log().clone(), clock, shutdown.clone()));
+    fixture.clock.advance(Duration::minutes(15));
+
+    let available = async {
+        loop {
+            let concert = shop.concerts().refresh(concert_id.into()).await?;
+            let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
+            if ticket_type.available() == 5 {
+                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), available).await??;
+    shutdown.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(5), process).await??;
     Ok(())
 }
