@@ -17,6 +17,7 @@ mod catalog;
 mod codes;
 mod error;
 mod expiry;
+pub mod queries;
 mod sales;
 mod shop;
 
