@@ -4,15 +4,23 @@
 //!
 //! Every route is served through [`router`], which adds what all routes share: the 404/405 problem fallbacks, the
 //! request body limit and request tracing. A new group of routes is added by merging its `Router<ApiState>` into
-//! `routes()`.
+//! `routes()`; a read route on a path a command already uses (`GET /concerts/{concertId}`) merges just as well, as
+//! long as it names its parameters alike.
 
 pub mod auth;
+mod commands;
+pub mod context;
+mod dto;
+mod error;
 pub mod json;
 pub mod limits;
 pub mod problem;
+pub mod tickets;
 
 #[cfg(test)]
 mod test_support;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, Request};
@@ -21,29 +29,54 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
+use ticketing_app::Shop;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::AuthState;
 use crate::json::ApiJson;
 use crate::limits::REQUEST_BODY_BYTES_MAX;
+use crate::tickets::{LogTicketIndex, TicketLocator};
 
 /// The state every handler can reach; each part is extracted on its own through [`FromRef`], so a handler names
-/// only what it uses (`State<AuthState>`, or an extractor such as [`auth::Caller`] that needs it).
+/// only what it uses (`State<AuthState>`, `State<Arc<Shop>>`, or an extractor such as [`auth::Caller`] that needs
+/// it).
 #[derive(Debug, Clone)]
 pub struct ApiState {
     auth: AuthState,
+    shop: Arc<Shop>,
+    tickets: Arc<dyn TicketLocator>,
 }
 
 impl ApiState {
-    /// The state of an API that authenticates with `auth`.
-    pub fn new(auth: AuthState) -> Self {
-        Self { auth }
+    /// The state of an API that authenticates with `auth` and runs commands on `shop`. Ticket codes are found
+    /// through a [`LogTicketIndex`] over the shop's log until [`ApiState::with_ticket_locator`] says otherwise.
+    pub fn new(auth: AuthState, shop: Arc<Shop>) -> Self {
+        let tickets = Arc::new(LogTicketIndex::new(shop.log().clone()));
+        Self { auth, shop, tickets }
+    }
+
+    /// Finds the order of a scanned ticket code with `tickets` (the attendee read model, say).
+    pub fn with_ticket_locator(mut self, tickets: Arc<dyn TicketLocator>) -> Self {
+        self.tickets = tickets;
+        self
     }
 }
 
 impl FromRef<ApiState> for AuthState {
     fn from_ref(state: &ApiState) -> Self {
         state.auth.clone()
+    }
+}
+
+impl FromRef<ApiState> for Arc<Shop> {
+    fn from_ref(state: &ApiState) -> Self {
+        Arc::clone(&state.shop)
+    }
+}
+
+impl FromRef<ApiState> for Arc<dyn TicketLocator> {
+    fn from_ref(state: &ApiState) -> Self {
+        Arc::clone(&state.tickets)
     }
 }
 
@@ -54,7 +87,7 @@ pub fn router(state: ApiState) -> Router {
 
 /// Every route of the API, without fallbacks or layers. Groups of routes (venues, concerts, carts) are merged here.
 fn routes() -> Router<ApiState> {
-    Router::new().route("/health", get(health))
+    Router::new().route("/health", get(health)).merge(commands::routes())
 }
 
 /// Adds what every route shares. It must come after all routes are added: axum attaches the 405 fallback only to

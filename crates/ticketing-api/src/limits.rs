@@ -24,3 +24,10 @@ pub const SECRET_BYTES_MIN: usize = 32;
 
 /// The largest signing secret file read; an operator may supply a longer key than ours, but not an arbitrary file.
 pub const SECRET_BYTES_MAX: usize = 1024;
+
+/// What a 503 for a command that kept conflicting (`AppError::Busy`) advises in `Retry-After`: contention on one
+/// aggregate passes within moments, and retrying with the same `Idempotency-Key` is safe.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How many events the ticket index reads from the log per page while catching up.
+pub const TICKET_INDEX_PAGE_EVENTS: u32 = 500;

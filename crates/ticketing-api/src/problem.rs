@@ -5,8 +5,9 @@
 //! reason phrase, as the RFC asks. `detail` is written for the client; internal errors never put their cause there.
 
 use std::fmt::Display;
+use std::time::Duration;
 
-use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -38,7 +39,30 @@ pub struct Problem {
     errors: Vec<FieldError>,
     /// The `WWW-Authenticate` challenge that RFC 6750 requires on every 401.
     #[serde(skip)]
-    challenge: Option<&'static str>,
+    challenge: Option<Challenge>,
+    /// The `Retry-After` of a 503 in whole seconds: when trying again is worth it. (Seconds, not a `Duration`, to
+    /// keep `Problem` small enough to return by value.)
+    #[serde(skip)]
+    retry_after: Option<u32>,
+}
+
+/// The `WWW-Authenticate` challenges a 401 can carry; an enum rather than the text so that `Problem` stays small
+/// enough to return by value (clippy's `result_large_err`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    /// No credentials, or not a bearer token.
+    Bearer,
+    /// A bearer token that is malformed, expired or not ours (RFC 6750 section 3.1).
+    InvalidToken,
+}
+
+impl Challenge {
+    fn header(self) -> &'static str {
+        match self {
+            Challenge::Bearer => "Bearer",
+            Challenge::InvalidToken => r#"Bearer error="invalid_token""#,
+        }
+    }
 }
 
 /// One invalid field of a request: where it is and what is wrong with it.
@@ -67,6 +91,7 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -77,13 +102,13 @@ impl Problem {
 
     /// 401 for a request without credentials; carries the bare `WWW-Authenticate: Bearer` challenge.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self { challenge: Some("Bearer"), ..Self::new(StatusCode::UNAUTHORIZED, detail) }
+        Self { challenge: Some(Challenge::Bearer), ..Self::new(StatusCode::UNAUTHORIZED, detail) }
     }
 
     /// 401 for a bearer token that was present but is malformed, expired or not ours; the challenge says
     /// `error="invalid_token"` (RFC 6750 section 3.1) so clients know to get a new token rather than log in anew.
     pub fn invalid_token(detail: impl Into<String>) -> Self {
-        Self { challenge: Some(r#"Bearer error="invalid_token""#), ..Self::new(StatusCode::UNAUTHORIZED, detail) }
+        Self { challenge: Some(Challenge::InvalidToken), ..Self::new(StatusCode::UNAUTHORIZED, detail) }
     }
 
     /// 403: the caller is known but may not do this.
@@ -128,6 +153,14 @@ impl Problem {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_DETAIL)
     }
 
+    /// 503: the server cannot serve the request now but may shortly; `Retry-After` says when to try again.
+    pub fn service_unavailable(detail: impl Into<String>, retry_after: Duration) -> Self {
+        // Rounded up so that a client never retries before the advice says.
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let seconds = u32::try_from(seconds).unwrap_or(u32::MAX);
+        Self { retry_after: Some(seconds), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, detail) }
+    }
+
     /// Names a more specific problem type than `about:blank`, with its own title.
     pub fn with_type(mut self, problem_type: impl Into<String>, title: impl Into<String>) -> Self {
         self.problem_type = problem_type.into();
@@ -163,7 +196,10 @@ impl IntoResponse for Problem {
         let mut response =
             (self.status, [(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE))], body).into_response();
         if let Some(challenge) = self.challenge {
-            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge.header()));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

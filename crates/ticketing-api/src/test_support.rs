@@ -1,13 +1,18 @@
 //! Test helpers shared by every module's tests: an app with test-only routes that exercise the extractors, and
 //! functions that send a request and check that an error response is a well-formed problem.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use es_core::memory::InMemoryEventStore;
+use es_core::{EventLog, SystemClock};
 use serde::{Deserialize, Serialize};
+use ticketing_app::{RandomTicketCodes, Shop};
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -33,8 +38,12 @@ pub(crate) fn test_signer() -> LocalSigner {
     LocalSigner::new(&test_secret(), TEST_ISSUER)
 }
 
+/// A state over an in-memory log: enough for the tests of the edge itself (the command routes are tested against
+/// SQLite in `tests/`).
 pub(crate) fn test_state() -> ApiState {
-    ApiState::new(AuthState::new(Verifier::new(&test_secret(), TEST_ISSUER)))
+    let log = EventLog::new(Arc::new(InMemoryEventStore::new()), Arc::new(SystemClock));
+    let shop = Shop::new(log, None, Arc::new(SystemClock), Arc::new(RandomTicketCodes));
+    ApiState::new(AuthState::new(Verifier::new(&test_secret(), TEST_ISSUER)), Arc::new(shop))
 }
 
 /// The production routes plus routes that exist only to exercise the extractors.

@@ -1,0 +1,73 @@
+//! The one place where the application layer's errors become problems, so that every route answers a refusal
+//! with the same status: the domain says what *kind* of "no" it is and this mapping never looks at variants.
+//!
+//! - a refusal of kind `Invalid` is 422: the command is wrong whatever the state;
+//! - a refusal of kind `Conflict` is 409: the current state refuses it (sold out, not a draft, checked in);
+//! - a refusal of kind `NotFound`, and `AppError::NotFound`, are 404;
+//! - `Busy` is 503 with `Retry-After`: the aggregates kept conflicting; the same command may be retried;
+//! - `Store` is 500: logged here, with a generic detail for the client.
+
+use ticketing::RefusalKind;
+use ticketing_app::AppError;
+
+use crate::limits::BUSY_RETRY_AFTER;
+use crate::problem::Problem;
+
+impl From<AppError> for Problem {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Rejected { kind: RefusalKind::Invalid, message } => {
+                Problem::unprocessable(format!("The command was refused: {message}."), Vec::new())
+            }
+            AppError::Rejected { kind: RefusalKind::Conflict, message } => {
+                Problem::conflict(format!("The command conflicts with the current state: {message}."))
+            }
+            AppError::Rejected { kind: RefusalKind::NotFound, message } => {
+                Problem::not_found(format!("The command names something that does not exist: {message}."))
+            }
+            AppError::NotFound(what) => Problem::not_found(format!("The {what} does not exist.")),
+            AppError::Busy => Problem::service_unavailable(
+                "Too many concurrent changes to the same data; retry with the same Idempotency-Key.",
+                BUSY_RETRY_AFTER,
+            ),
+            AppError::Store(_) => Problem::internal(&error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use axum::http::header::RETRY_AFTER;
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    fn rejected(kind: RefusalKind) -> AppError {
+        AppError::Rejected { kind, message: "no".to_owned() }
+    }
+
+    #[test]
+    fn each_kind_of_refusal_has_its_own_status() {
+        assert_eq!(Problem::from(rejected(RefusalKind::Invalid)).status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(Problem::from(rejected(RefusalKind::Conflict)).status(), StatusCode::CONFLICT);
+        assert_eq!(Problem::from(rejected(RefusalKind::NotFound)).status(), StatusCode::NOT_FOUND);
+        assert_eq!(Problem::from(AppError::NotFound("venue".to_owned())).status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_busy_shop_is_a_503_that_says_when_to_retry() {
+        let response = Problem::from(AppError::Busy).into_response();
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], BUSY_RETRY_AFTER.as_secs().to_string().as_str());
+    }
+
+    #[test]
+    fn a_store_failure_is_a_500_that_does_not_tell_its_cause() {
+        let problem = Problem::from(AppError::Store("disk I/O error at /var/data/log.db".to_owned()));
+
+        assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!problem.detail().contains("log.db"), "detail leaks the cause: {}", problem.detail());
+    }
+}
