@@ -3,6 +3,7 @@
 //! no library reads the environment.
 
 mod bench;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Measures the event log on this machine (release build recommended).
     Bench(bench::BenchArgs),
+    /// Prints a bearer token for the local mode.
+    Token(token::TokenArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,5 +32,6 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Token(args) => token::run(&args),
     }
 }
