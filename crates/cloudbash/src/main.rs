@@ -3,6 +3,10 @@
 //! no library reads the environment.
 
 mod bench;
+mod demo;
+mod host;
+mod rebuild;
+mod serve;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +21,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs the shop: log, read models, hold expiry and the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Builds read models again from the log and swaps them in.
+    Rebuild(rebuild::RebuildArgs),
     /// Measures the event log on this machine (release build recommended).
     Bench(bench::BenchArgs),
     /// Prints a bearer token for the local mode.
@@ -31,6 +39,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(args) => token::run(&args),
     }

@@ -1,0 +1,67 @@
+//! `cloudbash serve --demo`: a few venues and published concerts, so that a
+//! newcomer sees a working shop at once. Seeding goes through the same
+//! commands as the API, so the demo data is ordinary events in the log, and
+//! it only happens in an empty shop (restarting with `--demo` adds nothing).
+
+use chrono::{Duration, DurationRound, Utc};
+use es_core::{CommandContext, Metadata, Position};
+use ticketing::{Address, Capacity, Currency, Description, Genre, Money, Name, Quantity, VenueProfile};
+use ticketing_app::{ConcertForm, Shop};
+
+/// A venue of the demo: name, address, city, capacity.
+const VENUES: [(&str, &str, &str, u32); 2] = [
+    ("Paradiso", "Weteringschans 6-8", "Amsterdam", 1_500),
+    ("TivoliVredenburg", "Vredenburgkade 11", "Utrecht", 2_000),
+];
+
+/// A concert of the demo: name, genre, venue (index), days from now, tickets
+/// (name, price in cents, quantity).
+const CONCERTS: [(&str, &str, usize, i64, [(&str, u64, u32); 2]); 3] = [
+    ("Night of the Crabs", "rock", 0, 30, [("Standing", 3_500, 800), ("Balcony", 5_000, 200)]),
+    ("Strings at Dawn", "classical", 1, 45, [("Stalls", 4_500, 900), ("Gallery", 2_500, 600)]),
+    ("Bass Culture", "electronic", 0, 60, [("Early bird", 2_000, 300), ("Regular", 3_000, 1_000)]),
+];
+
+/// Seeds the demo data into an empty shop; returns whether it did.
+pub(crate) async fn seed(shop: &Shop) -> anyhow::Result<bool> {
+    if shop.log().store().head().await? != Position::START {
+        return Ok(false);
+    }
+    let context = CommandContext {
+        command_id: None,
+        metadata: Metadata { actor: Some("cloudbash demo".to_owned()), ..Metadata::default() },
+    };
+    let mut venues = Vec::new();
+    for (name, address, city, capacity) in VENUES {
+        let profile = VenueProfile {
+            name: Name::new(name)?,
+            address: Address::new(address)?,
+            city: Name::new(city)?,
+            capacity: Capacity::new(capacity)?,
+            description: None,
+            web_url: None,
+        };
+        venues.push(shop.create_venue(&context, profile).await?);
+    }
+    let euro = Currency::new("EUR")?;
+    let today = Utc::now().duration_trunc(Duration::days(1))?;
+    for (name, genre, venue, days, ticket_types) in CONCERTS {
+        let form = ConcertForm {
+            name: Name::new(name)?,
+            venue_id: venues[venue],
+            description: Some(Description::new(format!("{name}: a Cloudbash demo concert."))?),
+            genre: Some(Genre::new(genre)?),
+            image_url: None,
+        };
+        let concert_id = shop.create_concert(&context, form).await?;
+        for (ticket_type, cents, quantity) in ticket_types {
+            let price = Money::new(cents, euro);
+            shop.add_ticket_type(&context, concert_id, Name::new(ticket_type)?, price, Quantity::new(quantity)?)
+                .await?;
+        }
+        let starts_at = today + Duration::days(days) + Duration::hours(20);
+        shop.schedule_concert(&context, concert_id, starts_at, starts_at + Duration::hours(3)).await?;
+        shop.publish_concert(&context, concert_id).await?;
+    }
+    Ok(true)
+}
