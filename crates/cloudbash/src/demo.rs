@@ -14,12 +14,41 @@ const VENUES: [(&str, &str, &str, u32); 2] = [
     ("TivoliVredenburg", "Vredenburgkade 11", "Utrecht", 2_000),
 ];
 
-/// A concert of the demo: name, genre, venue (index), days from now, tickets
-/// (name, price in cents, quantity).
-const CONCERTS: [(&str, &str, usize, i64, [(&str, u64, u32); 2]); 3] = [
-    ("Night of the Crabs", "rock", 0, 30, [("Standing", 3_500, 800), ("Balcony", 5_000, 200)]),
-    ("Strings at Dawn", "classical", 1, 45, [("Stalls", 4_500, 900), ("Gallery", 2_500, 600)]),
-    ("Bass Culture", "electronic", 0, 60, [("Early bird", 2_000, 300), ("Regular", 3_000, 1_000)]),
+/// A ticket type of the demo: name, price in cents, quantity.
+type DemoTicketType = (&'static str, u64, u32);
+
+/// A concert of the demo.
+struct DemoConcert {
+    name: &'static str,
+    genre: &'static str,
+    /// Index into [`VENUES`].
+    venue: usize,
+    days_from_now: i64,
+    ticket_types: [DemoTicketType; 2],
+}
+
+const CONCERTS: [DemoConcert; 3] = [
+    DemoConcert {
+        name: "Night of the Crabs",
+        genre: "rock",
+        venue: 0,
+        days_from_now: 30,
+        ticket_types: [("Standing", 3_500, 800), ("Balcony", 5_000, 200)],
+    },
+    DemoConcert {
+        name: "Strings at Dawn",
+        genre: "classical",
+        venue: 1,
+        days_from_now: 45,
+        ticket_types: [("Stalls", 4_500, 900), ("Gallery", 2_500, 600)],
+    },
+    DemoConcert {
+        name: "Bass Culture",
+        genre: "electronic",
+        venue: 0,
+        days_from_now: 60,
+        ticket_types: [("Early bird", 2_000, 300), ("Regular", 3_000, 1_000)],
+    },
 ];
 
 /// Seeds the demo data into an empty shop; returns whether it did.
@@ -45,7 +74,7 @@ pub(crate) async fn seed(shop: &Shop) -> anyhow::Result<bool> {
     }
     let euro = Currency::new("EUR")?;
     let today = Utc::now().duration_trunc(Duration::days(1))?;
-    for (name, genre, venue, days, ticket_types) in CONCERTS {
+    for DemoConcert { name, genre, venue, days_from_now, ticket_types } in CONCERTS {
         let form = ConcertForm {
             name: Name::new(name)?,
             venue_id: venues[venue],
@@ -59,7 +88,7 @@ pub(crate) async fn seed(shop: &Shop) -> anyhow::Result<bool> {
             shop.add_ticket_type(&context, concert_id, Name::new(ticket_type)?, price, Quantity::new(quantity)?)
                 .await?;
         }
-        let starts_at = today + Duration::days(days) + Duration::hours(20);
+        let starts_at = today + Duration::days(days_from_now) + Duration::hours(20);
         shop.schedule_concert(&context, concert_id, starts_at, starts_at + Duration::hours(3)).await?;
         shop.publish_concert(&context, concert_id).await?;
     }

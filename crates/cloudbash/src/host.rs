@@ -13,7 +13,7 @@ use es_sqlite::{DATABASE_FILE, Durability, SqliteEventStore};
 use ticketing_api::auth::{AuthState, LOCAL_ISSUER, Secret, Verifier};
 use ticketing_api::{ApiState, router};
 use ticketing_app::{HoldExpiry, RandomTicketCodes, Shop};
-use ticketing_sqlite::ReadModels;
+use ticketing_sqlite::{ReadModels, SqliteQueries};
 use tokio::task::JoinSet;
 
 /// Where and how the shop runs, read once from the command line.
@@ -51,6 +51,7 @@ impl Host {
         let snapshots: Arc<dyn SnapshotStore> = store.clone();
         let shop = Arc::new(Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes)));
         let read_models = ReadModels::open(&store).context("opening the read models")?;
+        let queries = SqliteQueries::open(store.path(), &read_models).context("opening the read side")?;
         let secret = Secret::load_or_create(&config.data_dir).context("loading the signing secret")?;
         let auth = AuthState::new(Verifier::new(&secret, LOCAL_ISSUER));
 
@@ -66,7 +67,7 @@ impl Host {
             .await
             .with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let app = router(ApiState::new(auth, Arc::clone(&shop)));
+        let app = router(ApiState::new(auth, Arc::clone(&shop)).with_queries(Arc::new(queries)));
         let stop = shutdown.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;

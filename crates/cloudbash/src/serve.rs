@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::io::Write;
+
 use clap::Args;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::demo;
 use crate::host::{Host, HostConfig};
@@ -31,45 +34,43 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let seeded = demo::seed(host.shop()).await?;
         tracing::info!(seeded, "demo data");
     }
+    // Listen before announcing the address: whoever reads it may signal at once.
+    let signals = Signals::listen()?;
     banner(&host, &args);
-    shutdown_signal().await;
-    eprintln!("stopping…");
+    signals.wait().await;
+    tracing::info!("stopping");
     host.stop().await;
     Ok(())
 }
 
-#[allow(clippy::print_stdout)]
 fn banner(host: &Host, args: &ServeArgs) {
-    // The first line is machine-readable: tests and scripts read the port from it.
-    println!("listening on http://{}", host.addr());
-    println!("data directory: {}", args.data_dir.display());
-    println!("get a token:  cloudbash token --data-dir {} --sub $(uuidgen) [--admin]", args.data_dir.display());
-    println!("try:          curl http://{}/concerts", host.addr());
+    // The first line is machine-readable: tests and scripts read the port from
+    // it. A reader that has gone away must not stop the shop, so write errors
+    // are ignored rather than panicking as `println!` would.
+    let mut out = std::io::stdout().lock();
+    let data_dir = args.data_dir.display();
+    let _ = writeln!(out, "listening on http://{}", host.addr());
+    let _ = writeln!(out, "data directory: {data_dir}");
+    let _ = writeln!(out, "get a token:  cloudbash token --data-dir {data_dir} --sub <uuid> [--admin]");
+    let _ = writeln!(out, "try:          curl http://{}/concerts", host.addr());
+    let _ = out.flush();
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// Ctrl-C and SIGTERM, registered as soon as this is made.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn listen() -> anyhow::Result<Self> {
+        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -376,6 +376,24 @@ where
     }
 }
 
+/// `Option<Caller>`: `None` for a request without an `Authorization` header (an anonymous reader of a public
+/// route), the caller for a valid token, and the same 401 as [`Caller`] for a token that is present but invalid, so
+/// that a client with an expired token learns it rather than silently seeing the anonymous view.
+impl<S> OptionalFromRequestParts<S> for Caller
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(None);
+        }
+        <Caller as FromRequestParts<S>>::from_request_parts(parts, state).await.map(Some)
+    }
+}
+
 /// An authenticated administrator. As an extractor it rejects like [`Caller`], and a valid token of a
 /// non-administrator with a 403 problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,7 +410,7 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
+        let caller = <Caller as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         if !caller.admin {
             return Err(AuthError::NotAdmin.into());
         }

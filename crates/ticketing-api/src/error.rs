@@ -6,12 +6,15 @@
 //! - a refusal of kind `NotFound`, and `AppError::NotFound`, are 404;
 //! - `Busy` is 503 with `Retry-After`: the aggregates kept conflicting; the same command may be retried;
 //! - `Store` is 500: logged here, with a generic detail for the client.
+//!
+//! Read models' errors (`QueryError`) are mapped here too: an invalid cursor is 400, a store failure 500.
 
 use ticketing::RefusalKind;
 use ticketing_app::AppError;
+use ticketing_app::queries::QueryError;
 
 use crate::limits::BUSY_RETRY_AFTER;
-use crate::problem::Problem;
+use crate::problem::{FieldError, Problem};
 
 impl From<AppError> for Problem {
     fn from(error: AppError) -> Self {
@@ -31,6 +34,18 @@ impl From<AppError> for Problem {
                 BUSY_RETRY_AFTER,
             ),
             AppError::Store(_) => Problem::internal(&error),
+        }
+    }
+}
+
+/// A read model's failure: a cursor the backend did not hand out is the client's mistake (400, naming `cursor`);
+/// a store failure is ours (500).
+impl From<QueryError> for Problem {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::InvalidCursor => Problem::bad_request("The query parameter `cursor` is invalid.")
+                .with_errors(vec![FieldError::new("cursor", "is not a cursor this API handed out")]),
+            QueryError::Store(_) => Problem::internal(&error),
         }
     }
 }

@@ -15,7 +15,10 @@ mod error;
 pub mod json;
 pub mod limits;
 pub mod problem;
+mod queries;
+mod read_your_writes;
 pub mod tickets;
+mod views;
 
 #[cfg(test)]
 mod test_support;
@@ -30,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 use ticketing_app::Shop;
+use ticketing_app::queries::Queries;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::AuthState;
@@ -40,19 +44,41 @@ use crate::tickets::{LogTicketIndex, TicketLocator};
 /// The state every handler can reach; each part is extracted on its own through [`FromRef`], so a handler names
 /// only what it uses (`State<AuthState>`, `State<Arc<Shop>>`, or an extractor such as [`auth::Caller`] that needs
 /// it).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiState {
     auth: AuthState,
     shop: Arc<Shop>,
+    /// The read models; without them the API serves commands only (no read routes, no read-your-writes wait).
+    queries: Option<Arc<dyn Queries>>,
     tickets: Arc<dyn TicketLocator>,
 }
 
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `Queries` does not require `Debug`: read-model backends need not describe themselves.
+        formatter
+            .debug_struct("ApiState")
+            .field("auth", &self.auth)
+            .field("shop", &self.shop)
+            .field("tickets", &self.tickets)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ApiState {
-    /// The state of an API that authenticates with `auth` and runs commands on `shop`. Ticket codes are found
-    /// through a [`LogTicketIndex`] over the shop's log until [`ApiState::with_ticket_locator`] says otherwise.
+    /// The state of an API that authenticates with `auth` and runs commands on `shop`. It serves the command
+    /// routes only until [`ApiState::with_queries`] gives it read models. Ticket codes are found through a
+    /// [`LogTicketIndex`] over the shop's log until [`ApiState::with_ticket_locator`] says otherwise.
     pub fn new(auth: AuthState, shop: Arc<Shop>) -> Self {
         let tickets = Arc::new(LogTicketIndex::new(shop.log().clone()));
-        Self { auth, shop, tickets }
+        Self { auth, shop, queries: None, tickets }
+    }
+
+    /// Answers the read routes from `queries` (read models fed from the shop's log), and makes every command
+    /// route wait until they show its effect (read-your-writes, see `read_your_writes.rs`).
+    pub fn with_queries(mut self, queries: Arc<dyn Queries>) -> Self {
+        self.queries = Some(queries);
+        self
     }
 
     /// Finds the order of a scanned ticket code with `tickets` (the attendee read model, say).
@@ -74,6 +100,13 @@ impl FromRef<ApiState> for Arc<Shop> {
     }
 }
 
+impl FromRef<ApiState> for Arc<dyn Queries> {
+    fn from_ref(state: &ApiState) -> Self {
+        let queries = state.queries.as_ref().expect("the routes that read queries exist only when the state has them");
+        Arc::clone(queries)
+    }
+}
+
 impl FromRef<ApiState> for Arc<dyn TicketLocator> {
     fn from_ref(state: &ApiState) -> Self {
         Arc::clone(&state.tickets)
@@ -82,12 +115,21 @@ impl FromRef<ApiState> for Arc<dyn TicketLocator> {
 
 /// The whole API, ready to serve.
 pub fn router(state: ApiState) -> Router {
-    with_shared_behaviour(routes(), state)
+    with_shared_behaviour(routes(&state), state)
 }
 
-/// Every route of the API, without fallbacks or layers. Groups of routes (venues, concerts, carts) are merged here.
-fn routes() -> Router<ApiState> {
-    Router::new().route("/health", get(health)).merge(commands::routes())
+/// Every route of the API, without fallbacks or shared layers. Groups of routes (venues, concerts, carts) are
+/// merged here. With read models, the read routes are added and command routes answer only once the read models
+/// show their effect (`read_your_writes.rs`), so a client's next GET sees what it just did.
+fn routes(state: &ApiState) -> Router<ApiState> {
+    let routes = Router::new().route("/health", get(health));
+    match &state.queries {
+        Some(_) => {
+            let wait = middleware::from_fn_with_state(state.clone(), read_your_writes::after_command);
+            routes.merge(commands::routes().route_layer(wait)).merge(queries::routes())
+        }
+        None => routes.merge(commands::routes()),
+    }
 }
 
 /// Adds what every route shares. It must come after all routes are added: axum attaches the 405 fallback only to
@@ -151,6 +193,29 @@ mod tests {
         let (status, _, _) = send(crate::router(crate::test_support::test_state()), request).await;
 
         assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn without_read_models_the_api_serves_no_read_routes() {
+        let auth = crate::auth::AuthState::new(crate::auth::Verifier::new(
+            &crate::test_support::test_secret(),
+            crate::test_support::TEST_ISSUER,
+        ));
+        let state = crate::ApiState::new(auth, std::sync::Arc::new(crate::test_support::test_shop()));
+        let request = Request::builder().uri("/cart").body(Body::empty()).expect("a literal request is valid");
+
+        send_problem(crate::router(state), request, StatusCode::NOT_FOUND).await;
+    }
+
+    #[tokio::test]
+    async fn with_read_models_the_api_serves_the_read_routes() {
+        let request = Request::builder().uri("/venues").body(Body::empty()).expect("a literal request is valid");
+
+        let (status, _, body) = send(crate::router(crate::test_support::test_state()), request).await;
+
+        assert_eq!(status, StatusCode::OK);
+        let page: serde_json::Value = serde_json::from_slice(&body).expect("a page is JSON");
+        assert_eq!(page, serde_json::json!({"items": [], "nextCursor": null}));
     }
 
     #[tokio::test]

@@ -31,3 +31,18 @@ pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// How many events the ticket index reads from the log per page while catching up.
 pub const TICKET_INDEX_PAGE_EVENTS: u32 = 500;
+
+/// How long a successful command's response waits for the read models to reach the log's head as read right after
+/// the command, so that the same client's next GET shows what it did. Past this the response goes out anyway, with
+/// a warning: a lagging projection slows answers down but never fails a command that is already committed.
+pub const READ_YOUR_WRITES_WAIT_MAX: Duration = Duration::from_secs(2);
+
+/// How long to sleep between two looks at the read models' position while waiting for them. Projections advance
+/// without a signal this process can wait on, so the wait polls; a look costs one checkpoint read per read model.
+pub const READ_YOUR_WRITES_POLL_INTERVAL: Duration = Duration::from_millis(2);
+
+/// Events in a page of `GET /events` when the caller does not say.
+pub const EVENTS_PAGE_DEFAULT: u32 = 100;
+
+/// Most events in a page of `GET /events`: the log is read on request, and an administrator's tool pages on.
+pub const EVENTS_PAGE_MAX: u32 = 1_000;

@@ -9,9 +9,15 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use es_core::memory::InMemoryEventStore;
-use es_core::{EventLog, SystemClock};
+use es_core::{EventLog, Position, SystemClock, async_trait};
 use serde::{Deserialize, Serialize};
+use ticketing::{ConcertId, CustomerId, OrderId, VenueId};
+use ticketing_app::queries::{
+    AttendeeView, CartView, ConcertSearch, ConcertSummary, ConcertView, DailySales, OrderView, Page, Queries,
+    QueryError, VenueView,
+};
 use ticketing_app::{RandomTicketCodes, Shop};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -38,12 +44,64 @@ pub(crate) fn test_signer() -> LocalSigner {
     LocalSigner::new(&test_secret(), TEST_ISSUER)
 }
 
-/// A state over an in-memory log: enough for the tests of the edge itself (the command routes are tested against
-/// SQLite in `tests/`).
-pub(crate) fn test_state() -> ApiState {
+/// A shop over an in-memory log.
+pub(crate) fn test_shop() -> Shop {
     let log = EventLog::new(Arc::new(InMemoryEventStore::new()), Arc::new(SystemClock));
-    let shop = Shop::new(log, None, Arc::new(SystemClock), Arc::new(RandomTicketCodes));
-    ApiState::new(AuthState::new(Verifier::new(&test_secret(), TEST_ISSUER)), Arc::new(shop))
+    Shop::new(log, None, Arc::new(SystemClock), Arc::new(RandomTicketCodes))
+}
+
+/// Read models that are empty and always at one position: enough for the tests of the edge itself (the routes are
+/// tested against SQLite read models in `tests/`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FixedPosition(pub(crate) Position);
+
+#[async_trait]
+impl Queries for FixedPosition {
+    async fn venues(&self, _: Option<String>, _: Option<u32>) -> Result<Page<VenueView>, QueryError> {
+        Ok(Page { items: Vec::new(), next_cursor: None })
+    }
+
+    async fn venue(&self, _: VenueId) -> Result<Option<VenueView>, QueryError> {
+        Ok(None)
+    }
+
+    async fn concerts(&self, _: ConcertSearch) -> Result<Page<ConcertSummary>, QueryError> {
+        Ok(Page { items: Vec::new(), next_cursor: None })
+    }
+
+    async fn concert(&self, _: ConcertId, _: bool) -> Result<Option<ConcertView>, QueryError> {
+        Ok(None)
+    }
+
+    async fn cart(&self, _: CustomerId, _: DateTime<Utc>) -> Result<CartView, QueryError> {
+        Ok(CartView { items: Vec::new(), total: None })
+    }
+
+    async fn orders(&self, _: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError> {
+        Ok(Vec::new())
+    }
+
+    async fn order(&self, _: OrderId) -> Result<Option<OrderView>, QueryError> {
+        Ok(None)
+    }
+
+    async fn attendees(&self, _: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
+        Ok(Vec::new())
+    }
+
+    async fn sales(&self, _: ConcertId) -> Result<Vec<DailySales>, QueryError> {
+        Ok(Vec::new())
+    }
+
+    async fn position(&self) -> Result<Position, QueryError> {
+        Ok(self.0)
+    }
+}
+
+/// A state over an in-memory log, with read models that are always caught up.
+pub(crate) fn test_state() -> ApiState {
+    let auth = AuthState::new(Verifier::new(&test_secret(), TEST_ISSUER));
+    ApiState::new(auth, Arc::new(test_shop())).with_queries(Arc::new(FixedPosition(Position(u64::MAX))))
 }
 
 /// The production routes plus routes that exist only to exercise the extractors.
@@ -54,7 +112,8 @@ pub(crate) fn test_app() -> Router {
         .route("/test/admin", get(admin))
         .route("/test/concerts/{concert_id}", get(concert))
         .route("/test/search", get(search));
-    with_shared_behaviour(routes().merge(test_routes), test_state())
+    let state = test_state();
+    with_shared_behaviour(routes(&state).merge(test_routes), state)
 }
 
 #[derive(Debug, Serialize, Deserialize)]

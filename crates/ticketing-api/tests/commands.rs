@@ -2,6 +2,8 @@
 //! with a manual clock and tokens from the local signer. They pin the REST contract: statuses, bodies, problems,
 //! authorization and idempotency, as a client sees them.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -9,15 +11,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use chrono::{DateTime, TimeZone, Utc};
-use es_core::{EventLog, ManualClock, Position, SnapshotStore};
-use es_sqlite::{Durability, SqliteEventStore};
+use es_core::Position;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use ticketing::{ConcertId, OrderId, TicketTypeId};
 use ticketing_api::auth::{AuthState, LocalSigner, Secret, Verifier};
 use ticketing_api::{ApiState, router};
-use ticketing_app::{RandomTicketCodes, Shop};
+use ticketing_app::Shop;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -26,7 +25,7 @@ const ISSUER: &str = "https://issuer.test";
 const RESPONSE_BYTES_MAX: usize = 1024 * 1024;
 
 struct Api {
-    _dir: TempDir,
+    _backend: support::Backend,
     app: Router,
     shop: Arc<Shop>,
     admin_id: Uuid,
@@ -42,23 +41,15 @@ struct Answer {
     body: Value,
 }
 
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 1, 10, 0, 0).single().expect("a valid time")
-}
-
 fn open() -> Api {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let store =
-        Arc::new(SqliteEventStore::open(dir.path().join("log.db"), Durability::Normal).expect("the store opens"));
-    let clock = Arc::new(ManualClock::new(start()));
-    let snapshots: Arc<dyn SnapshotStore> = store.clone();
-    let log = EventLog::new(store, clock.clone());
-    let shop = Arc::new(Shop::new(log, Some(snapshots), clock, Arc::new(RandomTicketCodes)));
+    let backend = support::backend();
+    let shop = Arc::clone(&backend.shop);
     let secret = Secret::from_bytes(SECRET);
-    let state = ApiState::new(AuthState::new(Verifier::new(&secret, ISSUER)), Arc::clone(&shop));
+    let state = ApiState::new(AuthState::new(Verifier::new(&secret, ISSUER)), Arc::clone(&shop))
+        .with_queries(Arc::clone(&backend.queries));
     let (admin_id, customer_id) = (Uuid::new_v4(), Uuid::new_v4());
     Api {
-        _dir: dir,
+        _backend: backend,
         app: router(state),
         shop,
         admin_id,

@@ -1,0 +1,301 @@
+//! The shop as a user meets it: the real `cloudbash serve` binary on port 0
+//! in a temporary data directory, driven over HTTP with tokens from
+//! `cloudbash token`. Nothing here reaches inside the process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_cloudbash");
+
+/// A running `cloudbash serve`.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(BINARY)
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cloudbash starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout);
+        let mut first = String::new();
+        lines.read_line(&mut first).expect("the banner is readable");
+        // Keep reading what the server prints, as a terminal would.
+        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+        let base = first.trim().strip_prefix("listening on ").expect("the first line names the address").to_owned();
+        Server { child, base }
+    }
+
+    /// Stops the server the way an operator does (SIGTERM) and waits.
+    fn stop(mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success());
+        let exit = self.child.wait().expect("the server exits");
+        assert!(exit.success(), "graceful shutdown ends with success, not {exit}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(data_dir: &Path, sub: &str, admin: bool) -> String {
+    let mut command = Command::new(BINARY);
+    command.args(["token", "--data-dir"]).arg(data_dir).args(["--sub", sub]);
+    if admin {
+        command.arg("--admin");
+    }
+    let output = command.output().expect("cloudbash token runs");
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+}
+
+fn user() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// One client of the API with a bearer token.
+#[derive(Clone)]
+struct Caller {
+    http: Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Caller {
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON") };
+        (status, body)
+    }
+
+    async fn expect(&self, method: Method, path: &str, body: Option<Value>, status: StatusCode) -> Value {
+        let (actual, body) = self.send(method.clone(), path, body).await;
+        assert_eq!(actual, status, "{method} {path}: {body}");
+        body
+    }
+}
+
+struct Shop {
+    dir: tempfile::TempDir,
+    server: Option<Server>,
+    http: Client,
+}
+
+impl Shop {
+    fn open() -> Shop {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = Server::start(dir.path());
+        Shop { dir, server: Some(server), http: Client::new() }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    fn caller(&self, admin: bool) -> Caller {
+        let base = self.server.as_ref().expect("running").base.clone();
+        Caller { http: self.http.clone(), base, token: Some(token(&self.data_dir(), &user(), admin)) }
+    }
+
+    fn anonymous(&self) -> Caller {
+        let base = self.server.as_ref().expect("running").base.clone();
+        Caller { http: self.http.clone(), base, token: None }
+    }
+
+    fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+        self.server = Some(Server::start(&self.data_dir()));
+    }
+}
+
+/// Creates a venue and a published concert with one ticket type.
+async fn concert_on_sale(admin: &Caller, name: &str, city: &str, quantity: u32) -> (String, String) {
+    let venue = admin
+        .expect(
+            Method::POST,
+            "/venues",
+            Some(json!({"name": format!("{name} Hall"), "address": "Main Street 1", "city": city, "capacity": 5000})),
+            StatusCode::CREATED,
+        )
+        .await;
+    let concert = admin
+        .expect(
+            Method::POST,
+            "/concerts",
+            Some(json!({"name": name, "venueId": venue["id"], "genre": "rock"})),
+            StatusCode::CREATED,
+        )
+        .await;
+    let concert_id = concert["id"].as_str().expect("an id").to_owned();
+    let ticket_type = admin
+        .expect(
+            Method::POST,
+            &format!("/concerts/{concert_id}/ticket-types"),
+            Some(json!({"name": "Standing", "price": {"amount": 2500, "currency": "EUR"}, "quantity": quantity})),
+            StatusCode::CREATED,
+        )
+        .await;
+    admin
+        .expect(
+            Method::POST,
+            &format!("/concerts/{concert_id}/schedule"),
+            Some(json!({"startsAt": "2031-06-01T20:00:00Z", "endsAt": "2031-06-01T23:00:00Z"})),
+            StatusCode::OK,
+        )
+        .await;
+    admin.expect(Method::POST, &format!("/concerts/{concert_id}/publish"), None, StatusCode::OK).await;
+    (concert_id, ticket_type["id"].as_str().expect("an id").to_owned())
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list["items"].as_array().expect("items").iter().map(|item| item["id"].as_str().expect("an id")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_story_from_venue_to_check_in_survives_a_restart() {
+    let mut shop = Shop::open();
+    let admin = shop.caller(true);
+    let fan = shop.caller(false);
+    let anyone = shop.anonymous();
+    let (concert_id, ticket_type_id) = concert_on_sale(&admin, "Night of the Crabs", "Amsterdam", 100).await;
+
+    // Found by name, by city and by date range; not by a range that misses it.
+    for query in ["q=crabs", "location=amsterdam", "from=2031-06-01T00:00:00Z&to=2031-06-02T00:00:00Z"] {
+        let found = anyone.expect(Method::GET, &format!("/concerts?{query}"), None, StatusCode::OK).await;
+        assert_eq!(ids(&found), [concert_id.as_str()], "search {query}");
+    }
+    let missed = anyone.expect(Method::GET, "/concerts?to=2031-05-01T00:00:00Z", None, StatusCode::OK).await;
+    assert!(ids(&missed).is_empty());
+
+    let item = fan
+        .expect(
+            Method::POST,
+            "/cart/items",
+            Some(json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": 2})),
+            StatusCode::CREATED,
+        )
+        .await;
+    let cart = fan.expect(Method::GET, "/cart", None, StatusCode::OK).await;
+    assert_eq!(cart["items"][0]["id"], item["id"]);
+    assert_eq!(cart["total"], json!({"amount": 5000, "currency": "EUR"}));
+
+    let order = fan.expect(Method::POST, "/cart/checkout", None, StatusCode::CREATED).await;
+    let order_id = order["orderId"].as_str().expect("an order id").to_owned();
+    let seen = fan.expect(Method::GET, &format!("/orders/{order_id}"), None, StatusCode::OK).await;
+    let tickets = seen["tickets"].as_array().expect("tickets");
+    assert_eq!(tickets.len(), 2);
+    let code = tickets[0]["code"].as_str().expect("a code").to_owned();
+
+    let attendees = admin.expect(Method::GET, &format!("/concerts/{concert_id}/attendees"), None, StatusCode::OK).await;
+    assert_eq!(attendees["items"].as_array().expect("attendees").len(), 2);
+    admin.expect(Method::POST, &format!("/tickets/{code}/check-in"), None, StatusCode::OK).await;
+    admin.expect(Method::POST, &format!("/tickets/{code}/check-in"), None, StatusCode::CONFLICT).await;
+    let sales = admin.expect(Method::GET, &format!("/concerts/{concert_id}/sales"), None, StatusCode::OK).await;
+    assert_eq!(sales["items"][0]["ticketsSold"], 2);
+    assert_eq!(sales["items"][0]["revenue"], json!({"amount": 5000, "currency": "EUR"}));
+
+    let before = admin.expect(Method::GET, &format!("/concerts/{concert_id}"), None, StatusCode::OK).await;
+    shop.restart();
+    let admin = Caller { base: shop.server.as_ref().expect("running").base.clone(), ..admin };
+    let fan = Caller { base: admin.base.clone(), ..fan };
+    let after = admin.expect(Method::GET, &format!("/concerts/{concert_id}"), None, StatusCode::OK).await;
+    assert_eq!(before, after);
+    assert_eq!(after["ticketTypes"][0]["available"], 98);
+    let seen_again = fan.expect(Method::GET, &format!("/orders/{order_id}"), None, StatusCode::OK).await;
+    assert_eq!(seen_again, seen);
+    let attendees = admin.expect(Method::GET, &format!("/concerts/{concert_id}/attendees"), None, StatusCode::OK).await;
+    let checked_in = attendees["items"].as_array().expect("attendees").iter().filter(|a| !a["checkedInAt"].is_null());
+    assert_eq!(checked_in.count(), 1);
+    admin.expect(Method::POST, &format!("/tickets/{code}/check-in"), None, StatusCode::CONFLICT).await;
+    shop.server.take().expect("running").stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_fans_race_for_fifty_tickets_and_the_log_the_read_models_and_a_rebuild_agree() {
+    let mut shop = Shop::open();
+    let admin = shop.caller(true);
+    let (concert_id, ticket_type_id) = concert_on_sale(&admin, "Sold Out Show", "Utrecht", 50).await;
+
+    let fans: Vec<Caller> = (0..200).map(|_| shop.caller(false)).collect();
+    let attempts = fans.into_iter().map(|fan| {
+        let (concert_id, ticket_type_id) = (concert_id.clone(), ticket_type_id.clone());
+        tokio::spawn(async move {
+            let body = json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": 1});
+            let (status, problem) = fan.send(Method::POST, "/cart/items", Some(body)).await;
+            if status != StatusCode::CREATED {
+                return (status, problem);
+            }
+            fan.send(Method::POST, "/cart/checkout", None).await
+        })
+    });
+    let (mut orders, mut sold_out) = (0, 0);
+    for attempt in attempts.collect::<Vec<_>>() {
+        let (status, body) = attempt.await.expect("a fan's task");
+        match status {
+            StatusCode::CREATED => orders += 1,
+            StatusCode::CONFLICT => sold_out += 1,
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((orders, sold_out), (50, 150));
+
+    let concert = admin.expect(Method::GET, &format!("/concerts/{concert_id}"), None, StatusCode::OK).await;
+    assert_eq!(concert["ticketTypes"][0]["available"], 0);
+    let attendees = admin.expect(Method::GET, &format!("/concerts/{concert_id}/attendees"), None, StatusCode::OK).await;
+    assert_eq!(attendees["items"].as_array().expect("attendees").len(), 50);
+    let all_orders = admin.expect(Method::GET, "/orders", None, StatusCode::OK).await;
+    assert_eq!(all_orders["items"].as_array().expect("orders").len(), 50);
+
+    // The log itself: 50 OrderPlaced events.
+    let mut placed = 0;
+    let mut after = 0;
+    loop {
+        let page = admin.expect(Method::GET, &format!("/events?after={after}&limit=1000"), None, StatusCode::OK).await;
+        let items = page["items"].as_array().expect("events");
+        let Some(last) = items.last() else { break };
+        after = last["position"].as_u64().expect("a position");
+        placed += items.iter().filter(|event| event["eventType"] == "OrderPlaced").count();
+    }
+    assert_eq!(placed, 50);
+
+    // A rebuild from the log yields the same read models.
+    let before = (concert, attendees, all_orders);
+    shop.server.take().expect("running").stop();
+    let rebuilt = Command::new(BINARY).args(["rebuild", "--data-dir"]).arg(shop.data_dir()).output().expect("runs");
+    assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
+    shop.server = Some(Server::start(&shop.data_dir()));
+    let admin = Caller { base: shop.server.as_ref().expect("running").base.clone(), ..admin };
+    let after = (
+        admin.expect(Method::GET, &format!("/concerts/{concert_id}"), None, StatusCode::OK).await,
+        admin.expect(Method::GET, &format!("/concerts/{concert_id}/attendees"), None, StatusCode::OK).await,
+        admin.expect(Method::GET, "/orders", None, StatusCode::OK).await,
+    );
+    assert_eq!(before, after);
+    shop.restart();
+}
