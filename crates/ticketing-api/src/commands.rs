@@ -18,6 +18,7 @@ use axum::routing::{delete, patch, post};
 use serde::Deserialize;
 use ticketing::{ConcertId, CustomerId, HoldId, TicketCode, TicketTypeId, VenueId};
 use ticketing_app::Shop;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::ApiState;
@@ -50,33 +51,40 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/tickets/{code}/check-in", post(check_in))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
-struct VenuePath {
+pub(crate) struct VenuePath {
     venue_id: Uuid,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
-struct ConcertPath {
+pub(crate) struct ConcertPath {
     concert_id: Uuid,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
-struct TicketTypePath {
+pub(crate) struct TicketTypePath {
     concert_id: Uuid,
     ticket_type_id: Uuid,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
-struct CartItemPath {
+pub(crate) struct CartItemPath {
     item_id: Uuid,
 }
 
-#[derive(Debug, Deserialize)]
-struct TicketPath {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct TicketPath {
+    /// The ticket's code: 20 characters of `A-Z` and `0-9`.
+    #[param(pattern = "^[A-Z0-9]{20}$")]
     code: String,
 }
 
@@ -89,7 +97,26 @@ fn created(location: String, body: impl serde::Serialize) -> Response {
     response
 }
 
-async fn create_venue(
+#[utoipa::path(
+    post,
+    path = "/venues",
+    tag = "venues",
+    summary = "Creates a venue.",
+    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    request_body = CreateVenue,
+    responses(
+        (status = 201, description = "The venue was created.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
+        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create_venue(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -100,7 +127,24 @@ async fn create_venue(
     Ok(created(format!("/venues/{venue_id}"), Created { id: venue_id.as_uuid() }))
 }
 
-async fn delete_venue(
+#[utoipa::path(
+    delete,
+    path = "/venues/{venueId}",
+    tag = "venues",
+    summary = "Deletes a venue no concert is booked at.",
+    params(VenuePath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    responses(
+        (status = 204, description = "The venue was deleted."),
+        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn delete_venue(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -110,7 +154,28 @@ async fn delete_venue(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn create_concert(
+#[utoipa::path(
+    post,
+    path = "/concerts",
+    tag = "concerts",
+    summary = "Creates a draft concert at a venue.",
+    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    request_body = CreateConcert,
+    responses(
+        (status = 201, description = "The draft concert was created.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
+        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create_concert(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -121,7 +186,28 @@ async fn create_concert(
     Ok(created(format!("/concerts/{concert_id}"), Created { id: concert_id.as_uuid() }))
 }
 
-async fn update_concert(
+#[utoipa::path(
+    patch,
+    path = "/concerts/{concertId}",
+    tag = "concerts",
+    summary = "Changes the fields present in the body.",
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    request_body = UpdateConcert,
+    responses(
+        (status = 200, description = "The concert was updated."),
+        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn update_concert(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -133,7 +219,28 @@ async fn update_concert(
     Ok(StatusCode::OK)
 }
 
-async fn schedule_concert(
+#[utoipa::path(
+    post,
+    path = "/concerts/{concertId}/schedule",
+    tag = "concerts",
+    summary = "Schedules the concert, booking its venue.",
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    request_body = ScheduleConcert,
+    responses(
+        (status = 200, description = "The concert was scheduled."),
+        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn schedule_concert(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -145,7 +252,28 @@ async fn schedule_concert(
     Ok(StatusCode::OK)
 }
 
-async fn add_ticket_type(
+#[utoipa::path(
+    post,
+    path = "/concerts/{concertId}/ticket-types",
+    tag = "concerts",
+    summary = "Adds a ticket type to the concert.",
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    request_body = AddTicketType,
+    responses(
+        (status = 201, description = "The ticket type was added.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
+        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn add_ticket_type(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -160,7 +288,24 @@ async fn add_ticket_type(
     Ok(created(location, Created { id: ticket_type_id.as_uuid() }))
 }
 
-async fn remove_ticket_type(
+#[utoipa::path(
+    delete,
+    path = "/concerts/{concertId}/ticket-types/{ticketTypeId}",
+    tag = "concerts",
+    summary = "Removes a ticket type of which nothing is held or sold.",
+    params(TicketTypePath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    responses(
+        (status = 204, description = "The ticket type was removed."),
+        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn remove_ticket_type(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -171,7 +316,25 @@ async fn remove_ticket_type(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn publish_concert(
+#[utoipa::path(
+    post,
+    path = "/concerts/{concertId}/publish",
+    tag = "concerts",
+    summary = "Publishes the concert: it is listed and on sale.",
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    responses(
+        (status = 200, description = "The concert was published."),
+        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn publish_concert(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -181,7 +344,24 @@ async fn publish_concert(
     Ok(StatusCode::OK)
 }
 
-async fn cancel_concert(
+#[utoipa::path(
+    post,
+    path = "/concerts/{concertId}/cancel",
+    tag = "concerts",
+    summary = "Cancels the concert.",
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    responses(
+        (status = 200, description = "The concert was cancelled."),
+        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn cancel_concert(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -191,7 +371,27 @@ async fn cancel_concert(
     Ok(StatusCode::OK)
 }
 
-async fn add_cart_item(
+#[utoipa::path(
+    post,
+    path = "/cart/items",
+    tag = "cart",
+    summary = "Holds tickets in the caller's cart until the hold runs out.",
+    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    request_body = AddCartItem,
+    responses(
+        (status = 201, description = "The tickets are held.", body = CartItemCreated, headers(("Location" = String, description = "The address of what was created."))),
+        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn add_cart_item(
     caller: Caller,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -205,7 +405,22 @@ async fn add_cart_item(
     Ok(created(format!("/cart/items/{id}"), CartItemCreated { id, expires_at: reservation.expires_at }))
 }
 
-async fn remove_cart_item(
+#[utoipa::path(
+    delete,
+    path = "/cart/items/{itemId}",
+    tag = "cart",
+    summary = "Removes an item from the caller's cart, releasing its tickets.",
+    params(CartItemPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    responses(
+        (status = 204, description = "The item was removed."),
+        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn remove_cart_item(
     caller: Caller,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
@@ -215,12 +430,49 @@ async fn remove_cart_item(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn checkout(caller: Caller, key: IdempotencyKey, State(shop): State<Arc<Shop>>) -> Result<Response, Problem> {
+#[utoipa::path(
+    post,
+    path = "/cart/checkout",
+    tag = "cart",
+    summary = "Buys the caller's cart: an order with one ticket code per ticket.",
+    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    responses(
+        (status = 201, description = "The order was placed.", body = CheckedOut, headers(("Location" = String, description = "The address of what was created."))),
+        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn checkout(
+    caller: Caller,
+    key: IdempotencyKey,
+    State(shop): State<Arc<Shop>>,
+) -> Result<Response, Problem> {
     let order_id = shop.checkout(&key.context(caller.user_id), CustomerId(caller.user_id)).await?;
     Ok(created(format!("/orders/{order_id}"), CheckedOut { order_id: order_id.as_uuid() }))
 }
 
-async fn check_in(
+#[utoipa::path(
+    post,
+    path = "/tickets/{code}/check-in",
+    tag = "tickets",
+    summary = "Checks in the ticket with this code, once.",
+    params(TicketPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    responses(
+        (status = 200, description = "The ticket was checked in."),
+        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn check_in(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,

@@ -16,6 +16,7 @@ use ticketing::{
     ValueError, VenueId, VenueProfile, WebUrl,
 };
 use ticketing_app::ConcertForm;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::problem::{FieldError, Problem};
@@ -76,7 +77,7 @@ fn time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// `POST /venues`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CreateVenue {
     name: String,
@@ -107,7 +108,7 @@ impl CreateVenue {
 }
 
 /// `POST /concerts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CreateConcert {
     name: String,
@@ -135,7 +136,7 @@ impl CreateConcert {
 }
 
 /// `PATCH /concerts/{concertId}`: only the fields present change. An empty document is refused by the domain.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct UpdateConcert {
     name: Option<String>,
@@ -162,10 +163,12 @@ impl UpdateConcert {
 }
 
 /// `POST /concerts/{concertId}/schedule`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct ScheduleConcert {
+    #[schema(format = DateTime)]
     starts_at: String,
+    #[schema(format = DateTime)]
     ends_at: String,
 }
 
@@ -189,7 +192,8 @@ impl ScheduleConcert {
 }
 
 /// Money as it travels: integer minor units and a currency code.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = MoneyInput)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct MoneyDto {
     amount: i64,
@@ -197,7 +201,7 @@ pub(crate) struct MoneyDto {
 }
 
 /// `POST /concerts/{concertId}/ticket-types`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct AddTicketType {
     name: String,
@@ -234,7 +238,7 @@ impl AddTicketType {
 }
 
 /// `POST /cart/items`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct AddCartItem {
     concert_id: Uuid,
@@ -267,13 +271,13 @@ impl AddCartItem {
 }
 
 /// The body of a 201 that created something with an id.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Created {
     pub(crate) id: Uuid,
 }
 
 /// The body of `POST /cart/items`: the item (and hold) id, and when the hold runs out.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CartItemCreated {
     pub(crate) id: Uuid,
@@ -281,7 +285,7 @@ pub(crate) struct CartItemCreated {
 }
 
 /// The body of `POST /cart/checkout`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CheckedOut {
     pub(crate) order_id: Uuid,

@@ -14,6 +14,7 @@ mod dto;
 mod error;
 pub mod json;
 pub mod limits;
+pub mod openapi;
 pub mod problem;
 mod queries;
 mod read_your_writes;
@@ -122,7 +123,7 @@ pub fn router(state: ApiState) -> Router {
 /// merged here. With read models, the read routes are added and command routes answer only once the read models
 /// show their effect (`read_your_writes.rs`), so a client's next GET sees what it just did.
 fn routes(state: &ApiState) -> Router<ApiState> {
-    let routes = Router::new().route("/health", get(health));
+    let routes = Router::new().route("/health", get(health)).route("/openapi.json", get(openapi::openapi_json));
     match &state.queries {
         Some(_) => {
             let wait = middleware::from_fn_with_state(state.clone(), read_your_writes::after_command);
@@ -156,12 +157,21 @@ async fn reject_declared_oversized_body(request: Request, next: Next) -> Respons
 }
 
 /// The body of `GET /health`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Health {
+    /// Always `ok`.
+    #[schema(value_type = String, examples("ok"))]
     status: &'static str,
 }
 
 /// Liveness: the process serves HTTP. It checks no dependency, so a slow store does not get the process restarted.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    summary = "Liveness: the process serves HTTP.",
+    responses((status = 200, description = "The process is up.", body = Health))
+)]
 async fn health() -> ApiJson<Health> {
     ApiJson(Health { status: "ok" })
 }

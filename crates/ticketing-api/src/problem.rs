@@ -11,6 +11,7 @@ use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The media type of every problem response.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -21,16 +22,18 @@ pub const ABOUT_BLANK: &str = "about:blank";
 /// What a client is told when the server failed; the cause goes to the log, never to the client.
 const INTERNAL_DETAIL: &str = "The server could not complete the request. The error has been logged.";
 
-/// An RFC 7807 problem: the body and status of every error response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An RFC 7807 problem: the body and status of every error response, served as `application/problem+json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Problem {
-    /// A URI naming the kind of problem; [`ABOUT_BLANK`] unless a handler has a more specific one.
+    /// A URI naming the kind of problem; `about:blank` unless a handler has a more specific one.
     #[serde(rename = "type")]
+    #[schema(examples("about:blank"))]
     problem_type: String,
     /// A short summary of the kind of problem: the status's reason phrase for `about:blank`.
     title: String,
     /// The HTTP status, repeated in the body so it survives proxies that rewrite the status line.
     #[serde(serialize_with = "serialize_status")]
+    #[schema(value_type = u16, examples(404))]
     status: StatusCode,
     /// What went wrong with this request, for the client's developer.
     detail: String,
@@ -66,7 +69,7 @@ impl Challenge {
 }
 
 /// One invalid field of a request: where it is and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     /// The path to the field, as `items[0].quantity`; empty when the problem is the document itself.
     pub field: String,

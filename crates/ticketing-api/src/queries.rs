@@ -18,6 +18,7 @@ use serde::Deserialize;
 use ticketing::{ConcertId, CustomerId, OrderId, VenueId};
 use ticketing_app::Shop;
 use ticketing_app::queries::{ConcertSearch, PAGE_SIZE_MAX, Queries};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::ApiState;
@@ -44,53 +45,76 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/aggregates/{aggregateId}/events", get(aggregate_events))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
-struct VenuePath {
+pub(crate) struct VenuePath {
     venue_id: Uuid,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
-struct ConcertPath {
+pub(crate) struct ConcertPath {
     concert_id: Uuid,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
-struct OrderPath {
+pub(crate) struct OrderPath {
     order_id: Uuid,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
-struct AggregatePath {
+pub(crate) struct AggregatePath {
     aggregate_id: Uuid,
 }
 
 /// `?cursor=&limit=` of a paged list.
-#[derive(Debug, Deserialize)]
-struct PageQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// The `nextCursor` of the previous page.
     cursor: Option<String>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
 /// `GET /concerts`'s filters. Times stay text here so that a malformed one is reported with its name and value.
-#[derive(Debug, Deserialize)]
-struct ConcertQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ConcertQuery {
+    /// Part of the concert's or the venue's name, any case.
     q: Option<String>,
+    /// Part of the venue's city or address, any case.
     location: Option<String>,
+    /// Concerts starting at or after this RFC 3339 time.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// Concerts starting at or before this RFC 3339 time.
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// The genre, exactly but in any case.
     genre: Option<String>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// `GET /events?after=&limit=`: `after` is a position (a previous page's `nextCursor`), 0 for the start.
-#[derive(Debug, Deserialize)]
-struct EventsQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventsQuery {
+    /// Show events after this position (a previous page's `nextCursor`); 0, the default, for the start.
     after: Option<u64>,
+    /// Events per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -138,7 +162,18 @@ fn present(text: Option<String>) -> Option<String> {
     text.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
 }
 
-async fn venues(
+#[utoipa::path(
+    get,
+    path = "/venues",
+    tag = "venues",
+    summary = "Lists venues, a page at a time.",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of venues.", body = PageBody<Venue>),
+        (status = 400, description = "Invalid query parameters, each named in `errors`.", body = Problem, content_type = "application/problem+json")
+    ),
+)]
+pub(crate) async fn venues(
     State(queries): State<Arc<dyn Queries>>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<PageBody<Venue>>, Problem> {
@@ -151,7 +186,19 @@ async fn venues(
     Ok(ApiJson(PageBody::from_page(page, Venue::from)))
 }
 
-async fn venue(
+#[utoipa::path(
+    get,
+    path = "/venues/{venueId}",
+    tag = "venues",
+    summary = "Shows a venue.",
+    params(VenuePath),
+    responses(
+        (status = 200, description = "The venue.", body = Venue),
+        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No venue has this id.", body = Problem, content_type = "application/problem+json")
+    ),
+)]
+pub(crate) async fn venue(
     State(queries): State<Arc<dyn Queries>>,
     ApiPath(path): ApiPath<VenuePath>,
 ) -> Result<ApiJson<Venue>, Problem> {
@@ -161,7 +208,18 @@ async fn venue(
     }
 }
 
-async fn concerts(
+#[utoipa::path(
+    get,
+    path = "/concerts",
+    tag = "concerts",
+    summary = "Finds published concerts by name, location, date range and genre.",
+    params(ConcertQuery),
+    responses(
+        (status = 200, description = "A page of concerts.", body = PageBody<ConcertListed>),
+        (status = 400, description = "Invalid query parameters, each named in `errors`.", body = Problem, content_type = "application/problem+json")
+    ),
+)]
+pub(crate) async fn concerts(
     State(queries): State<Arc<dyn Queries>>,
     ApiQuery(query): ApiQuery<ConcertQuery>,
 ) -> Result<ApiJson<PageBody<ConcertListed>>, Problem> {
@@ -190,7 +248,21 @@ async fn concerts(
     Ok(ApiJson(PageBody::from_page(page, ConcertListed::from)))
 }
 
-async fn concert(
+#[utoipa::path(
+    get,
+    path = "/concerts/{concertId}",
+    tag = "concerts",
+    summary = "Shows a concert with its ticket types; drafts only to administrators.",
+    params(ConcertPath),
+    responses(
+        (status = 200, description = "The concert.", body = Concert),
+        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A bearer token that is not valid (see `WWW-Authenticate`); without one the caller is anonymous.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No concert has this id, or it is a draft and the caller is not an administrator.", body = Problem, content_type = "application/problem+json")
+    ),
+    security((), ("bearer" = [])),
+)]
+pub(crate) async fn concert(
     caller: Option<Caller>,
     State(queries): State<Arc<dyn Queries>>,
     ApiPath(path): ApiPath<ConcertPath>,
@@ -210,7 +282,22 @@ async fn known_concert(queries: &dyn Queries, concert_id: ConcertId) -> Result<(
     }
 }
 
-async fn attendees(
+#[utoipa::path(
+    get,
+    path = "/concerts/{concertId}/attendees",
+    tag = "concerts",
+    summary = "Lists a concert's tickets sold and their check-ins.",
+    params(ConcertPath),
+    responses(
+        (status = 200, description = "The attendees.", body = Items<Attendee>),
+        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No concert has this id.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn attendees(
     _admin: Admin,
     State(queries): State<Arc<dyn Queries>>,
     ApiPath(path): ApiPath<ConcertPath>,
@@ -221,7 +308,22 @@ async fn attendees(
     Ok(ApiJson(Items::from_views(views, Attendee::from)))
 }
 
-async fn sales(
+#[utoipa::path(
+    get,
+    path = "/concerts/{concertId}/sales",
+    tag = "concerts",
+    summary = "A concert's sales per UTC day.",
+    params(ConcertPath),
+    responses(
+        (status = 200, description = "The sales per day.", body = Items<DaySales>),
+        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No concert has this id.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn sales(
     _admin: Admin,
     State(queries): State<Arc<dyn Queries>>,
     ApiPath(path): ApiPath<ConcertPath>,
@@ -234,7 +336,18 @@ async fn sales(
 
 /// The caller's own cart; an empty one when they have none. Holds that have run out by the shop's clock are not
 /// shown (the expiry process removes them from the log later).
-async fn cart(
+#[utoipa::path(
+    get,
+    path = "/cart",
+    tag = "cart",
+    summary = "Shows the caller's cart (empty when they have none).",
+    responses(
+        (status = 200, description = "The cart.", body = Cart),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn cart(
     caller: Caller,
     State(queries): State<Arc<dyn Queries>>,
     State(shop): State<Arc<Shop>>,
@@ -245,13 +358,41 @@ async fn cart(
 }
 
 /// The caller's orders, newest first; an administrator sees everyone's.
-async fn orders(caller: Caller, State(queries): State<Arc<dyn Queries>>) -> Result<ApiJson<Items<Order>>, Problem> {
+#[utoipa::path(
+    get,
+    path = "/orders",
+    tag = "orders",
+    summary = "Lists the caller's orders, newest first; an administrator's lists everyone's.",
+    responses(
+        (status = 200, description = "The orders.", body = Items<Order>),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn orders(
+    caller: Caller,
+    State(queries): State<Arc<dyn Queries>>,
+) -> Result<ApiJson<Items<Order>>, Problem> {
     let customer = (!caller.admin).then_some(CustomerId(caller.user_id));
     let views = queries.orders(customer).await?;
     Ok(ApiJson(Items::from_views(views, Order::from)))
 }
 
-async fn order(
+#[utoipa::path(
+    get,
+    path = "/orders/{orderId}",
+    tag = "orders",
+    summary = "Shows an order of the caller (any order to an administrator).",
+    params(OrderPath),
+    responses(
+        (status = 200, description = "The order.", body = Order),
+        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No order of the caller has this id.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn order(
     caller: Caller,
     State(queries): State<Arc<dyn Queries>>,
     ApiPath(path): ApiPath<OrderPath>,
@@ -264,7 +405,21 @@ async fn order(
 
 /// A page of the whole log after `after`, in commit order. `nextCursor` is the last position shown, to pass as
 /// `after`, while the log holds more; it is `null` once the page reaches the log's head.
-async fn events(
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "log",
+    summary = "Reads the whole log after a position, in commit order.",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "A page of events; `nextCursor` is the `after` of the next page, `null` at the head.", body = PageBody<EventRecord>),
+        (status = 400, description = "Invalid query parameters, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn events(
     _admin: Admin,
     State(shop): State<Arc<Shop>>,
     ApiQuery(query): ApiQuery<EventsQuery>,
@@ -282,7 +437,22 @@ async fn events(
 }
 
 /// Every event of one aggregate, oldest first; 404 when it has none (no such aggregate).
-async fn aggregate_events(
+#[utoipa::path(
+    get,
+    path = "/aggregates/{aggregateId}/events",
+    tag = "log",
+    summary = "Reads every event of one aggregate, oldest first.",
+    params(AggregatePath),
+    responses(
+        (status = 200, description = "The events.", body = Items<EventRecord>),
+        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No aggregate has this id.", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn aggregate_events(
     _admin: Admin,
     State(shop): State<Arc<Shop>>,
     ApiPath(path): ApiPath<AggregatePath>,

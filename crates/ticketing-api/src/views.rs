@@ -2,6 +2,10 @@
 //! `ticketing-app`, so that the HTTP contract (camelCase, ids as UUID strings, money as `{amount, currency}` in
 //! minor units, times in RFC 3339 UTC with milliseconds, statuses in lower case) changes only with the API, and a
 //! new field of a view type reaches clients only when someone writes it down here.
+//!
+//! Each document derives its OpenAPI schema (`utoipa::ToSchema`) from the same fields serde writes. A member that may
+//! be unknown is still always written, as `null`, so its schema says required and nullable; only an event's
+//! metadata leaves members out.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use es_core::{Metadata, RecordedEvent, format_created};
@@ -11,6 +15,9 @@ use ticketing_app::queries::{
     AttendeeView, CartItemView, CartView, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderStatus,
     OrderTicketView, OrderView, Page, TicketTypeView, VenueRef, VenueView,
 };
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 /// A time as the log writes `Created`: RFC 3339, UTC, milliseconds, `Z`; one format for every time the API shows.
@@ -23,8 +30,23 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Documented as what it serializes to: an RFC 3339 `date-time` string.
+impl PartialSchema for Timestamp {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("RFC 3339, UTC, milliseconds: `2030-02-01T20:00:00.000Z`."))
+            .examples(["2030-02-01T20:00:00.000Z"])
+            .into()
+    }
+}
+
+impl ToSchema for Timestamp {}
+
 /// Money: integer minor units and a currency code.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Money)]
 pub(crate) struct MoneyView {
     amount: u64,
     currency: String,
@@ -37,10 +59,11 @@ impl From<Money> for MoneyView {
 }
 
 /// One page of a list and the cursor of the next (`null` on the last page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PageBody<T> {
     items: Vec<T>,
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -57,7 +80,7 @@ impl<T> PageBody<T> {
 }
 
 /// A whole list, unpaged (it is bounded by what it belongs to: one concert, one customer).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Items<T> {
     items: Vec<T>,
 }
@@ -70,7 +93,7 @@ impl<T> Items<T> {
 }
 
 /// `GET /venues/{venueId}` and the items of `GET /venues`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Venue {
     id: Uuid,
@@ -78,7 +101,9 @@ pub(crate) struct Venue {
     address: String,
     city: String,
     capacity: u32,
+    #[schema(required = true)]
     description: Option<String>,
+    #[schema(required = true)]
     web_url: Option<String>,
 }
 
@@ -97,7 +122,7 @@ impl From<VenueView> for Venue {
 }
 
 /// A concert's venue, as much as a listing needs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct VenueSummary {
     id: Uuid,
     name: String,
@@ -111,11 +136,12 @@ impl From<VenueRef> for VenueSummary {
 }
 
 /// An item of `GET /concerts`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ConcertListed {
     id: Uuid,
     name: String,
+    #[schema(required = true)]
     genre: Option<String>,
     starts_at: Timestamp,
     ends_at: Timestamp,
@@ -136,7 +162,7 @@ impl From<ConcertSummary> for ConcertListed {
 }
 
 /// A ticket type on a concert's page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TicketType {
     id: Uuid,
     name: String,
@@ -158,16 +184,23 @@ impl From<TicketTypeView> for TicketType {
 }
 
 /// `GET /concerts/{concertId}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Concert {
     id: Uuid,
     name: String,
+    #[schema(required = true)]
     description: Option<String>,
+    #[schema(required = true)]
     genre: Option<String>,
+    #[schema(required = true)]
     image_url: Option<String>,
+    /// `draft`, `published` or `cancelled`.
+    #[schema(value_type = String, examples("published"))]
     status: &'static str,
+    #[schema(required = true)]
     starts_at: Option<Timestamp>,
+    #[schema(required = true)]
     ends_at: Option<Timestamp>,
     venue: VenueSummary,
     ticket_types: Vec<TicketType>,
@@ -196,7 +229,7 @@ impl From<ConcertView> for Concert {
 }
 
 /// An item of `GET /cart`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CartItem {
     id: Uuid,
@@ -221,9 +254,10 @@ impl From<CartItemView> for CartItem {
 }
 
 /// `GET /cart`: the live items and their total (`null` for an empty cart, which has no currency).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Cart {
     items: Vec<CartItem>,
+    #[schema(required = true)]
     total: Option<MoneyView>,
 }
 
@@ -234,7 +268,7 @@ impl From<CartView> for Cart {
 }
 
 /// A ticket of an order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OrderTicket {
     code: String,
@@ -249,11 +283,13 @@ impl From<OrderTicketView> for OrderTicket {
 }
 
 /// `GET /orders/{orderId}` and the items of `GET /orders`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Order {
     id: Uuid,
     customer_id: Uuid,
+    /// `placed`.
+    #[schema(value_type = String, examples("placed"))]
     status: &'static str,
     total: MoneyView,
     tickets: Vec<OrderTicket>,
@@ -277,13 +313,14 @@ impl From<OrderView> for Order {
 }
 
 /// An item of `GET /concerts/{concertId}/attendees`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Attendee {
     ticket_code: String,
     order_id: Uuid,
     customer_id: Uuid,
     ticket_type_id: Uuid,
+    #[schema(required = true)]
     checked_in_at: Option<Timestamp>,
 }
 
@@ -300,7 +337,7 @@ impl From<AttendeeView> for Attendee {
 }
 
 /// An item of `GET /concerts/{concertId}/sales`: one UTC day (`YYYY-MM-DD`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DaySales {
     day: NaiveDate,
@@ -316,7 +353,7 @@ impl From<DailySales> for DaySales {
 
 /// An event as the log holds it: the seed's attributes in camelCase, `data` still the JSON text it is stored as
 /// (so a client sees exactly what was written, after upcasting).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EventRecord {
     position: u64,
@@ -327,7 +364,7 @@ pub(crate) struct EventRecord {
     data: String,
     event_id: Uuid,
     schema_version: u32,
-    metadata: Metadata,
+    metadata: EventMetadata,
 }
 
 impl From<RecordedEvent> for EventRecord {
@@ -341,7 +378,32 @@ impl From<RecordedEvent> for EventRecord {
             data: record.data,
             event_id: record.event_id.as_uuid(),
             schema_version: record.schema_version,
-            metadata: record.metadata,
+            metadata: record.metadata.into(),
+        }
+    }
+}
+
+/// Who and what caused an event; each member is left out when unknown.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventMetadata {
+    /// Shared by every event that one request caused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<Uuid>,
+    /// The event or command that directly caused this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    causation_id: Option<Uuid>,
+    /// The user (JWT `sub`) or process that acted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<String>,
+}
+
+impl From<Metadata> for EventMetadata {
+    fn from(metadata: Metadata) -> Self {
+        Self {
+            correlation_id: metadata.correlation_id.map(|id| id.as_uuid()),
+            causation_id: metadata.causation_id,
+            actor: metadata.actor,
         }
     }
 }

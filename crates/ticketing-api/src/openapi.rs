@@ -1,0 +1,95 @@
+//! The OpenAPI 3.1 document of the REST API, served at `GET /openapi.json`. It is generated from the code: each
+//! handler's `#[utoipa::path]` (method, path, parameters, body, responses, security) and the `ToSchema` derives of
+//! the request documents (`dto.rs`), the response documents (`views.rs`) and [`Problem`]. [`ApiDoc`]'s `paths(...)`
+//! list is the one list of documented routes; `tests/openapi.rs` checks it against the routes the router serves.
+//!
+//! The document describes the API with read models (`ApiState::with_queries`); without them the read routes are
+//! absent and answer the 404 problem.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::json::ApiJson;
+use crate::problem::{FieldError, Problem};
+
+/// The name of the bearer security scheme that protected operations require.
+pub const BEARER_SCHEME: &str = "bearer";
+
+/// The OpenAPI document: every route of the API, its schemas and its security scheme.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Cloudbash",
+        description = "Concert tickets: venues, concerts and ticket types for organisers; carts, checkout and \
+                       orders for buyers; the event log for operators. Every error is an RFC 9457 problem \
+                       (`application/problem+json`)."
+    ),
+    paths(
+        crate::health,
+        openapi_json,
+        crate::commands::create_venue,
+        crate::commands::delete_venue,
+        crate::commands::create_concert,
+        crate::commands::update_concert,
+        crate::commands::schedule_concert,
+        crate::commands::add_ticket_type,
+        crate::commands::remove_ticket_type,
+        crate::commands::publish_concert,
+        crate::commands::cancel_concert,
+        crate::commands::add_cart_item,
+        crate::commands::remove_cart_item,
+        crate::commands::checkout,
+        crate::commands::check_in,
+        crate::queries::venues,
+        crate::queries::venue,
+        crate::queries::concerts,
+        crate::queries::concert,
+        crate::queries::attendees,
+        crate::queries::sales,
+        crate::queries::cart,
+        crate::queries::orders,
+        crate::queries::order,
+        crate::queries::events,
+        crate::queries::aggregate_events,
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerSecurity),
+    tags(
+        (name = "venues", description = "Where concerts take place."),
+        (name = "concerts", description = "Concerts, their schedule and ticket types."),
+        (name = "cart", description = "A buyer's held tickets and checkout."),
+        (name = "orders", description = "What buyers bought."),
+        (name = "tickets", description = "Check-in at the door."),
+        (name = "log", description = "The event log, for operators."),
+        (name = "operations", description = "Liveness and this document."),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer JWT scheme: Cognito-shaped access tokens (see [`crate::auth`]).
+#[derive(Debug)]
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some("A Cognito access token (`token_use: access`); administrators are in the `admin` group."))
+            .build();
+        components.add_security_scheme(BEARER_SCHEME, SecurityScheme::Http(scheme));
+    }
+}
+
+/// This document, generated from the code.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "The OpenAPI 3.1 document of this API.",
+    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object))
+)]
+pub(crate) async fn openapi_json() -> ApiJson<utoipa::openapi::OpenApi> {
+    ApiJson(ApiDoc::openapi())
+}
