@@ -15,11 +15,8 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, patch, post};
-use serde::Deserialize;
 use ticketing::{ConcertId, CustomerId, HoldId, TicketCode, TicketTypeId, VenueId};
 use ticketing_app::Shop;
-use utoipa::IntoParams;
-use uuid::Uuid;
 
 use crate::ApiState;
 use crate::auth::{Admin, Caller};
@@ -29,6 +26,7 @@ use crate::dto::{
     UpdateConcert,
 };
 use crate::json::{ApiJson, ApiPath};
+use crate::paths::{CartItemPath, ConcertPath, TicketPath, TicketTypePath, VenuePath};
 use crate::problem::{FieldError, Problem};
 use crate::tickets::TicketLocator;
 
@@ -49,43 +47,6 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/cart/items/{itemId}", delete(remove_cart_item))
         .route("/cart/checkout", post(checkout))
         .route("/tickets/{code}/check-in", post(check_in))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct VenuePath {
-    venue_id: Uuid,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ConcertPath {
-    concert_id: Uuid,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct TicketTypePath {
-    concert_id: Uuid,
-    ticket_type_id: Uuid,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct CartItemPath {
-    item_id: Uuid,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub(crate) struct TicketPath {
-    /// The ticket's code: 20 characters of `A-Z` and `0-9`.
-    #[param(pattern = "^[A-Z0-9]{20}$")]
-    code: String,
 }
 
 /// A 201 with a JSON body and the new resource's address.

@@ -15,6 +15,7 @@ mod error;
 pub mod json;
 pub mod limits;
 pub mod openapi;
+mod paths;
 pub mod problem;
 mod queries;
 mod read_your_writes;

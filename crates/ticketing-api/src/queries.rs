@@ -19,12 +19,12 @@ use ticketing::{ConcertId, CustomerId, OrderId, VenueId};
 use ticketing_app::Shop;
 use ticketing_app::queries::{ConcertSearch, PAGE_SIZE_MAX, Queries};
 use utoipa::IntoParams;
-use uuid::Uuid;
 
 use crate::ApiState;
 use crate::auth::{Admin, Caller};
 use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::limits::{EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX};
+use crate::paths::{AggregatePath, ConcertPath, OrderPath, VenuePath};
 use crate::problem::{FieldError, Problem};
 use crate::views::{Attendee, Cart, Concert, ConcertListed, DaySales, EventRecord, Items, Order, PageBody, Venue};
 
@@ -43,34 +43,6 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/orders/{orderId}", get(order))
         .route("/events", get(events))
         .route("/aggregates/{aggregateId}/events", get(aggregate_events))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct VenuePath {
-    venue_id: Uuid,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ConcertPath {
-    concert_id: Uuid,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct OrderPath {
-    order_id: Uuid,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct AggregatePath {
-    aggregate_id: Uuid,
 }
 
 /// `?cursor=&limit=` of a paged list.
