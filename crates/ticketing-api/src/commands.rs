@@ -26,6 +26,10 @@ use crate::dto::{
     UpdateConcert,
 };
 use crate::json::{ApiJson, ApiPath};
+use crate::openapi::{
+    Busy, Conflict, Forbidden, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized, UnparsablePathOrKey,
+    Unprocessable, UnsupportedMediaType,
+};
 use crate::paths::{CartItemPath, ConcertPath, TicketPath, TicketTypePath, VenuePath};
 use crate::problem::{FieldError, Problem};
 use crate::tickets::TicketLocator;
@@ -67,13 +71,13 @@ fn created(location: String, body: impl serde::Serialize) -> Response {
     request_body = CreateVenue,
     responses(
         (status = 201, description = "The venue was created.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
-        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = MalformedRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -96,12 +100,12 @@ pub(crate) async fn create_venue(
     params(VenuePath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
     responses(
         (status = 204, description = "The venue was deleted."),
-        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = UnparsablePathOrKey),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -124,15 +128,15 @@ pub(crate) async fn delete_venue(
     request_body = CreateConcert,
     responses(
         (status = 201, description = "The draft concert was created.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
-        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = MalformedRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -156,15 +160,15 @@ pub(crate) async fn create_concert(
     request_body = UpdateConcert,
     responses(
         (status = 200, description = "The concert was updated."),
-        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = MalformedRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -189,15 +193,15 @@ pub(crate) async fn update_concert(
     request_body = ScheduleConcert,
     responses(
         (status = 200, description = "The concert was scheduled."),
-        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = MalformedRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -222,15 +226,15 @@ pub(crate) async fn schedule_concert(
     request_body = AddTicketType,
     responses(
         (status = 201, description = "The ticket type was added.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
-        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = MalformedRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -257,12 +261,12 @@ pub(crate) async fn add_ticket_type(
     params(TicketTypePath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
     responses(
         (status = 204, description = "The ticket type was removed."),
-        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = UnparsablePathOrKey),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -285,13 +289,13 @@ pub(crate) async fn remove_ticket_type(
     params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
     responses(
         (status = 200, description = "The concert was published."),
-        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = UnparsablePathOrKey),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -313,12 +317,12 @@ pub(crate) async fn publish_concert(
     params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
     responses(
         (status = 200, description = "The concert was cancelled."),
-        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = UnparsablePathOrKey),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -341,14 +345,14 @@ pub(crate) async fn cancel_concert(
     request_body = AddCartItem,
     responses(
         (status = 201, description = "The tickets are held.", body = CartItemCreated, headers(("Location" = String, description = "The address of what was created."))),
-        (status = 400, description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = MalformedRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -374,10 +378,10 @@ pub(crate) async fn add_cart_item(
     params(CartItemPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
     responses(
         (status = 204, description = "The item was removed."),
-        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = UnparsablePathOrKey),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -399,11 +403,11 @@ pub(crate) async fn remove_cart_item(
     params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
     responses(
         (status = 201, description = "The order was placed.", body = CheckedOut, headers(("Location" = String, description = "The address of what was created."))),
-        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body has missing, unknown or invalid fields, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = UnparsablePathOrKey),
+        (status = 401, response = Unauthorized),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
@@ -424,12 +428,12 @@ pub(crate) async fn checkout(
     params(TicketPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
     responses(
         (status = 200, description = "The ticket was checked in."),
-        (status = 400, description = "An unparsable path parameter or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Something the command names does not exist.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The current state refuses the command.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = UnparsablePathOrKey),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]

@@ -5,9 +5,14 @@
 //!
 //! The document describes the API with read models (`ApiState::with_queries`); without them the read routes are
 //! absent and answer the 404 problem.
+//!
+//! The problem responses that many operations share (a 401 for a missing token, a 503 when busy, ...) are response
+//! components, one per status and meaning (the `ToResponse` types below), registered in [`ApiDoc`] and referenced by
+//! each handler as `(status = 401, response = Unauthorized)`. An operation whose status means something more
+//! specific (which resource was not found) keeps its own inline response.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, ToResponse};
 
 use crate::json::ApiJson;
 use crate::problem::{FieldError, Problem};
@@ -52,7 +57,23 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::queries::events,
         crate::queries::aggregate_events,
     ),
-    components(schemas(Problem, FieldError)),
+    components(
+        schemas(Problem, FieldError),
+        responses(
+            MalformedRequest,
+            UnparsablePathOrKey,
+            InvalidQuery,
+            UnparsablePath,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Unprocessable,
+            Busy,
+        )
+    ),
     modifiers(&BearerSecurity),
     tags(
         (name = "venues", description = "Where concerts take place."),
@@ -65,6 +86,84 @@ pub const BEARER_SCHEME: &str = "bearer";
     )
 )]
 pub struct ApiDoc;
+
+/// A 400 of a command with a body.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "Malformed JSON, an unparsable path parameter or `Idempotency-Key`.",
+    content_type = "application/problem+json"
+)]
+pub struct MalformedRequest(pub Problem);
+
+/// A 400 of a command without a body.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "An unparsable path parameter or `Idempotency-Key`.",
+    content_type = "application/problem+json"
+)]
+pub struct UnparsablePathOrKey(pub Problem);
+
+/// A 400 of a listing.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "Invalid query parameters, each named in `errors`.",
+    content_type = "application/problem+json"
+)]
+pub struct InvalidQuery(pub Problem);
+
+/// A 400 of a read by id.
+#[derive(Debug, ToResponse)]
+#[response(description = "An unparsable path parameter.", content_type = "application/problem+json")]
+pub struct UnparsablePath(pub Problem);
+
+/// A 401 of an operation that requires a token.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).",
+    content_type = "application/problem+json"
+)]
+pub struct Unauthorized(pub Problem);
+
+/// A 403 of an administrators' operation.
+#[derive(Debug, ToResponse)]
+#[response(description = "The caller is not an administrator.", content_type = "application/problem+json")]
+pub struct Forbidden(pub Problem);
+
+/// A 404 of a command.
+#[derive(Debug, ToResponse)]
+#[response(description = "Something the command names does not exist.", content_type = "application/problem+json")]
+pub struct NotFound(pub Problem);
+
+/// A 409 of a command.
+#[derive(Debug, ToResponse)]
+#[response(description = "The current state refuses the command.", content_type = "application/problem+json")]
+pub struct Conflict(pub Problem);
+
+/// A 413 of a command with a body.
+#[derive(Debug, ToResponse)]
+#[response(description = "The body is larger than 64 KiB.", content_type = "application/problem+json")]
+pub struct PayloadTooLarge(pub Problem);
+
+/// A 415 of a command with a body.
+#[derive(Debug, ToResponse)]
+#[response(description = "The body is not sent as `application/json`.", content_type = "application/problem+json")]
+pub struct UnsupportedMediaType(pub Problem);
+
+/// A 422 of a command.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "The body has missing, unknown or invalid fields, each named in `errors`.",
+    content_type = "application/problem+json"
+)]
+pub struct Unprocessable(pub Problem);
+
+/// A 503 of a command.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "Too many concurrent changes; retry after `Retry-After` seconds with the same `Idempotency-Key`.",
+    content_type = "application/problem+json"
+)]
+pub struct Busy(pub Problem);
 
 /// Adds the bearer JWT scheme: Cognito-shaped access tokens (see [`crate::auth`]).
 #[derive(Debug)]

@@ -24,6 +24,7 @@ use crate::ApiState;
 use crate::auth::{Admin, Caller};
 use crate::json::{ApiJson, ApiPath, ApiQuery};
 use crate::limits::{EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX};
+use crate::openapi::{Forbidden, InvalidQuery, Unauthorized, UnparsablePath};
 use crate::paths::{AggregatePath, ConcertPath, OrderPath, VenuePath};
 use crate::problem::{FieldError, Problem};
 use crate::views::{Attendee, Cart, Concert, ConcertListed, DaySales, EventRecord, Items, Order, PageBody, Venue};
@@ -142,7 +143,7 @@ fn present(text: Option<String>) -> Option<String> {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of venues.", body = PageBody<Venue>),
-        (status = 400, description = "Invalid query parameters, each named in `errors`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = InvalidQuery)
     ),
 )]
 pub(crate) async fn venues(
@@ -166,7 +167,7 @@ pub(crate) async fn venues(
     params(VenuePath),
     responses(
         (status = 200, description = "The venue.", body = Venue),
-        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = UnparsablePath),
         (status = 404, description = "No venue has this id.", body = Problem, content_type = "application/problem+json")
     ),
 )]
@@ -188,7 +189,7 @@ pub(crate) async fn venue(
     params(ConcertQuery),
     responses(
         (status = 200, description = "A page of concerts.", body = PageBody<ConcertListed>),
-        (status = 400, description = "Invalid query parameters, each named in `errors`.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = InvalidQuery)
     ),
 )]
 pub(crate) async fn concerts(
@@ -228,7 +229,7 @@ pub(crate) async fn concerts(
     params(ConcertPath),
     responses(
         (status = 200, description = "The concert.", body = Concert),
-        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = UnparsablePath),
         (status = 401, description = "A bearer token that is not valid (see `WWW-Authenticate`); without one the caller is anonymous.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No concert has this id, or it is a draft and the caller is not an administrator.", body = Problem, content_type = "application/problem+json")
     ),
@@ -262,9 +263,9 @@ async fn known_concert(queries: &dyn Queries, concert_id: ConcertId) -> Result<(
     params(ConcertPath),
     responses(
         (status = 200, description = "The attendees.", body = Items<Attendee>),
-        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = UnparsablePath),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No concert has this id.", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = [])),
@@ -288,9 +289,9 @@ pub(crate) async fn attendees(
     params(ConcertPath),
     responses(
         (status = 200, description = "The sales per day.", body = Items<DaySales>),
-        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = UnparsablePath),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No concert has this id.", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = [])),
@@ -315,7 +316,7 @@ pub(crate) async fn sales(
     summary = "Shows the caller's cart (empty when they have none).",
     responses(
         (status = 200, description = "The cart.", body = Cart),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = Unauthorized)
     ),
     security(("bearer" = [])),
 )]
@@ -337,7 +338,7 @@ pub(crate) async fn cart(
     summary = "Lists the caller's orders, newest first; an administrator's lists everyone's.",
     responses(
         (status = 200, description = "The orders.", body = Items<Order>),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = Unauthorized)
     ),
     security(("bearer" = [])),
 )]
@@ -358,8 +359,8 @@ pub(crate) async fn orders(
     params(OrderPath),
     responses(
         (status = 200, description = "The order.", body = Order),
-        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = UnparsablePath),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No order of the caller has this id.", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = [])),
@@ -385,9 +386,9 @@ pub(crate) async fn order(
     params(EventsQuery),
     responses(
         (status = 200, description = "A page of events; `nextCursor` is the `after` of the next page, `null` at the head.", body = PageBody<EventRecord>),
-        (status = 400, description = "Invalid query parameters, each named in `errors`.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json")
+        (status = 400, response = InvalidQuery),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden)
     ),
     security(("bearer" = [])),
 )]
@@ -417,9 +418,9 @@ pub(crate) async fn events(
     params(AggregatePath),
     responses(
         (status = 200, description = "The events.", body = Items<EventRecord>),
-        (status = 400, description = "An unparsable path parameter.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No bearer token, or one that is not valid (see `WWW-Authenticate`).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = UnparsablePath),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No aggregate has this id.", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = [])),

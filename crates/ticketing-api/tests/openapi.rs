@@ -178,8 +178,18 @@ fn schema<'a>(document: &'a Value, name: &str) -> &'a Value {
     schema
 }
 
-/// The schema `reference` (`#/components/schemas/Name`) points to.
+/// A component response by name.
+fn response<'a>(document: &'a Value, name: &str) -> &'a Value {
+    let response = &document["components"]["responses"][name];
+    assert!(response.is_object(), "no response {name} in the components");
+    response
+}
+
+/// The schema or response `reference` (`#/components/schemas/Name`, `#/components/responses/Name`) points to.
 fn resolve<'a>(document: &'a Value, reference: &str) -> &'a Value {
+    if let Some(name) = reference.strip_prefix("#/components/responses/") {
+        return response(document, name);
+    }
     let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("a schema ref: {reference}"));
     schema(document, name)
 }
@@ -314,6 +324,10 @@ async fn each_operation_documents_the_statuses_its_route_answers() {
         }
         for (status, response) in operation["responses"].as_object().into_iter().flatten() {
             if status.starts_with('4') || status.starts_with('5') {
+                let response = match response["$ref"].as_str() {
+                    Some(reference) => resolve(&document, reference),
+                    None => response,
+                };
                 let problem = &response["content"]["application/problem+json"]["schema"]["$ref"];
                 assert_eq!(problem, "#/components/schemas/Problem", "{method} {path} {status}: {response}");
             }
