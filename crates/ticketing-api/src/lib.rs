@@ -41,7 +41,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::AuthState;
 use crate::json::ApiJson;
 use crate::limits::REQUEST_BODY_BYTES_MAX;
-use crate::tickets::{LogTicketIndex, TicketLocator};
+use crate::tickets::{LogTicketIndex, ReadModelTickets, TicketLocator};
 
 /// The state every handler can reach; each part is extracted on its own through [`FromRef`], so a handler names
 /// only what it uses (`State<AuthState>`, `State<Arc<Shop>>`, or an extractor such as [`auth::Caller`] that needs
@@ -70,15 +70,18 @@ impl std::fmt::Debug for ApiState {
 impl ApiState {
     /// The state of an API that authenticates with `auth` and runs commands on `shop`. It serves the command
     /// routes only until [`ApiState::with_queries`] gives it read models. Ticket codes are found through a
-    /// [`LogTicketIndex`] over the shop's log until [`ApiState::with_ticket_locator`] says otherwise.
+    /// [`LogTicketIndex`] over the shop's log until [`ApiState::with_queries`] or
+    /// [`ApiState::with_ticket_locator`] says otherwise.
     pub fn new(auth: AuthState, shop: Arc<Shop>) -> Self {
         let tickets = Arc::new(LogTicketIndex::new(shop.log().clone()));
         Self { auth, shop, queries: None, tickets }
     }
 
-    /// Answers the read routes from `queries` (read models fed from the shop's log), and makes every command
-    /// route wait until they show its effect (read-your-writes, see `read_your_writes.rs`).
+    /// Answers the read routes from `queries` (read models fed from the shop's log), makes every command
+    /// route wait until they show its effect (read-your-writes, see `read_your_writes.rs`), and finds ticket
+    /// codes in the attendee read model.
     pub fn with_queries(mut self, queries: Arc<dyn Queries>) -> Self {
+        self.tickets = Arc::new(ReadModelTickets(Arc::clone(&queries)));
         self.queries = Some(queries);
         self
     }

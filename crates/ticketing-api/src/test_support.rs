@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use es_core::memory::InMemoryEventStore;
 use es_core::{EventLog, Position, SystemClock, async_trait};
 use serde::{Deserialize, Serialize};
-use ticketing::{ConcertId, CustomerId, OrderId, VenueId};
+use ticketing::{ConcertId, CustomerId, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
     AttendeeView, CartView, ConcertSearch, ConcertSummary, ConcertView, DailySales, OrderView, Page, Queries,
     QueryError, VenueView,
@@ -82,6 +82,10 @@ impl Queries for FixedPosition {
     }
 
     async fn order(&self, _: OrderId) -> Result<Option<OrderView>, QueryError> {
+        Ok(None)
+    }
+
+    async fn ticket_order(&self, _: &TicketCode) -> Result<Option<OrderId>, QueryError> {
         Ok(None)
     }
 

@@ -1,14 +1,18 @@
 //! Finding the order a scanned ticket code belongs to. `POST /tickets/{code}/check-in` names only the code, but a
 //! ticket lives inside its order's aggregate, so the route needs a code → order map: the attendee read model's
-//! job. [`TicketLocator`] is that port; [`LogTicketIndex`] is the implementation used until the read model exists:
-//! an in-memory map fed from the log's `OrderPlaced` events, caught up on every lookup of a code it does not know.
+//! job. [`TicketLocator`] is that port. With read models, [`ReadModelTickets`] asks the attendee read model (a
+//! code the client has seen is there: the checkout that issued it answered only once the read models caught up).
+//! An API serving commands only uses [`LogTicketIndex`]: an in-memory map fed from the log's `OrderPlaced` events,
+//! caught up on every lookup of a code it does not know.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use es_core::{DomainEvent, EventLog, Position, async_trait};
 use ticketing::{ORDER_EVENT_TYPES, OrderEvent, OrderId, TicketCode};
 use ticketing_app::AppError;
+use ticketing_app::queries::Queries;
 
 use crate::limits::TICKET_INDEX_PAGE_EVENTS;
 
@@ -17,6 +21,23 @@ use crate::limits::TICKET_INDEX_PAGE_EVENTS;
 pub trait TicketLocator: Debug + Send + Sync {
     /// The order holding the ticket with `code`, if any order does.
     async fn order_of(&self, code: &TicketCode) -> Result<Option<OrderId>, AppError>;
+}
+
+/// Looks codes up in the read models.
+#[derive(Clone)]
+pub struct ReadModelTickets(pub Arc<dyn Queries>);
+
+impl Debug for ReadModelTickets {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("ReadModelTickets")
+    }
+}
+
+#[async_trait]
+impl TicketLocator for ReadModelTickets {
+    async fn order_of(&self, code: &TicketCode) -> Result<Option<OrderId>, AppError> {
+        self.0.ticket_order(code).await.map_err(|error| AppError::Store(error.to_string()))
+    }
 }
 
 /// A code → order map in memory, read from the log. It knows every order placed up to its position; a code not

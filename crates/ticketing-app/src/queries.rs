@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use es_core::{Position, async_trait};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use ticketing::{ConcertId, CustomerId, HoldId, Money, OrderId, TicketTypeId, VenueId};
+use ticketing::{ConcertId, CustomerId, HoldId, Money, OrderId, TicketCode, TicketTypeId, VenueId};
 
 /// Items in a page when the caller does not say.
 pub const PAGE_SIZE_DEFAULT: u32 = 20;
@@ -287,6 +287,10 @@ pub trait Queries: Send + Sync + 'static {
 
     /// One order.
     async fn order(&self, id: OrderId) -> Result<Option<OrderView>, QueryError>;
+
+    /// The order holding the ticket with `code`, if any (the door scans
+    /// codes, and a ticket lives inside its order).
+    async fn ticket_order(&self, code: &TicketCode) -> Result<Option<OrderId>, QueryError>;
 
     /// A concert's ticket holders, by ticket code.
     async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError>;

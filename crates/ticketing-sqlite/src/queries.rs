@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use es_core::{Position, Projection, async_trait, parse_created};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
-use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, VenueId};
+use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
     AttendeeView, CartItemView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales,
     OrderStatus, OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView, page_size,
@@ -401,6 +401,18 @@ impl Queries for SqliteQueries {
                 .optional()
                 .map_err(store)?;
             Ok(order_rows(connection, found.into_iter().collect())?.pop())
+        })
+        .await
+    }
+
+    async fn ticket_order(&self, code: &TicketCode) -> Result<Option<OrderId>, QueryError> {
+        let code = code.as_str().to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row("SELECT order_id FROM attendees WHERE ticket_code = ?1", [code], |row| uuid_at(row, 0))
+                .optional()
+                .map(|found| found.map(OrderId))
+                .map_err(store)
         })
         .await
     }

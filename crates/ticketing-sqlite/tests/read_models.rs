@@ -268,6 +268,12 @@ async fn concerts_carts_orders_attendees_and_sales_show_what_happened() -> TestR
     assert_eq!(attendees.len(), 4);
     let checked_in: Vec<_> = attendees.iter().filter_map(|attendee| attendee.checked_in_at).collect();
     assert_eq!(checked_in, [story.checked_in_at]);
+    for attendee in &attendees {
+        let code = ticketing::TicketCode::new(attendee.ticket_code.clone())?;
+        assert_eq!(queries.ticket_order(&code).await?, Some(attendee.order_id), "the door finds the ticket's order");
+    }
+    let unknown = ticketing::TicketCode::new("ZZZZZZZZZZZZZZZZZZZZ")?;
+    assert_eq!(queries.ticket_order(&unknown).await?, None);
 
     let day = |d: u32| NaiveDate::from_ymd_opt(2030, 1, d).expect("a day");
     assert_eq!(
