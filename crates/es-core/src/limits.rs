@@ -3,12 +3,19 @@
 //! qualifier last (`…_MAX`), as in TigerBeetle's style guide.
 
 /// Most events one append may carry over all its aggregates. DynamoDB's
-/// `TransactWriteItems` takes 100 items; keeping the kernel's limit below that
-/// means every backend can honour the same atomicity.
-pub const EVENTS_PER_APPEND_MAX: usize = 90;
+/// `TransactWriteItems` takes 100 actions; an append needs one per event, at
+/// most two version checks per aggregate, one for the log's head and one for
+/// the command id: 64 + 2 × 16 + 2 = 98. Keeping the kernel's limits inside
+/// that means every backend can honour the same atomicity.
+pub const EVENTS_PER_APPEND_MAX: usize = 64;
 
 /// Most aggregates one atomic append may touch.
 pub const AGGREGATES_PER_APPEND_MAX: usize = 16;
+
+/// Most `Data` bytes one append may carry over all its events. DynamoDB's
+/// transactions stop at 4 MB in all; the records' other attributes need the
+/// rest.
+pub const APPEND_DATA_BYTES_MAX: usize = 3 * 1024 * 1024;
 
 /// Largest `Data` payload of one event, in bytes. DynamoDB items stop at
 /// 400 KB; the rest of the record and its metadata must fit beside it.
@@ -26,6 +33,14 @@ pub const SUBSCRIPTION_BATCH_DEFAULT: u32 = 1_000;
 /// How often a repository retries a command after a version conflict before
 /// giving up with [`crate::RepositoryError::TooManyConflicts`].
 pub const COMMAND_ATTEMPTS_MAX: u32 = 8;
+
+/// Ceiling of the pause after a first version conflict; it doubles with
+/// each further conflict of the same command.
+pub const CONFLICT_BACKOFF_BASE_MICROS: u64 = 1_000;
+
+/// Ceiling of the pause between attempts of one command, however many
+/// conflicts it met.
+pub const CONFLICT_BACKOFF_MAX_MICROS: u64 = 50_000;
 
 /// Aggregate states kept in a repository's in-memory cache.
 pub const CACHED_AGGREGATES_MAX: usize = 10_000;

@@ -153,11 +153,26 @@ where
         match attempt().await {
             Err(RepositoryError::Conflict(conflict)) => {
                 tracing::debug!(attempt = number, %conflict, "version conflict, deciding again");
+                if number < limits::COMMAND_ATTEMPTS_MAX {
+                    tokio::time::sleep(conflict_backoff(number)).await;
+                }
             }
             other => return other,
         }
     }
     Err(RepositoryError::TooManyConflicts(limits::COMMAND_ATTEMPTS_MAX))
+}
+
+/// The pause before deciding again after the `number`th conflict in a row:
+/// random below a ceiling that doubles per conflict ("full jitter"). Within
+/// one process commands on an aggregate take turns and rarely conflict; the
+/// pause is for writers in different processes (Lambda functions on
+/// DynamoDB), which would otherwise collide again in lock step, the faster
+/// one starving the other.
+fn conflict_backoff(number: u32) -> std::time::Duration {
+    let ceiling = (limits::CONFLICT_BACKOFF_BASE_MICROS << number.min(16)).min(limits::CONFLICT_BACKOFF_MAX_MICROS);
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    std::time::Duration::from_micros(random % ceiling.max(1))
 }
 
 struct CacheEntry<A> {
@@ -480,6 +495,22 @@ impl Transaction {
                 }
                 Err(other.into())
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_conflict_backoff_grows_with_each_conflict_and_stays_under_its_cap() {
+        let longest = |number| (0..200).map(|_| conflict_backoff(number)).max().unwrap_or_default();
+        let cap = std::time::Duration::from_micros(limits::CONFLICT_BACKOFF_MAX_MICROS);
+        assert!(longest(1) < std::time::Duration::from_micros(2 * limits::CONFLICT_BACKOFF_BASE_MICROS));
+        assert!(longest(4) > longest(1), "the ceiling doubles per conflict");
+        for number in [8, 16, 40, u32::MAX] {
+            assert!(longest(number) < cap, "never above the cap");
         }
     }
 }

@@ -72,6 +72,8 @@ impl AppendRequest {
         if self.event_count() > limits::EVENTS_PER_APPEND_MAX {
             return Err(InvalidAppend::TooManyEvents(self.event_count()));
         }
+        let data_bytes: usize =
+            self.streams.iter().flat_map(|stream| &stream.events).map(|event| event.data.len()).sum();
         for (index, stream) in self.streams.iter().enumerate() {
             if self.streams[..index].iter().any(|other| other.aggregate_id == stream.aggregate_id) {
                 return Err(InvalidAppend::RepeatedAggregate(stream.aggregate_id));
@@ -79,6 +81,9 @@ impl AppendRequest {
             for event in &stream.events {
                 validate_event(event)?;
             }
+        }
+        if data_bytes > limits::APPEND_DATA_BYTES_MAX {
+            return Err(InvalidAppend::AppendTooLarge(data_bytes));
         }
         Ok(())
     }
@@ -177,6 +182,18 @@ pub enum InvalidAppend {
     /// `Data` over [`limits::EVENT_DATA_BYTES_MAX`].
     #[error("event data of {0} bytes is over the limit of {max} bytes", max = limits::EVENT_DATA_BYTES_MAX)]
     DataTooLarge(usize),
+    /// The events' `Data` together over [`limits::APPEND_DATA_BYTES_MAX`].
+    #[error("an append may carry at most {max} bytes of event data, not {0}", max = limits::APPEND_DATA_BYTES_MAX)]
+    AppendTooLarge(usize),
+    /// One stored record (data, metadata and the backend's own attributes)
+    /// over what the backend can hold in one item (DynamoDB: 400 KB).
+    #[error("a stored event of {bytes} bytes is over this backend's limit of {max} bytes")]
+    RecordTooLarge {
+        /// The record's size as the backend counts it.
+        bytes: usize,
+        /// The backend's limit.
+        max: usize,
+    },
     /// `Data` must be JSON text.
     #[error("data of event type {0:?} is not JSON")]
     DataNotJson(String),

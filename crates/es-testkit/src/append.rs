@@ -5,7 +5,8 @@
 
 use chrono::Duration;
 use es_core::limits::{
-    AGGREGATES_PER_APPEND_MAX, EVENT_DATA_BYTES_MAX, EVENT_TYPE_BYTES_MAX, EVENTS_PER_APPEND_MAX, READ_PAGE_MAX,
+    AGGREGATES_PER_APPEND_MAX, APPEND_DATA_BYTES_MAX, EVENT_DATA_BYTES_MAX, EVENT_TYPE_BYTES_MAX,
+    EVENTS_PER_APPEND_MAX, READ_PAGE_MAX,
 };
 use es_core::{
     AggregateId, AppendError, AppendRequest, CommandId, CommandRecord, CorrelationId, EventId, ExpectedVersion,
@@ -343,6 +344,7 @@ pub async fn invalid_appends_are_refused_by_the_store_itself_and_write_nothing(f
         })
         .collect();
 
+    let heavy_events = APPEND_DATA_BYTES_MAX / EVENT_DATA_BYTES_MAX + 1;
     let cases: Vec<(&str, AppendRequest, InvalidAppend)> = vec![
         ("no members", AppendRequest::default(), InvalidAppend::Empty),
         (
@@ -403,6 +405,15 @@ pub async fn invalid_appends_are_refused_by_the_store_itself_and_write_nothing(f
             "too many events over several members",
             AppendRequest { streams: spread_events, command: None },
             InvalidAppend::TooManyEvents(4 * events_per_member),
+        ),
+        (
+            "more data than one append may carry",
+            AppendRequest::single(
+                b,
+                ExpectedVersion::NoStream,
+                (0..heavy_events).map(|_| event("Numbered", 1, &json_of_size(EVENT_DATA_BYTES_MAX), now)).collect(),
+            ),
+            InvalidAppend::AppendTooLarge(heavy_events * EVENT_DATA_BYTES_MAX),
         ),
         (
             "too many aggregates",

@@ -1,0 +1,152 @@
+//! DynamoDB Streams read directly, the seed's second alternative: no
+//! forwarder and no second service, but only 24 hours of history, at most
+//! two readers per shard, and shards that split on their own. Fine for one
+//! or two consumers; the forwarder to Kinesis is the choice for more.
+//!
+//! The same two consumers as on Kinesis: the Lambda handler of a stream
+//! event source mapping, and a poller using the DynamoDB Streams API that
+//! keeps each shard's last sequence number in the read model.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_sdk_dynamodbstreams::Client;
+use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+use es_core::{EventStore, RecordedEvent};
+
+use crate::kinesis::apply_in_steps;
+use crate::sink::{BusSink, Checkpoint, apply_delivery};
+use crate::{BusError, image};
+
+/// Records per `GetRecords` call (the service's limit).
+pub const GET_RECORDS_LIMIT: i32 = 1_000;
+
+/// The Lambda handler of an event source mapping on the events table's
+/// stream, feeding a read model directly.
+pub async fn handle_stream_batch(
+    sink: &dyn BusSink,
+    log: &dyn EventStore,
+    event: DynamoDbEvent,
+) -> DynamoDbEventResponse {
+    let mut decoded: Vec<(String, RecordedEvent)> = Vec::with_capacity(event.records.len());
+    for record in &event.records {
+        let id = record.change.sequence_number.clone().unwrap_or_default();
+        if record.event_name != image::INSERT {
+            tracing::error!(event_name = %record.event_name, "ignoring a non-insert change on the events table");
+            continue;
+        }
+        match image::from_lambda_image(&record.change.new_image) {
+            Ok(event) => decoded.push((id, event)),
+            Err(error) => tracing::error!(%id, %error, "skipping a stream record that is not an event"),
+        }
+    }
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(first) = apply_in_steps(sink, log, &decoded).await {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(decoded[first].0.clone());
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+/// A long-running consumer of the events table's stream.
+pub struct StreamsPoller {
+    client: Client,
+    stream_arn: String,
+    sink: Arc<dyn BusSink>,
+    log: Arc<dyn EventStore>,
+    batch_size: i32,
+}
+
+impl StreamsPoller {
+    /// A poller of the stream `stream_arn` into `sink`.
+    pub fn new(
+        client: Client,
+        stream_arn: impl Into<String>,
+        sink: Arc<dyn BusSink>,
+        log: Arc<dyn EventStore>,
+    ) -> Self {
+        Self { client, stream_arn: stream_arn.into(), sink, log, batch_size: GET_RECORDS_LIMIT }
+    }
+
+    /// Reads at most `records` per call (default [`GET_RECORDS_LIMIT`]).
+    pub fn with_batch_size(mut self, records: i32) -> Self {
+        self.batch_size = records.clamp(1, GET_RECORDS_LIMIT);
+        self
+    }
+
+    fn checkpoint_key(&self, shard: &str) -> String {
+        format!("dynamodb-streams/{}/{shard}", self.stream_arn)
+    }
+
+    /// The stream's shards, parents before children (as listed).
+    async fn shards(&self) -> Result<Vec<String>, BusError> {
+        let mut shards = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let described = self
+                .client
+                .describe_stream()
+                .stream_arn(&self.stream_arn)
+                .set_exclusive_start_shard_id(start.take())
+                .send()
+                .await
+                .map_err(|error| request_error(&error))?;
+            let Some(description) = described.stream_description() else { return Ok(shards) };
+            shards.extend(description.shards().iter().filter_map(|shard| shard.shard_id().map(str::to_owned)));
+            match description.last_evaluated_shard_id() {
+                Some(last) => start = Some(last.to_owned()),
+                None => return Ok(shards),
+            }
+        }
+    }
+
+    /// Applies everything the stream holds now; returns the records read.
+    pub async fn drain(&self) -> Result<usize, BusError> {
+        let mut total = 0;
+        for shard in self.shards().await? {
+            let key = self.checkpoint_key(&shard);
+            let stored = self.sink.checkpoint(&key).await.map_err(BusError::Sink)?;
+            let request = self.client.get_shard_iterator().stream_arn(&self.stream_arn).shard_id(&shard);
+            let request = match stored {
+                Some(sequence) => {
+                    request.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).sequence_number(sequence)
+                }
+                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            };
+            let mut iterator = request.send().await.map_err(|error| request_error(&error))?.shard_iterator;
+            while let Some(current) = iterator.take() {
+                let got = self
+                    .client
+                    .get_records()
+                    .shard_iterator(current)
+                    .limit(self.batch_size)
+                    .send()
+                    .await
+                    .map_err(|error| request_error(&error))?;
+                let records = got.records();
+                let Some(last) = records.last() else { break };
+                let mut events = Vec::with_capacity(records.len());
+                for record in records {
+                    let Some(change) = record.dynamodb() else { continue };
+                    let Some(image) = change.new_image() else { continue };
+                    match image::from_streams_image(image) {
+                        Ok(event) => events.push(event),
+                        Err(error) => tracing::error!(%error, "skipping a stream record that is not an event"),
+                    }
+                }
+                let sequence = last.dynamodb().and_then(|change| change.sequence_number()).unwrap_or_default();
+                let checkpoint = Checkpoint { key: key.clone(), value: sequence.to_owned() };
+                apply_delivery(&*self.sink, &*self.log, events, Some(&checkpoint)).await.map_err(BusError::Sink)?;
+                total += records.len();
+                iterator = got.next_shard_iterator().map(str::to_owned);
+            }
+        }
+        Ok(total)
+    }
+}
+
+fn request_error(error: &dyn std::error::Error) -> BusError {
+    BusError::Request(aws_sdk_dynamodbstreams::error::DisplayErrorContext(error).to_string())
+}

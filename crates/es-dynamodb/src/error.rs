@@ -1,0 +1,39 @@
+//! SDK failures mapped onto the kernel's [`StoreError`]: what a caller may
+//! retry (throttling, timeouts, an unreachable endpoint) is `Unavailable`,
+//! anything else is a backend failure carrying the SDK's error.
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use es_core::StoreError;
+
+/// Error codes DynamoDB uses for "too fast, try again".
+const THROTTLING_CODES: [&str; 5] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+/// Maps any SDK error onto the kernel's store error.
+pub(crate) fn store_error<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let retryable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(service) => service.err().code().is_some_and(|code| THROTTLING_CODES.contains(&code)),
+        _ => false,
+    };
+    if retryable {
+        StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string())
+    } else {
+        StoreError::backend(error)
+    }
+}
+
+/// A request the SDK refused to build (a missing required field): a bug in
+/// this crate, reported instead of panicking.
+pub(crate) fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::backend(error)
+}

@@ -1,0 +1,166 @@
+//! The two tables of the log and how to create them for development
+//! (`cloudbash aws provision`, the tests). In production the SAM template
+//! creates them; the definitions here and there must agree, and the
+//! template's test checks the key schema against these names.
+//!
+//! - The **events table** is the seed's: `AggregateId` (S, partition key) and
+//!   `AggregateVersion` (N, sort key), one item per event, never updated.
+//!   Its stream (`NEW_IMAGE`) feeds the bus. The `ByPosition` index
+//!   (`LogPage`, `Position`) reads the whole log in commit order.
+//! - The **log table** holds what is not an event: the log's head (the last
+//!   position, advanced in every append's transaction), command results for
+//!   idempotency, consumer checkpoints and snapshots, keyed by `Key` (S).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+};
+use thiserror::Error;
+
+use crate::items::attr;
+
+/// Name of the index that reads the log in position order.
+pub const BY_POSITION_INDEX: &str = "ByPosition";
+
+/// How long provisioning waits for a table to become active.
+const ACTIVE_WAIT_MAX: Duration = Duration::from_secs(120);
+
+/// The names of the log's tables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tables {
+    /// The seed's event table.
+    pub events: String,
+    /// Head, command results, checkpoints and snapshots.
+    pub log: String,
+}
+
+impl Tables {
+    /// The event table `events` and its log table `<events>-log`.
+    pub fn named(events: impl Into<String>) -> Self {
+        let events = events.into();
+        let log = format!("{events}-log");
+        Self { events, log }
+    }
+}
+
+/// Why the tables could not be created.
+#[derive(Debug, Error)]
+pub enum ProvisionError {
+    /// DynamoDB refused a request.
+    #[error("creating table {table}: {message}")]
+    Request {
+        /// The table concerned.
+        table: String,
+        /// The SDK's description of the failure.
+        message: String,
+    },
+    /// The table did not become active in time.
+    #[error("table {0} did not become active within {secs} s", secs = ACTIVE_WAIT_MAX.as_secs())]
+    NotActive(String),
+}
+
+/// Creates both tables unless they exist, and waits until they are active.
+/// Safe to run twice.
+pub async fn create_tables(client: &Client, tables: &Tables) -> Result<(), ProvisionError> {
+    create_events_table(client, &tables.events).await?;
+    create_log_table(client, &tables.log).await?;
+    wait_active(client, &tables.events).await?;
+    wait_active(client, &tables.log).await
+}
+
+fn request_error(table: &str, error: impl std::error::Error) -> ProvisionError {
+    ProvisionError::Request { table: table.to_owned(), message: DisplayErrorContext(&error).to_string() }
+}
+
+fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, aws_sdk_dynamodb::error::BuildError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()
+}
+
+fn definition(
+    name: &str,
+    kind: ScalarAttributeType,
+) -> Result<AttributeDefinition, aws_sdk_dynamodb::error::BuildError> {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build()
+}
+
+async fn create_events_table(client: &Client, table: &str) -> Result<(), ProvisionError> {
+    let build = || -> Result<_, aws_sdk_dynamodb::error::BuildError> {
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(BY_POSITION_INDEX)
+            .key_schema(key(attr::LOG_PAGE, KeyType::Hash)?)
+            .key_schema(key(attr::POSITION, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()?;
+        let stream =
+            StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewImage).build()?;
+        Ok((
+            vec![
+                definition(attr::AGGREGATE_ID, ScalarAttributeType::S)?,
+                definition(attr::AGGREGATE_VERSION, ScalarAttributeType::N)?,
+                definition(attr::LOG_PAGE, ScalarAttributeType::N)?,
+                definition(attr::POSITION, ScalarAttributeType::N)?,
+            ],
+            vec![key(attr::AGGREGATE_ID, KeyType::Hash)?, key(attr::AGGREGATE_VERSION, KeyType::Range)?],
+            index,
+            stream,
+        ))
+    };
+    let (definitions, keys, index, stream) = build().map_err(|error| request_error(table, error))?;
+    let created = client
+        .create_table()
+        .table_name(table)
+        .set_attribute_definitions(Some(definitions))
+        .set_key_schema(Some(keys))
+        .global_secondary_indexes(index)
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream)
+        .send()
+        .await;
+    tolerate_existing(table, created)
+}
+
+async fn create_log_table(client: &Client, table: &str) -> Result<(), ProvisionError> {
+    let definition = definition(attr::KEY, ScalarAttributeType::S).map_err(|error| request_error(table, error))?;
+    let key = key(attr::KEY, KeyType::Hash).map_err(|error| request_error(table, error))?;
+    let created = client
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(definition)
+        .key_schema(key)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    tolerate_existing(table, created)
+}
+
+/// A table that exists already is what provisioning wants.
+fn tolerate_existing<T, E>(table: &str, created: Result<T, E>) -> Result<(), ProvisionError>
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match created {
+        Ok(_) => Ok(()),
+        Err(error) if error.code() == Some("ResourceInUseException") => Ok(()),
+        Err(error) => Err(request_error(table, error)),
+    }
+}
+
+async fn wait_active(client: &Client, table: &str) -> Result<(), ProvisionError> {
+    let deadline = tokio::time::Instant::now() + ACTIVE_WAIT_MAX;
+    loop {
+        let described =
+            client.describe_table().table_name(table).send().await.map_err(|error| request_error(table, error))?;
+        let status = described.table().and_then(|table| table.table_status());
+        if status == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ProvisionError::NotActive(table.to_owned()));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
