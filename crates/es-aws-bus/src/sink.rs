@@ -33,6 +33,16 @@ pub trait BusSink: Send + Sync + 'static {
     /// A stable name, unique among sinks (it scopes their checkpoints).
     fn name(&self) -> &str;
 
+    /// Whether this read model reads `event` at all. Events it does not
+    /// read are dropped before anything else, so that their aggregates are
+    /// neither looked up nor filled in from the log. All events of one
+    /// aggregate must get the same answer (decide by the aggregate's kind,
+    /// e.g. the event type's family).
+    fn reads(&self, event: &RecordedEvent) -> bool {
+        let _ = event;
+        true
+    }
+
     /// The last applied version of each of `aggregates` (missing = none).
     async fn applied_versions(
         &self,
@@ -60,7 +70,7 @@ pub async fn prepare(
 ) -> Result<Vec<RecordedEvent>, ProjectionError> {
     let mut order: Vec<AggregateId> = Vec::new();
     let mut by_aggregate: HashMap<AggregateId, BTreeMap<Version, RecordedEvent>> = HashMap::new();
-    for event in delivered {
+    for event in delivered.into_iter().filter(|event| sink.reads(event)) {
         let versions = by_aggregate.entry(event.aggregate_id).or_insert_with(|| {
             order.push(event.aggregate_id);
             BTreeMap::new()
