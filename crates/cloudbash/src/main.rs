@@ -2,6 +2,7 @@
 //! hosts. Configuration is read once here, into typed values, and passed down;
 //! no library reads the environment.
 
+mod aws;
 mod bench;
 mod demo;
 mod host;
@@ -29,6 +30,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Prints a bearer token for the local mode.
     Token(token::TokenArgs),
+    /// Prepares the AWS backends on the configured endpoint.
+    Aws(aws::AwsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +46,6 @@ fn main() -> anyhow::Result<()> {
         Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(args) => token::run(&args),
+        Command::Aws(args) => runtime.block_on(aws::run(args)),
     }
 }
