@@ -11,4 +11,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudbash/target}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 . scripts/services.sh
+cfn-lint deploy/template.yaml
+bash scripts/setup-browser.sh
 cargo test --workspace --locked

@@ -1,5 +1,6 @@
 //! Everything the local shop runs, in one process: the SQLite log, the read
-//! models with their runners, the hold-expiry process and the HTTP server.
+//! models with their runners, the hold-expiry process and the HTTP server
+//! with the REST API and the web pages.
 //! This is the composition root of the local and container hosts: the only
 //! place (with the Lambda functions) that picks backends.
 
@@ -10,10 +11,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use es_core::{CancellationToken, Clock, EventLog, ProjectionRunner, SnapshotStore, SystemClock};
 use es_sqlite::{DATABASE_FILE, Durability, SqliteEventStore};
-use ticketing_api::auth::{AuthState, LOCAL_ISSUER, Secret, Verifier};
+use ticketing_api::auth::{AuthState, LOCAL_ISSUER, LocalSigner, Secret, Verifier};
 use ticketing_api::{ApiState, router};
 use ticketing_app::{HoldExpiry, RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
+use ticketing_web::WebState;
 use tokio::task::JoinSet;
 
 /// Where and how the shop runs, read once from the command line.
@@ -54,6 +56,7 @@ impl Host {
         let queries = SqliteQueries::open(store.path(), &read_models).context("opening the read side")?;
         let secret = Secret::load_or_create(&config.data_dir).context("loading the signing secret")?;
         let auth = AuthState::new(Verifier::new(&secret, LOCAL_ISSUER));
+        let signer = LocalSigner::new(&secret, LOCAL_ISSUER);
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -67,7 +70,13 @@ impl Host {
             .await
             .with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let app = router(ApiState::new(auth, Arc::clone(&shop)).with_queries(Arc::new(queries)));
+        let api_state = ApiState::new(auth.clone(), Arc::clone(&shop))
+            .with_queries(Arc::new(queries))
+            .with_shutdown(shutdown.clone());
+        let api = router(api_state);
+        // The pages call the API in-process; local mode has no identity provider, so it signs users in itself.
+        let web = ticketing_web::router(WebState::new(api.clone(), auth).with_dev_sign_in(signer));
+        let app = api.merge(web);
         let stop = shutdown.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;

@@ -50,6 +50,7 @@ fn banner(host: &Host, args: &ServeArgs) {
     let mut out = std::io::stdout().lock();
     let data_dir = args.data_dir.display();
     let _ = writeln!(out, "listening on http://{}", host.addr());
+    let _ = writeln!(out, "shop:         http://{}/  (sign in at /shop/sign-in)", host.addr());
     let _ = writeln!(out, "data directory: {data_dir}");
     let _ = writeln!(out, "get a token:  cloudbash token --data-dir {data_dir} --sub <uuid> [--admin]");
     let _ = writeln!(out, "try:          curl http://{}/concerts", host.addr());

@@ -14,6 +14,7 @@ mod dto;
 mod error;
 pub mod json;
 pub mod limits;
+mod live;
 pub mod openapi;
 mod paths;
 pub mod problem;
@@ -33,6 +34,7 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use es_core::CancellationToken;
 use serde::Serialize;
 use ticketing_app::Shop;
 use ticketing_app::queries::Queries;
@@ -53,6 +55,8 @@ pub struct ApiState {
     /// The read models; without them the API serves commands only (no read routes, no read-your-writes wait).
     queries: Option<Arc<dyn Queries>>,
     tickets: Arc<dyn TicketLocator>,
+    /// The live streams of the log (`live.rs`): their bound and the signal that ends them.
+    live: live::LiveStreams,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -74,7 +78,8 @@ impl ApiState {
     /// [`ApiState::with_ticket_locator`] says otherwise.
     pub fn new(auth: AuthState, shop: Arc<Shop>) -> Self {
         let tickets = Arc::new(LogTicketIndex::new(shop.log().clone()));
-        Self { auth, shop, queries: None, tickets }
+        let live = live::LiveStreams::new(CancellationToken::new());
+        Self { auth, shop, queries: None, tickets, live }
     }
 
     /// Answers the read routes from `queries` (read models fed from the shop's log), makes every command
@@ -89,6 +94,13 @@ impl ApiState {
     /// Finds the order of a scanned ticket code with `tickets` (the attendee read model, say).
     pub fn with_ticket_locator(mut self, tickets: Arc<dyn TicketLocator>) -> Self {
         self.tickets = tickets;
+        self
+    }
+
+    /// Ends the open live streams of the log (`GET /events/live`) once `shutdown` is cancelled, so that a graceful
+    /// shutdown does not wait for them. Without it they end only at their time limit.
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.live = live::LiveStreams::new(shutdown);
         self
     }
 }
@@ -127,7 +139,10 @@ pub fn router(state: ApiState) -> Router {
 /// merged here. With read models, the read routes are added and command routes answer only once the read models
 /// show their effect (`read_your_writes.rs`), so a client's next GET sees what it just did.
 fn routes(state: &ApiState) -> Router<ApiState> {
-    let routes = Router::new().route("/health", get(health)).route("/openapi.json", get(openapi::openapi_json));
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .merge(live::routes());
     match &state.queries {
         Some(_) => {
             let wait = middleware::from_fn_with_state(state.clone(), read_your_writes::after_command);

@@ -46,3 +46,16 @@ pub const EVENTS_PAGE_DEFAULT: u32 = 100;
 
 /// Most events in a page of `GET /events`: the log is read on request, and an administrator's tool pages on.
 pub const EVENTS_PAGE_MAX: u32 = 1_000;
+
+/// Most live streams of the log (`GET /events/live`) open at once: each holds a subscription that reads the log on
+/// every commit, and the live view is an organiser's tool, not a public feed.
+pub const LIVE_STREAMS_MAX: usize = 32;
+
+/// Longest a live stream stays open; the client then reconnects with `Last-Event-ID`, which checks its token again.
+pub const LIVE_STREAM_DURATION_MAX: Duration = Duration::from_secs(5 * 60);
+
+/// How often an idle live stream sends a comment, so that proxies and the client see the connection is alive.
+pub const LIVE_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Most events a live stream reads from the log at once.
+pub const LIVE_BATCH_EVENTS: u32 = 100;

@@ -56,6 +56,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::queries::order,
         crate::queries::events,
         crate::queries::aggregate_events,
+        crate::live::live_events,
     ),
     components(
         schemas(Problem, FieldError),

@@ -51,6 +51,7 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/orders/{orderId}", 200),
     ("POST", "/tickets/{code}/check-in", 200),
     ("GET", "/events", 200),
+    ("GET", "/events/live", 200),
     ("GET", "/aggregates/{aggregateId}/events", 200),
 ];
 
@@ -105,6 +106,11 @@ impl Api {
         let request = builder.body(body).expect("a test request is valid");
         let response = self.app.clone().oneshot(request).await.expect("the router never fails");
         let (parts, body) = response.into_parts();
+        let content_type = parts.headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        if content_type.as_deref() == Some("text/event-stream") {
+            // A live stream does not end; its head is the answer.
+            return Answer { status: parts.status, content_type, body: Value::Null };
+        }
         let bytes = axum::body::to_bytes(body, RESPONSE_BYTES_MAX).await.expect("a test response is small");
         let body = if bytes.is_empty() {
             Value::Null
@@ -112,7 +118,6 @@ impl Api {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|error| panic!("a JSON body ({error}): {}", String::from_utf8_lossy(&bytes)))
         };
-        let content_type = parts.headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_owned);
         Answer { status: parts.status, content_type, body }
     }
 

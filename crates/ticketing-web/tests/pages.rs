@@ -1,0 +1,370 @@
+//! The pages without a browser: the web router merged with the REST API's, as the local host composes them, over
+//! a real SQLite log with its read models, driven with plain HTTP requests as a browser without script sends them
+//! (GET links, form posts with the session cookie). The seed data goes in through the API too.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use chrono::Utc;
+use es_core::{CancellationToken, EventLog, ProjectionRunner, SnapshotStore, SystemClock};
+use es_sqlite::{Durability, SqliteEventStore};
+use serde_json::{Value, json};
+use ticketing_api::auth::{AuthState, LocalSigner, Secret, Verifier};
+use ticketing_api::{ApiState, router};
+use ticketing_app::{RandomTicketCodes, Shop};
+use ticketing_sqlite::{ReadModels, SqliteQueries};
+use ticketing_web::WebState;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+const SECRET: &[u8] = b"pages-test-secret-of-32-bytes-ok";
+const ISSUER: &str = "https://issuer.test";
+const ORIGIN_OF_SHOP: &str = "http://shop.test";
+const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// The API and the pages in one router, over a fresh log.
+struct Site {
+    app: Router,
+    runners: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.runners.cancel();
+    }
+}
+
+/// What a request answered.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers.get(LOCATION).and_then(|value| value.to_str().ok()).unwrap_or_default()
+    }
+
+    /// The session cookie this answer sets, as a browser sends it back.
+    fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|cookie| cookie.starts_with("cloudbash_session=") && !cookie.contains("Max-Age=0"))
+            .and_then(|cookie| cookie.split(';').next())
+            .map(str::to_owned)
+    }
+}
+
+fn site(dev_sign_in: bool) -> Site {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Arc::new(SqliteEventStore::open(dir.path().join("log.db"), Durability::Normal).expect("a store"));
+    let clock = Arc::new(SystemClock);
+    let snapshots: Arc<dyn SnapshotStore> = store.clone();
+    let read_models = ReadModels::open(&store).expect("read models");
+    let queries = SqliteQueries::open(store.path(), &read_models).expect("queries");
+    let log = EventLog::new(store, clock.clone());
+    let shop = Arc::new(Shop::new(log.clone(), Some(snapshots), clock, Arc::new(RandomTicketCodes)));
+    let runners = CancellationToken::new();
+    for projection in read_models.projections() {
+        tokio::spawn(ProjectionRunner::new(log.clone(), projection).run(runners.clone()));
+    }
+    let secret = Secret::from_bytes(SECRET);
+    let auth = AuthState::new(Verifier::new(&secret, ISSUER));
+    let api = router(ApiState::new(auth.clone(), shop).with_queries(Arc::new(queries)));
+    let mut web = WebState::new(api.clone(), auth);
+    if dev_sign_in {
+        web = web.with_dev_sign_in(LocalSigner::new(&secret, ISSUER));
+    }
+    Site { app: api.merge(ticketing_web::router(web)), runners, _dir: dir }
+}
+
+fn admin_token() -> String {
+    LocalSigner::new(&Secret::from_bytes(SECRET), ISSUER).issue(
+        Uuid::new_v4(),
+        true,
+        Duration::from_secs(3600),
+        SystemTime::now(),
+    )
+}
+
+impl Site {
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.app.clone().oneshot(request).await.expect("the router answers");
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, BODY_BYTES_MAX).await.expect("a body");
+        Answer { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
+        let mut request = Request::builder().uri(path);
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).expect("a request")).await
+    }
+
+    /// A form post as the shop's own page sends it.
+    async fn post_form(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
+        let body = serde_urlencoded::to_string(form).expect("a form encodes");
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("host", "shop.test")
+            .header(ORIGIN, ORIGIN_OF_SHOP)
+            .header("sec-fetch-site", "same-origin")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body)).expect("a request")).await
+    }
+
+    /// A command to the REST API as an administrator; its JSON answer.
+    async fn api(&self, method: Method, path: &str, body: Value) -> Value {
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("authorization", format!("Bearer {}", admin_token()))
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("a request");
+        let answer = self.send(request).await;
+        assert!(answer.status.is_success(), "{method} {path}: {} {}", answer.status, answer.body);
+        serde_json::from_str(&answer.body).unwrap_or(Value::Null)
+    }
+
+    /// A published concert in `city` with one ticket type; its id and the ticket type's.
+    async fn published_concert(&self, name: &str, city: &str) -> (String, String) {
+        let venue =
+            json!({"name": format!("Hall of {city}"), "address": "Main street 1", "city": city, "capacity": 500});
+        let venue_id = self.api(Method::POST, "/venues", venue).await["id"].as_str().expect("an id").to_owned();
+        let concert = json!({"name": name, "venueId": venue_id, "genre": "rock"});
+        let concert_id = self.api(Method::POST, "/concerts", concert).await["id"].as_str().expect("an id").to_owned();
+        let ticket_type = json!({"name": "Standing", "price": {"amount": 3500, "currency": "EUR"}, "quantity": 100});
+        let path = format!("/concerts/{concert_id}/ticket-types");
+        let ticket_type_id = self.api(Method::POST, &path, ticket_type).await["id"].as_str().expect("an id").to_owned();
+        let starts = Utc::now() + chrono::Duration::days(10);
+        let schedule =
+            json!({"startsAt": starts.to_rfc3339(), "endsAt": (starts + chrono::Duration::hours(3)).to_rfc3339()});
+        self.api(Method::POST, &format!("/concerts/{concert_id}/schedule"), schedule).await;
+        self.api(Method::POST, &format!("/concerts/{concert_id}/publish"), Value::Null).await;
+        (concert_id, ticket_type_id)
+    }
+
+    async fn sign_in(&self, name: &str, role: &str) -> String {
+        let answer = self.post_form("/shop/sign-in", None, &[("name", name), ("role", role), ("next", "")]).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        answer.session_cookie().expect("signing in sets the session cookie")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_programme_lists_published_concerts_and_searches_by_city_without_script() {
+    let site = site(true);
+    site.published_concert("Night of the Crabs", "Amsterdam").await;
+    site.published_concert("Strings at Dawn", "Utrecht").await;
+
+    let everything = site.get("/", None).await;
+    let utrecht = site.get("/?location=utrecht&q=", None).await;
+
+    assert_eq!(everything.status, StatusCode::OK);
+    assert!(everything.headers[CONTENT_TYPE].to_str().unwrap_or_default().starts_with("text/html"));
+    assert!(everything.body.contains("Night of the Crabs") && everything.body.contains("Strings at Dawn"));
+    assert!(utrecht.body.contains("Strings at Dawn"));
+    assert!(!utrecht.body.contains("Night of the Crabs"));
+    assert!(utrecht.body.contains(r#"value="utrecht""#), "the form shows the search");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_the_api_share_one_router_without_sharing_a_path() {
+    let site = site(true);
+
+    let api = site.get("/concerts", None).await;
+    let page_not_found = site.get("/shop/nothing-here", None).await;
+    let api_not_found = site.get("/nothing-here", None).await;
+    let asset = site.get("/assets/app.css", None).await;
+
+    assert_eq!(api.headers[CONTENT_TYPE], "application/json");
+    assert_eq!(page_not_found.status, StatusCode::NOT_FOUND);
+    assert!(page_not_found.body.contains("<html"), "a page's 404 is a page");
+    assert_eq!(api_not_found.headers[CONTENT_TYPE], "application/problem+json");
+    assert!(asset.headers[CONTENT_TYPE].to_str().unwrap_or_default().starts_with("text/css"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_development_sign_in_is_off_unless_the_composition_root_opts_in() {
+    let site = site(false);
+
+    let page = site.get("/shop/sign-in", None).await;
+    let posted = site.post_form("/shop/sign-in", None, &[("name", "Mallory"), ("role", "organiser")]).await;
+
+    assert!(!page.body.contains(r#"name="role""#), "no sign-in form: {}", page.body);
+    assert_eq!(posted.status, StatusCode::NOT_FOUND);
+    assert_eq!(posted.session_cookie(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_sets_an_http_only_same_site_strict_cookie_and_returns_to_the_page() {
+    let site = site(true);
+
+    let answer =
+        site.post_form("/shop/sign-in", None, &[("name", "Ann"), ("role", "fan"), ("next", "/shop/cart")]).await;
+
+    assert_eq!(answer.location(), "/shop/cart");
+    let cookie = answer.headers[SET_COOKIE].to_str().expect("ASCII");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let elsewhere = site
+        .post_form("/shop/sign-in", None, &[("name", "Ann"), ("role", "fan"), ("next", "https://evil.example/")])
+        .await;
+    assert_eq!(elsewhere.location(), "/", "only local paths are followed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_post_from_another_site_is_refused() {
+    let site = site(true);
+    let cookie = site.sign_in("Ann", "fan").await;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/shop/cart/checkout")
+        .header("host", "shop.test")
+        .header(ORIGIN, "https://evil.example")
+        .header(COOKIE, &cookie)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::empty())
+        .expect("a request");
+
+    let answer = site.send(request).await;
+
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_buys_with_plain_forms_and_finds_the_tickets_as_qr_codes() {
+    let site = site(true);
+    let (concert_id, ticket_type_id) = site.published_concert("Night of the Crabs", "Amsterdam").await;
+    let cookie = site.sign_in("Ann", "fan").await;
+
+    let concert = site.get(&format!("/shop/concerts/{concert_id}"), Some(&cookie)).await;
+    assert!(concert.body.contains("100 left") && concert.body.contains("€35.00"), "{}", concert.body);
+    let form = [("concert_id", concert_id.as_str()), ("ticket_type_id", ticket_type_id.as_str()), ("quantity", "2")];
+    let added = site.post_form("/shop/cart/items", Some(&cookie), &form).await;
+    assert_eq!(added.location(), "/shop/cart?done=added");
+    let cart = site.get("/shop/cart?done=added", Some(&cookie)).await;
+    assert!(cart.body.contains("2 × Standing at €35.00") && cart.body.contains("€70.00"), "{}", cart.body);
+    assert!(cart.body.contains("data-seconds-left="), "the countdown's seconds are rendered");
+    let checked_out = site.post_form("/shop/cart/checkout", Some(&cookie), &[]).await;
+    assert!(checked_out.location().starts_with("/shop/orders?placed="), "{}", checked_out.location());
+    let orders = site.get(checked_out.location(), Some(&cookie)).await;
+
+    assert_eq!(orders.body.matches(r#"<svg class="qr""#).count(), 2, "{}", orders.body);
+    assert!(orders.body.contains("Your order is placed"));
+    let concert = site.get(&format!("/shop/concerts/{concert_id}"), Some(&cookie)).await;
+    assert!(concert.body.contains("98 left"), "the sale shows in the availability");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apis_refusal_is_shown_as_a_sentence_never_as_json() {
+    let site = site(true);
+    let (concert_id, ticket_type_id) = site.published_concert("Night of the Crabs", "Amsterdam").await;
+    let cookie = site.sign_in("Ann", "fan").await;
+
+    let form = [("concert_id", concert_id.as_str()), ("ticket_type_id", ticket_type_id.as_str()), ("quantity", "11")];
+    let refused = site.post_form("/shop/cart/items", Some(&cookie), &form).await;
+
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("At most 10 tickets per purchase, not 11."), "{}", refused.body);
+    assert!(!refused.body.contains(r#""status""#) && !refused.body.contains("about:blank"), "{}", refused.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_script_gets_a_token_only_for_a_session_and_never_from_a_cache() {
+    let site = site(true);
+    let cookie = site.sign_in("Olga", "organiser").await;
+
+    let signed_out = site.get("/shop/session", None).await;
+    let signed_in = site.get("/shop/session", Some(&cookie)).await;
+
+    assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(signed_in.headers["cache-control"], "no-store");
+    let session: Value = serde_json::from_str(&signed_in.body).expect("JSON");
+    assert_eq!(session["admin"], true);
+    assert_eq!(Some(format!("cloudbash_session={}", session["token"].as_str().unwrap_or_default())), Some(cookie));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organisers_pages_are_for_organisers_only() {
+    let site = site(true);
+    let fan = site.sign_in("Ann", "fan").await;
+    let organiser = site.sign_in("Olga", "organiser").await;
+
+    let anonymous = site.get("/organiser/venues", None).await;
+    let as_fan = site.get("/organiser/venues", Some(&fan)).await;
+    let as_organiser = site.get("/organiser/venues", Some(&organiser)).await;
+
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.location(), "/shop/sign-in?next=%2Forganiser%2Fvenues");
+    assert_eq!(as_fan.status, StatusCode::FORBIDDEN);
+    assert!(as_fan.body.contains("This page is for organisers"));
+    assert_eq!(as_organiser.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organiser_adds_a_venue_and_a_refused_form_keeps_what_was_typed() {
+    let site = site(true);
+    let cookie = site.sign_in("Olga", "organiser").await;
+
+    let venue = [("name", "Melkweg"), ("address", "Lijnbaansgracht 234A"), ("city", "Amsterdam"), ("capacity", "1500")];
+    let added = site.post_form("/organiser/venues", Some(&cookie), &venue).await;
+    let refused = site
+        .post_form(
+            "/organiser/venues",
+            Some(&cookie),
+            &[("name", "Tiny"), ("address", "x"), ("city", "y"), ("capacity", "0")],
+        )
+        .await;
+
+    assert_eq!(added.location(), "/organiser/venues?done=created");
+    let list = site.get("/organiser/venues?done=created", Some(&cookie)).await;
+    assert!(list.body.contains("Melkweg") && list.body.contains("The venue is added."));
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("Capacity"), "the invalid field is named: {}", refused.body);
+    assert!(refused.body.contains(r#"value="Tiny""#), "the form keeps what was typed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checking_in_a_ticket_of_another_concert_is_refused_at_this_concerts_door() {
+    let site = site(true);
+    let (crabs, crabs_standing) = site.published_concert("Night of the Crabs", "Amsterdam").await;
+    let (strings, _) = site.published_concert("Strings at Dawn", "Utrecht").await;
+    let fan = site.sign_in("Ann", "fan").await;
+    let form = [("concert_id", crabs.as_str()), ("ticket_type_id", crabs_standing.as_str()), ("quantity", "1")];
+    site.post_form("/shop/cart/items", Some(&fan), &form).await;
+    site.post_form("/shop/cart/checkout", Some(&fan), &[]).await;
+    let organiser = site.sign_in("Olga", "organiser").await;
+    let attendees = site.get(&format!("/organiser/concerts/{crabs}/attendees"), Some(&organiser)).await;
+    let code = attendees.body.split("<code>").nth(1).and_then(|rest| rest.split("</code>").next()).expect("a code");
+
+    let wrong_door =
+        site.post_form(&format!("/organiser/concerts/{strings}/check-in"), Some(&organiser), &[("code", code)]).await;
+    let right_door = site
+        .post_form(
+            &format!("/organiser/concerts/{crabs}/check-in"),
+            Some(&organiser),
+            &[("code", &code.to_lowercase())],
+        )
+        .await;
+
+    assert_eq!(wrong_door.status, StatusCode::NOT_FOUND);
+    assert!(wrong_door.body.contains("is not a ticket for this concert"));
+    assert_eq!(right_door.status, StatusCode::SEE_OTHER, "{}", right_door.body);
+    let after = site.get(right_door.location(), Some(&organiser)).await;
+    assert!(after.body.contains("is checked in") && after.body.contains("1 of 1 checked in"), "{}", after.body);
+}
