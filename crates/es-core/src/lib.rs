@@ -28,6 +28,7 @@ mod record;
 mod repository;
 mod store;
 mod subscription;
+mod tail;
 mod turns;
 
 pub use aggregate::Aggregate;

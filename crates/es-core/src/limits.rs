@@ -61,3 +61,12 @@ pub const PROJECTION_RETRY_BACKOFF_MAX_MILLIS: u64 = 5_000;
 /// aggregate in one process take turns instead of conflicting; distinct
 /// aggregates rarely share a stripe.
 pub const COMMAND_LOCK_STRIPES: usize = 1_024;
+
+/// Newest events a log keeps in memory for its subscribers, so that a
+/// commit read by every subscriber of a process is read from the store once.
+pub const TAIL_EVENTS_MAX: usize = 8_192;
+
+/// Largest page a subscriber shares through the newest events in memory;
+/// larger pages are read by one catching-up reader (a rebuild, a replay)
+/// that nobody follows closely.
+pub const TAIL_PAGE_EVENTS_MAX: usize = 2_048;

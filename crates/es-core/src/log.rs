@@ -13,6 +13,7 @@ use crate::ids::{AggregateId, EventId, Position, Version};
 use crate::limits;
 use crate::record::{Metadata, NewEvent, RecordedEvent};
 use crate::store::{AppendError, AppendRequest, Appended, EventStore, StoreError};
+use crate::tail::Tail;
 
 /// A record could not be read through the log.
 #[derive(Debug, Error)]
@@ -31,6 +32,8 @@ pub struct EventLog {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
     upcasters: Arc<Upcasters>,
+    /// The newest events as subscribers read them (`tail.rs`).
+    tail: Arc<Tail>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -42,12 +45,14 @@ impl std::fmt::Debug for EventLog {
 impl EventLog {
     /// A log over `store`, stamping times from `clock`, with no upcasters.
     pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, upcasters: Arc::new(Upcasters::new()) }
+        Self { store, clock, upcasters: Arc::new(Upcasters::new()), tail: Arc::new(Tail::default()) }
     }
 
     /// The same log, upcasting with `upcasters` on every read.
     pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
         self.upcasters = Arc::new(upcasters);
+        // What was kept was upcast differently.
+        self.tail = Arc::new(Tail::default());
         self
     }
 
@@ -103,6 +108,27 @@ impl EventLog {
     pub async fn read_all(&self, after: Position, limit: u32) -> Result<Vec<RecordedEvent>, ReadError> {
         let page = self.store.read_all(after, limit.min(limits::READ_PAGE_MAX)).await?;
         self.upcast_all(page)
+    }
+
+    /// Like [`EventLog::read_all`], for subscribers: the events may come from
+    /// the newest stretch another subscriber of this log just read, in a
+    /// page shorter than `limit` even though more events follow; an empty
+    /// page always comes from the store.
+    pub(crate) async fn read_all_shared(&self, after: Position, limit: u32) -> Result<Vec<RecordedEvent>, ReadError> {
+        if limit as usize > limits::TAIL_PAGE_EVENTS_MAX {
+            // A reader catching up alone (a rebuild) shares nothing.
+            return self.read_all(after, limit).await;
+        }
+        if let Some(page) = self.tail.get(after, limit) {
+            return Ok(page);
+        }
+        let _turn = self.tail.reading().await;
+        if let Some(page) = self.tail.get(after, limit) {
+            return Ok(page);
+        }
+        let page = self.read_all(after, limit).await?;
+        self.tail.put(after, &page);
+        Ok(page)
     }
 
     fn upcast_all(&self, records: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, ReadError> {

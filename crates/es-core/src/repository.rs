@@ -242,6 +242,14 @@ impl<A: Aggregate> Repository<A> {
         self.refresh(aggregate_id).await
     }
 
+    /// The state of an aggregate whose id was minted a moment ago (a random
+    /// UUID), which therefore has no events: nothing is read. Were it to
+    /// have events after all, the append's expected version (none yet)
+    /// would refuse the command as a conflict.
+    pub fn new_aggregate(&self, aggregate_id: AggregateId) -> Loaded<A> {
+        Loaded { aggregate_id, version: Version::INITIAL, state: A::default() }
+    }
+
     /// The aggregate's state brought up to the log's head: the cached state
     /// (or a snapshot) plus whatever events came after it.
     pub async fn refresh(&self, aggregate_id: AggregateId) -> Result<Loaded<A>, RepositoryError<A::Error>> {
@@ -454,6 +462,68 @@ impl Transaction {
             }),
         ));
         Ok(after)
+    }
+
+    /// Aggregates this transaction appends to or checks.
+    pub fn aggregates(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Events this transaction appends.
+    pub fn events(&self) -> usize {
+        self.streams.iter().map(|stream| stream.events.len()).sum()
+    }
+
+    /// Bytes of event data this transaction appends.
+    pub fn data_bytes(&self) -> usize {
+        self.streams.iter().flat_map(|stream| &stream.events).map(|event| event.data.len()).sum()
+    }
+
+    /// Whether this transaction and `other` would still fit in one append
+    /// together (the kernel's limits on aggregates, events and bytes).
+    pub fn fits_with(&self, other: &Transaction) -> bool {
+        let shared = other.streams.iter().filter(|stream| self.position_of(stream.aggregate_id).is_some()).count();
+        self.aggregates() + other.aggregates() - shared <= limits::AGGREGATES_PER_APPEND_MAX
+            && self.events() + other.events() <= limits::EVENTS_PER_APPEND_MAX
+            && self.data_bytes() + other.data_bytes() <= limits::APPEND_DATA_BYTES_MAX
+    }
+
+    /// Takes every member of `other` in after this transaction's own, so
+    /// that commands decided one after the other commit as one append (all
+    /// or nothing, as one command would). A member for an aggregate already
+    /// here must continue where this transaction leaves it — it was decided
+    /// on the state after this transaction's events — and its events are
+    /// joined to the existing member's. Anything else is refused as the
+    /// conflict it would be at commit, and `self` is left unchanged.
+    pub fn absorb(&mut self, other: Transaction) -> Result<(), VersionConflict> {
+        for stream in &other.streams {
+            if let Some(index) = self.position_of(stream.aggregate_id) {
+                let existing = &self.streams[index];
+                let continues_at = match existing.expected {
+                    ExpectedVersion::Exact(version) => Some(Version(version.0 + existing.events.len() as u64)),
+                    _ => None,
+                };
+                if continues_at.map(ExpectedVersion::Exact) != Some(stream.expected) {
+                    return Err(VersionConflict {
+                        aggregate_id: stream.aggregate_id,
+                        expected: stream.expected,
+                        actual: continues_at.unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        for stream in other.streams {
+            match self.position_of(stream.aggregate_id) {
+                Some(index) => self.streams[index].events.extend(stream.events),
+                None => self.streams.push(stream),
+            }
+        }
+        self.after_commit.extend(other.after_commit);
+        Ok(())
+    }
+
+    fn position_of(&self, aggregate_id: AggregateId) -> Option<usize> {
+        self.streams.iter().position(|stream| stream.aggregate_id == aggregate_id)
     }
 
     /// Appends every member atomically. `result` is what an idempotent retry

@@ -85,9 +85,12 @@ impl Subscription {
         self.position = position;
     }
 
-    /// The next page if one is there, without waiting.
+    /// The next page if one is there, without waiting. It may hold fewer
+    /// events than the batch size even when more follow (what other
+    /// subscribers of the same log just read is shared, see `tail.rs`); an
+    /// empty page means the log's end.
     pub async fn poll(&mut self) -> Result<Vec<RecordedEvent>, ReadError> {
-        let page = self.log.read_all(self.position, self.batch_size).await?;
+        let page = self.log.read_all_shared(self.position, self.batch_size).await?;
         if let Some(last) = page.last() {
             self.position = last.position;
         }

@@ -20,7 +20,7 @@
 
 use std::fs::File;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use es_core::{AppendError, Appended, Position, StoreError};
@@ -45,7 +45,12 @@ pub(crate) enum Acknowledger {
     /// SQLite synced at commit, or durability is not asked for: answer now.
     Immediate { commits: watch::Sender<Position> },
     /// A flusher thread syncs the WAL file, then answers.
-    Pipelined { jobs: Option<std::sync::mpsc::SyncSender<Acknowledgement>>, flusher: Option<JoinHandle<()>> },
+    Pipelined {
+        jobs: Option<std::sync::mpsc::SyncSender<Acknowledgement>>,
+        flusher: Option<JoinHandle<()>>,
+        /// Batches handed to the flusher and not yet answered.
+        unsynced: Arc<AtomicUsize>,
+    },
 }
 
 impl Acknowledger {
@@ -56,11 +61,22 @@ impl Acknowledger {
         stats: Arc<WriterStats>,
     ) -> Result<Self, StoreError> {
         let (jobs, received) = std::sync::mpsc::sync_channel(BATCHES_AHEAD_MAX);
+        let unsynced = Arc::new(AtomicUsize::new(0));
+        let flushed = Arc::clone(&unsynced);
         let flusher = std::thread::Builder::new()
             .name("es-sqlite-flush".into())
-            .spawn(move || flush(&wal, &received, &commits, &stats))
+            .spawn(move || flush(&wal, &received, &commits, &stats, &flushed))
             .map_err(StoreError::backend)?;
-        Ok(Acknowledger::Pipelined { jobs: Some(jobs), flusher: Some(flusher) })
+        Ok(Acknowledger::Pipelined { jobs: Some(jobs), flusher: Some(flusher), unsynced })
+    }
+
+    /// Whether the flusher is still syncing batches committed earlier: a
+    /// batch committed now would not be synced before those anyway.
+    pub(crate) fn syncing(&self) -> bool {
+        match self {
+            Acknowledger::Immediate { .. } => false,
+            Acknowledger::Pipelined { unsynced, .. } => unsynced.load(Ordering::Acquire) > 0,
+        }
     }
 
     /// Answers a committed batch (now, or after its sync).
@@ -70,9 +86,11 @@ impl Acknowledger {
                 commits.send_replace(acknowledgement.position);
                 answer(acknowledgement.answers);
             }
-            Acknowledger::Pipelined { jobs, .. } => {
+            Acknowledger::Pipelined { jobs, unsynced, .. } => {
                 let jobs = jobs.as_ref().expect("the flusher channel lives until finish()");
+                unsynced.fetch_add(1, Ordering::AcqRel);
                 if let Err(returned) = jobs.send(acknowledgement) {
+                    unsynced.fetch_sub(1, Ordering::AcqRel);
                     // The flusher is gone (it only stops after a panic): the
                     // batch is committed but its durability is unknown.
                     fail(returned.0.answers, "the WAL flusher has stopped");
@@ -83,7 +101,7 @@ impl Acknowledger {
 
     /// Waits until every batch handed over has been answered.
     pub(crate) fn finish(&mut self) {
-        if let Acknowledger::Pipelined { jobs, flusher } = self {
+        if let Acknowledger::Pipelined { jobs, flusher, .. } = self {
             jobs.take();
             if let Some(flusher) = flusher.take() {
                 let _ = flusher.join();
@@ -97,6 +115,7 @@ fn flush(
     received: &std::sync::mpsc::Receiver<Acknowledgement>,
     commits: &watch::Sender<Position>,
     stats: &WriterStats,
+    unsynced: &AtomicUsize,
 ) {
     let mut ready = Vec::new();
     while let Ok(first) = received.recv() {
@@ -107,6 +126,9 @@ fn flush(
         let synced = wal.sync_data();
         stats.syncs.fetch_add(1, Ordering::Relaxed);
         let position = ready.iter().map(|batch| batch.position).max().unwrap_or_default();
+        // Before answering: a caller answered now may append at once, and
+        // the writer must not linger for a sync that is already over.
+        unsynced.fetch_sub(ready.len(), Ordering::AcqRel);
         match synced {
             Ok(()) => {
                 commits.send_replace(position);

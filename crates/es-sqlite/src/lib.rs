@@ -46,6 +46,7 @@ pub use pool::Durability;
 pub use projection::{ApplyError, SqliteProjection, SqliteProjector, TableSpec, Tables};
 pub use writer::WriterStats;
 
+use crate::checkpointer::Nudge;
 use crate::flush::Acknowledger;
 use crate::pool::Pool;
 use crate::rows::{event_from_row, sql_int};
@@ -64,6 +65,8 @@ pub struct SqliteEventStore {
     readers: Arc<Pool>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     stats: Arc<WriterStats>,
+    /// Handed to the read models of this file, whose commits add to the WAL too.
+    checkpointer: Nudge,
 }
 
 impl std::fmt::Debug for SqliteEventStore {
@@ -94,7 +97,7 @@ impl SqliteEventStore {
             }
         };
         let checkpointer = checkpointer::spawn(path.clone(), durability)?;
-        let (appends, handle) = writer::spawn(connection, acknowledger, Arc::clone(&stats), checkpointer)?;
+        let (appends, handle) = writer::spawn(connection, acknowledger, Arc::clone(&stats), checkpointer.clone())?;
         Ok(Self {
             readers: Pool::new(path.clone(), Durability::Normal),
             path,
@@ -102,6 +105,7 @@ impl SqliteEventStore {
             commits,
             writer: Mutex::new(Some(handle)),
             stats,
+            checkpointer,
         })
     }
 
@@ -113,6 +117,11 @@ impl SqliteEventStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Wakes the checkpointer, for connections that commit to this file.
+    pub(crate) fn checkpointer(&self) -> Nudge {
+        self.checkpointer.clone()
     }
 
     /// Stops accepting appends, waits until every queued append is answered
@@ -303,12 +312,16 @@ impl SnapshotStore for SqliteEventStore {
         self.readers
             .run(move |connection| {
                 connection
-                    .query_row(
+                    .prepare_cached(
                         "SELECT Version, ShapeVersion, State FROM snapshots WHERE AggregateId = ?1 AND Kind = ?2",
-                        params![aggregate_id.to_string(), kind],
-                        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)),
                     )
-                    .optional()
+                    .and_then(|mut statement| {
+                        statement
+                            .query_row(params![aggregate_id.to_string(), kind], |row| {
+                                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?))
+                            })
+                            .optional()
+                    })
                     .map_err(StoreError::backend)
                     .map(|found| {
                         found.map(|(version, shape_version, state)| Snapshot {
@@ -327,19 +340,21 @@ impl SnapshotStore for SqliteEventStore {
         self.readers
             .run(move |connection| {
                 connection
-                    .execute(
+                    .prepare_cached(
                         "INSERT INTO snapshots (AggregateId, Kind, Version, ShapeVersion, State) \
                          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (AggregateId, Kind) DO UPDATE SET \
                          Version = excluded.Version, ShapeVersion = excluded.ShapeVersion, State = excluded.State \
                          WHERE excluded.Version > snapshots.Version",
-                        params![
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![
                             snapshot.aggregate_id.to_string(),
                             snapshot.kind,
                             sql_int(snapshot.version.0),
                             snapshot.shape_version,
                             snapshot.state
-                        ],
-                    )
+                        ])
+                    })
                     .map_err(StoreError::backend)?;
                 Ok(())
             })

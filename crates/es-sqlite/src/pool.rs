@@ -1,15 +1,24 @@
 //! Connections for everything but appends. WAL mode lets any number of
 //! readers run beside the one writer; each query runs on tokio's blocking
 //! pool so that no async worker ever waits on SQLite.
+//!
+//! A pool opens at most [`CONNECTIONS_MAX`] connections and keeps them:
+//! callers beyond that wait for one (asynchronously, before taking a
+//! blocking thread). Opening a connection parses the whole schema and maps
+//! the file, so a pool that opened one per burst of queries and closed it
+//! again spent more time there than in the queries.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use es_core::StoreError;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
 
-/// Idle connections kept for reuse; more may be open at a busy moment.
-const IDLE_CONNECTIONS_MAX: usize = 8;
+/// Connections of one pool, all kept open once opened; more concurrent
+/// queries wait their turn. Two cores gain nothing from more.
+const CONNECTIONS_MAX: usize = 8;
 
 /// Bytes of the file a connection reads through memory mapping instead of
 /// `read` calls (replay reads the whole log; this saves a copy per page).
@@ -17,6 +26,13 @@ const MMAP_BYTES_MAX: i64 = 256 * 1024 * 1024;
 
 /// How long a connection waits for SQLite's write lock before failing.
 pub(crate) const BUSY_TIMEOUT_MILLIS: u64 = 10_000;
+
+/// How many looks at a busy lock are only a yield apart: the write lock is
+/// usually held for well under a millisecond.
+const BUSY_YIELDS_MAX: u32 = 16;
+
+/// Pause between looks at a busy lock after the yields.
+const BUSY_PAUSE_MICROS: u64 = 50;
 
 /// How much a commit waits for the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,17 +59,46 @@ impl Durability {
 
 /// Opens a connection with the settings every connection of the log shares.
 pub(crate) fn open(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
-    let connection = Connection::open_with_flags(
+    let mut connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    connection.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MILLIS))?;
+    connection.busy_handler(Some(wait_for_lock))?;
+    // With STAT4 (which the bundled SQLite enables) a statement whose range
+    // constraint takes a new bound value is planned again at its next step:
+    // every page of a replay, every subscription poll. The plans here do not
+    // depend on the values, so keep them.
+    connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     let mode: String = connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     debug_assert_eq!(mode.to_lowercase(), "wal", "SQLite refused WAL mode");
     connection.pragma_update(None, "synchronous", durability.pragma())?;
     connection.pragma_update(None, "cache_size", -32_000)?;
     connection.pragma_update(None, "mmap_size", MMAP_BYTES_MAX)?;
+    // The checkpointer thread copies the WAL back (`checkpointer.rs`); a
+    // commit on this connection must not do it inline.
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(connection)
+}
+
+/// SQLite's busy handler: whether to look at a busy lock again, after the
+/// `attempt`th look failed. SQLite's own handler sleeps 1, 2, 5, 10, …,
+/// 100 ms between looks; with the log's writer and every read model taking
+/// the one write lock for a fraction of a millisecond each, those sleeps
+/// (not the lock) became most of an append's latency under load. This one
+/// yields, then pauses [`BUSY_PAUSE_MICROS`], for [`BUSY_TIMEOUT_MILLIS`]
+/// in all.
+fn wait_for_lock(attempt: i32) -> bool {
+    let attempt = u32::try_from(attempt).unwrap_or(0);
+    if attempt < BUSY_YIELDS_MAX {
+        std::thread::yield_now();
+        return true;
+    }
+    let pauses = u64::from(attempt - BUSY_YIELDS_MAX);
+    if pauses * BUSY_PAUSE_MICROS >= BUSY_TIMEOUT_MILLIS * 1_000 {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_micros(BUSY_PAUSE_MICROS));
+    true
 }
 
 /// A small pool of connections.
@@ -62,11 +107,19 @@ pub(crate) struct Pool {
     path: PathBuf,
     durability: Durability,
     idle: Mutex<Vec<Connection>>,
+    /// One permit per connection: taken before a query goes to a blocking
+    /// thread, so that there is always an idle connection for it.
+    permits: Arc<Semaphore>,
 }
 
 impl Pool {
     pub(crate) fn new(path: PathBuf, durability: Durability) -> Arc<Self> {
-        Arc::new(Self { path, durability, idle: Mutex::new(Vec::new()) })
+        Arc::new(Self {
+            path,
+            durability,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(CONNECTIONS_MAX)),
+        })
     }
 
     /// Runs `work` on a pooled connection on the blocking thread pool.
@@ -74,10 +127,18 @@ impl Pool {
         self: &Arc<Self>,
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let pool = Arc::clone(self);
-        tokio::task::spawn_blocking(move || pool.with(work))
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
-            .map_err(|error| StoreError::Unavailable(format!("database task failed: {error}")))?
+            .map_err(|_| StoreError::Unavailable("the connection pool is closed".to_owned()))?;
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let result = pool.with(work);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("database task failed: {error}")))?
     }
 
     /// Runs `work` on a pooled connection on this thread.
@@ -89,7 +150,7 @@ impl Pool {
         };
         let result = work(&mut connection);
         let mut idle = self.idle.lock().expect("pool mutex is never poisoned: no code panics while holding it");
-        if idle.len() < IDLE_CONNECTIONS_MAX {
+        if idle.len() < CONNECTIONS_MAX {
             idle.push(connection);
         }
         result

@@ -10,14 +10,20 @@
 //! query a view with the plain name (`catalogue`). A rebuild fills a fresh
 //! generation from the start of the log while the live one keeps serving,
 //! then one transaction re-points the views and drops the old tables.
+//!
+//! A projection's position is asked for far more often than it moves (the
+//! API's read-your-writes wait asks every read model after every command),
+//! so it is answered from memory: see [`SqliteProjection`]'s `position`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use es_core::{Position, ProjectionError, Rebuildable, RecordedEvent, StagedGeneration, StoreError};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::SqliteEventStore;
+use crate::checkpointer::Nudge;
 use crate::pool::{Durability, Pool};
 use crate::rows::sql_int;
 
@@ -75,7 +81,14 @@ pub trait SqliteProjector: Send + Sync + 'static {
 pub struct SqliteProjection<P> {
     projector: Arc<P>,
     pool: Arc<Pool>,
+    checkpointer: Nudge,
+    /// The live generation's checkpoint as this process last wrote or read
+    /// it, or [`UNKNOWN`].
+    known: Arc<AtomicU64>,
 }
+
+/// No position known: read it from the file.
+const UNKNOWN: u64 = u64::MAX;
 
 impl<P> std::fmt::Debug for SqliteProjection<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,7 +101,12 @@ impl<P: SqliteProjector> SqliteProjection<P> {
     /// generation and views if this is the first time.
     pub fn open(store: &SqliteEventStore, projector: P) -> Result<Self, StoreError> {
         let pool = Pool::new(store.path().to_path_buf(), Durability::Normal);
-        let projection = Self { projector: Arc::new(projector), pool };
+        let projection = Self {
+            projector: Arc::new(projector),
+            pool,
+            checkpointer: store.checkpointer(),
+            known: Arc::new(AtomicU64::new(UNKNOWN)),
+        };
         projection.pool.with(|connection| {
             let transaction = immediate(connection)?;
             if live_generation(&transaction, projection.projector.name())?.is_none() {
@@ -113,10 +131,14 @@ fn immediate(connection: &mut Connection) -> Result<Transaction<'_>, StoreError>
 /// The live generation and its position.
 fn live_generation(connection: &Connection, name: &str) -> Result<Option<(u64, Position)>, StoreError> {
     connection
-        .query_row("SELECT Generation, Position FROM projections WHERE Name = ?1 AND Live = 1", [name], |row| {
-            Ok((row.get::<_, i64>(0)?.max(0) as u64, Position(row.get::<_, i64>(1)?.max(0) as u64)))
+        .prepare_cached("SELECT Generation, Position FROM projections WHERE Name = ?1 AND Live = 1")
+        .and_then(|mut statement| {
+            statement
+                .query_row([name], |row| {
+                    Ok((row.get::<_, i64>(0)?.max(0) as u64, Position(row.get::<_, i64>(1)?.max(0) as u64)))
+                })
+                .optional()
         })
-        .optional()
         .map_err(StoreError::backend)
 }
 
@@ -207,10 +229,8 @@ fn apply_batch(
     }
     let last = batch.last().map_or(after, |event| event.position);
     transaction
-        .execute(
-            "UPDATE projections SET Position = ?1 WHERE Name = ?2 AND Generation = ?3",
-            params![sql_int(last.0), name, sql_int(generation)],
-        )
+        .prepare_cached("UPDATE projections SET Position = ?1 WHERE Name = ?2 AND Generation = ?3")
+        .and_then(|mut statement| statement.execute(params![sql_int(last.0), name, sql_int(generation)]))
         .map_err(StoreError::backend)?;
     transaction.commit().map_err(StoreError::backend)?;
     Ok(())
@@ -222,16 +242,44 @@ impl<P: SqliteProjector> es_core::Projection for SqliteProjection<P> {
         self.projector.name()
     }
 
+    /// Answered from memory once known. Every batch this process applies
+    /// moves it; a batch refused as [`ProjectionError::Moved`] corrects it;
+    /// a swap by a rebuild in this process forgets it. A swap by another
+    /// process is noticed at this process's next batch, which the new
+    /// generation refuses as `Moved`: until then the answer is a position
+    /// this process had reached before the swap, as a read racing the swap
+    /// would return — and any wait for a newer commit still waits for that
+    /// batch, since only batches applied to the live generation move it.
     async fn position(&self) -> Result<Position, ProjectionError> {
+        let known = self.known.load(Ordering::Acquire);
+        if known != UNKNOWN {
+            return Ok(Position(known));
+        }
         let projector = Arc::clone(&self.projector);
         let found = self.pool.run(move |connection| live_generation(connection, projector.name())).await?;
-        Ok(found.map_or(Position::START, |(_, position)| position))
+        let position = found.map_or(Position::START, |(_, position)| position);
+        // Unless a batch was applied meanwhile, which knows better.
+        let _ = self.known.compare_exchange(UNKNOWN, position.0, Ordering::AcqRel, Ordering::Acquire);
+        Ok(position)
     }
 
     async fn apply(&self, after: Position, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
         let projector = Arc::clone(&self.projector);
+        let last = batch.last().map_or(after, |event| event.position);
         let batch = batch.to_vec();
-        run_projection(&self.pool, move |connection| apply_batch(connection, &*projector, None, after, &batch)).await
+        let applied =
+            run_projection(&self.pool, move |connection| apply_batch(connection, &*projector, None, after, &batch))
+                .await;
+        match &applied {
+            Ok(()) => {
+                self.known.store(last.0, Ordering::Release);
+                self.checkpointer.commit_happened();
+            }
+            Err(ProjectionError::Moved { actual, .. }) => self.known.store(actual.0, Ordering::Release),
+            // Whether the batch committed is not known for every failure.
+            Err(_) => self.known.store(UNKNOWN, Ordering::Release),
+        }
+        applied
     }
 }
 
@@ -275,6 +323,8 @@ impl<P: SqliteProjector> Rebuildable for SqliteProjection<P> {
         Ok(Box::new(StagedSqlite {
             projector: Arc::clone(&self.projector),
             pool: Arc::clone(&self.pool),
+            checkpointer: self.checkpointer.clone(),
+            live: Arc::clone(&self.known),
             generation,
             name: format!("{} (generation {generation})", self.projector.name()),
         }))
@@ -284,6 +334,9 @@ impl<P: SqliteProjector> Rebuildable for SqliteProjection<P> {
 struct StagedSqlite<P> {
     projector: Arc<P>,
     pool: Arc<Pool>,
+    checkpointer: Nudge,
+    /// The live projection's known position, forgotten once this one is live.
+    live: Arc<AtomicU64>,
     generation: u64,
     name: String,
 }
@@ -319,7 +372,9 @@ impl<P: SqliteProjector> es_core::Projection for StagedSqlite<P> {
         run_projection(&self.pool, move |connection| {
             apply_batch(connection, &*projector, Some(generation), after, &batch)
         })
-        .await
+        .await?;
+        self.checkpointer.commit_happened();
+        Ok(())
     }
 }
 
@@ -328,7 +383,8 @@ impl<P: SqliteProjector> StagedGeneration for StagedSqlite<P> {
     async fn promote(self: Box<Self>) -> Result<(), ProjectionError> {
         let projector = Arc::clone(&self.projector);
         let generation = self.generation;
-        self.pool
+        let promoted = self
+            .pool
             .run(move |connection| {
                 let transaction = immediate(connection)?;
                 let name = projector.name();
@@ -345,7 +401,11 @@ impl<P: SqliteProjector> StagedGeneration for StagedSqlite<P> {
                 }
                 transaction.commit().map_err(StoreError::backend)
             })
-            .await?;
+            .await;
+        // Swapped or not (a failed commit leaves it unknown), the live
+        // position must be read again.
+        self.live.store(UNKNOWN, Ordering::Release);
+        promoted?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use es_core::{
     AggregateId, AppendError, AppendRequest, Appended, CommandId, CommandRecord, Commit, Position, StoreError, Version,
@@ -33,6 +34,15 @@ pub(crate) const APPENDS_PER_COMMIT_MAX: usize = 512;
 /// which is the backpressure of the whole write path.
 pub(crate) const APPEND_QUEUE_MAX: usize = 4_096;
 
+/// Below this many appends the writer lingers while the flusher syncs.
+const LINGER_BATCH_BELOW: usize = 64;
+
+/// Longest the writer lingers before committing a small batch.
+const LINGER_MICROS_MAX: u64 = 500;
+
+/// How often a lingering writer looks for more appends.
+const LINGER_STEP_MICROS: u64 = 50;
+
 /// Stream heads the writer remembers; past this it forgets them all and
 /// reads heads from the table again as needed.
 const STREAM_HEADS_MAX: usize = 1_000_000;
@@ -43,6 +53,7 @@ const STREAM_HEADS_MAX: usize = 1_000_000;
 pub struct WriterStats {
     commits: AtomicU64,
     appends: AtomicU64,
+    conflicts: AtomicU64,
     pub(crate) syncs: AtomicU64,
 }
 
@@ -56,6 +67,11 @@ impl WriterStats {
     /// conflicts and idempotent repeats, which were answered in one).
     pub fn appends(&self) -> u64 {
         self.appends.load(Ordering::Relaxed)
+    }
+
+    /// Append requests refused with a version conflict.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
     }
 
     /// Syncs of the WAL file by the flusher (0 when SQLite syncs itself).
@@ -121,11 +137,18 @@ impl Writer {
         let mut batch = Vec::with_capacity(APPENDS_PER_COMMIT_MAX);
         while let Some(first) = receiver.blocking_recv() {
             batch.push(first);
-            while batch.len() < APPENDS_PER_COMMIT_MAX {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
+            drain(&mut receiver, &mut batch);
+            // While the flusher still syncs earlier batches, a small batch
+            // committed now would be synced no sooner than one committed
+            // once that sync ends; waiting lets it grow, and every commit
+            // saved is a transaction's worth of writer time.
+            let lingering = Instant::now();
+            while batch.len() < LINGER_BATCH_BELOW
+                && self.acknowledger.syncing()
+                && lingering.elapsed() < Duration::from_micros(LINGER_MICROS_MAX)
+            {
+                std::thread::sleep(Duration::from_micros(LINGER_STEP_MICROS));
+                drain(&mut receiver, &mut batch);
             }
             self.commit_batch(&mut batch);
         }
@@ -193,6 +216,7 @@ impl Writer {
                 }
             }
             if let Some(conflict) = find_conflict(&mut self.heads, &transaction, &batch_heads, request)? {
+                self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
                 outcomes.push(Outcome::Answered(Err(conflict.into())));
                 continue;
             }
@@ -278,9 +302,20 @@ fn head_in_batch(
     Ok(version)
 }
 
+/// Takes whatever else waits, up to a full batch.
+fn drain(receiver: &mut mpsc::Receiver<PendingAppend>, batch: &mut Vec<PendingAppend>) {
+    while batch.len() < APPENDS_PER_COMMIT_MAX {
+        match receiver.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+}
+
 /// Position of the last event in the file (0 when empty).
 pub(crate) fn max_position(connection: &Connection) -> rusqlite::Result<u64> {
-    let position: Option<i64> = connection.query_row("SELECT max(Position) FROM events", [], |row| row.get(0))?;
+    let position: Option<i64> =
+        connection.prepare_cached("SELECT max(Position) FROM events")?.query_row([], |row| row.get(0))?;
     Ok(position.map_or(0, |position| position.max(0) as u64))
 }
 

@@ -11,7 +11,7 @@ use ticketing::{
 };
 
 use crate::error::{AppError, rejected};
-use crate::shop::{Batch, Shop, decide, load, missing};
+use crate::shop::{Batch, Reads, Shop, decide, load, missing};
 
 /// What an organiser gives to create a concert; the venue's capacity is
 /// copied from the venue by [`Shop::create_concert`].
@@ -34,9 +34,9 @@ impl Shop {
     pub async fn create_venue(&self, context: &CommandContext, profile: VenueProfile) -> Result<VenueId, AppError> {
         let venue_id = VenueId::from(AggregateId::random());
         let command = &VenueCommand::Create(profile);
-        self.run(context, &[venue_id.into()], move |fresh| {
+        self.run(context, &[venue_id.into()], move |reads| {
             Box::pin(async move {
-                let venue = load(self.venues(), venue_id, fresh).await?;
+                let venue = load(self.venues(), venue_id, reads).await?;
                 let mut batch = Batch::new(context);
                 batch.add(self.venues(), &venue, &decide(&venue, command)?)?;
                 Ok(batch.finish(venue_id))
@@ -49,9 +49,9 @@ impl Shop {
     /// there.
     pub async fn delete_venue(&self, context: &CommandContext, venue_id: VenueId) -> Result<(), AppError> {
         let command = &VenueCommand::Delete { now: self.now() };
-        self.run(context, &[venue_id.into()], move |fresh| {
+        self.run(context, &[venue_id.into()], move |reads| {
             Box::pin(async move {
-                let venue = load(self.venues(), venue_id, fresh).await?;
+                let venue = load(self.venues(), venue_id, reads).await?;
                 let mut batch = Batch::new(context);
                 batch.add(self.venues(), &venue, &decide(&venue, command)?)?;
                 Ok(batch.finish(()))
@@ -67,9 +67,9 @@ impl Shop {
         let concert_id = ConcertId::from(AggregateId::random());
         let venue_id = form.venue_id;
         let form = &form;
-        self.run(context, &[concert_id.into(), venue_id.into()], move |fresh| {
+        self.run(context, &[concert_id.into(), venue_id.into()], move |reads| {
             Box::pin(async move {
-                let venue = load(self.venues(), venue_id, fresh).await?;
+                let venue = load(self.venues(), venue_id, reads).await?;
                 if venue.state.is_deleted() {
                     return Err(rejected(VenueError::Deleted));
                 }
@@ -84,7 +84,7 @@ impl Shop {
                     genre: form.genre.clone(),
                     image_url: form.image_url.clone(),
                 });
-                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let concert = load(self.concerts(), concert_id, reads).await?;
                 let mut batch = Batch::new(context);
                 batch.add(self.concerts(), &concert, &decide(&concert, &command)?)?;
                 batch.add(self.venues(), &venue, &[])?;
@@ -130,9 +130,9 @@ impl Shop {
     ) -> Result<TicketTypeId, AppError> {
         let ticket_type_id = TicketTypeId(uuid::Uuid::now_v7());
         let command = &ConcertCommand::AddTicketType { ticket_type_id, name, price, quantity };
-        self.run(context, &[concert_id.into()], move |fresh| {
+        self.run(context, &[concert_id.into()], move |reads| {
             Box::pin(async move {
-                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let concert = load(self.concerts(), concert_id, reads).await?;
                 let mut batch = Batch::new(context);
                 batch.add(self.concerts(), &concert, &decide(&concert, command)?)?;
                 Ok(batch.finish(ticket_type_id))
@@ -173,8 +173,8 @@ impl Shop {
 
     /// The venue a concert takes place at (it never changes).
     async fn venue_of(&self, concert_id: ConcertId) -> Result<VenueId, AppError> {
-        for fresh in [false, true] {
-            let concert = load(self.concerts(), concert_id, fresh).await?;
+        for reads in [Reads::Cached, Reads::Fresh] {
+            let concert = load(self.concerts(), concert_id, reads).await?;
             if let Some(details) = concert.state.details() {
                 return Ok(details.venue_id);
             }
@@ -190,9 +190,9 @@ impl Shop {
         command: ConcertCommand,
     ) -> Result<(), AppError> {
         let command = &command;
-        self.run(context, &[concert_id.into()], move |fresh| {
+        self.run(context, &[concert_id.into()], move |reads| {
             Box::pin(async move {
-                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let concert = load(self.concerts(), concert_id, reads).await?;
                 let mut batch = Batch::new(context);
                 batch.add(self.concerts(), &concert, &decide(&concert, command)?)?;
                 Ok(batch.finish(()))
@@ -212,10 +212,10 @@ impl Shop {
         venue_command: impl Fn(&ticketing::Venue) -> Option<VenueCommand> + Sync,
     ) -> Result<(), AppError> {
         let venue_command = &venue_command;
-        self.run(context, &[concert_id.into(), venue_id.into()], move |fresh| {
+        self.run(context, &[concert_id.into(), venue_id.into()], move |reads| {
             Box::pin(async move {
-                let concert = load(self.concerts(), concert_id, fresh).await?;
-                let venue = load(self.venues(), venue_id, fresh).await?;
+                let concert = load(self.concerts(), concert_id, reads).await?;
+                let venue = load(self.venues(), venue_id, reads).await?;
                 let mut batch = Batch::new(context);
                 batch.add(self.concerts(), &concert, &decide(&concert, concert_command)?)?;
                 let venue_events = match venue_command(&venue.state) {

@@ -9,7 +9,7 @@ use thiserror::Error;
 use ticketing::{CartError, ConcertError, OrderError, RefusalKind, VenueError};
 
 /// Why a command did not go through.
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum AppError {
     /// The domain refused the command.
     #[error("{message}")]

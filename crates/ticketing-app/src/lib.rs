@@ -17,6 +17,7 @@ mod catalog;
 mod codes;
 mod error;
 mod expiry;
+mod lanes;
 pub mod queries;
 mod sales;
 mod shop;

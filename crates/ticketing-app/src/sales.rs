@@ -4,6 +4,8 @@
 //! held tickets of every concert in it and places the order. So the
 //! concert's inventory and the carts can never disagree, whatever fails.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use es_core::{AggregateId, CommandContext};
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,7 @@ use ticketing::{
 };
 
 use crate::error::{AppError, Refused, rejected};
-use crate::shop::{Batch, Shop, decide, load};
+use crate::shop::{Batch, Reads, Shop, decide, load};
 
 /// Tickets held in a cart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +44,7 @@ impl Shop {
         let now = self.now();
         let reservation =
             Reservation { hold_id: HoldId(uuid::Uuid::now_v7()), expires_at: now + Duration::minutes(HOLD_MINUTES) };
-        let hold = &ConcertCommand::HoldTickets(HoldRequest {
+        let hold = ConcertCommand::HoldTickets(HoldRequest {
             cart_id,
             hold_id: reservation.hold_id,
             ticket_type_id,
@@ -50,10 +52,17 @@ impl Shop {
             now,
             expires_at: reservation.expires_at,
         });
-        self.run(context, &[concert_id.into(), cart_id.into()], move |fresh| {
+        // Read the cart here, beside the other buyers, rather than in the
+        // concert's lane, where commands are decided one at a time.
+        if context.command_id.is_none() {
+            let _ = self.carts().load(cart_id.into()).await;
+        }
+        let shared_context = Arc::new(context.clone());
+        self.run_shared(context, &[concert_id.into(), cart_id.into()], move |shop, reads| {
+            let (hold, context) = (hold.clone(), Arc::clone(&shared_context));
             Box::pin(async move {
-                let concert = load(self.concerts(), concert_id, fresh).await?;
-                let concert_events = decide(&concert, hold)?;
+                let concert = load(shop.concerts(), concert_id, reads).await?;
+                let concert_events = decide(&concert, &hold)?;
                 // The hold was accepted, so the ticket type exists.
                 let Some(ticket_type) = concert.state.ticket_type(ticket_type_id) else {
                     return Err(rejected(ticketing::ConcertError::TicketTypeNotFound(ticket_type_id)));
@@ -66,11 +75,11 @@ impl Shop {
                     unit_price: ticket_type.price,
                     expires_at: reservation.expires_at,
                 };
-                let cart = load(self.carts(), cart_id, fresh).await?;
+                let cart = load(shop.carts(), cart_id, reads).await?;
                 let cart_events = decide(&cart, &CartCommand::AddItem { item, now })?;
-                let mut batch = Batch::new(context);
-                batch.add(self.concerts(), &concert, &concert_events)?;
-                batch.add(self.carts(), &cart, &cart_events)?;
+                let mut batch = Batch::new(&context);
+                batch.add(shop.concerts(), &concert, &concert_events)?;
+                batch.add(shop.carts(), &cart, &cart_events)?;
                 Ok(batch.finish(reservation))
             })
         })
@@ -86,11 +95,11 @@ impl Shop {
     ) -> Result<(), AppError> {
         let cart_id = CartId::of(customer);
         let concert_id = self.concert_of_item(cart_id, hold_id).await?;
-        self.run(context, &[concert_id.into(), cart_id.into()], move |fresh| {
+        self.run(context, &[concert_id.into(), cart_id.into()], move |reads| {
             Box::pin(async move {
-                let cart = load(self.carts(), cart_id, fresh).await?;
+                let cart = load(self.carts(), cart_id, reads).await?;
                 let cart_events = decide(&cart, &CartCommand::RemoveItem { item_id: hold_id })?;
-                let concert = load(self.concerts(), concert_id, fresh).await?;
+                let concert = load(self.concerts(), concert_id, reads).await?;
                 let concert_events = decide(&concert, &ConcertCommand::ReleaseHold { hold_id })?;
                 let mut batch = Batch::new(context);
                 batch.add(self.carts(), &cart, &cart_events)?;
@@ -106,7 +115,7 @@ impl Shop {
     /// by someone else are skipped. Returns how many holds it expired.
     pub async fn expire_holds(&self, concert_id: ConcertId, now: DateTime<Utc>) -> Result<usize, AppError> {
         // A sweep reads the log's head: holds made by other processes count too.
-        let concert = load(self.concerts(), concert_id, true).await?;
+        let concert = load(self.concerts(), concert_id, Reads::Fresh).await?;
         let mut expired = 0;
         for hold in expired_holds(&concert.state, now) {
             let hold_id = hold.hold_id;
@@ -115,11 +124,11 @@ impl Shop {
             // processes; without one, a settled hold is simply refused below.
             let context = &CommandContext::default();
             let outcome = self
-                .run(context, &[concert_id.into(), cart_id.into()], move |fresh| {
+                .run(context, &[concert_id.into(), cart_id.into()], move |reads| {
                     Box::pin(async move {
-                        let concert = load(self.concerts(), concert_id, fresh).await?;
+                        let concert = load(self.concerts(), concert_id, reads).await?;
                         let concert_events = decide(&concert, &ConcertCommand::ExpireHold { hold_id, now })?;
-                        let cart = load(self.carts(), cart_id, fresh).await?;
+                        let cart = load(self.carts(), cart_id, reads).await?;
                         let cart_events = decide(&cart, &CartCommand::ExpireItem { item_id: hold_id, now })?;
                         let mut batch = Batch::new(context);
                         batch.add(self.concerts(), &concert, &concert_events)?;
@@ -148,26 +157,34 @@ impl Shop {
         let now = self.now();
         // The turns to take come from the cart as cached; if it changes before
         // the attempt, the expected versions still keep the append correct.
-        let cart = load(self.carts(), cart_id, false).await?;
-        let mut involved: Vec<AggregateId> = cart.state.items().iter().map(|item| item.concert_id.into()).collect();
+        let cart = load(self.carts(), cart_id, Reads::Cached).await?;
+        let mut involved: Vec<AggregateId> = Vec::new();
+        for item in cart.state.items() {
+            if !involved.contains(&item.concert_id.into()) {
+                involved.push(item.concert_id.into());
+            }
+        }
         involved.push(cart_id.into());
         involved.push(order_id.into());
-        self.run(context, &involved, move |fresh| {
+        let shared_context = Arc::new(context.clone());
+        self.run_shared(context, &involved, move |shop, reads| {
+            let context = Arc::clone(&shared_context);
             Box::pin(async move {
-                let cart = load(self.carts(), cart_id, fresh).await?;
+                let cart = load(shop.carts(), cart_id, reads).await?;
                 let plan = plan_checkout(&cart.state, customer, order_id, now).map_err(rejected)?;
-                let mut batch = Batch::new(context);
-                batch.add(self.carts(), &cart, &decide(&cart, &plan.cart_command())?)?;
+                let mut batch = Batch::new(&context);
+                batch.add(shop.carts(), &cart, &decide(&cart, &plan.cart_command())?)?;
                 for (concert_id, command) in plan.concert_commands() {
-                    let concert = load(self.concerts(), concert_id, fresh).await?;
-                    batch.add(self.concerts(), &concert, &decide(&concert, &command)?)?;
+                    let concert = load(shop.concerts(), concert_id, reads).await?;
+                    batch.add(shop.concerts(), &concert, &decide(&concert, &command)?)?;
                 }
-                let codes: Vec<TicketCode> = (0..plan.tickets_needed()).map(|_| self.codes().next()).collect();
+                let codes: Vec<TicketCode> = (0..plan.tickets_needed()).map(|_| shop.codes().next()).collect();
                 let place = plan
                     .order_command(codes)
                     .map_err(|error| es_core::RepositoryError::Rejected(Refused::invalid(error)))?;
-                let order = load(self.orders(), order_id, fresh).await?;
-                batch.add(self.orders(), &order, &decide(&order, &place)?)?;
+                // The order's id was minted above: it has no events to read.
+                let order = shop.orders().new_aggregate(order_id.into());
+                batch.add(shop.orders(), &order, &decide(&order, &place)?)?;
                 Ok(batch.finish(order_id))
             })
         })
@@ -183,9 +200,9 @@ impl Shop {
         code: TicketCode,
     ) -> Result<(), AppError> {
         let command = &OrderCommand::CheckInTicket { code, now: self.now() };
-        self.run(context, &[order_id.into()], move |fresh| {
+        self.run(context, &[order_id.into()], move |reads| {
             Box::pin(async move {
-                let order = load(self.orders(), order_id, fresh).await?;
+                let order = load(self.orders(), order_id, reads).await?;
                 let mut batch = Batch::new(context);
                 batch.add(self.orders(), &order, &decide(&order, command)?)?;
                 Ok(batch.finish(()))
@@ -196,8 +213,8 @@ impl Shop {
 
     /// The concert of a cart item.
     async fn concert_of_item(&self, cart_id: CartId, hold_id: HoldId) -> Result<ConcertId, AppError> {
-        for fresh in [false, true] {
-            let cart = load(self.carts(), cart_id, fresh).await?;
+        for reads in [Reads::Cached, Reads::Fresh] {
+            let cart = load(self.carts(), cart_id, reads).await?;
             if let Some(item) = cart.state.item(hold_id) {
                 return Ok(item.concert_id);
             }

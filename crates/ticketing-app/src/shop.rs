@@ -5,6 +5,8 @@
 //! confirm a refusal on fresh ones, commit atomically, and decide again after
 //! a version conflict.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use ticketing::{Cart, Concert, Order, Venue};
 
 use crate::codes::TicketCodes;
 use crate::error::{AppError, AttemptError, Refusal, Refused, refused};
+use crate::lanes::Lanes;
 
 /// The application's command side: every handler is a method. Cheap to
 /// share behind an `Arc`; the repositories' caches live inside.
@@ -32,6 +35,26 @@ pub struct Shop {
     clock: Arc<dyn Clock>,
     codes: Arc<dyn TicketCodes>,
     turns: Arc<Turns>,
+    /// Commands waiting to share an append, by lead aggregate.
+    lanes: Arc<Lanes>,
+}
+
+impl Clone for Shop {
+    /// Another handle on the same shop: the repositories, caches, turns and
+    /// lanes are shared.
+    fn clone(&self) -> Self {
+        Self {
+            log: self.log.clone(),
+            venues: self.venues.clone(),
+            concerts: self.concerts.clone(),
+            carts: self.carts.clone(),
+            orders: self.orders.clone(),
+            clock: Arc::clone(&self.clock),
+            codes: Arc::clone(&self.codes),
+            turns: Arc::clone(&self.turns),
+            lanes: Arc::clone(&self.lanes),
+        }
+    }
 }
 
 impl std::fmt::Debug for Shop {
@@ -68,6 +91,7 @@ impl Shop {
             clock,
             codes,
             turns,
+            lanes: Arc::new(Lanes::default()),
         }
     }
 
@@ -104,16 +128,25 @@ impl Shop {
         self.codes.as_ref()
     }
 
-    /// Runs one command. `attempt(fresh)` loads what it needs (from the
-    /// caches, or from the log's head when `fresh`), decides, and records
-    /// the events in a [`Batch`]. A refusal on cached states is confirmed
-    /// once on fresh states; a version conflict starts over. `T` is the
-    /// command's result, stored with its id so that a retry returns it.
+    pub(crate) fn turns(&self) -> &Turns {
+        &self.turns
+    }
+
+    pub(crate) fn lanes(&self) -> &Lanes {
+        &self.lanes
+    }
+
+    /// Runs one command. `attempt(reads)` loads what it needs (from the
+    /// caches, or from the log's head with [`Reads::Fresh`]), decides, and
+    /// records the events in a [`Batch`]. A refusal on cached states is
+    /// confirmed once on fresh states; a version conflict starts over. `T`
+    /// is the command's result, stored with its id so that a retry returns
+    /// it.
     pub(crate) async fn run<'f, T>(
         &self,
         context: &CommandContext,
         aggregates: &[AggregateId],
-        attempt: impl Fn(bool) -> AttemptFuture<'f, T>,
+        attempt: impl Fn(Reads<'static>) -> AttemptFuture<'f, T>,
     ) -> Result<T, AppError>
     where
         T: Serialize + DeserializeOwned + Send,
@@ -128,20 +161,41 @@ impl Shop {
         let attempt = &attempt;
         let log = &self.log;
         let outcome = retry_on_conflict(|| async move {
-            let decision = match attempt(false).await {
-                Err(RepositoryError::Rejected(_)) => attempt(true).await?,
+            let decision = match attempt(Reads::Cached).await {
+                Err(RepositoryError::Rejected(_)) => attempt(Reads::Fresh).await?,
                 other => other?,
             };
-            match decision {
-                Decision::Nothing(value) => Ok(value),
-                Decision::Append(transaction, value) => match transaction.commit(log, &value).await? {
-                    Appended::Committed(_) => Ok(value),
+            match decision.changes {
+                None => Ok(decision.value),
+                Some(changes) => match changes.transaction.commit(log, &decision.value).await? {
+                    Appended::Committed(_) => Ok(decision.value),
                     Appended::AlreadyApplied(record) => decode_result(&record),
                 },
             }
         })
         .await;
         outcome.map_err(AppError::from)
+    }
+
+    /// Runs one command that may share its append with other commands on
+    /// the same `lead` aggregate (a concert in a flash sale): see `lanes.rs`.
+    /// `aggregates` are every aggregate it touches, `lead` first. A command
+    /// with an id (an `Idempotency-Key`) runs alone through [`Shop::run`]: an
+    /// append stores at most one command's result.
+    pub(crate) async fn run_shared<T, F>(
+        &self,
+        context: &CommandContext,
+        aggregates: &[AggregateId],
+        attempt: F,
+    ) -> Result<T, AppError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: for<'a> Fn(&'a Shop, Reads<'a>) -> AttemptFuture<'a, T> + Send + Sync + 'static,
+    {
+        match aggregates.first() {
+            Some(&lead) if context.command_id.is_none() => self.lanes.submit(self, lead, attempt).await,
+            _ => self.run(context, aggregates, |reads| attempt(self, reads)).await,
+        }
     }
 }
 
@@ -150,12 +204,68 @@ impl Shop {
 /// lifetimes).
 pub(crate) type AttemptFuture<'f, T> = Pin<Box<dyn Future<Output = Result<Decision<T>, AttemptError>> + Send + 'f>>;
 
-/// What one attempt decided.
-pub(crate) enum Decision<T> {
-    /// Append the transaction; `T` is the result.
-    Append(Transaction, T),
-    /// Nothing to append (the command changes nothing); `T` is the result.
-    Nothing(T),
+/// What one attempt decided: its result, and what to append for it.
+pub(crate) struct Decision<T> {
+    pub(crate) value: T,
+    /// `None` when the command changes nothing.
+    pub(crate) changes: Option<Changes>,
+}
+
+/// The appends of one decision, and the states they lead to (which the
+/// next command of a shared append decides on).
+pub(crate) struct Changes {
+    pub(crate) transaction: Transaction,
+    pub(crate) states: States,
+}
+
+/// States of aggregates after uncommitted events, by id: what a command
+/// sharing an append sees in place of the caches. Each value is a
+/// `Loaded<A>` of the aggregate's own type.
+#[derive(Default)]
+pub(crate) struct States {
+    states: HashMap<AggregateId, Box<dyn Any + Send + Sync>>,
+}
+
+impl States {
+    fn get<A: Aggregate>(&self, aggregate_id: AggregateId) -> Option<Loaded<A>> {
+        self.states.get(&aggregate_id)?.downcast_ref::<Loaded<A>>().cloned()
+    }
+
+    fn insert<A: Aggregate>(&mut self, loaded: Loaded<A>) {
+        self.states.insert(loaded.aggregate_id, Box::new(loaded));
+    }
+
+    /// Takes `other`'s states over, replacing older ones.
+    pub(crate) fn extend(&mut self, other: States) {
+        self.states.extend(other.states);
+    }
+}
+
+/// Where an attempt reads its aggregates from.
+#[derive(Clone, Copy)]
+pub(crate) enum Reads<'s> {
+    /// The repositories' caches (no I/O on a hit).
+    Cached,
+    /// The log's head.
+    Fresh,
+    /// The states a shared append has reached so far, else the caches.
+    Shared(&'s States),
+    /// The log's head, each aggregate read at most once per set: confirming
+    /// the refusals of a shared append after it committed.
+    Confirming(&'s Refreshed),
+}
+
+/// Aggregates already brought up to the log's head in one round.
+#[derive(Default)]
+pub(crate) struct Refreshed {
+    ids: std::sync::Mutex<std::collections::HashSet<AggregateId>>,
+}
+
+impl Refreshed {
+    /// Whether `aggregate_id` still needs reading; marks it read.
+    fn first_time(&self, aggregate_id: AggregateId) -> bool {
+        self.ids.lock().map_or(true, |mut ids| ids.insert(aggregate_id))
+    }
 }
 
 /// A transaction being filled, counting events so that a command that
@@ -163,11 +273,12 @@ pub(crate) enum Decision<T> {
 pub(crate) struct Batch {
     transaction: Transaction,
     events: usize,
+    states: States,
 }
 
 impl Batch {
     pub(crate) fn new(context: &CommandContext) -> Self {
-        Self { transaction: Transaction::new(context), events: 0 }
+        Self { transaction: Transaction::new(context), events: 0, states: States::default() }
     }
 
     /// Records `events` against `loaded` (none: only asserts its version).
@@ -178,27 +289,39 @@ impl Batch {
         events: &[A::Event],
     ) -> Result<Loaded<A>, AttemptError> {
         self.events += events.len();
-        Ok(self.transaction.record(repository, loaded, events)?)
+        let after = self.transaction.record(repository, loaded, events)?;
+        self.states.insert(after.clone());
+        Ok(after)
     }
 
     /// The decision: append, unless no member has events.
     pub(crate) fn finish<T>(self, value: T) -> Decision<T> {
-        if self.events == 0 { Decision::Nothing(value) } else { Decision::Append(self.transaction, value) }
+        let changes = (self.events > 0).then_some(Changes { transaction: self.transaction, states: self.states });
+        Decision { value, changes }
     }
 }
 
-/// Loads an aggregate from the cache, or from the log's head when `fresh`.
+/// Loads an aggregate as `reads` says.
 pub(crate) async fn load<A>(
     repository: &Repository<A>,
     aggregate_id: impl Into<AggregateId>,
-    fresh: bool,
+    reads: Reads<'_>,
 ) -> Result<Loaded<A>, AttemptError>
 where
     A: Aggregate,
     A::Error: Refusal,
 {
     let aggregate_id = aggregate_id.into();
-    let loaded = if fresh { repository.refresh(aggregate_id).await } else { repository.load(aggregate_id).await };
+    let loaded = match reads {
+        Reads::Cached => repository.load(aggregate_id).await,
+        Reads::Fresh => repository.refresh(aggregate_id).await,
+        Reads::Shared(states) => match states.get::<A>(aggregate_id) {
+            Some(loaded) => Ok(loaded),
+            None => repository.load(aggregate_id).await,
+        },
+        Reads::Confirming(refreshed) if refreshed.first_time(aggregate_id) => repository.refresh(aggregate_id).await,
+        Reads::Confirming(_) => repository.load(aggregate_id).await,
+    };
     loaded.map_err(|error| error.map_rejected(refused))
 }
 
@@ -216,7 +339,7 @@ pub(crate) fn missing(what: &str) -> AttemptError {
     RepositoryError::Rejected(Refused::Missing(what.to_owned()))
 }
 
-fn decode_result<T: DeserializeOwned>(record: &CommandRecord) -> Result<T, AttemptError> {
+pub(crate) fn decode_result<T: DeserializeOwned>(record: &CommandRecord) -> Result<T, AttemptError> {
     serde_json::from_str(&record.result)
         .map_err(|source| RepositoryError::Codec(CodecError::Json { event_type: "command result".to_owned(), source }))
 }

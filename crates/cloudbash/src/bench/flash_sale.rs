@@ -1,0 +1,346 @@
+//! `flash-sale`: the shop as buyers meet it on the day tickets go on sale.
+//! A real HTTP server (the whole of `cloudbash serve`, started in this
+//! process on a free port in a temporary directory, or an already running
+//! one with `--url`) sells one concert's tickets to many buyers at once,
+//! each with a token of their own, over a fixed number of keep-alive
+//! HTTP/1.1 connections. Every buyer reserves one ticket and, if that
+//! worked, checks out.
+//!
+//! Afterwards the sale is audited from the outside, through the API only
+//! (`audit.rs`): the read models and the log must agree that no ticket was
+//! sold twice, that the orders hold exactly the tickets sold, and that no
+//! hold was left behind without a cart.
+//!
+//! The load generator shares the process, and so the two cores, with the
+//! server; every figure includes its cost.
+
+mod audit;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use clap::Args;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use ticketing_api::auth::{LOCAL_ISSUER, LocalSigner, Secret};
+use ticketing_api::limits::TOKEN_LIFETIME_DEFAULT;
+
+use super::Common;
+use super::report::{Latencies, Measurement, Reporter, millis, per_second};
+use crate::host::{Host, HostConfig};
+
+/// Options of `cloudbash bench flash-sale`.
+#[derive(Debug, Args)]
+pub(crate) struct FlashSaleArgs {
+    /// Tickets on sale.
+    #[arg(long, default_value_t = 10_000)]
+    tickets: u32,
+    /// Buyers, each with a token of their own; each tries to buy one ticket.
+    #[arg(long, default_value_t = 20_000)]
+    buyers: u32,
+    /// Concurrent keep-alive HTTP connections of the load generator.
+    #[arg(long, default_value_t = 256)]
+    connections: u32,
+    /// Sell on an already running server instead of one started here. It
+    /// needs tokens: `--data-dir` (the server's data directory, whose secret
+    /// signs every token as `cloudbash token` does), or `--token` (an
+    /// administrator's) with `--buyer-tokens`.
+    #[arg(long)]
+    url: Option<String>,
+    /// The running server's data directory, to sign tokens with its secret.
+    #[arg(long, requires = "url")]
+    data_dir: Option<PathBuf>,
+    /// An administrator's bearer token for the running server (sets up the
+    /// concert and audits the sale).
+    #[arg(long, requires = "url", conflicts_with = "data_dir")]
+    token: Option<String>,
+    /// A file with one buyer token per line, at least `--buyers` of them.
+    #[arg(long, requires = "token")]
+    buyer_tokens: Option<PathBuf>,
+}
+
+/// Runs the sale `--runs` times, each on a fresh server (or a fresh concert
+/// of the running one).
+pub(super) async fn run(args: &FlashSaleArgs, common: &Common, reporter: &mut Reporter) -> anyhow::Result<()> {
+    anyhow::ensure!(args.tickets >= 1 && args.buyers >= 1 && args.connections >= 1, "counts must be positive");
+    for run in 1..=common.runs {
+        let measurement = match &args.url {
+            Some(url) => {
+                let tokens = Tokens::for_running_server(args)?;
+                sale(args, url.trim_end_matches('/'), &tokens).await?.with("server", url.as_str())
+            }
+            None => {
+                let dir = tempfile::Builder::new().prefix("cloudbash-flash-sale").tempdir()?;
+                let config = HostConfig { addr: ([127, 0, 0, 1], 0).into(), data_dir: dir.path().to_path_buf() };
+                let host = Host::start(&config).await.context("starting the shop")?;
+                let tokens = Tokens::Signer(signer(dir.path())?);
+                let sold = sale(args, &format!("http://{}", host.addr()), &tokens).await;
+                host.stop().await;
+                sold?.with("server", "in-process")
+            }
+        };
+        reporter.record("flash-sale", run, measurement)?;
+    }
+    Ok(())
+}
+
+fn signer(data_dir: &std::path::Path) -> anyhow::Result<LocalSigner> {
+    let secret = Secret::load_or_create(data_dir).context("reading the signing secret")?;
+    Ok(LocalSigner::new(&secret, LOCAL_ISSUER))
+}
+
+/// Where the tokens come from.
+enum Tokens {
+    /// Signed here with the server's secret.
+    Signer(LocalSigner),
+    /// Handed over on the command line.
+    Given { admin: String, buyers: Vec<String> },
+}
+
+impl Tokens {
+    fn for_running_server(args: &FlashSaleArgs) -> anyhow::Result<Self> {
+        if let Some(data_dir) = &args.data_dir {
+            return Ok(Tokens::Signer(signer(data_dir)?));
+        }
+        let (Some(admin), Some(file)) = (&args.token, &args.buyer_tokens) else {
+            anyhow::bail!("--url needs --data-dir, or --token with --buyer-tokens");
+        };
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let buyers: Vec<String> =
+            text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect();
+        anyhow::ensure!(
+            buyers.len() >= args.buyers as usize,
+            "{} holds {} tokens, fewer than --buyers",
+            file.display(),
+            buyers.len()
+        );
+        Ok(Tokens::Given { admin: admin.clone(), buyers })
+    }
+
+    fn admin(&self) -> String {
+        match self {
+            Tokens::Signer(signer) => {
+                signer.issue(uuid::Uuid::now_v7(), true, TOKEN_LIFETIME_DEFAULT, SystemTime::now())
+            }
+            Tokens::Given { admin, .. } => admin.clone(),
+        }
+    }
+
+    fn buyers(&self, count: usize) -> Vec<String> {
+        match self {
+            Tokens::Signer(signer) => (0..count)
+                .map(|_| signer.issue(uuid::Uuid::now_v7(), false, TOKEN_LIFETIME_DEFAULT, SystemTime::now()))
+                .collect(),
+            Tokens::Given { buyers, .. } => buyers[..count].to_vec(),
+        }
+    }
+}
+
+/// The API of one server, as a client.
+#[derive(Clone)]
+pub(super) struct Api {
+    http: Client,
+    base: String,
+}
+
+impl Api {
+    /// Sends a request; the status and the body as JSON (`Null` if empty).
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes)? };
+        Ok((status, body))
+    }
+
+    /// Sends a request that must answer `expected`; its body.
+    pub(super) async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        expected: StatusCode,
+    ) -> anyhow::Result<Value> {
+        let (status, body) = self.send(method.clone(), path, token, body).await?;
+        anyhow::ensure!(status == expected, "{method} {path} answered {status}, not {expected}: {body}");
+        Ok(body)
+    }
+
+    /// Sends a request and reads its body away; only the status matters.
+    async fn status(&self, path: &str, token: &str, body: Option<&str>) -> Result<StatusCode, reqwest::Error> {
+        let mut request = self.http.post(format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_owned());
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        // Read to the end, so that the connection goes back to the pool.
+        response.bytes().await?;
+        Ok(status)
+    }
+}
+
+/// The concert on sale.
+pub(super) struct OnSale {
+    pub(super) concert_id: String,
+    pub(super) ticket_type_id: String,
+    pub(super) quantity: u32,
+}
+
+/// Creates a venue and a published concert with one ticket type.
+async fn concert_on_sale(api: &Api, admin: &str, tickets: u32) -> anyhow::Result<OnSale> {
+    let venue = json!({"name": "Flash Hall", "address": "Main Street 1", "city": "Utrecht", "capacity": tickets});
+    let venue = api.expect(Method::POST, "/venues", admin, Some(venue), StatusCode::CREATED).await?;
+    let concert = json!({"name": "Flash Sale", "venueId": venue["id"], "genre": "rock"});
+    let concert = api.expect(Method::POST, "/concerts", admin, Some(concert), StatusCode::CREATED).await?;
+    let concert_id = concert["id"].as_str().context("a concert id")?.to_owned();
+    let ticket_type = json!({"name": "Standing", "price": {"amount": 2500, "currency": "EUR"}, "quantity": tickets});
+    let path = format!("/concerts/{concert_id}/ticket-types");
+    let ticket_type = api.expect(Method::POST, &path, admin, Some(ticket_type), StatusCode::CREATED).await?;
+    let starts_at = chrono::Utc::now() + chrono::Duration::days(30);
+    let schedule = json!({"startsAt": starts_at, "endsAt": starts_at + chrono::Duration::hours(3)});
+    let path = format!("/concerts/{concert_id}/schedule");
+    api.expect(Method::POST, &path, admin, Some(schedule), StatusCode::OK).await?;
+    api.expect(Method::POST, &format!("/concerts/{concert_id}/publish"), admin, None, StatusCode::OK).await?;
+    let ticket_type_id = ticket_type["id"].as_str().context("a ticket type id")?.to_owned();
+    Ok(OnSale { concert_id, ticket_type_id, quantity: tickets })
+}
+
+/// What the buyers of one connection saw.
+#[derive(Default)]
+struct Tally {
+    /// Per purchase: how long it took, and when it was done (from the start).
+    purchases: Vec<(Duration, Duration)>,
+    sold_out: u64,
+    errors_5xx: u64,
+    other_errors: u64,
+    requests: u64,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn failed(&mut self, what: String, server_error: bool) {
+        if server_error {
+            self.errors_5xx += 1;
+        } else {
+            self.other_errors += 1;
+        }
+        self.first_error.get_or_insert(what);
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.purchases.extend(other.purchases);
+        self.sold_out += other.sold_out;
+        self.errors_5xx += other.errors_5xx;
+        self.other_errors += other.other_errors;
+        self.requests += other.requests;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Result<Measurement> {
+    let connections = args.connections as usize;
+    let http = Client::builder()
+        .pool_max_idle_per_host(connections)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let api = Api { http, base: base.to_owned() };
+    let admin = tokens.admin();
+    let on_sale = concert_on_sale(&api, &admin, args.tickets).await?;
+    let buyers: Arc<[String]> = tokens.buyers(args.buyers as usize).into();
+    let body: Arc<str> =
+        json!({"concertId": on_sale.concert_id, "ticketTypeId": on_sale.ticket_type_id, "quantity": 1})
+            .to_string()
+            .into();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let (api, buyers, next, body) = (api.clone(), Arc::clone(&buyers), Arc::clone(&next), Arc::clone(&body));
+        workers.spawn(async move {
+            let mut tally = Tally::default();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(token) = buyers.get(index) else { return tally };
+                buy(&api, token, &body, started, &mut tally).await;
+            }
+        });
+    }
+    let mut tally = Tally::default();
+    while let Some(done) = workers.join_next().await {
+        tally.merge(done?);
+    }
+    let elapsed = started.elapsed();
+    let audit = audit::audit(&api, &admin, &on_sale).await?;
+    let purchases = tally.purchases.len() as u64;
+    let sold_out_after = tally.purchases.iter().map(|(_, done)| *done).max().unwrap_or_default();
+    let mut latencies: Vec<Duration> = tally.purchases.iter().map(|(took, _)| *took).collect();
+    let oversold = audit.oversold(purchases);
+    let measurement =
+        Measurement::new(purchases, sold_out_after, Latencies::of(&mut latencies), "purchase (reserve + checkout)")
+            .with("tickets", args.tickets)
+            .with("buyers", args.buyers)
+            .with("connections", args.connections)
+            .with("sync", "full")
+            .with("purchases", purchases)
+            .with("soldOut", audit.log_sold == u64::from(on_sale.quantity))
+            .with("secondsToSellOut", (sold_out_after.as_secs_f64() * 1e4).round() / 1e4)
+            .with("totalSeconds", (elapsed.as_secs_f64() * 1e4).round() / 1e4)
+            .with("requests", tally.requests)
+            .with("requestsPerSec", per_second(tally.requests, elapsed).round())
+            .with("refusedSoldOut", tally.sold_out)
+            .with("errors5xx", tally.errors_5xx)
+            .with("otherErrors", tally.other_errors)
+            .with("oversold", oversold)
+            .with("lostPurchases", purchases.saturating_sub(audit.log_sold))
+            .with("orphanHolds", audit.orphan_holds)
+            .with("openHolds", audit.live_holds)
+            .with("versionsOverQuantity", audit.versions_over_quantity)
+            .with("soldLog", audit.log_sold)
+            .with("soldReadModel", audit.read_sold)
+            .with("orderTicketsLog", audit.log_order_tickets)
+            .with("orderTicketsReadModel", audit.read_order_tickets)
+            .with("availableReadModel", audit.read_available)
+            .with("consistent", audit.consistent())
+            .with("firstError", tally.first_error.unwrap_or_default())
+            .with("secondsToAudit", millis(audit.took) / 1e3);
+    Ok(measurement)
+}
+
+/// One buyer: reserve a ticket, and check out if that worked.
+async fn buy(api: &Api, token: &str, body: &str, started: Instant, tally: &mut Tally) {
+    let began = Instant::now();
+    tally.requests += 1;
+    match api.status("/cart/items", token, Some(body)).await {
+        Ok(StatusCode::CREATED) => {}
+        Ok(StatusCode::CONFLICT) => {
+            tally.sold_out += 1;
+            return;
+        }
+        Ok(status) => return tally.failed(format!("reserve answered {status}"), status.is_server_error()),
+        Err(error) => return tally.failed(format!("reserve failed: {error}"), false),
+    }
+    tally.requests += 1;
+    match api.status("/cart/checkout", token, None).await {
+        Ok(StatusCode::CREATED) => tally.purchases.push((began.elapsed(), started.elapsed())),
+        Ok(status) => tally.failed(format!("checkout answered {status}"), status.is_server_error()),
+        Err(error) => tally.failed(format!("checkout failed: {error}"), false),
+    }
+}
