@@ -24,6 +24,10 @@ const CONNECTIONS_MAX: usize = 8;
 /// `read` calls (replay reads the whole log; this saves a copy per page).
 const MMAP_BYTES_MAX: i64 = 256 * 1024 * 1024;
 
+/// Prepared statements a connection keeps: every read model of the shop
+/// with its few statements each fits, so none is parsed twice.
+const STATEMENTS_CACHED: usize = 128;
+
 /// How long a connection waits for SQLite's write lock before failing.
 pub(crate) const BUSY_TIMEOUT_MILLIS: u64 = 10_000;
 
@@ -64,6 +68,7 @@ pub(crate) fn open(path: &Path, durability: Durability) -> rusqlite::Result<Conn
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     connection.busy_handler(Some(wait_for_lock))?;
+    connection.set_prepared_statement_cache_capacity(STATEMENTS_CACHED);
     // With STAT4 (which the bundled SQLite enables) a statement whose range
     // constraint takes a new bound value is planned again at its next step:
     // every page of a replay, every subscription poll. The plans here do not

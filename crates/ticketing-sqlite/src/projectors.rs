@@ -11,7 +11,7 @@ use es_sqlite::{ApplyError, SqliteProjector, TableSpec, Tables};
 use rusqlite::params;
 use ticketing::{CartEvent, CartId, ConcertEvent, OrderEvent, VenueEvent};
 
-use crate::rows::{Fact, Kind, admit, applied_table, decode, int, one_row, time};
+use crate::rows::{Fact, Kind, admit, applied_table, decode, execute, int, one_row, time};
 
 /// The catalogue's projection name.
 pub const CATALOGUE: &str = "catalogue";
@@ -74,7 +74,8 @@ impl SqliteProjector for CatalogueProjector {
         let venues = tables.name("catalogue_venues");
         match fact {
             Fact::Venue(VenueEvent::Created { name, address, city, .. }) => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!(
                         "INSERT INTO {venues} (venue_id, name, city, address, version) VALUES (?1, ?2, ?3, ?4, ?5)"
                     ),
@@ -82,11 +83,15 @@ impl SqliteProjector for CatalogueProjector {
                 )?;
             }
             Fact::Venue(_) => {
-                connection
-                    .execute(&format!("UPDATE {venues} SET version = ?2 WHERE venue_id = ?1"), params![id, version])?;
+                execute(
+                    connection,
+                    &format!("UPDATE {venues} SET version = ?2 WHERE venue_id = ?1"),
+                    params![id, version],
+                )?;
             }
             Fact::Concert(ConcertEvent::Created { name, venue_id, description, genre, image_url, .. }) => {
-                let changed = connection.execute(
+                let changed = execute(
+                    connection,
                     &format!(
                         "INSERT INTO {catalogue} (concert_id, name, description, genre, image_url, status, venue_id, \
                          venue_name, venue_city, venue_address, version) \
@@ -106,7 +111,8 @@ impl SqliteProjector for CatalogueProjector {
                 one_row(changed, "a concert at an unknown venue")?;
             }
             Fact::Concert(ConcertEvent::DetailsUpdated { name, description, genre, image_url }) => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!(
                         "UPDATE {catalogue} SET name = coalesce(?2, name), description = coalesce(?3, description), \
                          genre = coalesce(?4, genre), image_url = coalesce(?5, image_url), version = ?6 \
@@ -123,7 +129,8 @@ impl SqliteProjector for CatalogueProjector {
                 )?;
             }
             Fact::Concert(ConcertEvent::Scheduled { starts_at, ends_at }) => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!("UPDATE {catalogue} SET starts_at = ?2, ends_at = ?3, version = ?4 WHERE concert_id = ?1"),
                     params![id, time(starts_at), time(ends_at), version],
                 )?;
@@ -131,7 +138,8 @@ impl SqliteProjector for CatalogueProjector {
             Fact::Concert(ConcertEvent::Published { .. }) => set_status(tables, &id, "published", version)?,
             Fact::Concert(ConcertEvent::Cancelled {}) => set_status(tables, &id, "cancelled", version)?,
             Fact::Concert(_) => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!("UPDATE {catalogue} SET version = ?2 WHERE concert_id = ?1"),
                     params![id, version],
                 )?;
@@ -144,7 +152,8 @@ impl SqliteProjector for CatalogueProjector {
 
 fn set_status(tables: &Tables<'_>, concert_id: &str, status: &str, version: i64) -> Result<(), ApplyError> {
     let catalogue = tables.name("catalogue");
-    tables.connection().execute(
+    execute(
+        tables.connection(),
         &format!("UPDATE {catalogue} SET status = ?2, version = ?3 WHERE concert_id = ?1"),
         params![concert_id, status, version],
     )?;
@@ -188,7 +197,8 @@ impl SqliteProjector for VenuesProjector {
         let connection = tables.connection();
         match fact {
             VenueEvent::Created { name, address, city, capacity, description, web_url } => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!(
                         "INSERT INTO {venues} (venue_id, name, address, city, capacity, description, web_url, \
                          deleted, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)"
@@ -206,14 +216,18 @@ impl SqliteProjector for VenuesProjector {
                 )?;
             }
             VenueEvent::Deleted { .. } => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!("UPDATE {venues} SET deleted = 1, version = ?2 WHERE venue_id = ?1"),
                     params![id, version],
                 )?;
             }
             VenueEvent::Booked { .. } | VenueEvent::BookingReleased { .. } | VenueEvent::BookingPublished { .. } => {
-                connection
-                    .execute(&format!("UPDATE {venues} SET version = ?2 WHERE venue_id = ?1"), params![id, version])?;
+                execute(
+                    connection,
+                    &format!("UPDATE {venues} SET version = ?2 WHERE venue_id = ?1"),
+                    params![id, version],
+                )?;
             }
         }
         Ok(())
@@ -258,7 +272,8 @@ impl SqliteProjector for TicketTypesProjector {
         let connection = tables.connection();
         match fact {
             ConcertEvent::TicketTypeAdded { ticket_type_id, name, price, quantity } => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!(
                         "INSERT INTO {table} (ticket_type_id, concert_id, seq, name, price_amount, currency, \
                          quantity, held, sold, available, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?7, ?8)"
@@ -276,8 +291,11 @@ impl SqliteProjector for TicketTypesProjector {
                 )?;
             }
             ConcertEvent::TicketTypeRemoved { ticket_type_id } => {
-                let changed = connection
-                    .execute(&format!("DELETE FROM {table} WHERE ticket_type_id = ?1"), [ticket_type_id.to_string()])?;
+                let changed = execute(
+                    connection,
+                    &format!("DELETE FROM {table} WHERE ticket_type_id = ?1"),
+                    [ticket_type_id.to_string()],
+                )?;
                 one_row(changed, "removing an unknown ticket type")?;
             }
             ConcertEvent::TicketsHeld { ticket_type_id, quantity, .. } => {
@@ -306,7 +324,8 @@ impl SqliteProjector for TicketTypesProjector {
 /// Moves a ticket type's held and sold counts, keeping `available` in step.
 fn adjust(tables: &Tables<'_>, ticket_type_id: &str, held: i64, sold: i64, version: i64) -> Result<(), ApplyError> {
     let table = tables.name("ticket_types");
-    let changed = tables.connection().execute(
+    let changed = execute(
+        tables.connection(),
         &format!(
             "UPDATE {table} SET held = held + ?2, sold = sold + ?3, \
              available = quantity - (held + ?2) - (sold + ?3), version = ?4 WHERE ticket_type_id = ?1"
@@ -353,7 +372,8 @@ impl SqliteProjector for CartsProjector {
         let connection = tables.connection();
         match fact {
             CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at } => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!(
                         "INSERT INTO {table} (item_id, customer_id, seq, concert_id, ticket_type_id, quantity, \
                          unit_amount, currency, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -373,11 +393,11 @@ impl SqliteProjector for CartsProjector {
                 )?;
             }
             CartEvent::ItemRemoved { item_id } | CartEvent::ItemExpired { item_id } => {
-                connection.execute(&format!("DELETE FROM {table} WHERE item_id = ?1"), [item_id.to_string()])?;
+                execute(connection, &format!("DELETE FROM {table} WHERE item_id = ?1"), [item_id.to_string()])?;
             }
             CartEvent::CheckedOut { item_ids, .. } => {
                 for item_id in item_ids {
-                    connection.execute(&format!("DELETE FROM {table} WHERE item_id = ?1"), [item_id.to_string()])?;
+                    execute(connection, &format!("DELETE FROM {table} WHERE item_id = ?1"), [item_id.to_string()])?;
                 }
             }
         }
@@ -429,7 +449,8 @@ impl SqliteProjector for OrdersProjector {
         let connection = tables.connection();
         match fact {
             OrderEvent::Placed { customer_id, lines, total, placed_at, .. } => {
-                connection.execute(
+                execute(
+                    connection,
                     &format!(
                         "INSERT INTO {orders} (order_id, customer_id, total_amount, currency, placed_at, version) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -460,12 +481,14 @@ impl SqliteProjector for OrdersProjector {
                 }
             }
             OrderEvent::TicketCheckedIn { code, checked_in_at } => {
-                let changed = connection.execute(
+                let changed = execute(
+                    connection,
                     &format!("UPDATE {tickets} SET checked_in_at = ?3, version = ?4 WHERE order_id = ?1 AND code = ?2"),
                     params![order_id, code.as_str(), time(checked_in_at), version],
                 )?;
                 one_row(changed, "checking in an unknown ticket")?;
-                connection.execute(
+                execute(
+                    connection,
                     &format!("UPDATE {orders} SET version = ?2 WHERE order_id = ?1"),
                     params![order_id, version],
                 )?;
@@ -532,7 +555,8 @@ impl SqliteProjector for AttendeesProjector {
                 }
             }
             OrderEvent::TicketCheckedIn { code, checked_in_at } => {
-                let changed = connection.execute(
+                let changed = execute(
+                    connection,
                     &format!(
                         "UPDATE {table} SET checked_in_at = ?3, version = ?4 WHERE ticket_code = ?1 AND order_id = ?2"
                     ),
@@ -581,7 +605,8 @@ impl SqliteProjector for SalesProjector {
         let day = placed_at.date_naive().to_string();
         for line in &lines {
             let revenue = line.unit_price.times(line.quantity)?;
-            let changed = tables.connection().execute(
+            let changed = execute(
+                tables.connection(),
                 &format!(
                     "INSERT INTO {table} (concert_id, day, tickets, revenue_amount, currency) \
                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (concert_id, day) DO UPDATE SET \
