@@ -43,29 +43,35 @@ pub(crate) enum Bus {
 }
 
 /// The backends and their names, as `serve` and `provision` take them.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct BackendArgs {
     /// The event table (its log table is `<name>-log`).
     #[arg(long, env = "CLOUDBASH_EVENTS_TABLE", default_value = "cloudbash-events")]
-    events_table: String,
+    pub(crate) events_table: String,
     /// The bus between the log and the read models.
     #[arg(long, value_enum, env = "CLOUDBASH_BUS", default_value = "kinesis")]
-    bus: Bus,
+    pub(crate) bus: Bus,
     /// The Kinesis stream, or the prefix of the SQS FIFO queues.
     #[arg(long, env = "CLOUDBASH_STREAM", default_value = "cloudbash-events")]
-    stream: String,
+    pub(crate) stream: String,
     /// Shards of a new Kinesis stream.
     #[arg(long, default_value_t = 2)]
     shards: i32,
     /// Subscribers of the bus; with SQS FIFO each gets its own queue.
-    #[arg(long, value_delimiter = ',', default_value = "carts,read-models")]
-    subscribers: Vec<String>,
+    /// Default: every read model `serve` feeds from the bus.
+    #[arg(long, value_delimiter = ',')]
+    subscribers: Option<Vec<String>>,
     /// The carts read model's table.
     #[arg(long, env = "CLOUDBASH_CARTS_TABLE", default_value = "cloudbash-carts")]
-    carts_table: String,
+    pub(crate) carts_table: String,
 }
 
 impl BackendArgs {
+    /// The bus's subscribers: as given, or every read model of `serve`.
+    fn subscribers(&self) -> Vec<String> {
+        self.subscribers.clone().unwrap_or_else(crate::aws_host::subscriber_names)
+    }
+
     /// The SQS FIFO queue of one subscriber.
     pub(crate) fn queue_name(&self, subscriber: &str) -> String {
         format!("{}-{subscriber}.fifo", self.stream)
@@ -96,7 +102,7 @@ async fn provision(args: &BackendArgs) -> anyhow::Result<()> {
         }
         Bus::SqsFifo => {
             let sqs = aws_sdk_sqs::Client::new(&config);
-            for subscriber in &args.subscribers {
+            for subscriber in &args.subscribers() {
                 let name = args.queue_name(subscriber);
                 // CreateQueue with the same attributes returns the existing queue.
                 sqs.create_queue()

@@ -1,6 +1,8 @@
-//! Everything the local shop runs, in one process: the SQLite log, the read
-//! models with their runners, the hold-expiry process and the HTTP server
-//! with the REST API and the web pages.
+//! Everything the shop runs, in one process: the log, the read models with
+//! what feeds them, the hold-expiry process and the HTTP server with the
+//! REST API and the web pages. The log and read models are the embedded
+//! ones (SQLite in the data directory) or the AWS services
+//! (`aws_host.rs`); the rest is the same code either way.
 //! This is the composition root of the local and container hosts: the only
 //! place (with the Lambda functions) that picks backends.
 
@@ -9,29 +11,44 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use es_core::{CancellationToken, Clock, EventLog, ProjectionRunner, SnapshotStore, SystemClock};
+use es_core::{CancellationToken, Clock, EventLog, EventStore, ProjectionRunner, SnapshotStore, SystemClock};
 use es_sqlite::{DATABASE_FILE, Durability, SqliteEventStore};
 use ticketing_api::auth::{AuthState, LOCAL_ISSUER, LocalSigner, Secret, Verifier};
 use ticketing_api::{ApiState, router};
+use ticketing_app::queries::Queries;
 use ticketing_app::{HoldExpiry, RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
 use ticketing_web::WebState;
 use tokio::task::JoinSet;
+
+use crate::aws_host::AwsBackends;
 
 /// Where and how the shop runs, read once from the command line.
 #[derive(Debug, Clone)]
 pub(crate) struct HostConfig {
     /// The address to listen on (port 0 picks a free one).
     pub(crate) addr: SocketAddr,
-    /// Holds the log, the read models and the signing secret.
+    /// Holds the signing secret, and the log and read models of the embedded backends.
     pub(crate) data_dir: PathBuf,
+    /// Where the log and the read models live.
+    pub(crate) backends: Backends,
+}
+
+/// The log and read models a host composes.
+#[derive(Debug, Clone)]
+pub(crate) enum Backends {
+    /// SQLite in the data directory, the bus in-process.
+    Embedded,
+    /// DynamoDB, a bus fed from the events table's stream, PostgreSQL at `database_url`.
+    Aws { args: crate::aws::BackendArgs, database_url: String },
 }
 
 /// A running shop.
 pub(crate) struct Host {
     addr: SocketAddr,
     shop: Arc<Shop>,
-    store: Arc<SqliteEventStore>,
+    /// The embedded log, closed last.
+    sqlite: Option<Arc<SqliteEventStore>>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -47,34 +64,44 @@ pub(crate) fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteEventStore
 impl Host {
     /// Starts every part and begins serving.
     pub(crate) async fn start(config: &HostConfig) -> anyhow::Result<Self> {
-        let store = open_store(&config.data_dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let log = EventLog::new(store.clone(), Arc::clone(&clock));
-        let snapshots: Arc<dyn SnapshotStore> = store.clone();
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let (log, snapshots, queries, sqlite): (EventLog, Arc<dyn SnapshotStore>, Arc<dyn Queries>, _) =
+            match &config.backends {
+                Backends::Embedded => {
+                    let store = open_store(&config.data_dir)?;
+                    let log = EventLog::new(store.clone(), Arc::clone(&clock));
+                    let read_models = ReadModels::open(&store).context("opening the read models")?;
+                    let queries = SqliteQueries::open(store.path(), &read_models).context("opening the read side")?;
+                    for projection in read_models.projections() {
+                        let runner = ProjectionRunner::new(log.clone(), projection);
+                        tasks.spawn(runner.run(shutdown.clone()));
+                    }
+                    (log, store.clone(), Arc::new(queries), Some(store))
+                }
+                Backends::Aws { args, database_url } => {
+                    let backends = AwsBackends::open(args, database_url).await?;
+                    backends.spawn_bus(&mut tasks, &shutdown).await?;
+                    let store: Arc<dyn EventStore> = backends.store.clone();
+                    let log = EventLog::new(store, Arc::clone(&clock));
+                    (log, backends.store.clone(), Arc::new(backends.queries.clone()), None)
+                }
+            };
         let shop = Arc::new(Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes)));
-        let read_models = ReadModels::open(&store).context("opening the read models")?;
-        let queries = SqliteQueries::open(store.path(), &read_models).context("opening the read side")?;
         let secret = Secret::load_or_create(&config.data_dir).context("loading the signing secret")?;
         let auth = AuthState::new(Verifier::new(&secret, LOCAL_ISSUER));
         let signer = LocalSigner::new(&secret, LOCAL_ISSUER);
-
-        let shutdown = CancellationToken::new();
-        let mut tasks = JoinSet::new();
-        for projection in read_models.projections() {
-            let runner = ProjectionRunner::new(log.clone(), projection);
-            tasks.spawn(runner.run(shutdown.clone()));
-        }
         tasks.spawn(HoldExpiry::new().run(Arc::clone(&shop), log, clock, shutdown.clone()));
 
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let api_state = ApiState::new(auth.clone(), Arc::clone(&shop))
-            .with_queries(Arc::new(queries))
-            .with_shutdown(shutdown.clone());
+        let api_state =
+            ApiState::new(auth.clone(), Arc::clone(&shop)).with_queries(queries).with_shutdown(shutdown.clone());
         let api = router(api_state);
-        // The pages call the API in-process; local mode has no identity provider, so it signs users in itself.
+        // The pages call the API in-process; these hosts have no identity provider, so they sign users in themselves.
         let web = ticketing_web::router(WebState::new(api.clone(), auth).with_dev_sign_in(signer));
         let app = api.merge(web);
         let stop = shutdown.clone();
@@ -84,7 +111,7 @@ impl Host {
                 tracing::error!(%error, "the HTTP server stopped");
             }
         });
-        Ok(Self { addr, shop, store, shutdown, tasks })
+        Ok(Self { addr, shop, sqlite, shutdown, tasks })
     }
 
     /// The address the server listens on.
@@ -106,6 +133,8 @@ impl Host {
                 tracing::error!(%error, "a task of the shop failed while stopping");
             }
         }
-        self.store.close().await;
+        if let Some(store) = self.sqlite {
+            store.close().await;
+        }
     }
 }

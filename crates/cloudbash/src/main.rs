@@ -3,6 +3,7 @@
 //! no library reads the environment.
 
 mod aws;
+mod aws_host;
 mod bench;
 mod demo;
 mod host;

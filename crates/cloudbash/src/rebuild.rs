@@ -1,17 +1,25 @@
 //! `cloudbash rebuild`: builds read models again from the whole log, beside
 //! the live ones, and swaps them in when done — a running server keeps
 //! serving the old tables until the swap and then continues on the new ones.
+//!
+//! With `--event-store dynamodb --read-db postgres` it rebuilds the
+//! PostgreSQL read models from the DynamoDB log instead, in one transaction
+//! (`ticketing_postgres::rebuild`); carts in DynamoDB are not rebuilt here.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use es_core::{EventLog, SystemClock, rebuild};
+use es_dynamodb::{DynamoDbEventStore, Tables};
 use indicatif::{ProgressBar, ProgressStyle};
+use ticketing_postgres::ReadModel;
 use ticketing_sqlite::ReadModels;
 
 use crate::host::open_store;
+use crate::serve::{EventStoreKind, ReadDb};
 
 /// Options of `cloudbash rebuild`.
 #[derive(Debug, Args)]
@@ -22,10 +30,54 @@ pub(crate) struct RebuildArgs {
     /// Rebuild only this read model (default: all).
     #[arg(long)]
     projection: Option<String>,
+    /// Where the log lives: SQLite in the data directory, or DynamoDB (`--events-table`).
+    #[arg(long, value_enum, env = "CLOUDBASH_EVENT_STORE", default_value = "sqlite")]
+    event_store: EventStoreKind,
+    /// Where the read models live: SQLite in the data directory, or PostgreSQL (`--database-url`).
+    #[arg(long, value_enum, env = "CLOUDBASH_READ_DB", default_value = "sqlite")]
+    read_db: ReadDb,
+    /// The PostgreSQL read database, `postgres://user:password@host:port/database`.
+    #[arg(long, env = "CLOUDBASH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// The event table (its log table is `<name>-log`).
+    #[arg(long, env = "CLOUDBASH_EVENTS_TABLE", default_value = "cloudbash-events")]
+    events_table: String,
 }
 
-/// Rebuilds the chosen read models, one after the other.
+/// Rebuilds the chosen read models.
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
+    match (args.event_store, args.read_db) {
+        (EventStoreKind::Sqlite, ReadDb::Sqlite) => rebuild_embedded(args).await,
+        (EventStoreKind::Dynamodb, ReadDb::Postgres) => rebuild_postgres(args).await,
+        _ => anyhow::bail!("rebuild reads SQLite into SQLite, or DynamoDB into PostgreSQL"),
+    }
+}
+
+/// The PostgreSQL read models from the DynamoDB log.
+async fn rebuild_postgres(args: RebuildArgs) -> anyhow::Result<()> {
+    let Some(url) = args.database_url.as_deref() else {
+        anyhow::bail!("--read-db postgres needs --database-url (or CLOUDBASH_DATABASE_URL)");
+    };
+    let models: Vec<ReadModel> = ReadModel::ALL
+        .into_iter()
+        .filter(|model| args.projection.as_deref().is_none_or(|name| model.name() == name))
+        .collect();
+    if models.is_empty() {
+        anyhow::bail!("no read model is called {:?}", args.projection.unwrap_or_default());
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&config), Tables::named(&args.events_table));
+    let pool = ticketing_postgres::connect(url).await.context("connecting to PostgreSQL")?;
+    ticketing_postgres::migrate(&pool).await.context("migrating the read models' schema")?;
+    let position = ticketing_postgres::rebuild(&pool, &models, &store).await.context("rebuilding")?;
+    let names: Vec<&str> = models.iter().map(|model| model.name()).collect();
+    // A reader that went away must not fail a finished rebuild.
+    let _ = writeln!(std::io::stdout().lock(), "{} at {position}", names.join(", "));
+    Ok(())
+}
+
+/// The SQLite read models from the SQLite log, one after the other.
+async fn rebuild_embedded(args: RebuildArgs) -> anyhow::Result<()> {
     let store = open_store(&args.data_dir)?;
     let log = EventLog::new(store.clone(), Arc::new(SystemClock));
     let projections = ReadModels::open(&store).context("opening the read models")?.rebuildable();

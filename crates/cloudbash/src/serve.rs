@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use std::io::Write;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::aws::BackendArgs;
 use crate::demo;
-use crate::host::{Host, HostConfig};
+use crate::host::{Backends, Host, HostConfig};
 
 /// Options of `cloudbash serve`.
 #[derive(Debug, Args)]
@@ -18,17 +19,74 @@ pub(crate) struct ServeArgs {
     /// The address to listen on; port 0 picks a free port.
     #[arg(long, env = "CLOUDBASH_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Where the log, the read models and the signing secret live.
+    /// Where the signing secret lives, and the log and read models of the embedded backends.
     #[arg(long, env = "CLOUDBASH_DATA_DIR", default_value = "./cloudbash-data")]
     data_dir: PathBuf,
     /// Seed a few venues and published concerts (only into an empty shop).
     #[arg(long)]
     demo: bool,
+    /// Where the log lives: SQLite in the data directory, or DynamoDB (`--events-table`).
+    #[arg(long, value_enum, env = "CLOUDBASH_EVENT_STORE", default_value = "sqlite")]
+    event_store: EventStoreKind,
+    /// Where the catalogue, orders, attendees and sales live: SQLite, or PostgreSQL (`--database-url`).
+    #[arg(long, value_enum, env = "CLOUDBASH_READ_DB", default_value = "sqlite")]
+    read_db: ReadDb,
+    /// The PostgreSQL read database, `postgres://user:password@host:port/database`.
+    #[arg(long, env = "CLOUDBASH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Where carts live: SQLite, or DynamoDB (`--carts-table`).
+    #[arg(long, value_enum, env = "CLOUDBASH_CART_STORE", default_value = "sqlite")]
+    cart_store: CartStore,
+    #[command(flatten)]
+    aws: BackendArgs,
+}
+
+/// Where the log lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EventStoreKind {
+    Sqlite,
+    Dynamodb,
+}
+
+/// Where the relational read models live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReadDb {
+    Sqlite,
+    Postgres,
+}
+
+/// Where carts live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum CartStore {
+    Sqlite,
+    Dynamodb,
+}
+
+impl ServeArgs {
+    /// The two configurations there are: everything embedded, or everything
+    /// on the AWS services. Read models in SQLite are fed by tailing the
+    /// SQLite log, those on AWS by the bus fed from DynamoDB's stream, so a
+    /// mix would leave some read models without a feed.
+    fn backends(&self) -> anyhow::Result<Backends> {
+        match (self.event_store, self.read_db, self.cart_store) {
+            (EventStoreKind::Sqlite, ReadDb::Sqlite, CartStore::Sqlite) => Ok(Backends::Embedded),
+            (EventStoreKind::Dynamodb, ReadDb::Postgres, CartStore::Dynamodb) => {
+                let Some(database_url) = self.database_url.clone() else {
+                    anyhow::bail!("--read-db postgres needs --database-url (or CLOUDBASH_DATABASE_URL)");
+                };
+                Ok(Backends::Aws { args: self.aws.clone(), database_url })
+            }
+            _ => anyhow::bail!(
+                "the backends go together: either all embedded (the default), or \
+                 --event-store dynamodb --read-db postgres --cart-store dynamodb"
+            ),
+        }
+    }
 }
 
 /// Serves until a shutdown signal.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = HostConfig { addr: args.addr, data_dir: args.data_dir.clone() };
+    let config = HostConfig { addr: args.addr, data_dir: args.data_dir.clone(), backends: args.backends()? };
     let host = Host::start(&config).await?;
     if args.demo {
         let seeded = demo::seed(host.shop()).await?;

@@ -1,6 +1,12 @@
 //! The shop as a user meets it: the real `cloudbash serve` binary on port 0
 //! in a temporary data directory, driven over HTTP with tokens from
 //! `cloudbash token`. Nothing here reaches inside the process.
+//!
+//! Every story runs twice: on the embedded backends, and on the AWS
+//! configuration (DynamoDB log, Kinesis bus fed from the table's stream,
+//! PostgreSQL and DynamoDB read models) against the local emulators and the
+//! throwaway PostgreSQL server that `scripts/services.sh` starts, with
+//! tables, stream and database of its own.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,11 +23,110 @@ struct Server {
     base: String,
 }
 
+/// The backends a shop runs on.
+#[derive(Clone, Debug)]
+enum Backend {
+    Embedded,
+    /// The AWS configuration: `serve` flags, and `rebuild` flags.
+    Aws {
+        serve: Vec<String>,
+        rebuild: Vec<String>,
+    },
+}
+
+impl Backend {
+    /// Fresh tables, stream and database on the local services, provisioned
+    /// with `cloudbash aws provision` as a developer would.
+    async fn aws() -> Backend {
+        for variable in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS", "AWS_ENDPOINT_URL_KINESIS"] {
+            let endpoint = std::env::var(variable).unwrap_or_default();
+            assert!(
+                endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
+                "{variable} must point at a local emulator (got {endpoint:?}); run the tests through \
+                 scripts/test.sh, or `. scripts/services.sh` first"
+            );
+        }
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let (events, stream, carts) =
+            (format!("events-{unique}"), format!("stream-{unique}"), format!("carts-{unique}"));
+        let provisioned = Command::new(BINARY)
+            .args(["aws", "provision", "--bus", "kinesis", "--events-table", &events, "--stream", &stream])
+            .args(["--carts-table", &carts])
+            .output()
+            .expect("cloudbash runs");
+        assert!(provisioned.status.success(), "provision: {}", String::from_utf8_lossy(&provisioned.stderr));
+        let database_url = fresh_database(&format!("shop_{unique}")).await;
+        let serve = [
+            "--event-store",
+            "dynamodb",
+            "--events-table",
+            &events,
+            "--bus",
+            "kinesis",
+            "--stream",
+            &stream,
+            "--read-db",
+            "postgres",
+            "--database-url",
+            &database_url,
+            "--cart-store",
+            "dynamodb",
+            "--carts-table",
+            &carts,
+        ];
+        let rebuild = [
+            "--event-store",
+            "dynamodb",
+            "--events-table",
+            &events,
+            "--read-db",
+            "postgres",
+            "--database-url",
+            &database_url,
+        ];
+        Backend::Aws {
+            serve: serve.iter().map(|flag| (*flag).to_owned()).collect(),
+            rebuild: rebuild.iter().map(|flag| (*flag).to_owned()).collect(),
+        }
+    }
+
+    fn serve_flags(&self) -> &[String] {
+        match self {
+            Backend::Embedded => &[],
+            Backend::Aws { serve, .. } => serve,
+        }
+    }
+
+    fn rebuild_flags(&self) -> &[String] {
+        match self {
+            Backend::Embedded => &[],
+            Backend::Aws { rebuild, .. } => rebuild,
+        }
+    }
+}
+
+/// Creates database `name` on the test server; its URL.
+async fn fresh_database(name: &str) -> String {
+    use sqlx_core::connection::{ConnectOptions, Connection};
+    let url = std::env::var("CLOUDBASH_TEST_DATABASE_URL").unwrap_or_default();
+    assert!(
+        !url.is_empty(),
+        "CLOUDBASH_TEST_DATABASE_URL must point at a throwaway PostgreSQL server's admin database"
+    );
+    let admin: sqlx_postgres::PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+    let mut connection = admin.connect().await.expect("the test server answers");
+    sqlx_core::query::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.expect("a database");
+    connection.close().await.expect("closes");
+    let (base, _admin_database) = url.rsplit_once('/').expect("the URL names a database");
+    format!("{base}/{name}")
+}
+
 impl Server {
-    fn start(data_dir: &Path) -> Server {
+    fn start(data_dir: &Path, backend: &Backend) -> Server {
         let mut child = Command::new(BINARY)
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(backend.serve_flags())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -101,15 +206,16 @@ impl Caller {
 
 struct Shop {
     dir: tempfile::TempDir,
+    backend: Backend,
     server: Option<Server>,
     http: Client,
 }
 
 impl Shop {
-    fn open() -> Shop {
+    fn open(backend: Backend) -> Shop {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = Server::start(dir.path());
-        Shop { dir, server: Some(server), http: Client::new() }
+        let server = Server::start(dir.path(), &backend);
+        Shop { dir, backend, server: Some(server), http: Client::new() }
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -130,7 +236,7 @@ impl Shop {
         if let Some(server) = self.server.take() {
             server.stop();
         }
-        self.server = Some(Server::start(&self.data_dir()));
+        self.server = Some(Server::start(&self.data_dir(), &self.backend));
     }
 }
 
@@ -179,7 +285,16 @@ fn ids(list: &Value) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_story_from_venue_to_check_in_survives_a_restart() {
-    let mut shop = Shop::open();
+    the_whole_story(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_story_on_dynamodb_kinesis_and_postgresql() {
+    the_whole_story(Backend::aws().await).await;
+}
+
+async fn the_whole_story(backend: Backend) {
+    let mut shop = Shop::open(backend);
     let admin = shop.caller(true);
     let fan = shop.caller(false);
     let anyone = shop.anonymous();
@@ -238,7 +353,16 @@ async fn the_whole_story_from_venue_to_check_in_survives_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_fans_race_for_fifty_tickets_and_the_log_the_read_models_and_a_rebuild_agree() {
-    let mut shop = Shop::open();
+    race_for_fifty_tickets(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_fans_race_for_fifty_tickets_on_dynamodb_kinesis_and_postgresql() {
+    race_for_fifty_tickets(Backend::aws().await).await;
+}
+
+async fn race_for_fifty_tickets(backend: Backend) {
+    let mut shop = Shop::open(backend);
     let admin = shop.caller(true);
     let (concert_id, ticket_type_id) = concert_on_sale(&admin, "Sold Out Show", "Utrecht", 50).await;
 
@@ -287,9 +411,14 @@ async fn two_hundred_fans_race_for_fifty_tickets_and_the_log_the_read_models_and
     // A rebuild from the log yields the same read models.
     let before = (concert, attendees, all_orders);
     shop.server.take().expect("running").stop();
-    let rebuilt = Command::new(BINARY).args(["rebuild", "--data-dir"]).arg(shop.data_dir()).output().expect("runs");
+    let rebuilt = Command::new(BINARY)
+        .args(["rebuild", "--data-dir"])
+        .arg(shop.data_dir())
+        .args(shop.backend.rebuild_flags())
+        .output()
+        .expect("runs");
     assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
-    shop.server = Some(Server::start(&shop.data_dir()));
+    shop.server = Some(Server::start(&shop.data_dir(), &shop.backend));
     let admin = Caller { base: shop.server.as_ref().expect("running").base.clone(), ..admin };
     let after = (
         admin.expect(Method::GET, &format!("/concerts/{concert_id}"), None, StatusCode::OK).await,

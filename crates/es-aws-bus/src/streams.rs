@@ -5,17 +5,21 @@
 //!
 //! The same two consumers as on Kinesis: the Lambda handler of a stream
 //! event source mapping, and a poller using the DynamoDB Streams API that
-//! keeps each shard's last sequence number in the read model.
+//! keeps each shard's last sequence number in the read model. The poller
+//! also runs the forwarder outside Lambda ([`StreamsPoller::forwarding`]),
+//! for hosts where no event source mapping calls it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use es_core::{EventStore, RecordedEvent};
+use es_core::{CancellationToken, EventStore, RecordedEvent};
 
-use crate::kinesis::apply_in_steps;
+use crate::kinesis::{IDLE_POLL, apply_in_steps};
+use crate::publisher::Publisher;
 use crate::sink::{BusSink, Checkpoint, apply_delivery};
 use crate::{BusError, image};
 
@@ -54,9 +58,18 @@ pub async fn handle_stream_batch(
 pub struct StreamsPoller {
     client: Client,
     stream_arn: String,
-    sink: Arc<dyn BusSink>,
-    log: Arc<dyn EventStore>,
+    target: Target,
     batch_size: i32,
+}
+
+/// Where a poller takes what it reads.
+enum Target {
+    /// A read model, with the log to fill gaps from.
+    Sink { sink: Arc<dyn BusSink>, log: Arc<dyn EventStore> },
+    /// The bus: the forwarder. Its shard positions are kept as checkpoints
+    /// of `checkpoints` (a read model's checkpoint store), after publishing:
+    /// a crash in between publishes again, which consumers ignore.
+    Forward { publisher: Arc<dyn Publisher>, checkpoints: Arc<dyn BusSink> },
 }
 
 impl StreamsPoller {
@@ -67,7 +80,29 @@ impl StreamsPoller {
         sink: Arc<dyn BusSink>,
         log: Arc<dyn EventStore>,
     ) -> Self {
-        Self { client, stream_arn: stream_arn.into(), sink, log, batch_size: GET_RECORDS_LIMIT }
+        Self {
+            client,
+            stream_arn: stream_arn.into(),
+            target: Target::Sink { sink, log },
+            batch_size: GET_RECORDS_LIMIT,
+        }
+    }
+
+    /// The forwarder as a poller: every event of the stream `stream_arn` is
+    /// published with `publisher`; the position in each shard is stored
+    /// among `checkpoints`' checkpoints (nothing else of it is written).
+    pub fn forwarding(
+        client: Client,
+        stream_arn: impl Into<String>,
+        publisher: Arc<dyn Publisher>,
+        checkpoints: Arc<dyn BusSink>,
+    ) -> Self {
+        Self {
+            client,
+            stream_arn: stream_arn.into(),
+            target: Target::Forward { publisher, checkpoints },
+            batch_size: GET_RECORDS_LIMIT,
+        }
     }
 
     /// Reads at most `records` per call (default [`GET_RECORDS_LIMIT`]).
@@ -77,7 +112,51 @@ impl StreamsPoller {
     }
 
     fn checkpoint_key(&self, shard: &str) -> String {
-        format!("dynamodb-streams/{}/{shard}", self.stream_arn)
+        match self.target {
+            Target::Sink { .. } => format!("dynamodb-streams/{}/{shard}", self.stream_arn),
+            Target::Forward { .. } => format!("forwarder/{}/{shard}", self.stream_arn),
+        }
+    }
+
+    fn checkpoints(&self) -> &dyn BusSink {
+        match &self.target {
+            Target::Sink { sink, .. } => sink.as_ref(),
+            Target::Forward { checkpoints, .. } => checkpoints.as_ref(),
+        }
+    }
+
+    /// Takes one batch of the stream, with the position after it.
+    async fn deliver(&self, events: Vec<RecordedEvent>, checkpoint: &Checkpoint) -> Result<(), BusError> {
+        match &self.target {
+            Target::Sink { sink, log } => {
+                apply_delivery(sink.as_ref(), log.as_ref(), events, Some(checkpoint)).await.map_err(BusError::Sink)?;
+            }
+            Target::Forward { publisher, checkpoints } => {
+                publisher.publish(&events).await?;
+                checkpoints.apply(&[], Some(checkpoint)).await.map_err(BusError::Sink)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drains the stream until `shutdown`, pausing [`IDLE_POLL`] when it
+    /// is empty and a second after a failure (the next drain starts again
+    /// from the stored positions).
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            let pause = match self.drain().await {
+                Ok(0) => IDLE_POLL,
+                Ok(_) => Duration::ZERO,
+                Err(error) => {
+                    tracing::warn!(%error, stream = %self.stream_arn, "reading the events table's stream failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
     }
 
     /// The stream's shards, parents before children (as listed).
@@ -107,7 +186,7 @@ impl StreamsPoller {
         let mut total = 0;
         for shard in self.shards().await? {
             let key = self.checkpoint_key(&shard);
-            let stored = self.sink.checkpoint(&key).await.map_err(BusError::Sink)?;
+            let stored = self.checkpoints().checkpoint(&key).await.map_err(BusError::Sink)?;
             let request = self.client.get_shard_iterator().stream_arn(&self.stream_arn).shard_id(&shard);
             let request = match stored {
                 Some(sequence) => {
@@ -138,7 +217,7 @@ impl StreamsPoller {
                 }
                 let sequence = last.dynamodb().and_then(|change| change.sequence_number()).unwrap_or_default();
                 let checkpoint = Checkpoint { key: key.clone(), value: sequence.to_owned() };
-                apply_delivery(&*self.sink, &*self.log, events, Some(&checkpoint)).await.map_err(BusError::Sink)?;
+                self.deliver(events, &checkpoint).await?;
                 total += records.len();
                 iterator = got.next_shard_iterator().map(str::to_owned);
             }

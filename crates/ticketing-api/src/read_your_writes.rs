@@ -1,13 +1,17 @@
 //! Read-your-writes across the command/query split. Commands append to the log; GET routes answer from read
-//! models that projections fill from the log a moment later. Without help, a client that reserves tickets and then
-//! asks for its cart could be shown the cart as it was. So every successful command route answers only once the
-//! read models have reached the log's head as read right after the command (which includes the command's own
-//! events), bounded by [`READ_YOUR_WRITES_WAIT_MAX`]: a lagging projection delays an answer, never fails a command
-//! that is already committed.
+//! models that are filled from the log a moment later. Without help, a client that reserves tickets and then asks
+//! for its cart could be shown the cart as it was. So every successful command route answers only once the read
+//! models show what the command wrote ([`Queries::shows`] on the [`Written`] the shop noted for the request), bounded
+//! by [`READ_YOUR_WRITES_WAIT_MAX`]: a lagging read model delays an answer, never fails a command that is already
+//! committed. Waiting for the command's own writes, not the log's head, spares a client the commits of everybody
+//! else, and works where read models apply each aggregate's events as they come (a bus) and no log position is
+//! ever known to be applied everywhere.
 //!
-//! The wait is one middleware on the command router, so no handler can forget it. It polls
-//! [`Queries::position`], because projections advance without a signal this process can wait on (the store's
-//! commit signal says that the log moved, not that the read models did).
+//! A successful command that noted nothing (a repeated command answered with its first result) waits for the log's
+//! head as read right after it, which includes the first execution's events.
+//!
+//! The wait is one middleware on the command router, so no handler can forget it. It polls, because read models
+//! advance without a signal this process can wait on (they may live in another process).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +22,7 @@ use axum::response::Response;
 use es_core::Position;
 use ticketing_app::Shop;
 use ticketing_app::queries::Queries;
+use ticketing_app::written::{Written, recording};
 use tokio::time::Instant;
 
 use crate::limits::{READ_YOUR_WRITES_POLL_INTERVAL, READ_YOUR_WRITES_WAIT_MAX};
@@ -25,11 +30,11 @@ use crate::limits::{READ_YOUR_WRITES_POLL_INTERVAL, READ_YOUR_WRITES_WAIT_MAX};
 /// How a wait for the read models ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Caught {
-    /// The read models reached `head` after `waited`.
-    Up { head: Position, waited: Duration },
-    /// The bound passed with the read models at `position`, short of `head`.
-    TimedOut { head: Position, position: Position },
-    /// The head or the read models' position could not be read (logged); nothing was waited for.
+    /// The read models showed the writes up to `position` after `waited`.
+    Up { position: Position, waited: Duration },
+    /// The bound passed before the read models showed the writes up to `position`.
+    TimedOut { position: Position },
+    /// The head or the read models could not be read (logged); nothing was waited for.
     Unknown,
 }
 
@@ -41,46 +46,50 @@ pub(crate) async fn after_command(
     request: Request,
     next: Next,
 ) -> Response {
-    let response = next.run(request).await;
+    let (response, written) = recording(next.run(request)).await;
     if response.status().is_success() {
-        wait_for_read_models(&shop, queries.as_ref(), READ_YOUR_WRITES_WAIT_MAX).await;
+        let written = match written {
+            Some(written) => written,
+            None => match shop.log().store().head().await {
+                Ok(head) => Written { position: head, versions: Vec::new() },
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the log's head; answering without waiting for the read models");
+                    return response;
+                }
+            },
+        };
+        wait_for_read_models(queries.as_ref(), &written, READ_YOUR_WRITES_WAIT_MAX).await;
     }
     response
 }
 
-/// Waits at most `wait_max` until `queries` show everything in `shop`'s log as it is now.
-pub(crate) async fn wait_for_read_models(shop: &Shop, queries: &dyn Queries, wait_max: Duration) -> Caught {
+/// Waits at most `wait_max` until `queries` show `written`.
+pub(crate) async fn wait_for_read_models(queries: &dyn Queries, written: &Written, wait_max: Duration) -> Caught {
     let started = Instant::now();
     let deadline = started + wait_max;
-    let head = match shop.log().store().head().await {
-        Ok(head) => head,
-        Err(error) => {
-            tracing::warn!(%error, "could not read the log's head; answering without waiting for the read models");
-            return Caught::Unknown;
-        }
-    };
+    let position = written.position;
     loop {
-        let position = match queries.position().await {
-            Ok(position) => position,
+        match queries.shows(written).await {
+            Ok(true) => {
+                let waited = started.elapsed();
+                tracing::debug!(position = position.0, waited_micros = waited.as_micros(), "read models caught up");
+                return Caught::Up { position, waited };
+            }
+            Ok(false) => {}
             Err(error) => {
-                tracing::warn!(%error, "could not read the read models' position; answering without waiting");
+                tracing::warn!(%error, "could not ask the read models; answering without waiting");
                 return Caught::Unknown;
             }
-        };
-        if position >= head {
-            let waited = started.elapsed();
-            tracing::debug!(head = head.0, waited_micros = waited.as_micros(), "read models caught up");
-            return Caught::Up { head, waited };
         }
         let now = Instant::now();
         if now >= deadline {
             tracing::warn!(
-                head = head.0,
                 position = position.0,
+                aggregates = written.versions.len(),
                 wait_max_millis = wait_max.as_millis(),
-                "the read models did not reach the command's position in time; answering anyway"
+                "the read models did not show the command's writes in time; answering anyway"
             );
-            return Caught::TimedOut { head, position };
+            return Caught::TimedOut { position };
         }
         tokio::time::sleep(READ_YOUR_WRITES_POLL_INTERVAL.min(deadline - now)).await;
     }
@@ -91,7 +100,8 @@ mod tests {
     use super::*;
     use crate::test_support::{FixedPosition, test_shop};
 
-    async fn shop_with_one_event() -> Shop {
+    /// Creates a venue in a fresh shop, noting what that wrote.
+    async fn one_venue_written() -> Written {
         let shop = test_shop();
         let profile = ticketing::VenueProfile {
             name: ticketing::Name::new("Paradiso").expect("a name"),
@@ -101,29 +111,33 @@ mod tests {
             description: None,
             web_url: None,
         };
-        shop.create_venue(&es_core::CommandContext::default(), profile).await.expect("the venue is created");
-        shop
+        let (created, written) = recording(shop.create_venue(&es_core::CommandContext::default(), profile)).await;
+        let venue_id = created.expect("the venue is created");
+        let written = written.expect("the shop noted the append");
+        assert_eq!(written.position, Position(1));
+        assert_eq!(written.versions, [(venue_id.into(), es_core::Version(1))]);
+        written
     }
 
     #[tokio::test]
-    async fn read_models_at_the_head_end_the_wait_at_once() {
-        let shop = shop_with_one_event().await;
+    async fn read_models_that_show_the_writes_end_the_wait_at_once() {
+        let written = one_venue_written().await;
         let queries = Arc::new(FixedPosition(Position(1)));
 
-        let caught = wait_for_read_models(&shop, queries.as_ref(), Duration::from_secs(5)).await;
+        let caught = wait_for_read_models(queries.as_ref(), &written, Duration::from_secs(5)).await;
 
-        assert!(matches!(caught, Caught::Up { head: Position(1), waited } if waited < Duration::from_secs(1)));
+        assert!(matches!(caught, Caught::Up { position: Position(1), waited } if waited < Duration::from_secs(1)));
     }
 
     #[tokio::test]
     async fn lagging_read_models_end_the_wait_at_its_bound() {
-        let shop = shop_with_one_event().await;
+        let written = one_venue_written().await;
         let queries = Arc::new(FixedPosition(Position(0)));
         let started = std::time::Instant::now();
 
-        let caught = wait_for_read_models(&shop, queries.as_ref(), Duration::from_millis(50)).await;
+        let caught = wait_for_read_models(queries.as_ref(), &written, Duration::from_millis(50)).await;
 
-        assert_eq!(caught, Caught::TimedOut { head: Position(1), position: Position(0) });
+        assert_eq!(caught, Caught::TimedOut { position: Position(1) });
         assert!(started.elapsed() >= Duration::from_millis(50), "it gave up early: {:?}", started.elapsed());
     }
 }

@@ -27,9 +27,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use es_core::{AggregateId, Appended, CommandContext, RepositoryError, Transaction, limits};
+use es_core::{AggregateId, Appended, CommandContext, Commit, RepositoryError, Transaction, limits};
 use tokio::sync::oneshot;
 
 use crate::error::{AppError, AttemptError, Refused};
@@ -74,7 +74,13 @@ impl Lanes {
                 serving.serve().await;
             });
         }
-        answer.await.unwrap_or_else(|_| Err(AppError::Store("the shared append was abandoned".to_owned())))
+        let (value, commit) =
+            answer.await.unwrap_or_else(|_| Err(AppError::Store("the shared append was abandoned".to_owned())))?;
+        // The round's append is this command's write (with its round mates').
+        if let Some(commit) = commit {
+            crate::written::note(&commit);
+        }
+        Ok(value)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AggregateId, Lane>> {
@@ -175,9 +181,10 @@ async fn run_round(shop: &Shop, members: Vec<Box<dyn Member>>) -> Vec<Box<dyn Me
     let committed = commit(shop, batch).await;
     tracing::trace!(commands, events, refused = refused.len(), micros = committing.elapsed().as_micros(), "round");
     match committed {
-        Ok(()) => {
+        Ok(commit) => {
+            let commit = commit.map(Arc::new);
             for member in decided {
-                member.answer(Ok(()));
+                member.answer(Ok(commit.clone()));
             }
         }
         Err(Failure::Conflict) => {
@@ -205,12 +212,13 @@ enum Failure {
     Failed(AppError),
 }
 
-async fn commit(shop: &Shop, batch: Transaction) -> Result<(), Failure> {
+/// Appends the round; the commit, or `None` when the round wrote nothing.
+async fn commit(shop: &Shop, batch: Transaction) -> Result<Option<Commit>, Failure> {
     if batch.events() == 0 {
-        return Ok(());
+        return Ok(None);
     }
     match batch.commit::<Refused>(shop.log(), &()).await {
-        Ok(Appended::Committed(_)) => Ok(()),
+        Ok(Appended::Committed(commit)) => Ok(Some(commit)),
         // A round stores no command id, so the log never finds it applied.
         Ok(Appended::AlreadyApplied(_)) => {
             Err(Failure::Failed(AppError::Store("a shared append was taken for a repeated command".to_owned())))
@@ -249,18 +257,23 @@ trait Member: Send {
         reads: Reads<'a>,
     ) -> Pin<Box<dyn Future<Output = Result<Option<Changes>, AttemptError>> + Send + 'a>>;
 
-    /// Answers the caller: the last decision's result, or `error`.
-    fn answer(self: Box<Self>, outcome: Result<(), AppError>);
+    /// Answers the caller: the last decision's result with the round's
+    /// commit (`None`: nothing was appended), or the error.
+    fn answer(self: Box<Self>, outcome: Result<Option<Arc<Commit>>, AppError>);
 
     /// Counts one more decision that could not be appended; whether the
     /// command may still try again.
     fn conflicted(&mut self) -> bool;
 }
 
+/// What a queued command gets back: its result with the append that
+/// committed it (`None`: nothing was appended), or why it failed.
+type Answer<T> = Result<(T, Option<Arc<Commit>>), AppError>;
+
 struct Typed<T, F> {
     attempt: F,
     value: Option<T>,
-    reply: oneshot::Sender<Result<T, AppError>>,
+    reply: oneshot::Sender<Answer<T>>,
     conflicts: u32,
 }
 
@@ -281,10 +294,12 @@ where
         })
     }
 
-    fn answer(self: Box<Self>, outcome: Result<(), AppError>) {
+    fn answer(self: Box<Self>, outcome: Result<Option<Arc<Commit>>, AppError>) {
         let Typed { value, reply, .. } = *self;
-        let result = outcome.and_then(|()| {
-            value.ok_or_else(|| AppError::Store("a shared command was answered before it was decided".to_owned()))
+        let result = outcome.and_then(|commit| {
+            let value = value
+                .ok_or_else(|| AppError::Store("a shared command was answered before it was decided".to_owned()))?;
+            Ok((value, commit))
         });
         // A caller that stopped waiting still had its command decided; it
         // finds the outcome in the log.

@@ -21,6 +21,7 @@ mod lanes;
 pub mod queries;
 mod sales;
 mod shop;
+pub mod written;
 
 pub use catalog::ConcertForm;
 pub use codes::{RandomTicketCodes, TICKET_CODE_CHARS, TicketCodes};

@@ -1,13 +1,15 @@
 //! The read side's port: what the REST API can ask of the read models, and
 //! the shapes it gets back. Read models are derived from the log by
-//! projections and may lag behind it; [`Queries::position`] says how far
-//! they have got, so a caller can wait for its own writes. No SQL here:
+//! projections and may lag behind it; [`Queries::shows`] says whether they
+//! show a request's writes yet, so a caller can wait for them. No SQL here:
 //! backends implement [`Queries`] (SQLite in `ticketing-sqlite`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use es_core::{Position, async_trait};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::written::Written;
 use ticketing::{ConcertId, CustomerId, HoldId, Money, OrderId, TicketCode, TicketTypeId, VenueId};
 
 /// Items in a page when the caller does not say.
@@ -301,6 +303,15 @@ pub trait Queries: Send + Sync + 'static {
     /// The lowest checkpoint over all read models: every event at or
     /// before it is visible to every query.
     async fn position(&self) -> Result<Position, QueryError>;
+
+    /// Whether every query shows what a request wrote (read-your-writes,
+    /// see [`crate::written`]). By default: the read models have passed the
+    /// position of its last event, which holds for read models that follow
+    /// the log in its order. Read models fed per aggregate (from a bus)
+    /// compare each aggregate's applied version instead.
+    async fn shows(&self, written: &Written) -> Result<bool, QueryError> {
+        Ok(self.position().await? >= written.position)
+    }
 }
 
 #[cfg(test)]

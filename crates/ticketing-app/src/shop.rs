@@ -168,7 +168,10 @@ impl Shop {
             match decision.changes {
                 None => Ok(decision.value),
                 Some(changes) => match changes.transaction.commit(log, &decision.value).await? {
-                    Appended::Committed(_) => Ok(decision.value),
+                    Appended::Committed(commit) => {
+                        crate::written::note(&commit);
+                        Ok(decision.value)
+                    }
                     Appended::AlreadyApplied(record) => decode_result(&record),
                 },
             }

@@ -43,6 +43,9 @@ pub struct DynamoDbCarts {
 }
 
 impl DynamoDbCarts {
+    /// The read model's name among the bus's sinks (it scopes checkpoints).
+    pub const NAME: &'static str = "carts";
+
     /// The read model in `table` (see [`create_carts_table`]).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
@@ -177,7 +180,7 @@ fn checkpoint_key(key: &str) -> String {
 #[async_trait]
 impl BusSink for DynamoDbCarts {
     fn name(&self) -> &str {
-        "carts"
+        Self::NAME
     }
 
     fn reads(&self, event: &RecordedEvent) -> bool {

@@ -30,7 +30,7 @@ use ticketing_api::limits::TOKEN_LIFETIME_DEFAULT;
 
 use super::Common;
 use super::report::{Latencies, Measurement, Reporter, millis, per_second};
-use crate::host::{Host, HostConfig};
+use crate::host::{Backends, Host, HostConfig};
 
 /// Options of `cloudbash bench flash-sale`.
 #[derive(Debug, Args)]
@@ -74,7 +74,11 @@ pub(super) async fn run(args: &FlashSaleArgs, common: &Common, reporter: &mut Re
             }
             None => {
                 let dir = tempfile::Builder::new().prefix("cloudbash-flash-sale").tempdir()?;
-                let config = HostConfig { addr: ([127, 0, 0, 1], 0).into(), data_dir: dir.path().to_path_buf() };
+                let config = HostConfig {
+                    addr: ([127, 0, 0, 1], 0).into(),
+                    data_dir: dir.path().to_path_buf(),
+                    backends: Backends::Embedded,
+                };
                 let host = Host::start(&config).await.context("starting the shop")?;
                 let tokens = Tokens::Signer(signer(dir.path())?);
                 let sold = sale(args, &format!("http://{}", host.addr()), &tokens).await;

@@ -1,0 +1,405 @@
+//! One projector per read model: what each event does to its tables. The
+//! semantics are those of the embedded mode's SQLite projectors, with one
+//! change the bus forces: the bus keeps order per aggregate only, so nothing
+//! here may depend on the order of two aggregates' events. The catalogue
+//! therefore joins its concerts to its venues when read instead of copying
+//! the venue into the concert when written, ticket types keep the order
+//! they were added by the concert's version (not the log position), and
+//! every read model records every event of the aggregates it reads in the
+//! version guard, even one that changes no row (daily sales and a check-in),
+//! so that [`crate::PostgresQueries::applied_version`] can tell when a
+//! version has been applied everywhere.
+
+use es_core::RecordedEvent;
+use sqlx_core::query::query;
+use sqlx_postgres::PgConnection;
+use ticketing::{ConcertEvent, OrderEvent, VenueEvent};
+
+use crate::rows::{Fact, Kind, Refusal, int, one_row};
+
+/// The shop's read models on PostgreSQL, each fed by its own sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReadModel {
+    /// Concerts with their venue's name, city and address, status and
+    /// schedule: what search and the concert page read.
+    Catalogue,
+    /// Venues as listed and shown; deleted ones stay, marked.
+    Venues,
+    /// Each concert's ticket types with held, sold and available counts.
+    TicketTypes,
+    /// Orders with their tickets.
+    Orders,
+    /// Ticket holders per concert, for the door: looked up by code.
+    Attendees,
+    /// Tickets sold and revenue per concert per UTC day of the sale.
+    Sales,
+}
+
+impl ReadModel {
+    /// Every read model, in the order they are listed and rebuilt.
+    pub const ALL: [ReadModel; 6] = [
+        ReadModel::Catalogue,
+        ReadModel::Venues,
+        ReadModel::TicketTypes,
+        ReadModel::Orders,
+        ReadModel::Attendees,
+        ReadModel::Sales,
+    ];
+
+    /// Its stable name (the same as the embedded mode's projection): it
+    /// scopes its checkpoints and applied versions.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadModel::Catalogue => "catalogue",
+            ReadModel::Venues => "venues",
+            ReadModel::TicketTypes => "ticket_types",
+            ReadModel::Orders => "orders",
+            ReadModel::Attendees => "attendees",
+            ReadModel::Sales => "sales",
+        }
+    }
+
+    /// The kinds of aggregate it reads.
+    pub(crate) fn reads(self) -> &'static [Kind] {
+        match self {
+            ReadModel::Catalogue => &[Kind::Venue, Kind::Concert],
+            ReadModel::Venues => &[Kind::Venue],
+            ReadModel::TicketTypes => &[Kind::Concert],
+            ReadModel::Orders | ReadModel::Attendees | ReadModel::Sales => &[Kind::Order],
+        }
+    }
+
+    /// Its own tables (the shared `applied_versions` and `bus_checkpoints`
+    /// rows are scoped by its name).
+    pub(crate) fn tables(self) -> &'static [&'static str] {
+        match self {
+            ReadModel::Catalogue => &["catalogue", "catalogue_venues"],
+            ReadModel::Venues => &["venues"],
+            ReadModel::TicketTypes => &["ticket_types"],
+            ReadModel::Orders => &["orders", "order_tickets"],
+            ReadModel::Attendees => &["attendees"],
+            ReadModel::Sales => &["sales"],
+        }
+    }
+
+    /// Applies one admitted event (newer than the applied version of its
+    /// aggregate) to the read model's rows.
+    pub(crate) async fn project(
+        self,
+        connection: &mut PgConnection,
+        event: &RecordedEvent,
+        fact: Fact,
+    ) -> Result<(), Refusal> {
+        let version = int(event.aggregate_version.0)?;
+        let id = event.aggregate_id.0;
+        match (self, fact) {
+            (ReadModel::Catalogue, Fact::Venue(fact)) => catalogue_venue(connection, id, version, fact).await,
+            (ReadModel::Catalogue, Fact::Concert(fact)) => catalogue_concert(connection, id, version, fact).await,
+            (ReadModel::Venues, Fact::Venue(fact)) => venue(connection, id, version, fact).await,
+            (ReadModel::TicketTypes, Fact::Concert(fact)) => ticket_types(connection, id, version, fact).await,
+            (ReadModel::Orders, Fact::Order(fact)) => order(connection, id, version, fact).await,
+            (ReadModel::Attendees, Fact::Order(fact)) => attendees(connection, id, version, fact).await,
+            (ReadModel::Sales, Fact::Order(fact)) => sales(connection, fact).await,
+            (model, _) => unreachable!("{} is handed only the kinds it reads", model.name()),
+        }
+    }
+}
+
+type Id = uuid::Uuid;
+
+async fn catalogue_venue(connection: &mut PgConnection, id: Id, version: i64, fact: VenueEvent) -> Result<(), Refusal> {
+    if let VenueEvent::Created { name, address, city, .. } = fact {
+        query("INSERT INTO catalogue_venues (venue_id, name, city, address, version) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(name.as_str())
+            .bind(city.as_str())
+            .bind(address.as_str())
+            .bind(version)
+            .execute(&mut *connection)
+            .await?;
+    } else {
+        query("UPDATE catalogue_venues SET version = $2 WHERE venue_id = $1")
+            .bind(id)
+            .bind(version)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn catalogue_concert(
+    connection: &mut PgConnection,
+    id: Id,
+    version: i64,
+    fact: ConcertEvent,
+) -> Result<(), Refusal> {
+    let statement = match fact {
+        ConcertEvent::Created { name, venue_id, description, genre, image_url, .. } => query(
+            "INSERT INTO catalogue (concert_id, name, description, genre, image_url, status, venue_id, version) \
+             VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7)",
+        )
+        .bind(id)
+        .bind(name.as_str().to_owned())
+        .bind(description.map(|text| text.as_str().to_owned()))
+        .bind(genre.map(|text| text.as_str().to_owned()))
+        .bind(image_url.map(|url| url.as_str().to_owned()))
+        .bind(venue_id.0)
+        .bind(version),
+        ConcertEvent::DetailsUpdated { name, description, genre, image_url } => query(
+            "UPDATE catalogue SET name = coalesce($2, name), description = coalesce($3, description), \
+             genre = coalesce($4, genre), image_url = coalesce($5, image_url), version = $6 WHERE concert_id = $1",
+        )
+        .bind(id)
+        .bind(name.map(|text| text.as_str().to_owned()))
+        .bind(description.map(|text| text.as_str().to_owned()))
+        .bind(genre.map(|text| text.as_str().to_owned()))
+        .bind(image_url.map(|url| url.as_str().to_owned()))
+        .bind(version),
+        ConcertEvent::Scheduled { starts_at, ends_at } => {
+            query("UPDATE catalogue SET starts_at = $2, ends_at = $3, version = $4 WHERE concert_id = $1")
+                .bind(id)
+                .bind(starts_at)
+                .bind(ends_at)
+                .bind(version)
+        }
+        ConcertEvent::Published { .. } => {
+            query("UPDATE catalogue SET status = 'published', version = $2 WHERE concert_id = $1")
+                .bind(id)
+                .bind(version)
+        }
+        ConcertEvent::Cancelled {} => {
+            query("UPDATE catalogue SET status = 'cancelled', version = $2 WHERE concert_id = $1")
+                .bind(id)
+                .bind(version)
+        }
+        ConcertEvent::TicketTypeAdded { .. }
+        | ConcertEvent::TicketTypeRemoved { .. }
+        | ConcertEvent::TicketsHeld { .. }
+        | ConcertEvent::HoldReleased { .. }
+        | ConcertEvent::HoldExpired { .. }
+        | ConcertEvent::TicketsSold { .. } => {
+            query("UPDATE catalogue SET version = $2 WHERE concert_id = $1").bind(id).bind(version)
+        }
+    };
+    statement.execute(&mut *connection).await?;
+    Ok(())
+}
+
+async fn venue(connection: &mut PgConnection, id: Id, version: i64, fact: VenueEvent) -> Result<(), Refusal> {
+    let statement = match fact {
+        VenueEvent::Created { name, address, city, capacity, description, web_url } => query(
+            "INSERT INTO venues (venue_id, name, address, city, capacity, description, web_url, deleted, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8)",
+        )
+        .bind(id)
+        .bind(name.as_str().to_owned())
+        .bind(address.as_str().to_owned())
+        .bind(city.as_str().to_owned())
+        .bind(i64::from(capacity.get()))
+        .bind(description.map(|text| text.as_str().to_owned()))
+        .bind(web_url.map(|url| url.as_str().to_owned()))
+        .bind(version),
+        VenueEvent::Deleted { .. } => {
+            query("UPDATE venues SET deleted = true, version = $2 WHERE venue_id = $1").bind(id).bind(version)
+        }
+        VenueEvent::Booked { .. } | VenueEvent::BookingReleased { .. } | VenueEvent::BookingPublished { .. } => {
+            query("UPDATE venues SET version = $2 WHERE venue_id = $1").bind(id).bind(version)
+        }
+    };
+    statement.execute(&mut *connection).await?;
+    Ok(())
+}
+
+async fn ticket_types(
+    connection: &mut PgConnection,
+    concert_id: Id,
+    version: i64,
+    fact: ConcertEvent,
+) -> Result<(), Refusal> {
+    match fact {
+        ConcertEvent::TicketTypeAdded { ticket_type_id, name, price, quantity } => {
+            query(
+                "INSERT INTO ticket_types (ticket_type_id, concert_id, seq, name, price_amount, currency, quantity, \
+                 held, sold, available, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $7, $3)",
+            )
+            .bind(ticket_type_id.0)
+            .bind(concert_id)
+            .bind(version)
+            .bind(name.as_str().to_owned())
+            .bind(int(price.amount)?)
+            .bind(price.currency.as_str().to_owned())
+            .bind(i64::from(quantity.get()))
+            .execute(&mut *connection)
+            .await?;
+        }
+        ConcertEvent::TicketTypeRemoved { ticket_type_id } => {
+            let changed = query("DELETE FROM ticket_types WHERE ticket_type_id = $1")
+                .bind(ticket_type_id.0)
+                .execute(&mut *connection)
+                .await?
+                .rows_affected();
+            one_row(changed, "removing an unknown ticket type")?;
+        }
+        ConcertEvent::TicketsHeld { ticket_type_id, quantity, .. } => {
+            adjust(connection, ticket_type_id.0, i64::from(quantity.get()), 0, version).await?;
+        }
+        ConcertEvent::HoldReleased { ticket_type_id, quantity, .. }
+        | ConcertEvent::HoldExpired { ticket_type_id, quantity, .. } => {
+            adjust(connection, ticket_type_id.0, -i64::from(quantity.get()), 0, version).await?;
+        }
+        ConcertEvent::TicketsSold { holds, .. } => {
+            for hold in holds {
+                let count = i64::from(hold.quantity.get());
+                adjust(connection, hold.ticket_type_id.0, -count, count, version).await?;
+            }
+        }
+        ConcertEvent::Created { .. }
+        | ConcertEvent::DetailsUpdated { .. }
+        | ConcertEvent::Scheduled { .. }
+        | ConcertEvent::Published { .. }
+        | ConcertEvent::Cancelled {} => {}
+    }
+    Ok(())
+}
+
+/// Moves a ticket type's held and sold counts, keeping `available` in step.
+async fn adjust(
+    connection: &mut PgConnection,
+    ticket_type_id: Id,
+    held: i64,
+    sold: i64,
+    version: i64,
+) -> Result<(), Refusal> {
+    let changed = query(
+        "UPDATE ticket_types SET held = held + $2, sold = sold + $3, \
+         available = quantity - (held + $2) - (sold + $3), version = $4 WHERE ticket_type_id = $1",
+    )
+    .bind(ticket_type_id)
+    .bind(held)
+    .bind(sold)
+    .bind(version)
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    one_row(changed, "tickets of an unknown ticket type")
+}
+
+async fn order(connection: &mut PgConnection, order_id: Id, version: i64, fact: OrderEvent) -> Result<(), Refusal> {
+    match fact {
+        OrderEvent::Placed { customer_id, lines, total, placed_at, .. } => {
+            query(
+                "INSERT INTO orders (order_id, customer_id, total_amount, currency, placed_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(order_id)
+            .bind(customer_id.0)
+            .bind(int(total.amount)?)
+            .bind(total.currency.as_str().to_owned())
+            .bind(placed_at)
+            .bind(version)
+            .execute(&mut *connection)
+            .await?;
+            // Nested loops, not an iterator chain: the future must stay `Send`.
+            let mut seq: u64 = 0;
+            for line in &lines {
+                for code in &line.ticket_codes {
+                    query(
+                        "INSERT INTO order_tickets (order_id, code, seq, concert_id, ticket_type_id, version) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(order_id)
+                    .bind(code.as_str().to_owned())
+                    .bind(int(seq)?)
+                    .bind(line.concert_id.0)
+                    .bind(line.ticket_type_id.0)
+                    .bind(version)
+                    .execute(&mut *connection)
+                    .await?;
+                    seq += 1;
+                }
+            }
+        }
+        OrderEvent::TicketCheckedIn { code, checked_in_at } => {
+            let changed =
+                query("UPDATE order_tickets SET checked_in_at = $3, version = $4 WHERE order_id = $1 AND code = $2")
+                    .bind(order_id)
+                    .bind(code.as_str().to_owned())
+                    .bind(checked_in_at)
+                    .bind(version)
+                    .execute(&mut *connection)
+                    .await?
+                    .rows_affected();
+            one_row(changed, "checking in an unknown ticket")?;
+            query("UPDATE orders SET version = $2 WHERE order_id = $1")
+                .bind(order_id)
+                .bind(version)
+                .execute(&mut *connection)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn attendees(connection: &mut PgConnection, order_id: Id, version: i64, fact: OrderEvent) -> Result<(), Refusal> {
+    match fact {
+        OrderEvent::Placed { customer_id, lines, .. } => {
+            for line in &lines {
+                for code in &line.ticket_codes {
+                    query(
+                        "INSERT INTO attendees (ticket_code, concert_id, order_id, customer_id, ticket_type_id, \
+                         version) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(code.as_str().to_owned())
+                    .bind(line.concert_id.0)
+                    .bind(order_id)
+                    .bind(customer_id.0)
+                    .bind(line.ticket_type_id.0)
+                    .bind(version)
+                    .execute(&mut *connection)
+                    .await?;
+                }
+            }
+        }
+        OrderEvent::TicketCheckedIn { code, checked_in_at } => {
+            let changed =
+                query("UPDATE attendees SET checked_in_at = $3, version = $4 WHERE ticket_code = $1 AND order_id = $2")
+                    .bind(code.as_str().to_owned())
+                    .bind(order_id)
+                    .bind(checked_in_at)
+                    .bind(version)
+                    .execute(&mut *connection)
+                    .await?
+                    .rows_affected();
+            one_row(changed, "checking in an unknown ticket")?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds a placed order's lines to its concerts' days, at the prices paid.
+/// Every other order event only moves the version guard.
+async fn sales(connection: &mut PgConnection, fact: OrderEvent) -> Result<(), Refusal> {
+    let OrderEvent::Placed { lines, placed_at, .. } = fact else {
+        return Ok(());
+    };
+    let day = placed_at.date_naive();
+    for line in &lines {
+        let revenue = line.unit_price.times(line.quantity)?;
+        let changed = query(
+            "INSERT INTO sales (concert_id, day, tickets, revenue_amount, currency) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (concert_id, day) DO UPDATE SET tickets = sales.tickets + excluded.tickets, \
+             revenue_amount = sales.revenue_amount + excluded.revenue_amount \
+             WHERE sales.currency = excluded.currency",
+        )
+        .bind(line.concert_id.0)
+        .bind(day)
+        .bind(i64::from(line.quantity.get()))
+        .bind(int(revenue.amount)?)
+        .bind(revenue.currency.as_str().to_owned())
+        .execute(&mut *connection)
+        .await?
+        .rows_affected();
+        one_row(changed, "a sale in a second currency for one concert")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,561 @@
+//! The read side's queries over the read models in PostgreSQL, answering
+//! exactly as the embedded mode's `SqliteQueries` does: the same order, the
+//! same page cursors (byte for byte), the same search. Names are compared
+//! and sorted in the "C" collation and lowered ASCII only, as SQLite's
+//! `lower` does; times are compared at the millisecond precision SQLite's
+//! text keeps. Every query is one statement, so it reads one snapshot.
+//!
+//! Carts are not here: they live in DynamoDB, and [`CartReader`] is how the
+//! queries reach them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use es_core::{AggregateId, Position, Version, async_trait, format_created, parse_created, truncate_to_millis};
+use sqlx_core::query_as::query_as;
+use sqlx_core::query_builder::QueryBuilder;
+use sqlx_postgres::{PgPool, Postgres};
+use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, TicketCode, TicketTypeId, VenueId};
+use ticketing_app::queries::{
+    AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderStatus,
+    OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView, page_size,
+};
+use ticketing_app::written::Written;
+use uuid::Uuid;
+
+use crate::error::PostgresError;
+use crate::limits::CURSOR_BYTES_MAX;
+use crate::projectors::ReadModel;
+use crate::rows::Kind;
+
+/// Where the queries read carts from. Carts are a key-value read model in
+/// DynamoDB (`ticketing_dynamodb::DynamoDbCarts`, which implements this);
+/// any `Fn(CustomerId, DateTime<Utc>) -> impl Future<Output = Result<CartView,
+/// QueryError>>` does too, for other stores and for tests.
+#[async_trait]
+pub trait CartReader: Send + Sync + 'static {
+    /// A customer's cart: the items still live at `now`, with their total.
+    async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError>;
+
+    /// The last applied version of each of `aggregates` that is a cart here
+    /// (read-your-writes, [`Queries::shows`]). By default none: a reader
+    /// that cannot tell makes a request that wrote a cart wait its bound.
+    async fn applied_versions(&self, aggregates: &[AggregateId]) -> Result<HashMap<AggregateId, Version>, QueryError> {
+        let _ = aggregates;
+        Ok(HashMap::new())
+    }
+}
+
+#[async_trait]
+impl CartReader for ticketing_dynamodb::DynamoDbCarts {
+    async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError> {
+        ticketing_dynamodb::DynamoDbCarts::cart(self, customer, now).await
+    }
+
+    async fn applied_versions(&self, aggregates: &[AggregateId]) -> Result<HashMap<AggregateId, Version>, QueryError> {
+        es_aws_bus::sink::BusSink::applied_versions(self, aggregates)
+            .await
+            .map_err(|error| QueryError::Store(error.to_string()))
+    }
+}
+
+#[async_trait]
+impl<F, Answer> CartReader for F
+where
+    F: Fn(CustomerId, DateTime<Utc>) -> Answer + Send + Sync + 'static,
+    Answer: Future<Output = Result<CartView, QueryError>> + Send + 'static,
+{
+    async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError> {
+        self(customer, now).await
+    }
+}
+
+/// [`Queries`] over the read models in PostgreSQL, and carts from a
+/// [`CartReader`].
+#[derive(Clone)]
+pub struct PostgresQueries {
+    pool: PgPool,
+    carts: Arc<dyn CartReader>,
+}
+
+impl std::fmt::Debug for PostgresQueries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresQueries").field("pool", &self.pool).finish_non_exhaustive()
+    }
+}
+
+impl PostgresQueries {
+    /// Queries over the (migrated) database behind `pool`, with carts from
+    /// `carts`.
+    pub fn new(pool: PgPool, carts: Arc<dyn CartReader>) -> Self {
+        Self { pool, carts }
+    }
+
+    /// The version of `aggregate` that every read model here that reads its
+    /// kind has applied, at least: what a caller waits for to read its own
+    /// writes ("until version N of aggregate A is visible"). `None` while
+    /// any of them has applied nothing of it, and for aggregates no read
+    /// model here reads (carts: ask the carts read model). An event of a
+    /// type this release does not know moves no read model's version.
+    pub async fn applied_version(&self, aggregate: AggregateId) -> Result<Option<Version>, QueryError> {
+        let rows: Vec<(String, String, i64)> =
+            query_as("SELECT sink, kind, version FROM applied_versions WHERE aggregate_id = $1")
+                .bind(aggregate.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(PostgresError::from)?;
+        let Some((_, kind, _)) = rows.first() else {
+            return Ok(None);
+        };
+        let kind = Kind::parse(kind).ok_or_else(|| corrupt(format!("aggregate kind {kind:?}")))?;
+        let by_sink: HashMap<&str, i64> = rows.iter().map(|(sink, _, version)| (sink.as_str(), *version)).collect();
+        let mut lowest: Option<Version> = None;
+        for model in ReadModel::ALL.into_iter().filter(|model| model.reads().contains(&kind)) {
+            let Some(&version) = by_sink.get(model.name()) else {
+                return Ok(None);
+            };
+            let version = Version(unsigned(version)?);
+            lowest = Some(lowest.map_or(version, |lowest| lowest.min(version)));
+        }
+        Ok(lowest)
+    }
+}
+
+fn corrupt(what: String) -> QueryError {
+    PostgresError::Corrupt(what).into()
+}
+
+fn database(error: sqlx_core::Error) -> QueryError {
+    PostgresError::from(error).into()
+}
+
+fn unsigned(value: i64) -> Result<u64, QueryError> {
+    u64::try_from(value).map_err(|_| corrupt(format!("{value} where a count or amount belongs")))
+}
+
+fn count(value: i64) -> Result<u32, QueryError> {
+    u32::try_from(value).map_err(|_| corrupt(format!("{value} where a count belongs")))
+}
+
+fn money(amount: i64, currency: &str) -> Result<Money, QueryError> {
+    let currency = Currency::new(currency).map_err(|error| corrupt(error.to_string()))?;
+    Ok(Money::new(unsigned(amount)?, currency))
+}
+
+fn status(text: &str) -> Result<ConcertStatusView, QueryError> {
+    match text {
+        "draft" => Ok(ConcertStatusView::Draft),
+        "published" => Ok(ConcertStatusView::Published),
+        "cancelled" => Ok(ConcertStatusView::Cancelled),
+        other => Err(corrupt(format!("concert status {other:?}"))),
+    }
+}
+
+/// An opaque cursor: the hex of `key|id`, the sort key and id of the last
+/// item of a page (the embedded mode's, so that both hand out the same).
+fn encode_cursor(key: &str, id: Uuid) -> String {
+    format!("{key}|{id}").bytes().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn decode_cursor(cursor: &str) -> Result<(String, Uuid), QueryError> {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 2 * CURSOR_BYTES_MAX {
+        return Err(QueryError::InvalidCursor);
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|at| cursor.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or(QueryError::InvalidCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| QueryError::InvalidCursor)?;
+    let (key, id) = text.rsplit_once('|').ok_or(QueryError::InvalidCursor)?;
+    let id = Uuid::parse_str(id).map_err(|_| QueryError::InvalidCursor)?;
+    Ok((key.to_owned(), id))
+}
+
+/// Keeps `limit` of `rows` (read with one extra) and the cursor after them.
+fn page<T>(mut rows: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let limit = limit as usize;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    Page { items: rows, next_cursor }
+}
+
+/// A `LIKE` pattern matching `text` anywhere, lowered as the columns are
+/// (ASCII only), its wildcards taken literally.
+fn containing(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character.to_ascii_lowercase());
+    }
+    pattern.push('%');
+    pattern
+}
+
+type VenueRow = (Uuid, String, String, String, i64, Option<String>, Option<String>);
+
+fn venue_view((id, name, address, city, capacity, description, web_url): VenueRow) -> Result<VenueView, QueryError> {
+    Ok(VenueView { id: VenueId(id), name, address, city, capacity: count(capacity)?, description, web_url })
+}
+
+const VENUE_COLUMNS: &str = "venue_id, name, address, city, capacity, description, web_url";
+
+type ConcertSummaryRow = (Uuid, String, Option<String>, DateTime<Utc>, DateTime<Utc>, Uuid, String, String);
+
+type ConcertRow = (
+    Uuid,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Uuid,
+    String,
+    String,
+);
+
+type TicketTypeRow = (Option<Uuid>, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<i64>);
+
+/// An order's columns, then one ticket's (absent for an order without any).
+type OrderRow = (Uuid, Uuid, i64, String, DateTime<Utc>, Option<String>, Option<Uuid>, Option<Uuid>);
+
+const ORDER_SELECT: &str = "SELECT o.order_id, o.customer_id, o.total_amount, o.currency, o.placed_at, \
+     t.code, t.concert_id, t.ticket_type_id FROM orders o LEFT JOIN order_tickets t ON t.order_id = o.order_id";
+
+/// Orders from rows sorted by order, then ticket.
+fn orders_from(rows: Vec<OrderRow>) -> Result<Vec<OrderView>, QueryError> {
+    let mut orders: Vec<OrderView> = Vec::new();
+    for (id, customer, total, currency, placed_at, code, concert, ticket_type) in rows {
+        if orders.last().is_none_or(|order| order.id.0 != id) {
+            orders.push(OrderView {
+                id: OrderId(id),
+                customer_id: CustomerId(customer),
+                status: OrderStatus::Placed,
+                total: money(total, &currency)?,
+                tickets: Vec::new(),
+                placed_at,
+            });
+        }
+        if let (Some(code), Some(concert), Some(ticket_type), Some(order)) =
+            (code, concert, ticket_type, orders.last_mut())
+        {
+            order.tickets.push(OrderTicketView {
+                code,
+                concert_id: ConcertId(concert),
+                ticket_type_id: TicketTypeId(ticket_type),
+            });
+        }
+    }
+    Ok(orders)
+}
+
+#[async_trait]
+impl Queries for PostgresQueries {
+    async fn venues(&self, cursor: Option<String>, limit: Option<u32>) -> Result<Page<VenueView>, QueryError> {
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = page_size(limit);
+        let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {VENUE_COLUMNS} FROM venues WHERE NOT deleted"));
+        if let Some((name, id)) = after {
+            sql.push(" AND (name, venue_id) > (").push_bind(name).push(" COLLATE \"C\", ").push_bind(id).push(")");
+        }
+        sql.push(" ORDER BY name, venue_id LIMIT ").push_bind(i64::from(limit) + 1);
+        let rows: Vec<VenueRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database)?;
+        let venues = rows.into_iter().map(venue_view).collect::<Result<Vec<_>, _>>()?;
+        Ok(page(venues, limit, |venue: &VenueView| encode_cursor(&venue.name, venue.id.0)))
+    }
+
+    async fn venue(&self, id: VenueId) -> Result<Option<VenueView>, QueryError> {
+        let row: Option<VenueRow> =
+            query_as(&format!("SELECT {VENUE_COLUMNS} FROM venues WHERE venue_id = $1 AND NOT deleted"))
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database)?;
+        row.map(venue_view).transpose()
+    }
+
+    async fn concerts(&self, search: ConcertSearch) -> Result<Page<ConcertSummary>, QueryError> {
+        let after = match search.cursor.as_deref().map(decode_cursor).transpose()? {
+            Some((key, id)) => Some((parse_created(&key).map_err(|_| QueryError::InvalidCursor)?, id)),
+            None => None,
+        };
+        let limit = page_size(search.limit);
+        let mut sql = QueryBuilder::<Postgres>::new(
+            "SELECT c.concert_id, c.name, c.genre, c.starts_at, c.ends_at, v.venue_id, v.name, v.city \
+             FROM catalogue c JOIN catalogue_venues v ON v.venue_id = c.venue_id \
+             WHERE c.status = 'published' AND c.starts_at IS NOT NULL",
+        );
+        // Filters as semi-joins, so that each can use its trigram index.
+        if let Some(q) = &search.q {
+            let pattern = containing(q);
+            sql.push(" AND c.concert_id IN (SELECT concert_id FROM catalogue WHERE lower(name) LIKE ")
+                .push_bind(pattern.clone())
+                .push(" UNION ALL SELECT k.concert_id FROM catalogue k JOIN catalogue_venues w ")
+                .push("ON w.venue_id = k.venue_id WHERE lower(w.name) LIKE ")
+                .push_bind(pattern)
+                .push(")");
+        }
+        if let Some(location) = &search.location {
+            let pattern = containing(location);
+            sql.push(" AND c.venue_id IN (SELECT venue_id FROM catalogue_venues WHERE lower(city) LIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR lower(address) LIKE ")
+                .push_bind(pattern)
+                .push(")");
+        }
+        if let Some(from) = search.from {
+            sql.push(" AND c.starts_at >= ").push_bind(truncate_to_millis(from));
+        }
+        if let Some(to) = search.to {
+            sql.push(" AND c.starts_at <= ").push_bind(truncate_to_millis(to));
+        }
+        if let Some(genre) = &search.genre {
+            sql.push(" AND lower(c.genre) = ").push_bind(genre.to_ascii_lowercase()).push(" COLLATE \"C\"");
+        }
+        if let Some((starts_at, id)) = after {
+            sql.push(" AND (c.starts_at, c.concert_id) > (").push_bind(starts_at).push(", ").push_bind(id).push(")");
+        }
+        sql.push(" ORDER BY c.starts_at, c.concert_id LIMIT ").push_bind(i64::from(limit) + 1);
+        let rows: Vec<ConcertSummaryRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database)?;
+        let concerts: Vec<ConcertSummary> = rows
+            .into_iter()
+            .map(|(id, name, genre, starts_at, ends_at, venue_id, venue_name, venue_city)| ConcertSummary {
+                id: ConcertId(id),
+                name,
+                genre,
+                starts_at,
+                ends_at,
+                venue: VenueRef { id: VenueId(venue_id), name: venue_name, city: venue_city },
+            })
+            .collect();
+        Ok(page(concerts, limit, |concert: &ConcertSummary| {
+            encode_cursor(&format_created(concert.starts_at), concert.id.0)
+        }))
+    }
+
+    async fn concert(&self, id: ConcertId, include_drafts: bool) -> Result<Option<ConcertView>, QueryError> {
+        let rows: Vec<(ConcertRow, TicketTypeRow)> = query_as::<_, ConcertAndTicketType>(
+            "SELECT c.concert_id, c.name, c.description, c.genre, c.image_url, c.status, c.starts_at, c.ends_at, \
+             v.venue_id, v.name, v.city, \
+             t.ticket_type_id, t.name, t.price_amount, t.currency, t.quantity, t.available \
+             FROM catalogue c JOIN catalogue_venues v ON v.venue_id = c.venue_id \
+             LEFT JOIN ticket_types t ON t.concert_id = c.concert_id \
+             WHERE c.concert_id = $1 AND (c.status <> 'draft' OR $2) ORDER BY t.seq",
+        )
+        .bind(id.0)
+        .bind(include_drafts)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?
+        .into_iter()
+        .map(|ConcertAndTicketType(concert, ticket_type)| (concert, ticket_type))
+        .collect();
+        let Some((
+            (
+                concert_id,
+                name,
+                description,
+                genre,
+                image_url,
+                status_text,
+                starts_at,
+                ends_at,
+                venue_id,
+                venue_name,
+                venue_city,
+            ),
+            _,
+        )) = rows.first().cloned()
+        else {
+            return Ok(None);
+        };
+        let mut ticket_types = Vec::new();
+        for (_, ticket_type) in rows {
+            let (Some(id), Some(name), Some(amount), Some(currency), Some(quantity), Some(available)) = ticket_type
+            else {
+                continue;
+            };
+            ticket_types.push(TicketTypeView {
+                id: TicketTypeId(id),
+                name,
+                price: money(amount, &currency)?,
+                quantity: count(quantity)?,
+                available: count(available)?,
+            });
+        }
+        Ok(Some(ConcertView {
+            id: ConcertId(concert_id),
+            name,
+            description,
+            genre,
+            image_url,
+            status: status(&status_text)?,
+            starts_at,
+            ends_at,
+            venue: VenueRef { id: VenueId(venue_id), name: venue_name, city: venue_city },
+            ticket_types,
+        }))
+    }
+
+    async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError> {
+        self.carts.cart(customer, now).await
+    }
+
+    async fn orders(&self, customer: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError> {
+        let mut sql = QueryBuilder::<Postgres>::new(ORDER_SELECT);
+        if let Some(customer) = customer {
+            sql.push(" WHERE o.customer_id = ").push_bind(customer.0);
+        }
+        sql.push(" ORDER BY o.placed_at DESC, o.order_id DESC, t.seq");
+        let rows: Vec<OrderRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database)?;
+        orders_from(rows)
+    }
+
+    async fn order(&self, id: OrderId) -> Result<Option<OrderView>, QueryError> {
+        let rows: Vec<OrderRow> = query_as(&format!("{ORDER_SELECT} WHERE o.order_id = $1 ORDER BY t.seq"))
+            .bind(id.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(orders_from(rows)?.pop())
+    }
+
+    async fn ticket_order(&self, code: &TicketCode) -> Result<Option<OrderId>, QueryError> {
+        let row: Option<(Uuid,)> = query_as("SELECT order_id FROM attendees WHERE ticket_code = $1")
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(row.map(|(id,)| OrderId(id)))
+    }
+
+    async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
+        let rows: Vec<(String, Uuid, Uuid, Uuid, Option<DateTime<Utc>>)> = query_as(
+            "SELECT ticket_code, order_id, customer_id, ticket_type_id, checked_in_at FROM attendees \
+             WHERE concert_id = $1 ORDER BY ticket_code",
+        )
+        .bind(concert_id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?;
+        Ok(rows
+            .into_iter()
+            .map(|(ticket_code, order_id, customer_id, ticket_type_id, checked_in_at)| AttendeeView {
+                ticket_code,
+                order_id: OrderId(order_id),
+                customer_id: CustomerId(customer_id),
+                ticket_type_id: TicketTypeId(ticket_type_id),
+                checked_in_at,
+            })
+            .collect())
+    }
+
+    async fn sales(&self, concert_id: ConcertId) -> Result<Vec<DailySales>, QueryError> {
+        let rows: Vec<(NaiveDate, i64, i64, String)> =
+            query_as("SELECT day, tickets, revenue_amount, currency FROM sales WHERE concert_id = $1 ORDER BY day")
+                .bind(concert_id.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database)?;
+        rows.into_iter()
+            .map(|(day, tickets, revenue, currency)| {
+                Ok(DailySales { day, tickets_sold: unsigned(tickets)?, revenue: money(revenue, &currency)? })
+            })
+            .collect()
+    }
+
+    /// Always [`Position::START`]: the bus has no global position, and the
+    /// read models apply each aggregate's events as they come, so no
+    /// position of the log is known to be applied everywhere (the highest
+    /// applied one is not: an earlier event of another aggregate may still
+    /// be on its way). Wait with [`PostgresQueries::applied_version`]
+    /// instead.
+    async fn position(&self) -> Result<Position, QueryError> {
+        Ok(Position::START)
+    }
+
+    /// Every aggregate written is applied at its version or later, here or
+    /// in the carts read model (an aggregate is read by one or the other).
+    async fn shows(&self, written: &Written) -> Result<bool, QueryError> {
+        let mut pending = Vec::new();
+        for &(aggregate_id, version) in &written.versions {
+            if self.applied_version(aggregate_id).await?.is_none_or(|applied| applied < version) {
+                pending.push((aggregate_id, version));
+            }
+        }
+        if pending.is_empty() {
+            return Ok(true);
+        }
+        let ids: Vec<AggregateId> = pending.iter().map(|(aggregate_id, _)| *aggregate_id).collect();
+        let carts = self.carts.applied_versions(&ids).await?;
+        Ok(pending
+            .iter()
+            .all(|(aggregate_id, version)| carts.get(aggregate_id).is_some_and(|applied| applied >= version)))
+    }
+}
+
+/// A concert row with one of its ticket types (all `None` without any):
+/// more columns than sqlx's tuples decode, so decoded here.
+struct ConcertAndTicketType(ConcertRow, TicketTypeRow);
+
+impl<'r> sqlx_core::from_row::FromRow<'r, sqlx_postgres::PgRow> for ConcertAndTicketType {
+    fn from_row(row: &'r sqlx_postgres::PgRow) -> Result<Self, sqlx_core::Error> {
+        use sqlx_core::row::Row;
+        let concert = (
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+            row.try_get(4)?,
+            row.try_get(5)?,
+            row.try_get(6)?,
+            row.try_get(7)?,
+            row.try_get(8)?,
+            row.try_get(9)?,
+            row.try_get(10)?,
+        );
+        let ticket_type = (
+            row.try_get(11)?,
+            row.try_get(12)?,
+            row.try_get(13)?,
+            row.try_get(14)?,
+            row.try_get(15)?,
+            row.try_get(16)?,
+        );
+        Ok(Self(concert, ticket_type))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_anything_else_is_invalid() {
+        let id = Uuid::from_u128(5);
+        let cursor = encode_cursor("2030-02-01T20:00:00.000Z", id);
+        assert_eq!(decode_cursor(&cursor).ok(), Some(("2030-02-01T20:00:00.000Z".to_owned(), id)));
+        let piped = encode_cursor("a|b", id);
+        assert_eq!(decode_cursor(&piped).ok(), Some(("a|b".to_owned(), id)));
+        for bad in ["", "zz", "abc", &encode_cursor("x", id)[..10], "7c6e6f742d612d75756964"] {
+            assert!(matches!(decode_cursor(bad), Err(QueryError::InvalidCursor)), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_search_pattern_matches_the_text_anywhere_and_takes_wildcards_literally() {
+        assert_eq!(containing("CRAB"), "%crab%");
+        assert_eq!(containing("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(containing("Éclair"), "%Éclair%", "only ASCII is lowered, as SQLite's lower does");
+    }
+}
