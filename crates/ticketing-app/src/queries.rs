@@ -264,6 +264,44 @@ pub struct ConcertSearch {
     pub cursor: Option<String>,
 }
 
+/// Longest cursor a backend accepts, in bytes before hex encoding.
+pub const CURSOR_BYTES_MAX: usize = 1_024;
+
+/// An opaque page cursor: the hex of `key|id`, the sort key and id of the
+/// last item of a page. Every backend hands out the same cursors, so a
+/// client never learns which one answers.
+pub fn encode_cursor(key: &str, id: uuid::Uuid) -> String {
+    format!("{key}|{id}").bytes().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The sort key and id in a cursor from [`encode_cursor`].
+pub fn decode_cursor(cursor: &str) -> Result<(String, uuid::Uuid), QueryError> {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 2 * CURSOR_BYTES_MAX {
+        return Err(QueryError::InvalidCursor);
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|at| cursor.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or(QueryError::InvalidCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| QueryError::InvalidCursor)?;
+    let (key, id) = text.rsplit_once('|').ok_or(QueryError::InvalidCursor)?;
+    let id = uuid::Uuid::parse_str(id).map_err(|_| QueryError::InvalidCursor)?;
+    Ok((key.to_owned(), id))
+}
+
+/// Keeps `limit` of `rows` (read with one extra) and the cursor after them.
+pub fn page<T>(mut rows: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let limit = limit as usize;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    Page { items: rows, next_cursor }
+}
+
 /// What the read models answer. Object safe: the API holds an
 /// `Arc<dyn Queries>`. Nothing here writes: a hold that has run out is
 /// hidden by `cart`, not removed.
@@ -324,6 +362,18 @@ mod tests {
         assert_eq!(page_size(Some(0)), 1);
         assert_eq!(page_size(Some(7)), 7);
         assert_eq!(page_size(Some(PAGE_SIZE_MAX + 1)), PAGE_SIZE_MAX);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_anything_else_is_refused() {
+        let id = uuid::Uuid::now_v7();
+        let cursor = encode_cursor("2031-06-01T20:00:00.000Z|with a bar", id);
+        assert_eq!(decode_cursor(&cursor).ok(), Some(("2031-06-01T20:00:00.000Z|with a bar".to_owned(), id)));
+        let without_id: String = "key".bytes().map(|byte| format!("{byte:02x}")).collect();
+        let bad_id: String = "key|not-a-uuid".bytes().map(|byte| format!("{byte:02x}")).collect();
+        for bad in ["", "zz", "abc", &"00".repeat(CURSOR_BYTES_MAX + 1), &without_id, &bad_id] {
+            assert!(matches!(decode_cursor(bad), Err(QueryError::InvalidCursor)), "{bad:?}");
+        }
     }
 
     #[test]

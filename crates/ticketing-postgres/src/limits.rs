@@ -18,6 +18,3 @@ pub const APPLY_ATTEMPTS_MAX: u32 = 8;
 
 /// Events `rebuild` reads from the log per page.
 pub const REBUILD_PAGE_EVENTS_MAX: u32 = es_core::limits::READ_PAGE_MAX;
-
-/// Bytes of a decoded page cursor, at most: a time or a name, and an id.
-pub const CURSOR_BYTES_MAX: usize = 1_024;

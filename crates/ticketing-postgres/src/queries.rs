@@ -19,13 +19,13 @@ use sqlx_postgres::{PgPool, Postgres};
 use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, TicketCode, TicketTypeId, VenueId};
 use ticketing_app::queries::{
     AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderStatus,
-    OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView, page_size,
+    OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView, decode_cursor,
+    encode_cursor, page, page_size,
 };
 use ticketing_app::written::Written;
 use uuid::Uuid;
 
 use crate::error::PostgresError;
-use crate::limits::CURSOR_BYTES_MAX;
 use crate::projectors::ReadModel;
 use crate::rows::Kind;
 
@@ -150,39 +150,6 @@ fn status(text: &str) -> Result<ConcertStatusView, QueryError> {
         "cancelled" => Ok(ConcertStatusView::Cancelled),
         other => Err(corrupt(format!("concert status {other:?}"))),
     }
-}
-
-/// An opaque cursor: the hex of `key|id`, the sort key and id of the last
-/// item of a page (the embedded mode's, so that both hand out the same).
-fn encode_cursor(key: &str, id: Uuid) -> String {
-    format!("{key}|{id}").bytes().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn decode_cursor(cursor: &str) -> Result<(String, Uuid), QueryError> {
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 2 * CURSOR_BYTES_MAX {
-        return Err(QueryError::InvalidCursor);
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|at| cursor.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect::<Option<Vec<u8>>>()
-        .ok_or(QueryError::InvalidCursor)?;
-    let text = String::from_utf8(bytes).map_err(|_| QueryError::InvalidCursor)?;
-    let (key, id) = text.rsplit_once('|').ok_or(QueryError::InvalidCursor)?;
-    let id = Uuid::parse_str(id).map_err(|_| QueryError::InvalidCursor)?;
-    Ok((key.to_owned(), id))
-}
-
-/// Keeps `limit` of `rows` (read with one extra) and the cursor after them.
-fn page<T>(mut rows: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
-    let limit = limit as usize;
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(cursor_of)
-    } else {
-        None
-    };
-    Page { items: rows, next_cursor }
 }
 
 /// A `LIKE` pattern matching `text` anywhere, lowered as the columns are

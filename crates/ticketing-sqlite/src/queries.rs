@@ -17,7 +17,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
     AttendeeView, CartItemView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales,
-    OrderStatus, OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView, page_size,
+    OrderStatus, OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView,
+    decode_cursor, encode_cursor, page, page_size,
 };
 use uuid::Uuid;
 
@@ -26,9 +27,6 @@ use crate::rows::time;
 
 /// How long a read waits for a lock held by a projection's commit.
 const READ_BUSY_TIMEOUT_MILLIS: u64 = 5_000;
-
-/// Bytes of a decoded cursor, at most: a time or a name, and an id.
-const CURSOR_BYTES_MAX: usize = 1_024;
 
 /// [`Queries`] over the read models in the log's SQLite file.
 pub struct SqliteQueries {
@@ -73,27 +71,6 @@ fn store(error: rusqlite::Error) -> QueryError {
     QueryError::Store(error.to_string())
 }
 
-/// An opaque cursor: the hex of `key|id`, the sort key and id of the last
-/// item of a page.
-fn encode_cursor(key: &str, id: Uuid) -> String {
-    format!("{key}|{id}").bytes().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn decode_cursor(cursor: &str) -> Result<(String, Uuid), QueryError> {
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 2 * CURSOR_BYTES_MAX {
-        return Err(QueryError::InvalidCursor);
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|at| cursor.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect::<Option<Vec<u8>>>()
-        .ok_or(QueryError::InvalidCursor)?;
-    let text = String::from_utf8(bytes).map_err(|_| QueryError::InvalidCursor)?;
-    let (key, id) = text.rsplit_once('|').ok_or(QueryError::InvalidCursor)?;
-    let id = Uuid::parse_str(id).map_err(|_| QueryError::InvalidCursor)?;
-    Ok((key.to_owned(), id))
-}
-
 fn bad<E: std::error::Error + Send + Sync + 'static>(column: usize, error: E) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(error))
 }
@@ -123,18 +100,6 @@ fn money_at(row: &Row<'_>, amount: usize, currency: usize) -> rusqlite::Result<M
 fn count_at(row: &Row<'_>, column: usize) -> rusqlite::Result<u32> {
     let value: i64 = row.get(column)?;
     u32::try_from(value).map_err(|error| bad(column, error))
-}
-
-/// Keeps `limit` of `rows` (read with one extra) and the cursor after them.
-fn page<T>(mut rows: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
-    let limit = limit as usize;
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(cursor_of)
-    } else {
-        None
-    };
-    Page { items: rows, next_cursor }
 }
 
 fn status(text: &str) -> Option<ConcertStatusView> {
