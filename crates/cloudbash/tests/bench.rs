@@ -156,3 +156,48 @@ fn without_json_the_figures_come_as_a_table() {
     assert!(lines[0].starts_with("| scenario | run | ops |"));
     assert!(lines[2].starts_with("| append | 1 | 8 |"), "{table}");
 }
+
+#[test]
+fn the_http_floor_answers_every_request() {
+    let line = &bench(&["http-floor", "--requests", "200", "--connections", "4"])[0];
+    assert_common_fields(line, "http-floor");
+    assert_eq!(line["ops"], 200);
+    assert_eq!(line["failed"], 0, "{line}");
+}
+
+/// A running `cloudbash serve` in `data_dir`, stopped when dropped.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_flash_sale_on_a_running_server_sells_every_ticket_once() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudbash"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cloudbash serve starts");
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut banner).expect("a banner");
+    let _server = Serving(child);
+    let url = banner.trim().strip_prefix("listening on ").expect("the first line names the address").to_owned();
+    let data_dir = dir.path().to_str().expect("a UTF-8 path");
+
+    let args = ["flash-sale", "--tickets", "10", "--buyers", "25", "--connections", "3", "--url", &url];
+    let line = &bench(&[&args[..], &["--data-dir", data_dir]].concat())[0];
+    assert_common_fields(line, "flash-sale");
+    assert_eq!(line["server"], url.as_str());
+    assert_eq!((line["purchases"].as_u64(), line["refusedSoldOut"].as_u64()), (Some(10), Some(15)), "{line}");
+    assert_eq!((line["oversold"].as_u64(), line["orphanHolds"].as_u64()), (Some(0), Some(0)), "{line}");
+    assert_eq!(line["errors5xx"], 0, "{line}");
+    assert_eq!(line["consistent"], true, "{line}");
+}
