@@ -7,7 +7,13 @@
 //! tokens carry it in `aud`), `token_use` (`access`), `exp`, `iat` and `jti`. The verifier accepts only access
 //! tokens, as Cognito advises for APIs, and checks the audience as API Gateway does: `aud` if present, otherwise
 //! `client_id`.
+//!
+//! Behind API Gateway the token is checked before the request reaches the function, so the function has nothing to
+//! verify and no key to verify with: [`AuthState::gateway`] takes the caller from the [`GatewayClaims`] that the
+//! Lambda host copies from the request context into the request's extensions. That host is the only writer of the
+//! extension; this crate knows nothing of Lambda, and a bearer-mode API ignores the extension altogether.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -71,6 +77,10 @@ pub enum AuthError {
     /// Its `iat` is in the future beyond the allowed clock skew: a clock is wrong or the token is forged.
     #[error("The bearer token was issued in the future.")]
     IssuedInFuture,
+    /// Behind API Gateway: the request carries no verified claims, so the route was reached without the gateway's
+    /// authorizer (a route configured without it, or an invocation that bypassed the gateway).
+    #[error("The request carries no verified token; send `Authorization: Bearer <token>`.")]
+    NoVerifiedClaims,
     /// A valid token of a caller who is not an administrator, on an administrators' route.
     #[error("This operation is for administrators only.")]
     NotAdmin,
@@ -99,7 +109,9 @@ pub enum AuthError {
 impl From<AuthError> for Problem {
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::MissingToken | AuthError::NotBearer => Problem::unauthorized(error.to_string()),
+            AuthError::MissingToken | AuthError::NotBearer | AuthError::NoVerifiedClaims => {
+                Problem::unauthorized(error.to_string())
+            }
             AuthError::TokenTooLong
             | AuthError::Malformed(_)
             | AuthError::BadSignature
@@ -337,19 +349,128 @@ fn unix_seconds(time: SystemTime) -> u64 {
 /// What handlers need to authenticate requests; part of the router state, reached through [`FromRef`].
 #[derive(Debug, Clone)]
 pub struct AuthState {
-    verifier: Arc<Verifier>,
+    mode: AuthMode,
+}
+
+/// Where the caller of a request comes from.
+#[derive(Debug, Clone)]
+enum AuthMode {
+    /// The request's bearer token, checked here (local and container hosts).
+    Bearer(Arc<Verifier>),
+    /// The [`GatewayClaims`] extension: API Gateway verified the token already (the Lambda host).
+    Gateway,
 }
 
 impl AuthState {
-    /// Authentication with this verifier.
+    /// Authentication with this verifier: every request's bearer token is checked here.
     pub fn new(verifier: Verifier) -> Self {
-        Self { verifier: Arc::new(verifier) }
+        Self { mode: AuthMode::Bearer(Arc::new(verifier)) }
     }
 
-    /// The verifier of bearer tokens.
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
+    /// Authentication already done by API Gateway's JWT authorizer: the caller is read from the request's
+    /// [`GatewayClaims`] extension, and a request without one is a 401. The `Authorization` header is never read,
+    /// because on a route without the authorizer nobody checked it.
+    pub fn gateway() -> Self {
+        Self { mode: AuthMode::Gateway }
     }
+
+    /// The verifier of bearer tokens; `None` behind API Gateway, where this process verifies no token.
+    pub fn verifier(&self) -> Option<&Verifier> {
+        match &self.mode {
+            AuthMode::Bearer(verifier) => Some(verifier),
+            AuthMode::Gateway => None,
+        }
+    }
+
+    /// The caller of a request with these parts, or `None` when it brings no credentials at all.
+    fn caller(&self, parts: &Parts) -> Result<Option<Caller>, AuthError> {
+        match &self.mode {
+            AuthMode::Bearer(verifier) => {
+                if !parts.headers.contains_key(AUTHORIZATION) {
+                    return Ok(None);
+                }
+                let token = bearer_token(&parts.headers)?;
+                verifier.verify(token, SystemTime::now()).map(Some)
+            }
+            AuthMode::Gateway => parts.extensions.get::<GatewayClaims>().map(GatewayClaims::caller).transpose(),
+        }
+    }
+
+    /// What a request without credentials is told.
+    fn missing(&self) -> AuthError {
+        match self.mode {
+            AuthMode::Bearer(_) => AuthError::MissingToken,
+            AuthMode::Gateway => AuthError::NoVerifiedClaims,
+        }
+    }
+}
+
+/// The claims of an access token that API Gateway's JWT authorizer has verified, as the gateway hands them to a
+/// function (`requestContext.authorizer.jwt.claims`). The Lambda host puts them into the request's extensions;
+/// [`AuthState::gateway`] reads the caller from them.
+///
+/// The gateway passes every claim as text: a list such as `cognito:groups` arrives as `"[admin]"` or
+/// `"[admin staff]"` (or, from some emulators, as a JSON array), so [`GatewayClaims::caller`] accepts each form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayClaims {
+    claims: HashMap<String, serde_json::Value>,
+}
+
+impl GatewayClaims {
+    /// Claims as the gateway passes them: name and text value.
+    pub fn from_text<N, V>(claims: impl IntoIterator<Item = (N, V)>) -> Self
+    where
+        N: Into<String>,
+        V: Into<String>,
+    {
+        let claims = claims.into_iter().map(|(name, value)| (name.into(), serde_json::Value::String(value.into())));
+        Self { claims: claims.collect() }
+    }
+
+    /// Claims as JSON values, for callers that have them unflattened (a list as an array).
+    pub fn from_json(claims: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self { claims: claims.into_iter().collect() }
+    }
+
+    /// The caller the claims stand for: `sub` must be a UUID; `cognito:groups` (absent: no group) decides
+    /// [`Caller::admin`].
+    pub fn caller(&self) -> Result<Caller, AuthError> {
+        let sub = match self.claims.get("sub") {
+            Some(serde_json::Value::String(sub)) => sub,
+            Some(_) => return Err(AuthError::Malformed("the `sub` claim is not a string".to_owned())),
+            None => return Err(AuthError::Malformed("the `sub` claim is missing".to_owned())),
+        };
+        let user_id =
+            Uuid::parse_str(sub).map_err(|_| AuthError::Malformed("the `sub` claim is not a UUID".to_owned()))?;
+        let admin = self.groups().iter().any(|group| group == ADMIN_GROUP);
+        Ok(Caller { user_id, admin })
+    }
+
+    /// The `cognito:groups` claim as a list, whichever form it arrived in.
+    pub fn groups(&self) -> Vec<String> {
+        match self.claims.get(GROUPS_CLAIM) {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(groups)) => {
+                groups.iter().filter_map(|group| group.as_str().map(str::to_owned)).collect()
+            }
+            Some(serde_json::Value::String(text)) => groups_from_text(text),
+            Some(other) => groups_from_text(&other.to_string()),
+        }
+    }
+}
+
+/// The claim that lists a Cognito user's groups.
+const GROUPS_CLAIM: &str = "cognito:groups";
+
+/// A list claim flattened to text: `["a","b"]` (JSON), `[a b]` (as API Gateway writes a list) or `a` (one item).
+/// Cognito group names hold no white space, so splitting on it cannot cut a name in two.
+fn groups_from_text(text: &str) -> Vec<String> {
+    let text = text.trim();
+    if let Ok(groups) = serde_json::from_str::<Vec<String>>(text) {
+        return groups;
+    }
+    let inner = text.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(text);
+    inner.split_whitespace().map(str::to_owned).collect()
 }
 
 /// The authenticated caller of a request. As an extractor it rejects a request without a valid bearer token with a
@@ -371,14 +492,14 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = AuthState::from_ref(state);
-        let token = bearer_token(&parts.headers)?;
-        Ok(auth.verifier.verify(token, SystemTime::now())?)
+        Ok(auth.caller(parts)?.ok_or_else(|| auth.missing())?)
     }
 }
 
-/// `Option<Caller>`: `None` for a request without an `Authorization` header (an anonymous reader of a public
-/// route), the caller for a valid token, and the same 401 as [`Caller`] for a token that is present but invalid, so
-/// that a client with an expired token learns it rather than silently seeing the anonymous view.
+/// `Option<Caller>`: `None` for a request without an `Authorization` header (behind API Gateway: without verified
+/// claims), that is an anonymous reader of a public route; the caller for a valid token, and the same 401 as
+/// [`Caller`] for a token that is present but invalid, so that a client with an expired token learns it rather than
+/// silently seeing the anonymous view.
 impl<S> OptionalFromRequestParts<S> for Caller
 where
     AuthState: FromRef<S>,
@@ -387,10 +508,7 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        if !parts.headers.contains_key(AUTHORIZATION) {
-            return Ok(None);
-        }
-        <Caller as FromRequestParts<S>>::from_request_parts(parts, state).await.map(Some)
+        Ok(AuthState::from_ref(state).caller(parts)?)
     }
 }
 
@@ -740,6 +858,141 @@ mod tests {
     #[test]
     fn a_secret_never_shows_in_debug_output() {
         assert_eq!(format!("{:?}", Secret::from_bytes(b"hunter2-hunter2".to_vec())), "Secret(..)");
+    }
+
+    fn gateway_claims(sub: &str, groups: Option<&str>) -> GatewayClaims {
+        let mut claims = vec![("sub", sub.to_owned()), ("client_id", LOCAL_CLIENT_ID.to_owned())];
+        if let Some(groups) = groups {
+            claims.push((GROUPS_CLAIM, groups.to_owned()));
+        }
+        GatewayClaims::from_text(claims)
+    }
+
+    #[test]
+    fn gateway_groups_are_read_from_every_form_the_claim_arrives_in() {
+        let sub = Uuid::new_v4().to_string();
+        for (groups, expected) in [
+            ("[admin]", vec!["admin"]),
+            ("admin", vec!["admin"]),
+            ("[staff admin]", vec!["staff", "admin"]),
+            (r#"["staff","admin"]"#, vec!["staff", "admin"]),
+            ("[]", vec![]),
+            ("", vec![]),
+        ] {
+            let claims = gateway_claims(&sub, Some(groups));
+            assert_eq!(claims.groups(), expected, "groups claim {groups:?}");
+            let caller = claims.caller().expect("a valid sub");
+            assert_eq!(caller.admin, expected.contains(&"admin"), "groups claim {groups:?}");
+        }
+    }
+
+    #[test]
+    fn gateway_groups_as_a_json_array_make_an_admin() {
+        let user_id = Uuid::new_v4();
+        let claims = serde_json::json!({"sub": user_id.to_string(), "cognito:groups": ["customers", "admin"]});
+        let claims = serde_json::from_value(claims).expect("a literal object is a map");
+
+        let caller = GatewayClaims::from_json(claims).caller().expect("valid claims");
+
+        assert_eq!(caller, Caller { user_id, admin: true });
+    }
+
+    #[test]
+    fn gateway_claims_without_groups_are_a_customer() {
+        let user_id = Uuid::new_v4();
+
+        let caller = gateway_claims(&user_id.to_string(), None).caller().expect("valid claims");
+
+        assert_eq!(caller, Caller { user_id, admin: false });
+    }
+
+    #[test]
+    fn a_group_that_only_contains_admin_is_not_admin() {
+        let caller = gateway_claims(&Uuid::new_v4().to_string(), Some("[administrators]")).caller();
+
+        assert!(matches!(caller, Ok(Caller { admin: false, .. })));
+    }
+
+    #[test]
+    fn gateway_claims_without_a_sub_are_refused() {
+        let claims = GatewayClaims::from_text([(GROUPS_CLAIM, "[admin]")]);
+
+        assert!(matches!(claims.caller(), Err(AuthError::Malformed(message)) if message.contains("missing")));
+    }
+
+    #[test]
+    fn gateway_claims_whose_sub_is_not_a_uuid_are_refused() {
+        assert!(matches!(gateway_claims("alice", None).caller(), Err(AuthError::Malformed(_))));
+    }
+
+    /// Routes that report their caller, authenticated by the gateway's claims.
+    fn gateway_app() -> axum::Router {
+        async fn me(caller: Option<Caller>) -> String {
+            caller.map_or_else(|| "anonymous".to_owned(), |caller| format!("{} {}", caller.user_id, caller.admin))
+        }
+        async fn admin(admin: Admin) -> String {
+            admin.user_id.to_string()
+        }
+        axum::Router::new()
+            .route("/me", axum::routing::get(me))
+            .route("/admin", axum::routing::get(admin))
+            .with_state(AuthState::gateway())
+    }
+
+    fn with_claims(uri: &str, claims: Option<GatewayClaims>, authorization: Option<&str>) -> Request<Body> {
+        let mut request = get(uri, authorization);
+        if let Some(claims) = claims {
+            request.extensions_mut().insert(claims);
+        }
+        request
+    }
+
+    #[tokio::test]
+    async fn behind_the_gateway_an_admin_route_serves_the_claims_of_an_admin() {
+        let user_id = Uuid::new_v4();
+        let claims = gateway_claims(&user_id.to_string(), Some("[admin]"));
+
+        let (status, _, body) = send(gateway_app(), with_claims("/admin", Some(claims), None)).await;
+
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, user_id.to_string().as_bytes());
+    }
+
+    #[tokio::test]
+    async fn behind_the_gateway_a_request_without_claims_is_a_401_problem() {
+        let problem = send_problem(gateway_app(), with_claims("/admin", None, None), StatusCode::UNAUTHORIZED).await;
+
+        assert!(problem["detail"].as_str().unwrap_or_default().contains("no verified token"));
+    }
+
+    #[tokio::test]
+    async fn behind_the_gateway_a_bearer_token_alone_is_never_trusted() {
+        // On a route without the authorizer nobody checked the header: even a well-signed token means nothing here.
+        let token = test_signer().issue(Uuid::new_v4(), true, TOKEN_LIFETIME_DEFAULT, SystemTime::now());
+
+        send_problem(gateway_app(), with_claims("/admin", None, Some(&bearer(&token))), StatusCode::UNAUTHORIZED).await;
+        let (status, _, body) = send(gateway_app(), with_claims("/me", None, Some(&bearer(&token)))).await;
+        assert_eq!((status, body.as_ref()), (StatusCode::OK, b"anonymous".as_ref()));
+    }
+
+    #[tokio::test]
+    async fn behind_the_gateway_a_customer_on_an_admin_route_is_a_403_problem() {
+        let claims = gateway_claims(&Uuid::new_v4().to_string(), Some("[customers]"));
+
+        send_problem(gateway_app(), with_claims("/admin", Some(claims), None), StatusCode::FORBIDDEN).await;
+    }
+
+    #[tokio::test]
+    async fn behind_the_gateway_claims_without_a_sub_are_a_401_problem() {
+        let claims = GatewayClaims::from_text([(GROUPS_CLAIM, "[admin]")]);
+
+        send_problem(gateway_app(), with_claims("/me", Some(claims), None), StatusCode::UNAUTHORIZED).await;
+    }
+
+    #[test]
+    fn a_gateway_auth_state_has_no_verifier() {
+        assert!(AuthState::gateway().verifier().is_none());
+        assert!(AuthState::new(verifier()).verifier().is_some());
     }
 
     async fn send_problem_with_headers(

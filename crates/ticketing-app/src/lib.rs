@@ -26,6 +26,6 @@ pub mod written;
 pub use catalog::ConcertForm;
 pub use codes::{RandomTicketCodes, TICKET_CODE_CHARS, TicketCodes};
 pub use error::AppError;
-pub use expiry::HoldExpiry;
+pub use expiry::{HoldExpiry, RunBounds, RunReport};
 pub use sales::Reservation;
 pub use shop::Shop;

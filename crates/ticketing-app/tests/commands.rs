@@ -14,7 +14,7 @@ use ticketing::{
     Address, Capacity, Concert, ConcertId, Currency, CustomerId, Money, Name, Quantity, RefusalKind, TicketTypeId,
     VenueId, VenueProfile,
 };
-use ticketing_app::{AppError, ConcertForm, HoldExpiry, RandomTicketCodes, Shop};
+use ticketing_app::{AppError, ConcertForm, HoldExpiry, RandomTicketCodes, RunBounds, Shop};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -371,5 +371,64 @@ async fn the_running_expiry_process_frees_tickets_once_the_clock_passes_the_hold
     tokio::time::timeout(std::time::Duration::from_secs(10), available).await??;
     shutdown.cancel();
     tokio::time::timeout(std::time::Duration::from_secs(5), process).await??;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bounded_runs_of_the_expiry_process_catch_up_and_sweep_a_little_at_a_time() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (first, first_type) = on_sale(shop, 10).await?;
+    let (second, second_type) = on_sale(shop, 10).await?;
+    shop.reserve(&ctx(), customer(), first, first_type, quantity(2)).await?;
+    shop.reserve(&ctx(), customer(), second, second_type, quantity(3)).await?;
+    let log = shop.log().read_all(Position(0), 10_000).await?;
+    // A bound that stops the first run just before the second hold.
+    let before_second_hold =
+        log.iter().rposition(|record| record.event_type == "TicketsHeld").ok_or("the second hold is in the log")?;
+    let due = start() + Duration::minutes(15);
+    let bounds = RunBounds { records_max: before_second_hold, concerts_max: 1 };
+
+    let mut expiry = HoldExpiry::new();
+    let early = expiry.run_once(shop, due, bounds).await?;
+    assert_eq!(
+        (early.records_read, early.caught_up, early.expired, early.concerts_left),
+        (before_second_hold, false, 1, 0),
+        "the first run stops short of the second hold, and expires the one it saw"
+    );
+
+    let next = expiry.run_once(shop, due, bounds).await?;
+    assert!(next.caught_up, "the second run reaches the end of the log");
+    assert_eq!((next.expired, next.concerts_left), (1, 0), "and expires the hold the first one did not see");
+
+    let idle = expiry.run_once(shop, due, bounds).await?;
+    assert_eq!((idle.expired, idle.concerts_left), (0, 0), "nothing is left to do");
+    assert_eq!(expiry.live_holds(), 0);
+    for (concert_id, ticket_type_id) in [(first, first_type), (second, second_type)] {
+        let concert = shop.concerts().refresh(concert_id.into()).await?;
+        let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
+        assert_eq!(ticket_type.available(), 10);
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bounded_sweep_leaves_the_concerts_beyond_its_bound_for_the_next_run() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let mut concerts = Vec::new();
+    for _ in 0..3 {
+        let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
+        shop.reserve(&ctx(), customer(), concert_id, ticket_type_id, quantity(1)).await?;
+        concerts.push(concert_id);
+    }
+    let due = start() + Duration::minutes(15);
+    let bounds = RunBounds { records_max: 10_000, concerts_max: 2 };
+
+    let mut expiry = HoldExpiry::new();
+    let first = expiry.run_once(shop, due, bounds).await?;
+    assert_eq!((first.caught_up, first.expired, first.concerts_left), (true, 2, 1));
+    let second = expiry.run_once(shop, due, bounds).await?;
+    assert_eq!((second.expired, second.concerts_left), (1, 0));
     Ok(())
 }

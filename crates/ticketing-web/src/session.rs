@@ -61,7 +61,7 @@ impl Session {
     /// token is no session, so the user sees the pages signed out rather than an error.
     pub(crate) fn from_headers(headers: &HeaderMap, state: &WebState) -> Option<Session> {
         let token = cookie(headers, SESSION_COOKIE)?;
-        let caller = state.auth().verifier().verify(token, SystemTime::now()).ok()?;
+        let caller = state.auth().verifier()?.verify(token, SystemTime::now()).ok()?;
         Some(Session { token: token.to_owned(), user_id: caller.user_id, admin: caller.admin })
     }
 }

@@ -1,0 +1,144 @@
+//! The `api` function: API Gateway's HTTP API events, turned into `http` requests by `lambda_http`, served by the
+//! very router `cloudbash serve` uses. The gateway's JWT authorizer has verified the token before the function is
+//! called, so the function verifies nothing: it copies the verified claims from the request context into the
+//! request's [`GatewayClaims`] extension, and the API (in [`AuthState::gateway`] mode) takes the caller from there.
+//!
+//! [`AuthState::gateway`]: ticketing_api::auth::AuthState::gateway
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::Extensions;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use lambda_http::request::RequestContext;
+use ticketing_api::auth::GatewayClaims;
+use ticketing_api::problem::Problem;
+use tower::ServiceExt;
+
+use crate::{LambdaError, Resources};
+
+/// Answers one request of API Gateway (already converted by `lambda_http`). A container that cannot set itself up
+/// (the database's secret unreadable, a variable missing) answers a 503 problem, like the API's own errors, rather
+/// than failing the invocation, which API Gateway would turn into a bare 500.
+pub async fn handle(resources: &Resources, request: lambda_http::Request) -> Result<Response, LambdaError> {
+    let router = match set_up(resources).await {
+        Ok(router) => router,
+        Err(error) => {
+            tracing::error!(%error, "the API cannot set itself up");
+            let detail = "The shop cannot reach its storage right now; try again shortly.";
+            return Ok(Problem::service_unavailable(detail, SET_UP_RETRY_AFTER).into_response());
+        }
+    };
+    let response = router.oneshot(request).await;
+    // An axum router answers every request (its error type is `Infallible`).
+    Ok(response.unwrap_or_else(|never| match never {}))
+}
+
+/// When a client may try again after a failed set-up (the next invocation tries again).
+const SET_UP_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+async fn set_up(resources: &Resources) -> Result<Router, LambdaError> {
+    let router = resources.api().await?.clone();
+    // Keeps the database password current (RDS rotates it); a no-op between refreshes.
+    resources.pool().await?;
+    Ok(router)
+}
+
+/// `router`, with the gateway's verified claims copied into each request's extensions first.
+pub(crate) fn behind_the_gateway(router: Router) -> Router {
+    router.layer(middleware::from_fn(copy_verified_claims))
+}
+
+async fn copy_verified_claims(mut request: Request, next: Next) -> Response {
+    // Whatever the extension held before is replaced: only the gateway's word counts.
+    match verified_claims(request.extensions()) {
+        Some(claims) => {
+            request.extensions_mut().insert(claims);
+        }
+        None => {
+            request.extensions_mut().remove::<GatewayClaims>();
+        }
+    }
+    next.run(request).await
+}
+
+/// The claims of `requestContext.authorizer.jwt`, when the route has the JWT authorizer; `None` on public routes.
+pub fn verified_claims(extensions: &Extensions) -> Option<GatewayClaims> {
+    match extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => {
+            let jwt = context.authorizer.as_ref()?.jwt.as_ref()?;
+            Some(GatewayClaims::from_text(jwt.claims.iter().map(|(name, value)| (name.as_str(), value.as_str()))))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Config, Function};
+
+    fn event(authorizer: Option<serde_json::Value>) -> lambda_http::Request {
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": "GET /cart",
+            "rawPath": "/cart",
+            "rawQueryString": "",
+            "headers": {"host": "r4nd0m1d.execute-api.eu-west-1.amazonaws.com"},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "r4nd0m1d",
+                "domainName": "r4nd0m1d.execute-api.eu-west-1.amazonaws.com",
+                "http": {"method": "GET", "path": "/cart", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7"},
+                "requestId": "Bx2fGhJ0joEEMxQ=",
+                "routeKey": "GET /cart",
+                "stage": "$default",
+                "timeEpoch": 1_795_971_600_000_i64
+            },
+            "isBase64Encoded": false
+        });
+        if let Some(authorizer) = authorizer {
+            event["requestContext"]["authorizer"] = authorizer;
+        }
+        lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event")
+    }
+
+    #[test]
+    fn the_claims_of_the_jwt_authorizer_are_taken_from_the_request_context() {
+        let sub = "3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b";
+        let request =
+            event(Some(json!({"jwt": {"claims": {"sub": sub, "cognito:groups": "[admin]"}, "scopes": null}})));
+
+        let caller = verified_claims(request.extensions()).expect("claims").caller().expect("a caller");
+
+        assert_eq!(caller.user_id.to_string(), sub);
+        assert!(caller.admin);
+    }
+
+    #[test]
+    fn a_public_route_has_no_claims() {
+        assert_eq!(verified_claims(event(None).extensions()), None);
+    }
+
+    #[tokio::test]
+    async fn a_container_that_cannot_set_itself_up_answers_a_503_problem() {
+        let config = Config {
+            function: Function::Api,
+            events_table: None,
+            log_table: None,
+            carts_table: None,
+            stream_name: None,
+            database: None,
+        };
+
+        let response = handle(&Resources::new(config), event(None)).await.expect("an answer");
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+    }
+}

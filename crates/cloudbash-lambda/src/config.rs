@@ -1,0 +1,207 @@
+//! The configuration of a function, read once from its environment when the container starts: deploy/template.yaml
+//! sets the same variables on every function, and `CLOUDBASH_FUNCTION` says which one this is. Nothing is
+//! connected here; the variables a function does not use may be absent (for a local run), and a missing one is
+//! reported by the first piece of work that needs it.
+
+use crate::LambdaError;
+
+/// The role of this container, from `CLOUDBASH_FUNCTION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// The REST API behind API Gateway.
+    Api,
+    /// The events table's stream to the Kinesis bus.
+    Forwarder,
+    /// The Kinesis bus to the read models.
+    Projector,
+    /// The scheduled release of run-out holds.
+    HoldExpiry,
+    /// The database migrations, as a CloudFormation custom resource.
+    Migrate,
+}
+
+impl Function {
+    /// The function named `name`, as the template names it.
+    pub fn parse(name: &str) -> Result<Self, LambdaError> {
+        match name {
+            "api" => Ok(Self::Api),
+            "forwarder" => Ok(Self::Forwarder),
+            "projector" => Ok(Self::Projector),
+            "hold-expiry" => Ok(Self::HoldExpiry),
+            "migrate" => Ok(Self::Migrate),
+            other => Err(LambdaError::UnknownFunction(other.to_owned())),
+        }
+    }
+}
+
+/// Where the read-model database is and how to sign in.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// A full URL with its password (`DATABASE_URL`): local runs and tests.
+    Url(String),
+    /// RDS: the address, and the master user's credentials in Secrets Manager (read on first use).
+    Rds {
+        /// `DATABASE_SECRET_ARN`: a secret whose JSON holds `username` and `password`.
+        secret_arn: String,
+        /// `DATABASE_HOST`.
+        host: String,
+        /// `DATABASE_PORT`.
+        port: u16,
+        /// `DATABASE_NAME`.
+        name: String,
+    },
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // A URL may carry a password: never in logs.
+            Self::Url(_) => formatter.write_str("Url(..)"),
+            Self::Rds { secret_arn, host, port, name } => formatter
+                .debug_struct("Rds")
+                .field("secret_arn", secret_arn)
+                .field("host", host)
+                .field("port", port)
+                .field("name", name)
+                .finish(),
+        }
+    }
+}
+
+/// Everything a function reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `CLOUDBASH_FUNCTION`.
+    pub function: Function,
+    /// `EVENTS_TABLE`: the log's events table.
+    pub events_table: Option<String>,
+    /// `LOG_TABLE`: the log's head, command results, checkpoints and snapshots (default: the events table's name
+    /// plus `-log`).
+    pub log_table: Option<String>,
+    /// `CARTS_TABLE`: the carts read model.
+    pub carts_table: Option<String>,
+    /// `STREAM_NAME`: the Kinesis bus.
+    pub stream_name: Option<String>,
+    /// `DATABASE_URL`, or `DATABASE_SECRET_ARN` with `DATABASE_HOST`, `DATABASE_PORT` and `DATABASE_NAME`.
+    pub database: Option<DatabaseConfig>,
+}
+
+impl Config {
+    /// The configuration in the process's environment.
+    pub fn from_env() -> Result<Self, LambdaError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration in the variables `lookup` finds (empty values count as unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, LambdaError> {
+        let get = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+        let function = Function::parse(&get("CLOUDBASH_FUNCTION").unwrap_or_default())?;
+        let database = match (get("DATABASE_URL"), get("DATABASE_SECRET_ARN")) {
+            (Some(url), _) => Some(DatabaseConfig::Url(url)),
+            (None, Some(secret_arn)) => {
+                let host = get("DATABASE_HOST").ok_or(LambdaError::missing("DATABASE_HOST"))?;
+                let name = get("DATABASE_NAME").ok_or(LambdaError::missing("DATABASE_NAME"))?;
+                let port = match get("DATABASE_PORT") {
+                    None => 5432,
+                    Some(port) => port.parse().map_err(|_| LambdaError::Config {
+                        name: "DATABASE_PORT",
+                        problem: format!("is {port:?}, not a port number"),
+                    })?,
+                };
+                Some(DatabaseConfig::Rds { secret_arn, host, port, name })
+            }
+            (None, None) => None,
+        };
+        Ok(Self {
+            function,
+            events_table: get("EVENTS_TABLE"),
+            log_table: get("LOG_TABLE"),
+            carts_table: get("CARTS_TABLE"),
+            stream_name: get("STREAM_NAME"),
+            database,
+        })
+    }
+}
+
+/// The value of a variable a piece of work needs.
+pub(crate) fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, LambdaError> {
+    value.as_deref().ok_or(LambdaError::missing(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(variables: &[(&str, &str)]) -> Result<Config, LambdaError> {
+        let variables: HashMap<String, String> =
+            variables.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect();
+        Config::from_lookup(|name| variables.get(name).cloned())
+    }
+
+    #[test]
+    fn the_template_s_variables_make_an_rds_configuration() {
+        let config = config(&[
+            ("CLOUDBASH_FUNCTION", "projector"),
+            ("EVENTS_TABLE", "shop-events"),
+            ("LOG_TABLE", "shop-events-log"),
+            ("CARTS_TABLE", "shop-carts"),
+            ("STREAM_NAME", "shop-bus"),
+            ("DATABASE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1"),
+            ("DATABASE_HOST", "db.internal"),
+            ("DATABASE_PORT", "5432"),
+            ("DATABASE_NAME", "cloudbash"),
+        ])
+        .expect("a complete configuration");
+
+        assert_eq!(config.function, Function::Projector);
+        assert_eq!(config.events_table.as_deref(), Some("shop-events"));
+        assert_eq!(
+            config.database,
+            Some(DatabaseConfig::Rds {
+                secret_arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1".to_owned(),
+                host: "db.internal".to_owned(),
+                port: 5432,
+                name: "cloudbash".to_owned(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_database_url_wins_over_the_secret_and_never_shows_in_debug_output() {
+        let config = config(&[
+            ("CLOUDBASH_FUNCTION", "api"),
+            ("DATABASE_URL", "postgres://user:hunter2@localhost/shop"),
+            ("DATABASE_SECRET_ARN", "arn"),
+        ])
+        .expect("a configuration");
+
+        assert_eq!(config.database, Some(DatabaseConfig::Url("postgres://user:hunter2@localhost/shop".to_owned())));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn every_function_of_the_template_is_known_and_nothing_else() {
+        for name in ["api", "forwarder", "projector", "hold-expiry", "migrate"] {
+            assert!(Function::parse(name).is_ok(), "{name}");
+        }
+        assert!(matches!(config(&[]), Err(LambdaError::UnknownFunction(name)) if name.is_empty()));
+        assert!(matches!(Function::parse("holdexpiry"), Err(LambdaError::UnknownFunction(_))));
+    }
+
+    #[test]
+    fn a_secret_without_its_host_or_with_a_bad_port_is_refused() {
+        let missing_host = config(&[("CLOUDBASH_FUNCTION", "api"), ("DATABASE_SECRET_ARN", "arn")]);
+        assert!(matches!(missing_host, Err(LambdaError::Config { name: "DATABASE_HOST", .. })));
+
+        let bad_port = config(&[
+            ("CLOUDBASH_FUNCTION", "api"),
+            ("DATABASE_SECRET_ARN", "arn"),
+            ("DATABASE_HOST", "db"),
+            ("DATABASE_NAME", "cloudbash"),
+            ("DATABASE_PORT", "fifty"),
+        ]);
+        assert!(matches!(bad_port, Err(LambdaError::Config { name: "DATABASE_PORT", .. })));
+    }
+}

@@ -1,0 +1,268 @@
+//! The serverless pipeline end to end, on the local emulators, with the functions called in-process as Lambda
+//! would call them: API Gateway events → the `api` function → the events table (moto) → its stream, read with the
+//! DynamoDB Streams API and handed to the `forwarder` as a stream event → Kinesis (kinesis-local), read with
+//! GetRecords and handed to the `projector` as a Kinesis event → PostgreSQL and the carts table → a GET through the
+//! `api` function shows the concert. The stand-ins for the event source mappings build the events exactly as the
+//! mappings send them; nothing else is mocked.
+
+mod support;
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
+use axum::http::StatusCode;
+use base64::Engine;
+use chrono::{Duration, Utc};
+use cloudbash_lambda::{Resources, forwarder, hold_expiry, projector};
+use serde_json::{Value, json};
+use support::{Identity, expect_api, http_api_event};
+use ticketing_app::RunBounds;
+
+/// Records per batch, as a mapping's `BatchSize` (small, so that the stream arrives in several batches).
+const BATCH_SIZE: i32 = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concert_created_through_the_api_reaches_the_read_models_over_the_bus() {
+    let sdk = support::sdk_config().await;
+    let config = support::fresh_stack(&sdk).await;
+    let resources = Resources::with_sdk_config(config, sdk.clone());
+    // The `migrate` function, invoked by hand (not as a custom resource), prepares the database.
+    let migrated = cloudbash_lambda::migrate::handle(&resources, json!({})).await.expect("migrates");
+    assert_eq!(migrated, json!({"migrated": true}));
+
+    let admin = Identity::admin();
+    let (concert_id, _) = concert_on_sale(&resources, &admin).await;
+
+    // Nothing is projected yet: the concert is only in the log.
+    let public =
+        http_api_event(&Identity::Anonymous, "GET", "/concerts/{concertId}", &[("concertId", &concert_id)], "", None);
+    expect_api(&resources, &public, StatusCode::NOT_FOUND).await;
+
+    let forwarded = forward_the_log_s_stream(&resources, &sdk).await;
+    assert!(
+        forwarded >= 5,
+        "venue, concert, ticket type, schedule (with the venue's booking), publication: {forwarded}"
+    );
+    let projected = project_the_bus(&resources, &sdk).await;
+    assert_eq!(projected, forwarded, "every forwarded event is on the bus once");
+
+    let concert = expect_api(&resources, &public, StatusCode::OK).await;
+    assert_eq!(concert["id"], json!(concert_id));
+    assert_eq!(concert["name"], json!("Night of the Crabs"));
+    assert_eq!(concert["status"], json!("published"), "{concert}");
+    let listed = expect_api(
+        &resources,
+        &http_api_event(&Identity::Anonymous, "GET", "/concerts", &[], "q=crabs", None),
+        StatusCode::OK,
+    )
+    .await;
+    let ids: Vec<&Value> = listed["items"].as_array().expect("items").iter().map(|item| &item["id"]).collect();
+    assert_eq!(ids, [&json!(concert_id)]);
+
+    // Projecting the same bus again (a replayed batch) changes nothing.
+    assert_eq!(project_the_bus(&resources, &sdk).await, projected);
+    assert_eq!(expect_api(&resources, &public, StatusCode::OK).await, concert);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_route_without_the_gateway_s_claims_is_refused() {
+    let sdk = support::sdk_config().await;
+    let resources = Resources::with_sdk_config(support::fresh_stack(&sdk).await, sdk);
+    let body = json!({"name": "Paradiso", "address": "Weteringschans 6", "city": "Amsterdam", "capacity": 1500});
+
+    let anonymous = http_api_event(&Identity::Anonymous, "POST", "/venues", &[], "", Some(&body));
+    expect_api(&resources, &anonymous, StatusCode::UNAUTHORIZED).await;
+    let customer = http_api_event(&Identity::customer(), "POST", "/venues", &[], "", Some(&body));
+    expect_api(&resources, &customer, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hold_expiry_function_releases_a_hold_once_it_ran_out() {
+    let sdk = support::sdk_config().await;
+    let resources = Resources::with_sdk_config(support::fresh_stack(&sdk).await, sdk);
+    cloudbash_lambda::migrate::handle(&resources, json!({})).await.expect("migrates");
+    let (concert_id, ticket_type_id) = concert_on_sale(&resources, &Identity::admin()).await;
+    let fan = Identity::customer();
+    let reserve = json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": 2});
+    expect_api(&resources, &http_api_event(&fan, "POST", "/cart/items", &[], "", Some(&reserve)), StatusCode::CREATED)
+        .await;
+    let bounds = RunBounds { records_max: 1_000, concerts_max: 10 };
+
+    let early = hold_expiry::run(&resources, Utc::now(), bounds).await.expect("a run");
+    assert!(early.caught_up && early.records_read > 0);
+    assert_eq!(early.expired, 0, "the hold has not run out yet");
+
+    let later = hold_expiry::run(&resources, Utc::now() + Duration::minutes(20), bounds).await.expect("a run");
+    assert_eq!((later.expired, later.concerts_left), (1, 0));
+    assert!(later.records_read < early.records_read, "a warm container reads only what is new");
+
+    let again = hold_expiry::run(&resources, Utc::now() + Duration::minutes(20), bounds).await.expect("a run");
+    assert_eq!(again.expired, 0, "an expired hold is expired once");
+}
+
+/// Creates a venue and a published concert with one ticket type through the `api` function; returns the ids of
+/// the concert and the ticket type.
+async fn concert_on_sale(resources: &Resources, admin: &Identity) -> (String, String) {
+    let venue = json!({"name": "Paradiso", "address": "Weteringschans 6", "city": "Amsterdam", "capacity": 1500});
+    let venue =
+        expect_api(resources, &http_api_event(admin, "POST", "/venues", &[], "", Some(&venue)), StatusCode::CREATED)
+            .await;
+    let concert = json!({"name": "Night of the Crabs", "venueId": venue["id"], "genre": "rock"});
+    let concert = expect_api(
+        resources,
+        &http_api_event(admin, "POST", "/concerts", &[], "", Some(&concert)),
+        StatusCode::CREATED,
+    )
+    .await;
+    let concert_id = concert["id"].as_str().expect("an id").to_owned();
+    let at = [("concertId", concert_id.as_str())];
+    let ticket_type = json!({"name": "Standing", "price": {"amount": 2500, "currency": "EUR"}, "quantity": 100});
+    let ticket_type = http_api_event(admin, "POST", "/concerts/{concertId}/ticket-types", &at, "", Some(&ticket_type));
+    let ticket_type = expect_api(resources, &ticket_type, StatusCode::CREATED).await;
+    let dates = json!({"startsAt": "2031-06-01T20:00:00Z", "endsAt": "2031-06-01T23:00:00Z"});
+    let schedule = http_api_event(admin, "POST", "/concerts/{concertId}/schedule", &at, "", Some(&dates));
+    expect_api(resources, &schedule, StatusCode::OK).await;
+    let publish = http_api_event(admin, "POST", "/concerts/{concertId}/publish", &at, "", None);
+    expect_api(resources, &publish, StatusCode::OK).await;
+    (concert_id, ticket_type["id"].as_str().expect("an id").to_owned())
+}
+
+/// The stand-in for the events table's event source mapping: reads every shard of the table's stream from its
+/// start with the DynamoDB Streams API and hands it to the `forwarder` in batches, as stream events. Returns the
+/// records forwarded.
+async fn forward_the_log_s_stream(resources: &Resources, sdk: &aws_config::SdkConfig) -> usize {
+    let store = resources.store().await.expect("the log");
+    let described = store.client().describe_table().table_name(&store.tables().events).send().await.expect("table");
+    let arn = described.table().and_then(|table| table.latest_stream_arn()).expect("the table has a stream").to_owned();
+    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
+    let stream = streams.describe_stream().stream_arn(&arn).send().await.expect("describe the stream");
+    let shards: Vec<String> = stream
+        .stream_description()
+        .expect("a description")
+        .shards()
+        .iter()
+        .filter_map(|shard| shard.shard_id().map(str::to_owned))
+        .collect();
+    let mut forwarded = 0;
+    for shard in shards {
+        let iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(&shard)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("an iterator")
+            .shard_iterator;
+        let mut iterator = iterator;
+        while let Some(current) = iterator.take() {
+            let got = streams.get_records().shard_iterator(current).limit(BATCH_SIZE).send().await.expect("records");
+            if got.records().is_empty() {
+                break;
+            }
+            let records: Vec<Value> = got.records().iter().map(|record| stream_record_json(record, &arn)).collect();
+            forwarded += records.len();
+            let event: DynamoDbEvent =
+                serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event");
+            let response = forwarder::handle(resources, event).await.expect("the forwarder runs");
+            assert!(response.batch_item_failures.is_empty(), "the forwarder failed a batch");
+            iterator = got.next_shard_iterator().map(str::to_owned);
+        }
+    }
+    forwarded
+}
+
+/// One stream record as Lambda delivers it.
+fn stream_record_json(record: &aws_sdk_dynamodbstreams::types::Record, arn: &str) -> Value {
+    let change = record.dynamodb().expect("a change");
+    json!({
+        "eventID": record.event_id(),
+        "eventName": record.event_name().map(|name| name.as_str()),
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": arn,
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_795_971_600.0,
+            "Keys": image_json(change.keys().unwrap_or(&HashMap::new())),
+            "NewImage": image_json(change.new_image().unwrap_or(&HashMap::new())),
+            "SequenceNumber": change.sequence_number(),
+            "SizeBytes": change.size_bytes(),
+            "StreamViewType": "NEW_IMAGE",
+        },
+    })
+}
+
+/// A stream image in the JSON of a Lambda event (the events table holds strings and numbers only).
+fn image_json(image: &HashMap<String, AttributeValue>) -> Value {
+    let attributes = image
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                AttributeValue::S(text) => json!({ "S": text }),
+                AttributeValue::N(number) => json!({ "N": number }),
+                other => panic!("the events table holds strings and numbers only, not {other:?}"),
+            };
+            (name.clone(), value)
+        })
+        .collect::<serde_json::Map<_, _>>();
+    Value::Object(attributes)
+}
+
+/// The stand-in for the projector's event source mapping: reads every shard of the bus from its start with
+/// GetRecords and hands it to the `projector` in batches, as Kinesis events. Returns the records projected.
+async fn project_the_bus(resources: &Resources, sdk: &aws_config::SdkConfig) -> usize {
+    let stream = resources.config().stream_name.clone().expect("a stream");
+    let kinesis = aws_sdk_kinesis::Client::new(sdk);
+    let shards = kinesis.list_shards().stream_name(&stream).send().await.expect("shards");
+    let mut projected = 0;
+    for shard in shards.shards() {
+        let shard = shard.shard_id();
+        let mut iterator = kinesis
+            .get_shard_iterator()
+            .stream_name(&stream)
+            .shard_id(shard)
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("an iterator")
+            .shard_iterator()
+            .map(str::to_owned);
+        while let Some(current) = iterator.take() {
+            let got = kinesis.get_records().shard_iterator(current).limit(BATCH_SIZE).send().await.expect("records");
+            if got.records().is_empty() {
+                break;
+            }
+            let records: Vec<Value> = got
+                .records()
+                .iter()
+                .map(|record| {
+                    json!({
+                        "kinesis": {
+                            "kinesisSchemaVersion": "1.0",
+                            "partitionKey": record.partition_key(),
+                            "sequenceNumber": record.sequence_number(),
+                            "data": base64::engine::general_purpose::STANDARD.encode(record.data().as_ref()),
+                            "approximateArrivalTimestamp": 1_795_971_600.5,
+                        },
+                        "eventSource": "aws:kinesis",
+                        "eventVersion": "1.0",
+                        "eventID": format!("{shard}:{}", record.sequence_number()),
+                        "eventName": "aws:kinesis:record",
+                        "invokeIdentityArn": "arn:aws:iam::123456789012:role/projector",
+                        "awsRegion": "us-east-1",
+                        "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
+                    })
+                })
+                .collect();
+            projected += records.len();
+            let event: KinesisEvent = serde_json::from_value(json!({ "Records": records })).expect("a Kinesis event");
+            let response = projector::handle(resources, event).await.expect("the projector runs");
+            assert!(response.batch_item_failures.is_empty(), "the projector failed a batch");
+            iterator = got.next_shard_iterator().map(str::to_owned);
+        }
+    }
+    projected
+}
