@@ -80,12 +80,7 @@ impl StreamsPoller {
         sink: Arc<dyn BusSink>,
         log: Arc<dyn EventStore>,
     ) -> Self {
-        Self {
-            client,
-            stream_arn: stream_arn.into(),
-            target: Target::Sink { sink, log },
-            batch_size: GET_RECORDS_LIMIT,
-        }
+        Self::with_target(client, stream_arn.into(), Target::Sink { sink, log })
     }
 
     /// The forwarder as a poller: every event of the stream `stream_arn` is
@@ -97,12 +92,11 @@ impl StreamsPoller {
         publisher: Arc<dyn Publisher>,
         checkpoints: Arc<dyn BusSink>,
     ) -> Self {
-        Self {
-            client,
-            stream_arn: stream_arn.into(),
-            target: Target::Forward { publisher, checkpoints },
-            batch_size: GET_RECORDS_LIMIT,
-        }
+        Self::with_target(client, stream_arn.into(), Target::Forward { publisher, checkpoints })
+    }
+
+    fn with_target(client: Client, stream_arn: String, target: Target) -> Self {
+        Self { client, stream_arn, target, batch_size: GET_RECORDS_LIMIT }
     }
 
     /// Reads at most `records` per call (default [`GET_RECORDS_LIMIT`]).
