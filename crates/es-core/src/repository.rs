@@ -469,6 +469,11 @@ impl Transaction {
         self.streams.len()
     }
 
+    /// The ids of the aggregates this transaction appends to or checks.
+    pub fn aggregate_ids(&self) -> Vec<AggregateId> {
+        self.streams.iter().map(|stream| stream.aggregate_id).collect()
+    }
+
     /// Events this transaction appends.
     pub fn events(&self) -> usize {
         self.streams.iter().map(|stream| stream.events.len()).sum()

@@ -27,7 +27,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use es_core::{AggregateId, Appended, CommandContext, Commit, RepositoryError, Transaction, limits};
 use tokio::sync::oneshot;
@@ -76,7 +76,7 @@ impl Lanes {
         }
         let (value, commit) =
             answer.await.unwrap_or_else(|_| Err(AppError::Store("the shared append was abandoned".to_owned())))?;
-        // The round's append is this command's write (with its round mates').
+        // Its part of the round's append is this command's write.
         if let Some(commit) = commit {
             crate::written::note(&commit);
         }
@@ -152,7 +152,8 @@ impl Drop for Serving {
 async fn run_round(shop: &Shop, members: Vec<Box<dyn Member>>) -> Vec<Box<dyn Member>> {
     let mut states = States::default();
     let mut batch = Transaction::new(&CommandContext::default());
-    let mut decided: Vec<Box<dyn Member>> = Vec::new();
+    // With the aggregates each one wrote or checked: what its caller waits to see.
+    let mut decided: Vec<(Box<dyn Member>, Vec<AggregateId>)> = Vec::new();
     let mut refused: Vec<Box<dyn Member>> = Vec::new();
     let mut again: Vec<Box<dyn Member>> = Vec::new();
     let mut members = members.into_iter();
@@ -163,15 +164,18 @@ async fn run_round(shop: &Shop, members: Vec<Box<dyn Member>>) -> Vec<Box<dyn Me
                 again.push(member);
                 again.extend(members.by_ref());
             }
-            Ok(Some(Changes { transaction, states: after })) => match batch.absorb(transaction) {
-                Ok(()) => {
-                    states.extend(after);
-                    decided.push(member);
+            Ok(Some(Changes { transaction, states: after })) => {
+                let own = transaction.aggregate_ids();
+                match batch.absorb(transaction) {
+                    Ok(()) => {
+                        states.extend(after);
+                        decided.push((member, own));
+                    }
+                    Err(_) => retry_or_give_up(member, &mut again),
                 }
-                Err(_) => retry_or_give_up(member, &mut again),
-            },
+            }
             // Changes nothing, but was decided on uncommitted states.
-            Ok(None) => decided.push(member),
+            Ok(None) => decided.push((member, Vec::new())),
             Err(RepositoryError::Rejected(_)) => refused.push(member),
             Err(error) => member.answer(Err(error.into())),
         }
@@ -182,26 +186,37 @@ async fn run_round(shop: &Shop, members: Vec<Box<dyn Member>>) -> Vec<Box<dyn Me
     tracing::trace!(commands, events, refused = refused.len(), micros = committing.elapsed().as_micros(), "round");
     match committed {
         Ok(commit) => {
-            let commit = commit.map(Arc::new);
-            for member in decided {
-                member.answer(Ok(commit.clone()));
+            for (member, own) in decided {
+                member.answer(Ok(commit.as_ref().and_then(|commit| own_part(commit, &own))));
             }
         }
         Err(Failure::Conflict) => {
             // Nothing was written; the conflicting states are marked stale.
-            for member in decided.into_iter().chain(refused) {
+            for member in decided.into_iter().map(|(member, _)| member).chain(refused) {
                 retry_or_give_up(member, &mut again);
             }
             return again;
         }
         Err(Failure::Failed(error)) => {
-            for member in decided {
+            for (member, _) in decided {
                 member.answer(Err(error.clone()));
             }
         }
     }
     confirm_refusals(shop, refused, &mut again).await;
     again
+}
+
+/// What of the round's `commit` a member wrote or checked: the round's
+/// position (its events are in the same append) and the versions of `own`;
+/// `None` when it touched nothing. A caller then waits to see its own
+/// writes, not those of its round mates.
+fn own_part(commit: &Commit, own: &[AggregateId]) -> Option<Commit> {
+    if own.is_empty() {
+        return None;
+    }
+    let versions = commit.versions.iter().filter(|(aggregate_id, _)| own.contains(aggregate_id)).copied().collect();
+    Some(Commit { position: commit.position, versions })
 }
 
 /// Why a round's append did not go through.
@@ -257,9 +272,9 @@ trait Member: Send {
         reads: Reads<'a>,
     ) -> Pin<Box<dyn Future<Output = Result<Option<Changes>, AttemptError>> + Send + 'a>>;
 
-    /// Answers the caller: the last decision's result with the round's
-    /// commit (`None`: nothing was appended), or the error.
-    fn answer(self: Box<Self>, outcome: Result<Option<Arc<Commit>>, AppError>);
+    /// Answers the caller: the last decision's result with its part of the
+    /// round's commit (`None`: it appended nothing), or the error.
+    fn answer(self: Box<Self>, outcome: Result<Option<Commit>, AppError>);
 
     /// Counts one more decision that could not be appended; whether the
     /// command may still try again.
@@ -268,7 +283,7 @@ trait Member: Send {
 
 /// What a queued command gets back: its result with the append that
 /// committed it (`None`: nothing was appended), or why it failed.
-type Answer<T> = Result<(T, Option<Arc<Commit>>), AppError>;
+type Answer<T> = Result<(T, Option<Commit>), AppError>;
 
 struct Typed<T, F> {
     attempt: F,
@@ -294,7 +309,7 @@ where
         })
     }
 
-    fn answer(self: Box<Self>, outcome: Result<Option<Arc<Commit>>, AppError>) {
+    fn answer(self: Box<Self>, outcome: Result<Option<Commit>, AppError>) {
         let Typed { value, reply, .. } = *self;
         let result = outcome.and_then(|commit| {
             let value = value
@@ -309,5 +324,29 @@ where
     fn conflicted(&mut self) -> bool {
         self.conflicts += 1;
         self.conflicts < limits::COMMAND_ATTEMPTS_MAX
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use es_core::{Position, Version};
+
+    use super::*;
+
+    fn id() -> AggregateId {
+        AggregateId::from(uuid::Uuid::new_v4())
+    }
+
+    #[test]
+    fn a_member_sees_only_its_own_aggregates_of_the_round_at_the_rounds_position() {
+        let (concert, mine, theirs) = (id(), id(), id());
+        let round = Commit {
+            position: Position(42),
+            versions: vec![(concert, Version(9)), (mine, Version(2)), (theirs, Version(5))],
+        };
+        let part = own_part(&round, &[concert, mine]).expect("it wrote something");
+        assert_eq!(part.position, Position(42));
+        assert_eq!(part.versions, [(concert, Version(9)), (mine, Version(2))]);
+        assert!(own_part(&round, &[]).is_none(), "a member that changed nothing waits for nothing");
     }
 }
