@@ -65,31 +65,29 @@ impl AwsBackends {
     }
 
     /// Starts the forwarder (unless the read models read the table's stream
-    /// directly) and one poller per read model, until `shutdown`.
+    /// directly) and the bus's consumers until `shutdown`: one reader of
+    /// each shard for all read models on Kinesis and DynamoDB Streams (their
+    /// shards allow few readers), one queue per read model on SQS.
     pub(crate) async fn spawn_bus(&self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let log: Arc<dyn EventStore> = self.store.clone();
         let streams = aws_sdk_dynamodbstreams::Client::new(&self.config);
         let stream_arn = self.events_stream_arn().await?;
         let publisher: Arc<dyn Publisher> = match self.args.bus {
             Bus::DynamodbStreams => {
-                for sink in &self.sinks {
-                    let poller = Arc::new(StreamsPoller::new(streams.clone(), &stream_arn, sink.clone(), log.clone()));
-                    tasks.spawn(poller.run(shutdown.clone()));
-                }
+                let poller = StreamsPoller::new(streams, &stream_arn, self.sinks.clone(), log);
+                tasks.spawn(Arc::new(poller).run(shutdown.clone()));
                 return Ok(());
             }
             Bus::Kinesis => {
                 let kinesis = aws_sdk_kinesis::Client::new(&self.config);
-                for sink in &self.sinks {
-                    let poller = KinesisPoller::new(
-                        kinesis.clone(),
-                        &self.args.stream,
-                        sink.clone(),
-                        log.clone(),
-                        StartAt::TrimHorizon,
-                    );
-                    tasks.spawn(Arc::new(poller).run(shutdown.clone()));
-                }
+                let poller = KinesisPoller::new(
+                    kinesis.clone(),
+                    &self.args.stream,
+                    self.sinks.clone(),
+                    log,
+                    StartAt::TrimHorizon,
+                );
+                tasks.spawn(Arc::new(poller).run(shutdown.clone()));
                 Arc::new(KinesisPublisher::new(kinesis, &self.args.stream))
             }
             Bus::SqsFifo => {

@@ -11,6 +11,7 @@
 //! read model, written in the same transaction as the events it covers, so
 //! a crash between applying and checkpointing cannot happen.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use es_core::{CancellationToken, EventStore, RecordedEvent};
 
-use crate::sink::{BusSink, Checkpoint, apply_delivery};
+use crate::sink::{BusSink, Checkpoint, Fanout, apply_delivery};
 use crate::{BusError, wire};
 
 /// Entries per `PutRecords` call (the service's limit).
@@ -174,26 +175,27 @@ pub enum StartAt {
     Timestamp(chrono::DateTime<chrono::Utc>),
 }
 
-/// A long-running Kinesis consumer feeding one sink.
+/// A long-running Kinesis consumer feeding read models: one reader per
+/// shard for all of them ([`Fanout`]).
 pub struct KinesisPoller {
     client: Client,
     stream: String,
-    sink: Arc<dyn BusSink>,
+    sinks: Fanout,
     log: Arc<dyn EventStore>,
     start: StartAt,
     batch_size: i32,
 }
 
 impl KinesisPoller {
-    /// A poller of `stream` into `sink`, filling gaps from `log`.
+    /// A poller of `stream` into `sinks`, filling gaps from `log`.
     pub fn new(
         client: Client,
         stream: impl Into<String>,
-        sink: Arc<dyn BusSink>,
+        sinks: Vec<Arc<dyn BusSink>>,
         log: Arc<dyn EventStore>,
         start: StartAt,
     ) -> Self {
-        Self { client, stream: stream.into(), sink, log, start, batch_size: GET_RECORDS_LIMIT }
+        Self { client, stream: stream.into(), sinks: Fanout::new(sinks), log, start, batch_size: GET_RECORDS_LIMIT }
     }
 
     /// Reads at most `records` per call (default [`GET_RECORDS_LIMIT`]).
@@ -206,8 +208,8 @@ impl KinesisPoller {
         format!("kinesis/{}/{shard}", self.stream)
     }
 
-    /// The stream's shards, parents before children.
-    async fn shards(&self) -> Result<Vec<String>, BusError> {
+    /// The stream's shards (the service lists parents before children).
+    async fn shards(&self) -> Result<Vec<Shard>, BusError> {
         let mut shards = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -216,7 +218,16 @@ impl KinesisPoller {
                 None => self.client.list_shards().stream_name(&self.stream),
             };
             let listed = request.send().await.map_err(|error| request_error(&error))?;
-            shards.extend(listed.shards().iter().map(|shard| shard.shard_id().to_owned()));
+            shards.extend(listed.shards().iter().map(|shard| {
+                Shard {
+                    id: shard.shard_id().to_owned(),
+                    parents: [shard.parent_shard_id(), shard.adjacent_parent_shard_id()]
+                        .into_iter()
+                        .flatten()
+                        .map(str::to_owned)
+                        .collect(),
+                }
+            }));
             token = listed.next_token().map(str::to_owned);
             if token.is_none() {
                 return Ok(shards);
@@ -225,7 +236,7 @@ impl KinesisPoller {
     }
 
     async fn iterator(&self, shard: &str) -> Result<Option<String>, BusError> {
-        let stored = self.sink.checkpoint(&self.checkpoint_key(shard)).await.map_err(BusError::Sink)?;
+        let stored = self.sinks.checkpoint(&self.checkpoint_key(shard)).await.map_err(BusError::Sink)?;
         let request = self.client.get_shard_iterator().stream_name(&self.stream).shard_id(shard);
         let request = match (stored, self.start) {
             (Some(sequence), _) => {
@@ -264,7 +275,7 @@ impl KinesisPoller {
                 }
             }
             let checkpoint = Checkpoint { key: self.checkpoint_key(shard), value: last.sequence_number().to_owned() };
-            apply_delivery(&*self.sink, &*self.log, events, Some(&checkpoint)).await.map_err(BusError::Sink)?;
+            self.sinks.apply_delivery(&*self.log, events, Some(&checkpoint)).await.map_err(BusError::Sink)?;
         }
         let behind = got.millis_behind_latest().unwrap_or(0) > 0;
         Ok((got.next_shard_iterator().map(str::to_owned), records.len(), behind))
@@ -275,9 +286,9 @@ impl KinesisPoller {
     pub async fn drain(&self) -> Result<usize, BusError> {
         let mut total = 0;
         for shard in self.shards().await? {
-            let mut iterator = self.iterator(&shard).await?;
+            let mut iterator = self.iterator(&shard.id).await?;
             while let Some(current) = iterator {
-                let (next, read, behind) = self.step(&shard, current).await?;
+                let (next, read, behind) = self.step(&shard.id, current).await?;
                 total += read;
                 if read == 0 && !behind {
                     break;
@@ -288,42 +299,76 @@ impl KinesisPoller {
         Ok(total)
     }
 
-    /// Follows every shard until `shutdown`, one task per shard; failures
-    /// are retried from the last checkpoint after a pause.
+    /// Follows the stream until `shutdown`, one task per open shard;
+    /// failures are retried from the last checkpoint after a pause.
+    ///
+    /// After a reshard, a child shard continues its parents' aggregates, so
+    /// it is followed only once its parents are read to their end (or have
+    /// left the stream's retention); the shards are listed again whenever
+    /// one closes, which is how the children of a reshard made while
+    /// running are found.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let shards = loop {
+        let mut finished: HashSet<String> = HashSet::new();
+        let mut following: HashSet<String> = HashSet::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
             match self.shards().await {
-                Ok(shards) => break shards,
-                Err(error) => {
-                    tracing::warn!(%error, "listing shards failed; retrying");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                Ok(shards) => {
+                    let listed: HashSet<&str> = shards.iter().map(|shard| shard.id.as_str()).collect();
+                    for shard in &shards {
+                        let ready = shard
+                            .parents
+                            .iter()
+                            .all(|parent| !listed.contains(parent.as_str()) || finished.contains(parent));
+                        if ready && !finished.contains(&shard.id) && following.insert(shard.id.clone()) {
+                            let poller = Arc::clone(&self);
+                            let (shard, shutdown) = (shard.id.clone(), shutdown.clone());
+                            tasks.spawn(async move {
+                                let closed = poller.follow(&shard, shutdown).await;
+                                (shard, closed)
+                            });
+                        }
                     }
                 }
+                Err(error) => tracing::warn!(%error, "listing shards failed; retrying"),
             }
-        };
-        let mut tasks = tokio::task::JoinSet::new();
-        for shard in shards {
-            let poller = Arc::clone(&self);
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move { poller.follow(shard, shutdown).await });
+            let ended = if tasks.is_empty() {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            } else {
+                tasks.join_next().await
+            };
+            match ended {
+                Some(Ok((shard, true))) => {
+                    tracing::info!(%shard, "shard read to its end; following its children");
+                    following.remove(&shard);
+                    finished.insert(shard);
+                }
+                Some(Ok((_, false))) | None => return,
+                Some(Err(error)) => {
+                    tracing::error!(%error, "a shard consumer stopped; restarting all from their checkpoints");
+                    tasks.abort_all();
+                    following.clear();
+                }
+            }
         }
-        while tasks.join_next().await.is_some() {}
     }
 
-    async fn follow(&self, shard: String, shutdown: CancellationToken) {
+    /// Follows one shard until it closes (`true`) or `shutdown` (`false`).
+    async fn follow(&self, shard: &str, shutdown: CancellationToken) -> bool {
         let mut iterator: Option<String> = None;
         loop {
             if shutdown.is_cancelled() {
-                return;
+                return false;
             }
             let outcome = match iterator.take() {
-                Some(current) => self.step(&shard, current).await,
-                None => self.iterator(&shard).await.map(|next| (next, 0, true)),
+                Some(current) => self.step(shard, current).await,
+                None => self.iterator(shard).await.map(|next| (next, 0, true)),
             };
             let pause = match outcome {
-                Ok((None, _, _)) => return, // a closed shard, finished
+                Ok((None, _, _)) => return true,
                 Ok((Some(next), read, behind)) => {
                     iterator = Some(next);
                     if read == 0 && !behind { IDLE_POLL } else { Duration::ZERO }
@@ -334,11 +379,17 @@ impl KinesisPoller {
                 }
             };
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => return false,
                 () = tokio::time::sleep(pause) => {}
             }
         }
     }
+}
+
+/// A shard and the shards it continues after a split or merge.
+struct Shard {
+    id: String,
+    parents: Vec<String>,
 }
 
 fn request_error(error: &dyn std::error::Error) -> BusError {

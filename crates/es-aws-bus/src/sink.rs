@@ -12,7 +12,9 @@
 //! versions right after its own: duplicates, reordering and gaps on the bus
 //! change nothing.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use es_core::{AggregateId, EventStore, ProjectionError, RecordedEvent, Version};
@@ -140,4 +142,88 @@ pub async fn apply_delivery(
     }
     sink.apply(&ready, checkpoint).await?;
     Ok(ready.len())
+}
+
+/// Several read models fed by one reader of the bus. A shard serves few
+/// readers (Kinesis: five `GetRecords` calls a second shared by all of
+/// them; DynamoDB Streams: two readers), so a host with seven read models
+/// reads each shard once and hands every batch to all of them.
+///
+/// Each read model keeps its own applied versions and its own copy of the
+/// checkpoint, written with its own writes; they can disagree after a crash
+/// between two of them. Reading then resumes at the earliest, and the read
+/// models that were further along skip what they have applied by version.
+#[derive(Clone)]
+pub struct Fanout {
+    sinks: Vec<Arc<dyn BusSink>>,
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.sinks.iter().map(|sink| sink.name())).finish()
+    }
+}
+
+impl Fanout {
+    /// One reader for `sinks`.
+    pub fn new(sinks: Vec<Arc<dyn BusSink>>) -> Self {
+        Self { sinks }
+    }
+
+    /// Where reading resumes: the earliest of the read models' stored
+    /// positions under `key`, or `None` (from the start) when any of them
+    /// has none.
+    pub async fn checkpoint(&self, key: &str) -> Result<Option<String>, ProjectionError> {
+        let mut earliest: Option<String> = None;
+        for sink in &self.sinks {
+            let Some(stored) = sink.checkpoint(key).await? else { return Ok(None) };
+            if earliest.as_deref().is_none_or(|earliest| sequence_order(&stored, earliest) == Ordering::Less) {
+                earliest = Some(stored);
+            }
+        }
+        Ok(earliest)
+    }
+
+    /// [`apply_delivery`] to every read model, all at once. Each one that
+    /// succeeds has applied and checkpointed the delivery; the first
+    /// failure is returned once all have finished.
+    pub async fn apply_delivery(
+        &self,
+        log: &dyn EventStore,
+        delivered: Vec<RecordedEvent>,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(), ProjectionError> {
+        let answers = futures_util::future::join_all(
+            self.sinks.iter().map(|sink| apply_delivery(sink.as_ref(), log, delivered.clone(), checkpoint)),
+        )
+        .await;
+        answers.into_iter().find_map(Result::err).map_or(Ok(()), Err)
+    }
+}
+
+/// Orders two sequence numbers of a shard. Kinesis and DynamoDB Streams
+/// both number records with decimal numerals (up to 128 digits, too long
+/// for any integer type), so they compare as numbers: by length without
+/// leading zeros, then digit by digit.
+pub fn sequence_order(a: &str, b: &str) -> Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_compare_as_the_numbers_they_spell() {
+        assert_eq!(sequence_order("9", "10"), Ordering::Less);
+        assert_eq!(sequence_order("000012", "11"), Ordering::Greater);
+        assert_eq!(sequence_order("0", ""), Ordering::Equal);
+        let kinesis = "49590338271490256608559692538361571095921575989136588898";
+        let next = "49590338271490256608559692540925702759324208523137515618";
+        assert_eq!(sequence_order(kinesis, next), Ordering::Less);
+        assert_eq!(sequence_order(next, kinesis), Ordering::Greater);
+        assert_eq!(sequence_order(kinesis, kinesis), Ordering::Equal);
+    }
 }

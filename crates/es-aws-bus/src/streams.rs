@@ -20,7 +20,7 @@ use es_core::{CancellationToken, EventStore, RecordedEvent};
 
 use crate::kinesis::{IDLE_POLL, apply_in_steps};
 use crate::publisher::Publisher;
-use crate::sink::{BusSink, Checkpoint, apply_delivery};
+use crate::sink::{BusSink, Checkpoint, Fanout};
 use crate::{BusError, image};
 
 /// Records per `GetRecords` call (the service's limit).
@@ -54,7 +54,9 @@ pub async fn handle_stream_batch(
     response
 }
 
-/// A long-running consumer of the events table's stream.
+/// A long-running consumer of the events table's stream: one reader for
+/// all the read models it feeds ([`Fanout`]; a shard allows two), or the
+/// forwarder.
 pub struct StreamsPoller {
     client: Client,
     stream_arn: String,
@@ -64,8 +66,8 @@ pub struct StreamsPoller {
 
 /// Where a poller takes what it reads.
 enum Target {
-    /// A read model, with the log to fill gaps from.
-    Sink { sink: Arc<dyn BusSink>, log: Arc<dyn EventStore> },
+    /// Read models, with the log to fill gaps from.
+    Sinks { sinks: Fanout, log: Arc<dyn EventStore> },
     /// The bus: the forwarder. Its shard positions are kept as checkpoints
     /// of `checkpoints` (a read model's checkpoint store), after publishing:
     /// a crash in between publishes again, which consumers ignore.
@@ -73,14 +75,14 @@ enum Target {
 }
 
 impl StreamsPoller {
-    /// A poller of the stream `stream_arn` into `sink`.
+    /// A poller of the stream `stream_arn` into `sinks`.
     pub fn new(
         client: Client,
         stream_arn: impl Into<String>,
-        sink: Arc<dyn BusSink>,
+        sinks: Vec<Arc<dyn BusSink>>,
         log: Arc<dyn EventStore>,
     ) -> Self {
-        Self::with_target(client, stream_arn.into(), Target::Sink { sink, log })
+        Self::with_target(client, stream_arn.into(), Target::Sinks { sinks: Fanout::new(sinks), log })
     }
 
     /// The forwarder as a poller: every event of the stream `stream_arn` is
@@ -107,23 +109,25 @@ impl StreamsPoller {
 
     fn checkpoint_key(&self, shard: &str) -> String {
         match self.target {
-            Target::Sink { .. } => format!("dynamodb-streams/{}/{shard}", self.stream_arn),
+            Target::Sinks { .. } => format!("dynamodb-streams/{}/{shard}", self.stream_arn),
             Target::Forward { .. } => format!("forwarder/{}/{shard}", self.stream_arn),
         }
     }
 
-    fn checkpoints(&self) -> &dyn BusSink {
+    /// Where reading `key`'s shard resumes.
+    async fn stored(&self, key: &str) -> Result<Option<String>, BusError> {
         match &self.target {
-            Target::Sink { sink, .. } => sink.as_ref(),
-            Target::Forward { checkpoints, .. } => checkpoints.as_ref(),
+            Target::Sinks { sinks, .. } => sinks.checkpoint(key).await,
+            Target::Forward { checkpoints, .. } => checkpoints.checkpoint(key).await,
         }
+        .map_err(BusError::Sink)
     }
 
     /// Takes one batch of the stream, with the position after it.
     async fn deliver(&self, events: Vec<RecordedEvent>, checkpoint: &Checkpoint) -> Result<(), BusError> {
         match &self.target {
-            Target::Sink { sink, log } => {
-                apply_delivery(sink.as_ref(), log.as_ref(), events, Some(checkpoint)).await.map_err(BusError::Sink)?;
+            Target::Sinks { sinks, log } => {
+                sinks.apply_delivery(log.as_ref(), events, Some(checkpoint)).await.map_err(BusError::Sink)?;
             }
             Target::Forward { publisher, checkpoints } => {
                 publisher.publish(&events).await?;
@@ -180,7 +184,7 @@ impl StreamsPoller {
         let mut total = 0;
         for shard in self.shards().await? {
             let key = self.checkpoint_key(&shard);
-            let stored = self.checkpoints().checkpoint(&key).await.map_err(BusError::Sink)?;
+            let stored = self.stored(&key).await?;
             let request = self.client.get_shard_iterator().stream_arn(&self.stream_arn).shard_id(&shard);
             let request = match stored {
                 Some(sequence) => {

@@ -27,13 +27,18 @@ const RETRIES: usize = 3;
 async fn fresh_stream(client: &Client) -> String {
     let name = unique_name("bus");
     client.create_stream().stream_name(&name).shard_count(2).send().await.expect("create the stream");
+    wait_until_active(client, &name).await;
+    name
+}
+
+async fn wait_until_active(client: &Client, name: &str) {
     for _ in 0..100 {
-        let summary = client.describe_stream_summary().stream_name(&name).send().await.expect("describe");
+        let summary = client.describe_stream_summary().stream_name(name).send().await.expect("describe");
         let active = summary
             .stream_description_summary()
             .is_some_and(|summary| summary.stream_status() == &aws_sdk_kinesis::types::StreamStatus::Active);
         if active {
-            return name;
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -174,7 +179,7 @@ impl BusUnderTest for PollerBus {
         let poller = KinesisPoller::new(
             self.client.clone(),
             self.stream.clone(),
-            Arc::new(sink.clone()),
+            vec![Arc::new(sink.clone())],
             log,
             StartAt::TrimHorizon,
         )
@@ -227,5 +232,90 @@ mod poller {
         let before = sink.history().len();
         bus.consume(&sink, log).await.expect("consumes");
         assert_eq!(sink.history().len(), before);
+    }
+
+    /// One reader for several read models: each gets every event once, in
+    /// order, from wherever it stands; one that fails does not hold back
+    /// the others, and catches up from the earliest checkpoint.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_reader_feeds_every_read_model_from_the_earliest_checkpoint() {
+        let config = support::sdk_config().await;
+        let store = support::fresh_log(&config).await;
+        let bus = PollerBus::new(&config, Arc::clone(&store)).await;
+        let log: Arc<dyn EventStore> = store;
+        let first = support::write_events(&*log, 6, 2).await;
+        bus.publish(&first).await;
+        let ahead = StrictSink::default();
+        let poller = |sinks: Vec<Arc<dyn es_aws_bus::sink::BusSink>>| {
+            KinesisPoller::new(bus.client.clone(), bus.stream.clone(), sinks, Arc::clone(&log), StartAt::TrimHorizon)
+                .with_batch_size(5)
+        };
+        poller(vec![Arc::new(ahead.clone())]).drain().await.expect("the first read model alone");
+        ahead.assert_applied_exactly(&first);
+
+        let everything = support::write_events(&*log, 6, 2).await;
+        bus.publish(&everything[first.len()..]).await;
+        let behind = StrictSink::failing_after(1);
+        let both = poller(vec![Arc::new(ahead.clone()), Arc::new(behind.clone())]);
+        assert!(both.drain().await.is_err(), "the second read model fails after one batch");
+        behind.heal();
+        both.drain().await.expect("both, once healed");
+        ahead.assert_applied_exactly(&everything);
+        behind.assert_applied_exactly(&everything);
+        assert_eq!(ahead.checkpoints(), behind.checkpoints(), "both stand at the end of each shard");
+    }
+
+    /// After a reshard, the closed parent is read to its end and then its
+    /// children, which the running poller finds on its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_running_poller_follows_the_children_of_a_reshard() {
+        let config = support::sdk_config().await;
+        let store = support::fresh_log(&config).await;
+        let log: Arc<dyn EventStore> = store;
+        let client = Client::new(&config);
+        let stream = unique_name("reshard");
+        client.create_stream().stream_name(&stream).shard_count(1).send().await.expect("create the stream");
+        wait_until_active(&client, &stream).await;
+        let publisher = KinesisPublisher::new(client.clone(), stream.clone());
+        let sink = StrictSink::default();
+        let poller = KinesisPoller::new(
+            client.clone(),
+            stream.clone(),
+            vec![Arc::new(sink.clone())],
+            Arc::clone(&log),
+            StartAt::TrimHorizon,
+        );
+        let shutdown = es_core::CancellationToken::new();
+        let running = tokio::spawn(Arc::new(poller).run(shutdown.clone()));
+
+        let before = support::write_events(&*log, 8, 1).await;
+        publisher.publish(&before).await.expect("publish");
+        wait_for(&sink, before.len()).await;
+        client
+            .update_shard_count()
+            .stream_name(&stream)
+            .target_shard_count(2)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+            .expect("reshard");
+        wait_until_active(&client, &stream).await;
+        assert!(shard_ids(&client, &stream).await.len() > 1, "the stream has children now");
+        let everything = support::write_events(&*log, 8, 1).await;
+        publisher.publish(&everything[before.len()..]).await.expect("publish");
+        wait_for(&sink, everything.len()).await;
+        shutdown.cancel();
+        running.await.expect("the poller stops");
+        sink.assert_applied_exactly(&everything);
+    }
+
+    async fn wait_for(sink: &StrictSink, events: usize) {
+        for _ in 0..300 {
+            if sink.history().len() >= events {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the sink applied {} of {events} events", sink.history().len());
     }
 }

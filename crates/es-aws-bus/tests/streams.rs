@@ -189,8 +189,8 @@ impl BusUnderTest for PollerBus {
     async fn publish(&self, _events: &[RecordedEvent]) {}
 
     async fn consume(&self, sink: &StrictSink, log: Arc<dyn EventStore>) -> Result<(), String> {
-        let poller =
-            StreamsPoller::new(self.client.clone(), self.arn.clone(), Arc::new(sink.clone()), log).with_batch_size(7);
+        let poller = StreamsPoller::new(self.client.clone(), self.arn.clone(), vec![Arc::new(sink.clone())], log)
+            .with_batch_size(7);
         let mut last_error = String::new();
         for _ in 0..=RETRIES {
             match poller.drain().await {
@@ -250,7 +250,7 @@ async fn the_forwarder_carries_every_appended_event_from_the_table_to_kinesis() 
 
     let sink = StrictSink::default();
     let log: Arc<dyn EventStore> = store;
-    let poller = KinesisPoller::new(kinesis, stream, Arc::new(sink.clone()), log, StartAt::TrimHorizon);
+    let poller = KinesisPoller::new(kinesis, stream, vec![Arc::new(sink.clone())], log, StartAt::TrimHorizon);
     let read = poller.drain().await.expect("consumes");
     assert_eq!(read, 2 * events.len(), "every event put twice on Kinesis");
     sink.assert_applied_exactly(&events);

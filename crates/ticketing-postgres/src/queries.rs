@@ -99,26 +99,43 @@ impl PostgresQueries {
     /// model here reads (carts: ask the carts read model). An event of a
     /// type this release does not know moves no read model's version.
     pub async fn applied_version(&self, aggregate: AggregateId) -> Result<Option<Version>, QueryError> {
-        let rows: Vec<(String, String, i64)> =
-            query_as("SELECT sink, kind, version FROM applied_versions WHERE aggregate_id = $1")
-                .bind(aggregate.0)
+        Ok(self.applied_versions(&[aggregate]).await?.remove(&aggregate))
+    }
+
+    /// [`PostgresQueries::applied_version`] of several aggregates in one
+    /// query: the aggregates missing from the answer are those not applied
+    /// everywhere (or not read here).
+    pub async fn applied_versions(
+        &self,
+        aggregates: &[AggregateId],
+    ) -> Result<HashMap<AggregateId, Version>, QueryError> {
+        let ids: Vec<uuid::Uuid> = aggregates.iter().map(|aggregate| aggregate.0).collect();
+        let rows: Vec<(uuid::Uuid, String, String, i64)> =
+            query_as("SELECT aggregate_id, sink, kind, version FROM applied_versions WHERE aggregate_id = ANY($1)")
+                .bind(&ids)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(PostgresError::from)?;
-        let Some((_, kind, _)) = rows.first() else {
-            return Ok(None);
-        };
-        let kind = Kind::parse(kind).ok_or_else(|| corrupt(format!("aggregate kind {kind:?}")))?;
-        let by_sink: HashMap<&str, i64> = rows.iter().map(|(sink, _, version)| (sink.as_str(), *version)).collect();
-        let mut lowest: Option<Version> = None;
-        for model in ReadModel::ALL.into_iter().filter(|model| model.reads().contains(&kind)) {
-            let Some(&version) = by_sink.get(model.name()) else {
-                return Ok(None);
-            };
-            let version = Version(unsigned(version)?);
-            lowest = Some(lowest.map_or(version, |lowest| lowest.min(version)));
+        let mut by_aggregate: HashMap<uuid::Uuid, (&str, HashMap<&str, i64>)> = HashMap::new();
+        for (aggregate, sink, kind, version) in &rows {
+            by_aggregate.entry(*aggregate).or_insert_with(|| (kind.as_str(), HashMap::new())).1.insert(sink, *version);
         }
-        Ok(lowest)
+        let mut applied = HashMap::with_capacity(by_aggregate.len());
+        'aggregates: for (aggregate, (kind, by_sink)) in by_aggregate {
+            let kind = Kind::parse(kind).ok_or_else(|| corrupt(format!("aggregate kind {kind:?}")))?;
+            let mut lowest: Option<Version> = None;
+            for model in ReadModel::ALL.into_iter().filter(|model| model.reads().contains(&kind)) {
+                let Some(&version) = by_sink.get(model.name()) else {
+                    continue 'aggregates;
+                };
+                let version = Version(unsigned(version)?);
+                lowest = Some(lowest.map_or(version, |lowest| lowest.min(version)));
+            }
+            if let Some(lowest) = lowest {
+                applied.insert(AggregateId(aggregate), lowest);
+            }
+        }
+        Ok(applied)
     }
 }
 
@@ -454,12 +471,14 @@ impl Queries for PostgresQueries {
     /// Every aggregate written is applied at its version or later, here or
     /// in the carts read model (an aggregate is read by one or the other).
     async fn shows(&self, written: &Written) -> Result<bool, QueryError> {
-        let mut pending = Vec::new();
-        for &(aggregate_id, version) in &written.versions {
-            if self.applied_version(aggregate_id).await?.is_none_or(|applied| applied < version) {
-                pending.push((aggregate_id, version));
-            }
-        }
+        let ids: Vec<AggregateId> = written.versions.iter().map(|(aggregate_id, _)| *aggregate_id).collect();
+        let here = self.applied_versions(&ids).await?;
+        let pending: Vec<(AggregateId, Version)> = written
+            .versions
+            .iter()
+            .filter(|(aggregate_id, version)| here.get(aggregate_id).is_none_or(|applied| applied < version))
+            .copied()
+            .collect();
         if pending.is_empty() {
             return Ok(true);
         }
