@@ -19,7 +19,7 @@ use ticketing_postgres::ReadModel;
 use ticketing_sqlite::ReadModels;
 
 use crate::host::open_store;
-use crate::serve::{EventStoreKind, ReadDb};
+use crate::serve::{EventStoreKind, ReadDb, StoreArgs};
 
 /// Options of `cloudbash rebuild`.
 #[derive(Debug, Args)]
@@ -30,15 +30,8 @@ pub(crate) struct RebuildArgs {
     /// Rebuild only this read model (default: all).
     #[arg(long)]
     projection: Option<String>,
-    /// Where the log lives: SQLite in the data directory, or DynamoDB (`--events-table`).
-    #[arg(long, value_enum, env = "CLOUDBASH_EVENT_STORE", default_value = "sqlite")]
-    event_store: EventStoreKind,
-    /// Where the read models live: SQLite in the data directory, or PostgreSQL (`--database-url`).
-    #[arg(long, value_enum, env = "CLOUDBASH_READ_DB", default_value = "sqlite")]
-    read_db: ReadDb,
-    /// The PostgreSQL read database, `postgres://user:password@host:port/database`.
-    #[arg(long, env = "CLOUDBASH_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    stores: StoreArgs,
     /// The event table (its log table is `<name>-log`).
     #[arg(long, env = "CLOUDBASH_EVENTS_TABLE", default_value = "cloudbash-events")]
     events_table: String,
@@ -46,7 +39,7 @@ pub(crate) struct RebuildArgs {
 
 /// Rebuilds the chosen read models.
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
-    match (args.event_store, args.read_db) {
+    match (args.stores.event_store, args.stores.read_db) {
         (EventStoreKind::Sqlite, ReadDb::Sqlite) => rebuild_embedded(args).await,
         (EventStoreKind::Dynamodb, ReadDb::Postgres) => rebuild_postgres(args).await,
         _ => anyhow::bail!("rebuild reads SQLite into SQLite, or DynamoDB into PostgreSQL"),
@@ -55,9 +48,7 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
 
 /// The PostgreSQL read models from the DynamoDB log.
 async fn rebuild_postgres(args: RebuildArgs) -> anyhow::Result<()> {
-    let Some(url) = args.database_url.as_deref() else {
-        anyhow::bail!("--read-db postgres needs --database-url (or CLOUDBASH_DATABASE_URL)");
-    };
+    let url = args.stores.database_url()?;
     let models: Vec<ReadModel> = ReadModel::ALL
         .into_iter()
         .filter(|model| args.projection.as_deref().is_none_or(|name| model.name() == name))

@@ -25,20 +25,37 @@ pub(crate) struct ServeArgs {
     /// Seed a few venues and published concerts (only into an empty shop).
     #[arg(long)]
     demo: bool,
-    /// Where the log lives: SQLite in the data directory, or DynamoDB (`--events-table`).
-    #[arg(long, value_enum, env = "CLOUDBASH_EVENT_STORE", default_value = "sqlite")]
-    event_store: EventStoreKind,
-    /// Where the catalogue, orders, attendees and sales live: SQLite, or PostgreSQL (`--database-url`).
-    #[arg(long, value_enum, env = "CLOUDBASH_READ_DB", default_value = "sqlite")]
-    read_db: ReadDb,
-    /// The PostgreSQL read database, `postgres://user:password@host:port/database`.
-    #[arg(long, env = "CLOUDBASH_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    stores: StoreArgs,
     /// Where carts live: SQLite, or DynamoDB (`--carts-table`).
     #[arg(long, value_enum, env = "CLOUDBASH_CART_STORE", default_value = "sqlite")]
     cart_store: CartStore,
     #[command(flatten)]
     aws: BackendArgs,
+}
+
+/// Where the log and the relational read models live: what `serve` and
+/// `rebuild` both take.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// Where the log lives: SQLite in the data directory, or DynamoDB (`--events-table`).
+    #[arg(long, value_enum, env = "CLOUDBASH_EVENT_STORE", default_value = "sqlite")]
+    pub(crate) event_store: EventStoreKind,
+    /// Where the catalogue, orders, attendees and sales live: SQLite, or PostgreSQL (`--database-url`).
+    #[arg(long, value_enum, env = "CLOUDBASH_READ_DB", default_value = "sqlite")]
+    pub(crate) read_db: ReadDb,
+    /// The PostgreSQL read database, `postgres://user:password@host:port/database`.
+    #[arg(long, env = "CLOUDBASH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The PostgreSQL URL, which `--read-db postgres` cannot do without.
+    pub(crate) fn database_url(&self) -> anyhow::Result<&str> {
+        self.database_url
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--read-db postgres needs --database-url (or CLOUDBASH_DATABASE_URL)"))
+    }
 }
 
 /// Where the log lives.
@@ -68,13 +85,10 @@ impl ServeArgs {
     /// SQLite log, those on AWS by the bus fed from DynamoDB's stream, so a
     /// mix would leave some read models without a feed.
     fn backends(&self) -> anyhow::Result<Backends> {
-        match (self.event_store, self.read_db, self.cart_store) {
+        match (self.stores.event_store, self.stores.read_db, self.cart_store) {
             (EventStoreKind::Sqlite, ReadDb::Sqlite, CartStore::Sqlite) => Ok(Backends::Embedded),
             (EventStoreKind::Dynamodb, ReadDb::Postgres, CartStore::Dynamodb) => {
-                let Some(database_url) = self.database_url.clone() else {
-                    anyhow::bail!("--read-db postgres needs --database-url (or CLOUDBASH_DATABASE_URL)");
-                };
-                Ok(Backends::Aws { args: self.aws.clone(), database_url })
+                Ok(Backends::Aws { args: self.aws.clone(), database_url: self.stores.database_url()?.to_owned() })
             }
             _ => anyhow::bail!(
                 "the backends go together: either all embedded (the default), or \
