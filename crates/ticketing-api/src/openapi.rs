@@ -48,6 +48,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::queries::venues,
         crate::queries::venue,
         crate::queries::concerts,
+        crate::queries::drafts,
         crate::queries::concert,
         crate::queries::attendees,
         crate::queries::sales,

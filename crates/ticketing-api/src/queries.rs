@@ -27,7 +27,9 @@ use crate::limits::{EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX};
 use crate::openapi::{Forbidden, InvalidQuery, Unauthorized, UnparsablePath};
 use crate::paths::{AggregatePath, ConcertPath, OrderPath, VenuePath};
 use crate::problem::{FieldError, Problem};
-use crate::views::{Attendee, Cart, Concert, ConcertListed, DaySales, EventRecord, Items, Order, PageBody, Venue};
+use crate::views::{
+    Attendee, Cart, Concert, ConcertListed, DaySales, DraftListed, EventRecord, Items, Order, PageBody, Venue,
+};
 
 /// The read routes. Paths and parameter names are those of the command routes (`{concertId}`), so that both
 /// routers merge into one route per path.
@@ -36,6 +38,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/venues", get(venues))
         .route("/venues/{venueId}", get(venue))
         .route("/concerts", get(concerts))
+        .route("/concerts/drafts", get(drafts))
         .route("/concerts/{concertId}", get(concert))
         .route("/concerts/{concertId}/attendees", get(attendees))
         .route("/concerts/{concertId}/sales", get(sales))
@@ -219,6 +222,33 @@ pub(crate) async fn concerts(
     };
     let page = queries.concerts(search).await?;
     Ok(ApiJson(PageBody::from_page(page, ConcertListed::from)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/concerts/drafts",
+    tag = "concerts",
+    summary = "Lists draft concerts by name: what organisers are preparing.",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of drafts.", body = PageBody<DraftListed>),
+        (status = 400, response = InvalidQuery),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden)
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn drafts(
+    _admin: Admin,
+    State(queries): State<Arc<dyn Queries>>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<ApiJson<PageBody<DraftListed>>, Problem> {
+    let mut params = Params::default();
+    let limit = params.limit(query.limit, PAGE_SIZE_MAX);
+    let cursor = present(query.cursor);
+    params.check()?;
+    let page = queries.drafts(cursor, limit).await?;
+    Ok(ApiJson(PageBody::from_page(page, DraftListed::from)))
 }
 
 #[utoipa::path(

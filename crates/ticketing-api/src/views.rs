@@ -12,8 +12,8 @@ use es_core::{Metadata, RecordedEvent, format_created};
 use serde::{Serialize, Serializer};
 use ticketing::Money;
 use ticketing_app::queries::{
-    AttendeeView, CartItemView, CartView, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderStatus,
-    OrderTicketView, OrderView, Page, TicketTypeView, VenueRef, VenueView,
+    AttendeeView, CartItemView, CartView, ConcertStatusView, ConcertSummary, ConcertView, DailySales, DraftSummary,
+    OrderStatus, OrderTicketView, OrderView, Page, TicketTypeView, VenueRef, VenueView,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -156,6 +156,32 @@ impl From<ConcertSummary> for ConcertListed {
             genre: view.genre,
             starts_at: Timestamp(view.starts_at),
             ends_at: Timestamp(view.ends_at),
+            venue: view.venue.into(),
+        }
+    }
+}
+
+/// An item of `GET /concerts/drafts`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DraftListed {
+    id: Uuid,
+    name: String,
+    #[schema(required = true)]
+    genre: Option<String>,
+    /// Absent until the concert is scheduled.
+    #[schema(required = true)]
+    starts_at: Option<Timestamp>,
+    venue: VenueSummary,
+}
+
+impl From<DraftSummary> for DraftListed {
+    fn from(view: DraftSummary) -> Self {
+        Self {
+            id: view.id.as_uuid(),
+            name: view.name,
+            genre: view.genre,
+            starts_at: view.starts_at.map(Timestamp),
             venue: view.venue.into(),
         }
     }

@@ -34,6 +34,7 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("DELETE", "/venues/{venueId}", 204),
     ("POST", "/concerts", 201),
     ("GET", "/concerts", 200),
+    ("GET", "/concerts/drafts", 200),
     ("GET", "/concerts/{concertId}", 200),
     ("PATCH", "/concerts/{concertId}", 200),
     ("POST", "/concerts/{concertId}/schedule", 200),

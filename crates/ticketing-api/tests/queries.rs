@@ -270,6 +270,40 @@ async fn a_draft_is_404_to_anonymous_callers_and_customers_and_shown_to_admins()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn organisers_find_their_drafts_by_name_until_they_are_published() {
+    let api = open();
+    let venue_id = api.venue("Paradiso", "Amsterdam").await;
+    let (published, _) = api.concert(&venue_id, "Already Out", 1, true).await;
+    let (zebra, _) = api.concert(&venue_id, "Zebra Night", 2, false).await;
+    let (alpha, _) = api.concert(&venue_id, "Alpha Night", 3, false).await;
+    let body = json!({"name": "No Date Yet", "venueId": venue_id});
+    let unscheduled = api.command(Method::POST, "/concerts", &api.admin, Some(body)).await;
+
+    let page = api.get("/concerts/drafts", Some(&api.admin)).await;
+    assert_eq!(names(&page), ["Alpha Night", "No Date Yet", "Zebra Night"], "drafts only, by name");
+    assert_eq!(
+        page["items"][1],
+        json!({"id": unscheduled, "name": "No Date Yet", "genre": null, "startsAt": null,
+               "venue": {"id": venue_id, "name": "Paradiso", "city": "Amsterdam"}})
+    );
+    assert_eq!(page["items"][0]["startsAt"], "2030-02-03T20:00:00.000Z");
+    assert!(!names(&page).contains(&"Already Out".to_owned()), "{published} is published");
+
+    let first = api.get("/concerts/drafts?limit=2", Some(&api.admin)).await;
+    assert_eq!(names(&first), ["Alpha Night", "No Date Yet"]);
+    let cursor = first["nextCursor"].as_str().expect("a second page");
+    let second = api.get(&format!("/concerts/drafts?limit=2&cursor={cursor}"), Some(&api.admin)).await;
+    assert_eq!(names(&second), ["Zebra Night"]);
+    assert_eq!(second["nextCursor"], Value::Null);
+
+    api.command(Method::POST, &format!("/concerts/{alpha}/publish"), &api.admin, None).await;
+    assert_eq!(names(&api.get("/concerts/drafts", Some(&api.admin)).await), ["No Date Yet", "Zebra Night"]);
+    assert_eq!(api.status(&format!("/concerts/{zebra}"), None).await, StatusCode::NOT_FOUND, "still a draft");
+    let bad = api.send(Method::GET, "/concerts/drafts?limit=0&cursor=zz", Some(&api.admin), None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_concert_page_shows_what_is_still_available_to_everyone() {
     let api = open();
     let venue_id = api.venue("Paradiso", "Amsterdam").await;
@@ -364,6 +398,7 @@ async fn admin_read_routes_are_401_without_a_token_and_403_for_customers() {
     for uri in [
         format!("/concerts/{id}/attendees"),
         format!("/concerts/{id}/sales"),
+        "/concerts/drafts".to_owned(),
         "/events".to_owned(),
         format!("/aggregates/{id}/events"),
     ] {

@@ -95,6 +95,22 @@ pub struct ConcertSummary {
     pub venue: VenueRef,
 }
 
+/// A draft concert in the organisers' list: it may have no date yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftSummary {
+    /// Its id.
+    pub id: ConcertId,
+    /// Its name.
+    pub name: String,
+    /// Its genre.
+    pub genre: Option<String>,
+    /// When it starts, once scheduled.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Where.
+    pub venue: VenueRef,
+}
+
 /// Where a concert is in its life, as shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -315,6 +331,10 @@ pub trait Queries: Send + Sync + 'static {
 
     /// Published concerts matching `search`, by start time then id.
     async fn concerts(&self, search: ConcertSearch) -> Result<Page<ConcertSummary>, QueryError>;
+
+    /// Draft concerts (organisers find what they are preparing), by name
+    /// then id. Like search, a concert shows once its venue has arrived.
+    async fn drafts(&self, cursor: Option<String>, limit: Option<u32>) -> Result<Page<DraftSummary>, QueryError>;
 
     /// One concert; drafts only when `include_drafts` (organisers).
     async fn concert(&self, id: ConcertId, include_drafts: bool) -> Result<Option<ConcertView>, QueryError>;

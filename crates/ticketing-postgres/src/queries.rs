@@ -18,9 +18,9 @@ use sqlx_core::query_builder::QueryBuilder;
 use sqlx_postgres::{PgPool, Postgres};
 use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, TicketCode, TicketTypeId, VenueId};
 use ticketing_app::queries::{
-    AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderStatus,
-    OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView, decode_cursor,
-    encode_cursor, page, page_size,
+    AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, DraftSummary,
+    OrderStatus, OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView,
+    decode_cursor, encode_cursor, page, page_size,
 };
 use ticketing_app::written::Written;
 use uuid::Uuid;
@@ -109,14 +109,14 @@ impl PostgresQueries {
         &self,
         aggregates: &[AggregateId],
     ) -> Result<HashMap<AggregateId, Version>, QueryError> {
-        let ids: Vec<uuid::Uuid> = aggregates.iter().map(|aggregate| aggregate.0).collect();
-        let rows: Vec<(uuid::Uuid, String, String, i64)> =
+        let ids: Vec<Uuid> = aggregates.iter().map(|aggregate| aggregate.0).collect();
+        let rows: Vec<(Uuid, String, String, i64)> =
             query_as("SELECT aggregate_id, sink, kind, version FROM applied_versions WHERE aggregate_id = ANY($1)")
                 .bind(&ids)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(PostgresError::from)?;
-        let mut by_aggregate: HashMap<uuid::Uuid, (&str, HashMap<&str, i64>)> = HashMap::new();
+        let mut by_aggregate: HashMap<Uuid, (&str, HashMap<&str, i64>)> = HashMap::new();
         for (aggregate, sink, kind, version) in &rows {
             by_aggregate.entry(*aggregate).or_insert_with(|| (kind.as_str(), HashMap::new())).1.insert(sink, *version);
         }
@@ -193,6 +193,8 @@ fn venue_view((id, name, address, city, capacity, description, web_url): VenueRo
 const VENUE_COLUMNS: &str = "venue_id, name, address, city, capacity, description, web_url";
 
 type ConcertSummaryRow = (Uuid, String, Option<String>, DateTime<Utc>, DateTime<Utc>, Uuid, String, String);
+
+type DraftRow = (Uuid, String, Option<String>, Option<DateTime<Utc>>, Uuid, String, String);
 
 type ConcertRow = (
     Uuid,
@@ -325,6 +327,35 @@ impl Queries for PostgresQueries {
         Ok(page(concerts, limit, |concert: &ConcertSummary| {
             encode_cursor(&format_created(concert.starts_at), concert.id.0)
         }))
+    }
+
+    async fn drafts(&self, cursor: Option<String>, limit: Option<u32>) -> Result<Page<DraftSummary>, QueryError> {
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = page_size(limit);
+        let mut sql = QueryBuilder::<Postgres>::new(
+            "SELECT c.concert_id, c.name, c.genre, c.starts_at, v.venue_id, v.name, v.city \
+             FROM catalogue c JOIN catalogue_venues v ON v.venue_id = c.venue_id WHERE c.status = 'draft'",
+        );
+        if let Some((name, id)) = after {
+            sql.push(" AND (c.name, c.concert_id) > (")
+                .push_bind(name)
+                .push(" COLLATE \"C\", ")
+                .push_bind(id)
+                .push(")");
+        }
+        sql.push(" ORDER BY c.name, c.concert_id LIMIT ").push_bind(i64::from(limit) + 1);
+        let rows: Vec<DraftRow> = sql.build_query_as().fetch_all(&self.pool).await.map_err(database)?;
+        let drafts: Vec<DraftSummary> = rows
+            .into_iter()
+            .map(|(id, name, genre, starts_at, venue_id, venue_name, venue_city)| DraftSummary {
+                id: ConcertId(id),
+                name,
+                genre,
+                starts_at,
+                venue: VenueRef { id: VenueId(venue_id), name: venue_name, city: venue_city },
+            })
+            .collect();
+        Ok(page(drafts, limit, |draft: &DraftSummary| encode_cursor(&draft.name, draft.id.0)))
     }
 
     async fn concert(&self, id: ConcertId, include_drafts: bool) -> Result<Option<ConcertView>, QueryError> {

@@ -175,7 +175,12 @@ async fn the_story_answers_every_query_as_the_embedded_read_models_do() -> TestR
     let (embedded, story, _read_models, queries) = fed().await?;
     let subjects = subjects(&embedded, &story);
     let expected = answers(&*embedded.queries, &subjects).await?;
-    assert!(expected.orders.len() == 2 && expected.searches[0][0].items.len() == 2, "the story left something");
+    assert!(
+        expected.orders.len() == 2
+            && expected.searches[0][0].items.len() == 2
+            && expected.drafts[0][0].items.len() == 1,
+        "the story left something"
+    );
     let actual = answers(&queries, &subjects).await?;
     assert_answers_equal(&expected, &actual, "the story");
     Ok(())

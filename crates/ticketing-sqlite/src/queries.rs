@@ -17,8 +17,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
     AttendeeView, CartItemView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales,
-    OrderStatus, OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView,
-    decode_cursor, encode_cursor, page, page_size,
+    DraftSummary, OrderStatus, OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef,
+    VenueView, decode_cursor, encode_cursor, page, page_size,
 };
 use uuid::Uuid;
 
@@ -244,6 +244,37 @@ impl Queries for SqliteQueries {
                 })
                 .map_err(store)?;
             Ok(page(rows, limit, |concert: &ConcertSummary| encode_cursor(&time(concert.starts_at), concert.id.0)))
+        })
+        .await
+    }
+
+    async fn drafts(&self, cursor: Option<String>, limit: Option<u32>) -> Result<Page<DraftSummary>, QueryError> {
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = page_size(limit);
+        self.read(move |connection| {
+            let (key, id) = after.map_or((None, None), |(key, id)| (Some(key), Some(id.to_string())));
+            let rows = connection
+                .prepare_cached(
+                    "SELECT concert_id, name, genre, starts_at, venue_id, venue_name, venue_city \
+                     FROM catalogue WHERE status = 'draft' \
+                     AND (?1 IS NULL OR name > ?1 OR (name = ?1 AND concert_id > ?2)) \
+                     ORDER BY name, concert_id LIMIT ?3",
+                )
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(params![key, id, i64::from(limit) + 1], |row| {
+                            Ok(DraftSummary {
+                                id: ConcertId(uuid_at(row, 0)?),
+                                name: row.get(1)?,
+                                genre: row.get(2)?,
+                                starts_at: optional_time_at(row, 3)?,
+                                venue: VenueRef { id: VenueId(uuid_at(row, 4)?), name: row.get(5)?, city: row.get(6)? },
+                            })
+                        })?
+                        .collect()
+                })
+                .map_err(store)?;
+            Ok(page(rows, limit, |draft: &DraftSummary| encode_cursor(&draft.name, draft.id.0)))
         })
         .await
     }

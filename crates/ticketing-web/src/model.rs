@@ -58,6 +58,16 @@ pub(crate) struct ConcertListed {
     pub(crate) venue: VenueSummary,
 }
 
+/// An item of the organisers' drafts (`GET /concerts/drafts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DraftListed {
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    pub(crate) starts_at: Option<DateTime<Utc>>,
+    pub(crate) venue: VenueSummary,
+}
+
 /// A ticket type of a concert.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct TicketType {

@@ -340,6 +340,26 @@ async fn an_organiser_adds_a_venue_and_a_refused_form_keeps_what_was_typed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organiser_finds_a_draft_again_on_the_concerts_page() {
+    let site = site(true);
+    let cookie = site.sign_in("Olga", "organiser").await;
+    let (published, _) = site.published_concert("Out Already", "Utrecht").await;
+    let venue = json!({"name": "Tivoli", "address": "Vredenburgkade 11", "city": "Utrecht", "capacity": 2000});
+    let venue_id = site.api(Method::POST, "/venues", venue).await["id"].as_str().expect("an id").to_owned();
+    let draft = json!({"name": "Still Planning", "venueId": venue_id});
+    let draft_id = site.api(Method::POST, "/concerts", draft).await["id"].as_str().expect("an id").to_owned();
+
+    let page = site.get("/organiser", Some(&cookie)).await;
+
+    assert_eq!(page.status, StatusCode::OK);
+    let drafts = page.body.split("<h2>Published</h2>").next().unwrap_or_default();
+    assert!(drafts.contains(&format!(r#"href="/organiser/concerts/{draft_id}">Still Planning"#)), "{}", page.body);
+    assert!(drafts.contains("Not scheduled") && drafts.contains("Tivoli, Utrecht"));
+    assert!(!drafts.contains(&published), "the published concert is listed below, not among the drafts");
+    assert!(page.body.contains(&format!(r#"href="/organiser/concerts/{published}">Out Already"#)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checking_in_a_ticket_of_another_concert_is_refused_at_this_concerts_door() {
     let site = site(true);
     let (crabs, crabs_standing) = site.published_concert("Night of the Crabs", "Amsterdam").await;

@@ -18,8 +18,8 @@ use sqlx_postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tempfile::TempDir;
 use ticketing::{ConcertId, CustomerId, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
-    AttendeeView, CartView, ConcertSearch, ConcertSummary, ConcertView, DailySales, OrderView, Page, Queries,
-    QueryError, VenueView,
+    AttendeeView, CartView, ConcertSearch, ConcertSummary, ConcertView, DailySales, DraftSummary, OrderView, Page,
+    Queries, QueryError, VenueView,
 };
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_postgres::{CartReader, PostgresReadModels};
@@ -247,6 +247,7 @@ pub struct Answers {
     pub venue_pages: Vec<Vec<Page<VenueView>>>,
     pub venues: Vec<Option<VenueView>>,
     pub searches: Vec<Vec<Page<ConcertSummary>>>,
+    pub drafts: Vec<Vec<Page<DraftSummary>>>,
     pub concerts: Vec<(Option<ConcertView>, Option<ConcertView>)>,
     pub carts: Vec<CartView>,
     pub orders: Vec<OrderView>,
@@ -259,10 +260,22 @@ pub struct Answers {
 
 /// Every page of a search, following the cursors.
 pub async fn all_pages(queries: &dyn Queries, search: &ConcertSearch) -> Result<Vec<Page<ConcertSummary>>, QueryError> {
+    let first = search.cursor.clone();
+    every_page(first, |cursor| queries.concerts(ConcertSearch { cursor, ..search.clone() })).await
+}
+
+/// The page at `first` and every one after it, following the cursors.
+async fn every_page<T, Answer>(
+    first: Option<String>,
+    mut fetch: impl FnMut(Option<String>) -> Answer,
+) -> Result<Vec<Page<T>>, QueryError>
+where
+    Answer: std::future::Future<Output = Result<Page<T>, QueryError>>,
+{
     let mut pages = Vec::new();
-    let mut cursor = search.cursor.clone();
+    let mut cursor = first;
     loop {
-        let page = queries.concerts(ConcertSearch { cursor, ..search.clone() }).await?;
+        let page = fetch(cursor).await?;
         cursor = page.next_cursor.clone();
         pages.push(page);
         if cursor.is_none() {
@@ -272,19 +285,10 @@ pub async fn all_pages(queries: &dyn Queries, search: &ConcertSearch) -> Result<
 }
 
 pub async fn answers(queries: &dyn Queries, subjects: &Subjects) -> Result<Answers, QueryError> {
-    let mut venue_pages = Vec::new();
+    let (mut venue_pages, mut drafts) = (Vec::new(), Vec::new());
     for limit in [None, Some(1), Some(3)] {
-        let mut pages = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = queries.venues(cursor, limit).await?;
-            cursor = page.next_cursor.clone();
-            pages.push(page);
-            if cursor.is_none() {
-                break;
-            }
-        }
-        venue_pages.push(pages);
+        venue_pages.push(every_page(None, |cursor| queries.venues(cursor, limit)).await?);
+        drafts.push(every_page(None, |cursor| queries.drafts(cursor, limit)).await?);
     }
     let mut venues = Vec::new();
     for &venue_id in &subjects.venues {
@@ -320,6 +324,7 @@ pub async fn answers(queries: &dyn Queries, subjects: &Subjects) -> Result<Answe
         venue_pages,
         venues,
         searches,
+        drafts,
         concerts,
         carts,
         orders: queries.orders(None).await?,
@@ -338,6 +343,7 @@ pub fn assert_answers_equal(expected: &Answers, actual: &Answers, context: &str)
     for (index, (expected, actual)) in expected.searches.iter().zip(&actual.searches).enumerate() {
         assert_eq!(expected, actual, "{context}: search {index}");
     }
+    assert_eq!(expected.drafts, actual.drafts, "{context}: drafts");
     assert_eq!(expected.concerts, actual.concerts, "{context}: concert pages");
     assert_eq!(expected.carts, actual.carts, "{context}: carts");
     assert_eq!(expected.orders, actual.orders, "{context}: orders");

@@ -24,7 +24,9 @@ use crate::api::{ApiError, Command, with_query};
 use crate::chart::{self, BarChart};
 use crate::limits::{LIVE_LOG_ROWS_MAX, VENUES_PAGE_MAX};
 use crate::messages::Message;
-use crate::model::{Attendee, Concert, ConcertListed, ConcertStatus, Created, DaySales, Items, Page, Venue};
+use crate::model::{
+    Attendee, Concert, ConcertListed, ConcertStatus, Created, DaySales, DraftListed, Items, Page, Venue,
+};
 use crate::money::{self, CURRENCIES, PriceError};
 use crate::pages::{Ctx, Layout, PageError, Section, not_found, render, see_other};
 
@@ -87,9 +89,12 @@ fn invalid(details: Vec<String>) -> Message {
 
 // ----- Concerts -----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct ListQuery {
+    /// Where the published concerts' page starts.
     cursor: Option<String>,
+    /// Where the drafts' page starts.
+    drafts: Option<String>,
 }
 
 /// A concert in the organiser's list.
@@ -105,8 +110,19 @@ struct ConcertRow {
 #[template(path = "organiser/concerts.html")]
 struct ConcertsPage {
     layout: Layout,
+    drafts: Vec<DraftRow>,
+    more_drafts: Option<String>,
     concerts: Vec<ConcertRow>,
     next_page: Option<String>,
+}
+
+/// A draft in the organiser's list: perhaps not scheduled yet.
+#[derive(Debug)]
+struct DraftRow {
+    id: Uuid,
+    name: String,
+    when: Option<When>,
+    venue: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,9 +133,23 @@ struct PageQuery<'a> {
 }
 
 async fn concerts_page(ctx: Ctx, query: Result<Query<ListQuery>, QueryRejection>) -> Response {
-    let cursor = query.ok().and_then(|Query(query)| query.cursor);
+    let ListQuery { cursor, drafts: drafts_cursor } = query.map(|Query(query)| query).unwrap_or_default();
     let page = async {
         let session = ctx.organiser()?;
+        let list = PageQuery { limit: 100, cursor: drafts_cursor.as_deref() };
+        let drafts: Page<DraftListed> =
+            ctx.state.api().get(&with_query("/concerts/drafts", &list), Some(&session.token)).await?;
+        let more_drafts = drafts.next_cursor.map(|next| with_query("/organiser", &[("drafts", next)]));
+        let drafts = drafts
+            .items
+            .into_iter()
+            .map(|draft| DraftRow {
+                id: draft.id,
+                when: draft.starts_at.map(|starts_at| When::new(ctx.zone, starts_at)),
+                venue: format!("{}, {}", draft.venue.name, draft.venue.city),
+                name: draft.name,
+            })
+            .collect();
         let list = PageQuery { limit: 100, cursor: cursor.as_deref() };
         let page: Page<ConcertListed> =
             ctx.state.api().get(&with_query("/concerts", &list), Some(&session.token)).await?;
@@ -134,7 +164,8 @@ async fn concerts_page(ctx: Ctx, query: Result<Query<ListQuery>, QueryRejection>
             })
             .collect();
         let next_page = page.next_cursor.map(|cursor| with_query("/organiser", &[("cursor", cursor)]));
-        render(&ConcertsPage { layout: ctx.layout("Concerts", Section::Concerts), concerts, next_page }, StatusCode::OK)
+        let layout = ctx.layout("Concerts", Section::Concerts);
+        render(&ConcertsPage { layout, drafts, more_drafts, concerts, next_page }, StatusCode::OK)
     };
     let page = page.await;
     ctx.finish(page)
