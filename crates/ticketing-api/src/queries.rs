@@ -60,6 +60,17 @@ pub(crate) struct PageQuery {
     limit: Option<u32>,
 }
 
+impl PageQuery {
+    /// The cursor and page size, or a 400 naming what is wrong. A cursor's content is the read model's business: a
+    /// forged one is refused there (400 too).
+    fn checked(self) -> Result<(Option<String>, Option<u32>), Problem> {
+        let mut params = Params::default();
+        let limit = params.limit(self.limit, PAGE_SIZE_MAX);
+        params.check()?;
+        Ok((present(self.cursor), limit))
+    }
+}
+
 /// `GET /concerts`'s filters. Times stay text here so that a malformed one is reported with its name and value.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -153,11 +164,7 @@ pub(crate) async fn venues(
     State(queries): State<Arc<dyn Queries>>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<PageBody<Venue>>, Problem> {
-    let mut params = Params::default();
-    let limit = params.limit(query.limit, PAGE_SIZE_MAX);
-    // A cursor's content is the read model's business: a forged one is refused there (400 too).
-    let cursor = present(query.cursor);
-    params.check()?;
+    let (cursor, limit) = query.checked()?;
     let page = queries.venues(cursor, limit).await?;
     Ok(ApiJson(PageBody::from_page(page, Venue::from)))
 }
@@ -243,10 +250,7 @@ pub(crate) async fn drafts(
     State(queries): State<Arc<dyn Queries>>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<PageBody<DraftListed>>, Problem> {
-    let mut params = Params::default();
-    let limit = params.limit(query.limit, PAGE_SIZE_MAX);
-    let cursor = present(query.cursor);
-    params.check()?;
+    let (cursor, limit) = query.checked()?;
     let page = queries.drafts(cursor, limit).await?;
     Ok(ApiJson(PageBody::from_page(page, DraftListed::from)))
 }
