@@ -17,14 +17,15 @@ use std::sync::Arc;
 use chrono::Duration;
 use common::{Bus, Embedded, Rng, Subjects, TestError, TestResult, answers, assert_answers_equal, embedded, start};
 use es_aws_bus::sink::BusSink;
-use es_core::{CommandContext, EventStore, Position};
+use es_core::{EventStore, Position};
 use ticketing::{
-    Address, Capacity, CartId, ConcertId, Currency, CustomerId, DetailsUpdate, Genre, HoldId, Money, Name, OrderId,
-    Quantity, TicketCode, TicketTypeId, VenueId, VenueProfile,
+    Address, Capacity, CartId, ConcertId, CustomerId, DetailsUpdate, Genre, HoldId, OrderId, Quantity, TicketCode,
+    TicketTypeId, VenueId, VenueProfile,
 };
 use ticketing_app::{AppError, ConcertForm, HoldExpiry};
 use ticketing_dynamodb::{DynamoDbCarts, create_carts_table};
 use ticketing_postgres::{CartReader, PostgresQueries, PostgresReadModels};
+use ticketing_testkit::{ctx, eur, name};
 
 /// The seeds every randomized test runs with.
 const SEEDS: [u64; 3] = [0x9E37_79B9_7F4A_7C15, 42, 0xC0FF_EE00_DEAD_BEEF];
@@ -37,18 +38,6 @@ const CUSTOMERS: usize = 16;
 
 const GENRES: [&str; 4] = ["Rock", "Jazz", "Pop", "Folk"];
 const CITIES: [&str; 4] = ["Amsterdam", "Brussels", "Berlin", "Lisbon"];
-
-fn ctx() -> CommandContext {
-    CommandContext::default()
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).expect("a name")
-}
-
-fn eur(amount: u64) -> Money {
-    Money::new(amount, Currency::new("EUR").expect("a currency"))
-}
 
 /// The carts read model of the AWS configuration, on the emulator.
 async fn dynamodb_carts() -> DynamoDbCarts {

@@ -7,131 +7,21 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, NaiveDate};
 use common::{Bus, Embedded, Rng, Subjects, TestError, TestResult, answers, assert_answers_equal, embedded, start};
 use es_aws_bus::sink::{BusSink, Checkpoint, apply_delivery};
 use es_core::{
-    AggregateId, AppendRequest, CommandContext, EventStore, ExpectedVersion, Position, ProjectionError, RecordedEvent,
-    Version,
+    AggregateId, AppendRequest, EventStore, ExpectedVersion, Position, ProjectionError, RecordedEvent, Version,
 };
-use ticketing::{
-    Address, CONCERT_EVENT_TYPES, Capacity, ConcertId, Currency, CustomerId, Genre, Money, Name, OrderId, Quantity,
-    TicketTypeId, VENUE_EVENT_TYPES, VenueId, VenueProfile,
-};
+use ticketing::{CONCERT_EVENT_TYPES, CustomerId, OrderId, VENUE_EVENT_TYPES};
 use ticketing_app::queries::{ConcertSearch, ConcertStatusView, ConcertSummary, DailySales, Page, Queries, QueryError};
-use ticketing_app::{ConcertForm, Shop};
 use ticketing_postgres::{PostgresQueries, PostgresReadModels, ReadModel, rebuild};
-
-fn ctx() -> CommandContext {
-    CommandContext::default()
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).expect("a name")
-}
-
-fn eur(amount: u64) -> Money {
-    Money::new(amount, Currency::new("EUR").expect("a currency"))
-}
-
-fn evening(day: u32) -> (DateTime<Utc>, DateTime<Utc>) {
-    let starts_at = Utc.with_ymd_and_hms(2030, 2, day, 20, 0, 0).single().expect("a valid time");
-    (starts_at, starts_at + Duration::hours(3))
-}
-
-async fn venue(shop: &Shop, venue: &str, address: &str, city: &str) -> Result<VenueId, ticketing_app::AppError> {
-    let profile = VenueProfile {
-        name: name(venue),
-        address: Address::new(address).expect("an address"),
-        city: name(city),
-        capacity: Capacity::new(1_000).expect("a capacity"),
-        description: None,
-        web_url: None,
-    };
-    shop.create_venue(&ctx(), profile).await
-}
-
-/// A scheduled concert with one ticket type of 100; published if asked.
-async fn concert(
-    shop: &Shop,
-    venue_id: VenueId,
-    title: &str,
-    genre: &str,
-    day: u32,
-    price: u64,
-    publish: bool,
-) -> Result<(ConcertId, TicketTypeId), ticketing_app::AppError> {
-    let form = ConcertForm {
-        name: name(title),
-        venue_id,
-        description: None,
-        genre: Some(Genre::new(genre).expect("a genre")),
-        image_url: None,
-    };
-    let concert_id = shop.create_concert(&ctx(), form).await?;
-    let quantity = Quantity::new(100).expect("a quantity");
-    let ticket_type_id = shop.add_ticket_type(&ctx(), concert_id, name("Standing"), eur(price), quantity).await?;
-    let (starts_at, ends_at) = evening(day);
-    shop.schedule_concert(&ctx(), concert_id, starts_at, ends_at).await?;
-    if publish {
-        shop.publish_concert(&ctx(), concert_id).await?;
-    }
-    Ok((concert_id, ticket_type_id))
-}
-
-fn quantity(count: u32) -> Quantity {
-    Quantity::new(count).expect("a quantity")
-}
-
-/// The shop after a small story: two published concerts and a draft, one
-/// buyer who bought on two days, one who only reserved.
-struct Story {
-    venues: Vec<VenueId>,
-    crabs: (ConcertId, TicketTypeId),
-    jazz: (ConcertId, TicketTypeId),
-    draft: ConcertId,
-    buyer: CustomerId,
-    browser: CustomerId,
-    first_order: OrderId,
-    second_order: OrderId,
-    checked_in_at: DateTime<Utc>,
-}
+use ticketing_testkit::{Story, concert, eur, evening, venue};
 
 async fn story(embedded: &Embedded) -> Result<Story, TestError> {
-    let shop = &embedded.shop;
-    let paradiso = venue(shop, "Paradiso", "Weteringschans 6", "Amsterdam").await?;
-    let ab = venue(shop, "Ancienne Belgique", "Anspachlaan 110", "Brussels").await?;
-    let crabs = concert(shop, paradiso, "Night of the Crabs", "Rock", 1, 2_500, true).await?;
-    let jazz = concert(shop, ab, "Jazz Brunch", "Jazz", 10, 4_000, true).await?;
-    let (draft, _) = concert(shop, paradiso, "Secret Draft", "Rock", 5, 1_000, false).await?;
-    let buyer = CustomerId(uuid::Uuid::now_v7());
-    let browser = CustomerId(uuid::Uuid::now_v7());
-
-    shop.reserve(&ctx(), buyer, crabs.0, crabs.1, quantity(3)).await?;
-    shop.reserve(&ctx(), buyer, jazz.0, jazz.1, quantity(2)).await?;
-    let first_order = shop.checkout(&ctx(), buyer).await?;
-
-    embedded.clock.advance(Duration::days(1));
-    shop.reserve(&ctx(), buyer, crabs.0, crabs.1, quantity(1)).await?;
-    let second_order = shop.checkout(&ctx(), buyer).await?;
-    shop.reserve(&ctx(), browser, crabs.0, crabs.1, quantity(4)).await?;
-
-    embedded.clock.advance(Duration::minutes(1));
-    let order = shop.orders().load(first_order.into()).await?;
-    let code = order.state.tickets().next().ok_or("the order has tickets")?.code.clone();
-    shop.check_in(&ctx(), first_order, code).await?;
+    let story = ticketing_testkit::tell(&embedded.shop, &embedded.clock).await?;
     embedded.catch_up().await?;
-    Ok(Story {
-        venues: vec![paradiso, ab],
-        crabs,
-        jazz,
-        draft,
-        buyer,
-        browser,
-        first_order,
-        second_order,
-        checked_in_at: start() + Duration::days(1) + Duration::minutes(1),
-    })
+    Ok(story)
 }
 
 fn subjects(embedded: &Embedded, story: &Story) -> Subjects {

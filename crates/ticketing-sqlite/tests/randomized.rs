@@ -12,16 +12,15 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use es_core::{
-    CommandContext, EventLog, EventStore, ManualClock, Position, ProjectionError, ProjectionRunner, Repository,
-    SnapshotStore, rebuild,
+    EventLog, EventStore, ManualClock, Position, ProjectionError, ProjectionRunner, Repository, SnapshotStore, rebuild,
 };
 use es_sqlite::{Durability, SqliteEventStore};
 use tempfile::TempDir;
 use ticketing::{
-    Address, Capacity, Cart, CartId, Concert, ConcertId, ConcertStatus, Currency, CustomerId, DetailsUpdate, Genre,
-    HoldId, Money, Name, Order, OrderId, Quantity, TicketCode, TicketTypeId, VenueId, VenueProfile,
+    Address, Capacity, Cart, CartId, Concert, ConcertId, ConcertStatus, CustomerId, DetailsUpdate, Genre, HoldId,
+    Order, OrderId, Quantity, TicketCode, TicketTypeId, VenueId, VenueProfile,
 };
 use ticketing_app::queries::{
     AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderView,
@@ -29,6 +28,7 @@ use ticketing_app::queries::{
 };
 use ticketing_app::{AppError, ConcertForm, HoldExpiry, RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
+use ticketing_testkit::{ctx, eur, name, start};
 
 type TestError = Box<dyn std::error::Error + Send + Sync>;
 type TestResult = Result<(), TestError>;
@@ -92,10 +92,6 @@ struct Fixture {
     queries: SqliteQueries,
 }
 
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 1, 10, 0, 0).single().expect("a valid time")
-}
-
 fn open() -> Result<Fixture, TestError> {
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteEventStore::open(dir.path().join("log.db"), Durability::Normal)?);
@@ -156,18 +152,6 @@ impl Fixture {
         }
         Ok(())
     }
-}
-
-fn ctx() -> CommandContext {
-    CommandContext::default()
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).expect("a name")
-}
-
-fn eur(amount: u64) -> Money {
-    Money::new(amount, Currency::new("EUR").expect("a currency"))
 }
 
 /// How many of each command went through and how many were refused.

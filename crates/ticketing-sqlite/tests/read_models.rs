@@ -6,22 +6,17 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use es_core::{
-    CommandContext, EventLog, EventStore, ManualClock, Position, ProjectionRunner, SnapshotStore, limits, rebuild,
-};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use es_core::{EventLog, EventStore, ManualClock, Position, ProjectionRunner, SnapshotStore, limits, rebuild};
 use es_sqlite::{Durability, SqliteEventStore};
 use tempfile::TempDir;
-use ticketing::{
-    Address, Capacity, ConcertId, Currency, CustomerId, Genre, Money, Name, OrderId, Quantity, TicketTypeId, VenueId,
-    VenueProfile,
-};
 use ticketing_app::queries::{
     AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderView, Page,
     Queries, QueryError, VenueView,
 };
-use ticketing_app::{ConcertForm, RandomTicketCodes, Shop};
+use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
+use ticketing_testkit::{Story, StoryError, eur, evening, start};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -33,10 +28,6 @@ struct Fixture {
     shop: Shop,
     read_models: ReadModels,
     queries: SqliteQueries,
-}
-
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 1, 10, 0, 0).single().expect("a valid time")
 }
 
 fn open() -> Result<Fixture, Box<dyn std::error::Error + Send + Sync>> {
@@ -62,111 +53,8 @@ impl Fixture {
     }
 }
 
-fn ctx() -> CommandContext {
-    CommandContext::default()
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).expect("a name")
-}
-
-fn eur(amount: u64) -> Money {
-    Money::new(amount, Currency::new("EUR").expect("a currency"))
-}
-
-fn evening(day: u32) -> (DateTime<Utc>, DateTime<Utc>) {
-    let starts_at = Utc.with_ymd_and_hms(2030, 2, day, 20, 0, 0).single().expect("a valid time");
-    (starts_at, starts_at + Duration::hours(3))
-}
-
-async fn venue(shop: &Shop, venue: &str, address: &str, city: &str) -> Result<VenueId, ticketing_app::AppError> {
-    let profile = VenueProfile {
-        name: name(venue),
-        address: Address::new(address).expect("an address"),
-        city: name(city),
-        capacity: Capacity::new(1_000).expect("a capacity"),
-        description: None,
-        web_url: None,
-    };
-    shop.create_venue(&ctx(), profile).await
-}
-
-/// A scheduled concert with one ticket type of 100; published if asked.
-async fn concert(
-    shop: &Shop,
-    venue_id: VenueId,
-    title: &str,
-    genre: &str,
-    day: u32,
-    price: u64,
-    publish: bool,
-) -> Result<(ConcertId, TicketTypeId), ticketing_app::AppError> {
-    let form = ConcertForm {
-        name: name(title),
-        venue_id,
-        description: None,
-        genre: Some(Genre::new(genre).expect("a genre")),
-        image_url: None,
-    };
-    let concert_id = shop.create_concert(&ctx(), form).await?;
-    let quantity = Quantity::new(100).expect("a quantity");
-    let ticket_type_id = shop.add_ticket_type(&ctx(), concert_id, name("Standing"), eur(price), quantity).await?;
-    let (starts_at, ends_at) = evening(day);
-    shop.schedule_concert(&ctx(), concert_id, starts_at, ends_at).await?;
-    if publish {
-        shop.publish_concert(&ctx(), concert_id).await?;
-    }
-    Ok((concert_id, ticket_type_id))
-}
-
-fn quantity(count: u32) -> Quantity {
-    Quantity::new(count).expect("a quantity")
-}
-
-/// The shop after a small story: two published concerts and a draft, one
-/// buyer who bought on two days, one who only reserved.
-struct Story {
-    crabs: (ConcertId, TicketTypeId),
-    jazz: (ConcertId, TicketTypeId),
-    draft: ConcertId,
-    buyer: CustomerId,
-    browser: CustomerId,
-    first_order: OrderId,
-    checked_in_at: DateTime<Utc>,
-}
-
-async fn story(fixture: &Fixture) -> Result<Story, Box<dyn std::error::Error + Send + Sync>> {
-    let shop = &fixture.shop;
-    let paradiso = venue(shop, "Paradiso", "Weteringschans 6", "Amsterdam").await?;
-    let ab = venue(shop, "Ancienne Belgique", "Anspachlaan 110", "Brussels").await?;
-    let crabs = concert(shop, paradiso, "Night of the Crabs", "Rock", 1, 2_500, true).await?;
-    let jazz = concert(shop, ab, "Jazz Brunch", "Jazz", 10, 4_000, true).await?;
-    let (draft, _) = concert(shop, paradiso, "Secret Draft", "Rock", 5, 1_000, false).await?;
-    let buyer = CustomerId(uuid::Uuid::now_v7());
-    let browser = CustomerId(uuid::Uuid::now_v7());
-
-    shop.reserve(&ctx(), buyer, crabs.0, crabs.1, quantity(3)).await?;
-    shop.reserve(&ctx(), buyer, jazz.0, jazz.1, quantity(2)).await?;
-    let first_order = shop.checkout(&ctx(), buyer).await?;
-
-    fixture.clock.advance(Duration::days(1));
-    shop.reserve(&ctx(), buyer, crabs.0, crabs.1, quantity(1)).await?;
-    shop.checkout(&ctx(), buyer).await?;
-    shop.reserve(&ctx(), browser, crabs.0, crabs.1, quantity(4)).await?;
-
-    fixture.clock.advance(Duration::minutes(1));
-    let order = shop.orders().load(first_order.into()).await?;
-    let code = order.state.tickets().next().ok_or("the order has tickets")?.code.clone();
-    shop.check_in(&ctx(), first_order, code).await?;
-    Ok(Story {
-        crabs,
-        jazz,
-        draft,
-        buyer,
-        browser,
-        first_order,
-        checked_in_at: start() + Duration::days(1) + Duration::minutes(1),
-    })
+async fn story(fixture: &Fixture) -> Result<Story, StoryError> {
+    ticketing_testkit::tell(&fixture.shop, &fixture.clock).await
 }
 
 fn names(page: &Page<ConcertSummary>) -> Vec<&str> {

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use es_aws_bus::sink::{BusSink, Checkpoint, apply_delivery};
 use es_core::{EventLog, EventStore, ManualClock, Position, ProjectionRunner, RecordedEvent, SnapshotStore, limits};
 use es_sqlite::{Durability, SqliteEventStore};
@@ -63,9 +63,7 @@ pub fn pool(read_models: &PostgresReadModels) -> &PgPool {
     read_models.pool()
 }
 
-pub fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 1, 10, 0, 0).single().expect("a valid time")
-}
+pub use ticketing_testkit::start;
 
 /// The real shop on an embedded SQLite log, with the embedded mode's read
 /// models over it.
