@@ -4,14 +4,7 @@
 
 use std::process::Command;
 
-fn assert_local(variable: &str) {
-    let endpoint = std::env::var(variable).unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
-        "{variable} must point at a local emulator (got {endpoint:?}); run the tests through scripts/test.sh, \
-         or `. scripts/services.sh` first"
-    );
-}
+use ticketing_testkit::services::assert_local;
 
 fn provision(args: &[&str]) -> String {
     for variable in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_SQS"] {

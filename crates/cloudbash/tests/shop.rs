@@ -39,12 +39,7 @@ impl Backend {
     /// with `cloudbash aws provision` as a developer would.
     async fn aws() -> Backend {
         for variable in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS", "AWS_ENDPOINT_URL_KINESIS"] {
-            let endpoint = std::env::var(variable).unwrap_or_default();
-            assert!(
-                endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
-                "{variable} must point at a local emulator (got {endpoint:?}); run the tests through \
-                 scripts/test.sh, or `. scripts/services.sh` first"
-            );
+            ticketing_testkit::services::assert_local(variable);
         }
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let (events, stream, carts) =
@@ -55,7 +50,7 @@ impl Backend {
             .output()
             .expect("cloudbash runs");
         assert!(provisioned.status.success(), "provision: {}", String::from_utf8_lossy(&provisioned.stderr));
-        let database_url = fresh_database(&format!("shop_{unique}")).await;
+        let database_url = ticketing_testkit::services::fresh_database("shop").await;
         let serve = [
             "--event-store",
             "dynamodb",
@@ -103,22 +98,6 @@ impl Backend {
             Backend::Aws { rebuild, .. } => rebuild,
         }
     }
-}
-
-/// Creates database `name` on the test server; its URL.
-async fn fresh_database(name: &str) -> String {
-    use sqlx_core::connection::{ConnectOptions, Connection};
-    let url = std::env::var("CLOUDBASH_TEST_DATABASE_URL").unwrap_or_default();
-    assert!(
-        !url.is_empty(),
-        "CLOUDBASH_TEST_DATABASE_URL must point at a throwaway PostgreSQL server's admin database"
-    );
-    let admin: sqlx_postgres::PgConnectOptions = url.parse().expect("a PostgreSQL URL");
-    let mut connection = admin.connect().await.expect("the test server answers");
-    sqlx_core::query::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.expect("a database");
-    connection.close().await.expect("closes");
-    let (base, _admin_database) = url.rsplit_once('/').expect("the URL names a database");
-    format!("{base}/{name}")
 }
 
 impl Server {

@@ -1,14 +1,18 @@
-//! # ticketing-testkit: one story for every read model's tests
+//! # ticketing-testkit: what the ticketing crates' tests share
 //!
 //! The read models of each backend are checked against the same small
 //! story, told through the real command side (`ticketing_app::Shop`), so
 //! that "answers as the embedded mode does" compares like with like and a
-//! change to the story reaches every backend's tests at once. Test code
-//! only: crates take it as a dev-dependency.
+//! change to the story reaches every backend's tests at once. [`services`]
+//! reaches the local stand-ins for the cloud services that
+//! `scripts/services.sh` starts. Test code only: crates take it as a
+//! dev-dependency.
 //!
 //! The values here are made from literals that are valid by construction,
 //! so the helpers panic (with what was expected) instead of returning
 //! errors a test would only unwrap.
+
+pub mod services;
 
 use std::error::Error;
 

@@ -12,22 +12,11 @@ use cloudbash_lambda::config::DatabaseConfig;
 use cloudbash_lambda::{Config, Function, Resources};
 use es_dynamodb::{Tables, create_tables};
 use serde_json::{Value, json};
-use sqlx_core::connection::Connection;
-use sqlx_postgres::{PgConnectOptions, PgConnection};
+use ticketing_testkit::services::{self, assert_local};
 use uuid::Uuid;
 
 /// Largest response body a test reads.
 const RESPONSE_BYTES_MAX: usize = 1024 * 1024;
-
-/// Refuses to talk to anything but the local emulators.
-fn assert_local(variable: &str) {
-    let endpoint = std::env::var(variable).unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
-        "{variable} must point at a local emulator (got {endpoint:?}); run the tests through scripts/test.sh, \
-         or `. scripts/services.sh` first"
-    );
-}
 
 /// The AWS configuration of the emulators.
 pub async fn sdk_config() -> SdkConfig {
@@ -43,22 +32,7 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// The URL of a fresh, empty database on the test server (not migrated).
 pub async fn fresh_database() -> String {
-    let url = std::env::var("CLOUDBASH_TEST_DATABASE_URL").unwrap_or_default();
-    assert!(
-        !url.is_empty(),
-        "CLOUDBASH_TEST_DATABASE_URL must point at a throwaway PostgreSQL server (its admin database); \
-         run the tests through scripts/test.sh, or `. scripts/services.sh` first"
-    );
-    let admin: PgConnectOptions = url.parse().expect("CLOUDBASH_TEST_DATABASE_URL is a PostgreSQL URL");
-    let mut connection = PgConnection::connect_with(&admin).await.expect("the test server answers");
-    let name = format!("lambda_{}", Uuid::new_v4().simple());
-    sqlx_core::query::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut connection)
-        .await
-        .expect("a database for this test");
-    connection.close().await.expect("closes");
-    let (base, _) = url.rsplit_once('/').expect("the URL names a database");
-    format!("{base}/{name}")
+    services::fresh_database("lambda").await
 }
 
 /// Everything the stack's template would create, fresh on the emulators: the log's tables (with their stream), the

@@ -13,8 +13,7 @@ use chrono::{DateTime, Utc};
 use es_aws_bus::sink::{BusSink, Checkpoint, apply_delivery};
 use es_core::{EventLog, EventStore, ManualClock, Position, ProjectionRunner, RecordedEvent, SnapshotStore, limits};
 use es_sqlite::{Durability, SqliteEventStore};
-use sqlx_core::connection::Connection;
-use sqlx_postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx_postgres::{PgPool, PgPoolOptions};
 use tempfile::TempDir;
 use ticketing::{ConcertId, CustomerId, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
@@ -34,23 +33,10 @@ const TEST_POOL_CONNECTIONS_MAX: u32 = 4;
 /// A fresh, empty database on the test server, migrated, for one test.
 /// Fails (never skips) without a server to use.
 pub async fn read_models() -> PostgresReadModels {
-    let url = std::env::var("CLOUDBASH_TEST_DATABASE_URL").unwrap_or_default();
-    assert!(
-        !url.is_empty(),
-        "CLOUDBASH_TEST_DATABASE_URL must point at a throwaway PostgreSQL server (its admin database); \
-         run the tests through scripts/test.sh, or `. scripts/services.sh` first"
-    );
-    let admin: PgConnectOptions = url.parse().expect("CLOUDBASH_TEST_DATABASE_URL is a PostgreSQL URL");
-    let mut connection = PgConnection::connect_with(&admin).await.expect("the test server answers");
-    let name = format!("read_models_{}", uuid::Uuid::new_v4().simple());
-    sqlx_core::query::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut connection)
-        .await
-        .expect("a database for this test");
-    connection.close().await.expect("closes");
+    let url = ticketing_testkit::services::fresh_database("read_models").await;
     let pool = PgPoolOptions::new()
         .max_connections(TEST_POOL_CONNECTIONS_MAX)
-        .connect_with(admin.database(&name))
+        .connect(&url)
         .await
         .expect("connects to the test's database");
     PostgresReadModels::open(pool.clone()).await.expect("migrates");
