@@ -273,21 +273,24 @@ async fn a_draft_is_404_to_anonymous_callers_and_customers_and_shown_to_admins()
 async fn organisers_find_their_drafts_by_name_until_they_are_published() {
     let api = open();
     let venue_id = api.venue("Paradiso", "Amsterdam").await;
-    let (published, _) = api.concert(&venue_id, "Already Out", 1, true).await;
+    api.concert(&venue_id, "Already Out", 1, true).await;
     let (zebra, _) = api.concert(&venue_id, "Zebra Night", 2, false).await;
     let (alpha, _) = api.concert(&venue_id, "Alpha Night", 3, false).await;
     let body = json!({"name": "No Date Yet", "venueId": venue_id});
     let unscheduled = api.command(Method::POST, "/concerts", &api.admin, Some(body)).await;
 
     let page = api.get("/concerts/drafts", Some(&api.admin)).await;
-    assert_eq!(names(&page), ["Alpha Night", "No Date Yet", "Zebra Night"], "drafts only, by name");
+    assert_eq!(
+        names(&page),
+        ["Alpha Night", "No Date Yet", "Zebra Night"],
+        "drafts only (not \"Already Out\"), by name"
+    );
     assert_eq!(
         page["items"][1],
         json!({"id": unscheduled, "name": "No Date Yet", "genre": null, "startsAt": null,
                "venue": {"id": venue_id, "name": "Paradiso", "city": "Amsterdam"}})
     );
     assert_eq!(page["items"][0]["startsAt"], "2030-02-03T20:00:00.000Z");
-    assert!(!names(&page).contains(&"Already Out".to_owned()), "{published} is published");
 
     let first = api.get("/concerts/drafts?limit=2", Some(&api.admin)).await;
     assert_eq!(names(&first), ["Alpha Night", "No Date Yet"]);
