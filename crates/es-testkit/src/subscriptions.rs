@@ -37,21 +37,21 @@ pub async fn a_waiting_subscription_wakes_promptly_on_a_commit(factory: &dyn Bac
         let token = shutdown.clone();
         let waiting = tokio::spawn(async move {
             let batch = subscription.next_batch(&token).await;
-            (subscription, batch, Instant::now())
+            (subscription, batch)
         });
         tokio::time::sleep(SETTLE).await;
         assert!(!waiting.is_finished(), "round {round}: next_batch returned before anything was committed");
         let events = vec![numbered(round), numbered(round + 100)];
         let expected = events.iter().map(|event| event.event_id).collect::<Vec<_>>();
-        let committed_at = Instant::now();
         let commit = commit_at(&*backend.store, aggregate, 1 + (round - 1) * 2, events).await;
+        // Promptness counts from the commit's acknowledgement, when its signal goes out: how long the commit itself
+        // takes (a remote store under load) says nothing about how the subscription was woken.
         let Ok(joined) = timeout(WAKE_WITHIN, waiting).await else {
             panic!("round {round}: a waiting subscription was not woken within {WAKE_WITHIN:?} of a commit");
         };
-        let (returned, batch, delivered_at) = joined.expect("the waiting task does not panic");
+        let (returned, batch) = joined.expect("the waiting task does not panic");
         let batch = batch.expect("next_batch succeeds").expect("not cancelled");
         assert_eq!(ids(&batch), expected, "round {round}: the batch holds exactly the new commit");
-        assert!(delivered_at.duration_since(committed_at) < WAKE_WITHIN, "round {round}: delivered promptly");
         subscription = returned;
         assert_eq!(subscription.position(), commit.position, "the subscription moved to the commit");
     }
