@@ -32,6 +32,8 @@ pub(crate) struct HostConfig {
     pub(crate) data_dir: PathBuf,
     /// Where the log and the read models live.
     pub(crate) backends: Backends,
+    /// Whether anyone may sign in as a fan or an organiser at `/shop/sign-in` (a shop on one's own machine only).
+    pub(crate) dev_sign_in: bool,
 }
 
 /// The log and read models a host composes.
@@ -101,8 +103,10 @@ impl Host {
         let api_state =
             ApiState::new(auth.clone(), Arc::clone(&shop)).with_queries(queries).with_shutdown(shutdown.clone());
         let api = router(api_state);
-        // The pages call the API in-process; these hosts have no identity provider, so they sign users in themselves.
-        let web = ticketing_web::router(WebState::new(api.clone(), auth).with_dev_sign_in(signer));
+        // The pages call the API in-process. Signing users in without an identity provider hands out the organiser's
+        // role to whoever asks, so it exists only where the operator asked for it.
+        let web = WebState::new(api.clone(), auth);
+        let web = ticketing_web::router(if config.dev_sign_in { web.with_dev_sign_in(signer) } else { web });
         let app = api.merge(web);
         let stop = shutdown.clone();
         tasks.spawn(async move {

@@ -22,9 +22,13 @@ pub(crate) struct ServeArgs {
     /// Where the signing secret lives, and the log and read models of the embedded backends.
     #[arg(long, env = "CLOUDBASH_DATA_DIR", default_value = "./cloudbash-data")]
     data_dir: PathBuf,
-    /// Seed a few venues and published concerts (only into an empty shop).
+    /// Seed a few venues and published concerts (only into an empty shop); implies `--dev-sign-in`.
     #[arg(long)]
     demo: bool,
+    /// Offer the development sign-in at `/shop/sign-in`: anyone who reaches the port may sign in as a fan or an
+    /// organiser. For a shop on one's own machine only; without it the route does not exist (404).
+    #[arg(long, env = "CLOUDBASH_DEV_SIGN_IN")]
+    dev_sign_in: bool,
     #[command(flatten)]
     stores: StoreArgs,
     /// Where carts live: SQLite, or DynamoDB (`--carts-table`).
@@ -100,7 +104,12 @@ impl ServeArgs {
 
 /// Serves until a shutdown signal.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = HostConfig { addr: args.addr, data_dir: args.data_dir.clone(), backends: args.backends()? };
+    let config = HostConfig {
+        addr: args.addr,
+        data_dir: args.data_dir.clone(),
+        backends: args.backends()?,
+        dev_sign_in: args.dev_sign_in || args.demo,
+    };
     let host = Host::start(&config).await?;
     if args.demo {
         let seeded = demo::seed(host.shop()).await?;
@@ -108,21 +117,25 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     // Listen before announcing the address: whoever reads it may signal at once.
     let signals = Signals::listen()?;
-    banner(&host, &args);
+    banner(&host, &args, config.dev_sign_in);
     signals.wait().await;
     tracing::info!("stopping");
     host.stop().await;
     Ok(())
 }
 
-fn banner(host: &Host, args: &ServeArgs) {
+fn banner(host: &Host, args: &ServeArgs, dev_sign_in: bool) {
     // The first line is machine-readable: tests and scripts read the port from
     // it. A reader that has gone away must not stop the shop, so write errors
     // are ignored rather than panicking as `println!` would.
     let mut out = std::io::stdout().lock();
     let data_dir = args.data_dir.display();
     let _ = writeln!(out, "listening on http://{}", host.addr());
-    let _ = writeln!(out, "shop:         http://{}/  (sign in at /shop/sign-in)", host.addr());
+    if dev_sign_in {
+        let _ = writeln!(out, "shop:         http://{}/  (development sign-in at /shop/sign-in)", host.addr());
+    } else {
+        let _ = writeln!(out, "shop:         http://{}/  (no sign-in page: --dev-sign-in offers one)", host.addr());
+    }
     let _ = writeln!(out, "data directory: {data_dir}");
     let _ = writeln!(out, "get a token:  cloudbash token --data-dir {data_dir} --sub <uuid> [--admin]");
     let _ = writeln!(out, "try:          curl http://{}/concerts", host.addr());

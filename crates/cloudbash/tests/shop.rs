@@ -102,10 +102,15 @@ impl Backend {
 
 impl Server {
     fn start(data_dir: &Path, backend: &Backend) -> Server {
+        Server::start_with(data_dir, backend, &[])
+    }
+
+    fn start_with(data_dir: &Path, backend: &Backend, flags: &[&str]) -> Server {
         let mut child = Command::new(BINARY)
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(backend.serve_flags())
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -406,4 +411,31 @@ async fn race_for_fifty_tickets(backend: Backend) {
     );
     assert_eq!(before, after);
     shop.restart();
+}
+
+/// Posts the development sign-in form as an organiser, without following the redirect.
+async fn sign_in_as_organiser(base: &str) -> StatusCode {
+    let http = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+    let answer = http
+        .post(format!("{base}/shop/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Mallory&role=organiser&next=%2Forganiser")
+        .send()
+        .await
+        .expect("the server answers");
+    answer.status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_signs_in_as_an_organiser_unless_the_operator_offers_the_development_sign_in() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let plain = Server::start(dir.path(), &Backend::Embedded);
+    let page = Client::new().get(format!("{}/shop/sign-in", plain.base)).send().await.expect("the server answers");
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert_eq!(sign_in_as_organiser(&plain.base).await, StatusCode::NOT_FOUND);
+    plain.stop();
+
+    let offered = Server::start_with(dir.path(), &Backend::Embedded, &["--dev-sign-in"]);
+    assert_eq!(sign_in_as_organiser(&offered.base).await, StatusCode::SEE_OTHER);
+    offered.stop();
 }

@@ -154,14 +154,16 @@ async fn sign_in_page(ctx: Ctx, query: Result<Query<SignInQuery>, QueryRejection
     if query.expired.is_some() {
         layout.error = Some(Message::new("Your session has ended. Please sign in again."));
     }
+    let enabled = ctx.state.dev_sign_in().is_some();
     let page = SignInPage {
         layout,
-        enabled: ctx.state.dev_sign_in().is_some(),
+        enabled,
         next: local_path(query.next.as_deref()).unwrap_or_default(),
         name: String::new(),
         organiser: query.next.as_deref().is_some_and(|next| next.starts_with("/organiser")),
     };
-    ctx.finish(render(&page, StatusCode::OK))
+    // Without the development sign-in there is no sign-in here: the page only says where to sign in.
+    ctx.finish(render(&page, if enabled { StatusCode::OK } else { StatusCode::NOT_FOUND }))
 }
 
 async fn sign_in(ctx: Ctx, headers: HeaderMap, form: Result<Form<SignInForm>, FormRejection>) -> Response {

@@ -206,6 +206,7 @@ async fn the_development_sign_in_is_off_unless_the_composition_root_opts_in() {
     let page = site.get("/shop/sign-in", None).await;
     let posted = site.post_form("/shop/sign-in", None, &[("name", "Mallory"), ("role", "organiser")]).await;
 
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(!page.body.contains(r#"name="role""#), "no sign-in form: {}", page.body);
     assert_eq!(posted.status, StatusCode::NOT_FOUND);
     assert_eq!(posted.session_cookie(), None);

@@ -78,6 +78,7 @@ pub(super) async fn run(args: &FlashSaleArgs, common: &Common, reporter: &mut Re
                     addr: ([127, 0, 0, 1], 0).into(),
                     data_dir: dir.path().to_path_buf(),
                     backends: Backends::Embedded,
+                    dev_sign_in: false,
                 };
                 let host = Host::start(&config).await.context("starting the shop")?;
                 let tokens = Tokens::Signer(signer(dir.path())?);
