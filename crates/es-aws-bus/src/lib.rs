@@ -18,9 +18,11 @@
 //! - [`forwarder`]: the stream → bus Lambda handler.
 //! - [`sqs`]: SQS FIFO as the bus (publisher, Lambda handler, poller).
 //! - [`streams`]: the table's stream read directly (Lambda handler, poller).
+//! - [`indexer`]: the DynamoDB log's order, positioned from the stream.
 
 pub mod forwarder;
 pub mod image;
+pub mod indexer;
 pub mod kinesis;
 pub mod publisher;
 pub mod sink;

@@ -7,6 +7,9 @@
 //! The stream is the log's own: nothing but an append can put a record on
 //! it, so `publish` does nothing here, and the cases about a damaged or
 //! duplicated bus pass by construction for this transport.
+//!
+//! The same stream feeds the indexer, which gives the DynamoDB log its order
+//! ([`es_aws_bus::indexer`]).
 
 mod suite;
 mod support;
@@ -18,7 +21,9 @@ use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
 use es_aws_bus::forwarder::handle_stream_event;
+use es_aws_bus::indexer::LogIndexer;
 use es_aws_bus::kinesis::{KinesisPoller, KinesisPublisher, StartAt};
+use es_aws_bus::sink::apply_delivery;
 use es_aws_bus::streams::{StreamsPoller, handle_stream_batch};
 use es_core::{EventStore, RecordedEvent, async_trait};
 use es_dynamodb::DynamoDbEventStore;
@@ -254,4 +259,100 @@ async fn the_forwarder_carries_every_appended_event_from_the_table_to_kinesis() 
     let read = poller.drain().await.expect("consumes");
     assert_eq!(read, 2 * events.len(), "every event put twice on Kinesis");
     sink.assert_applied_exactly(&events);
+}
+
+/// Everything the index shows, page by page (small pages, to cross batches).
+async fn indexed(store: &DynamoDbEventStore) -> Vec<RecordedEvent> {
+    let mut all: Vec<RecordedEvent> = Vec::new();
+    loop {
+        let after = all.last().map_or(es_core::Position::START, |event| event.position);
+        let page = store.read_indexed(after, 4).await.expect("read the index");
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// Asserts that `indexed` holds every event of `written` once, at positions
+/// 1, 2, 3, … and each aggregate's versions in order.
+fn assert_indexed_once_in_order(indexed: &[RecordedEvent], written: &[RecordedEvent]) {
+    let positions: Vec<u64> = indexed.iter().map(|event| event.position.0).collect();
+    assert_eq!(positions, (1..=written.len() as u64).collect::<Vec<_>>(), "dense positions from 1, no repeat");
+    let mut seen: HashMap<es_core::AggregateId, Vec<u64>> = HashMap::new();
+    for event in indexed {
+        seen.entry(event.aggregate_id).or_default().push(event.aggregate_version.0);
+    }
+    let mut wanted: HashMap<es_core::AggregateId, Vec<u64>> = HashMap::new();
+    for event in written {
+        wanted.entry(event.aggregate_id).or_default().push(event.aggregate_version.0);
+    }
+    assert_eq!(seen, wanted, "every event once, each aggregate in version order");
+    let by_id: HashMap<_, _> = written.iter().map(|event| (event.event_id, event)).collect();
+    for event in indexed {
+        let stored = by_id[&event.event_id];
+        assert_eq!((&event.data, event.created), (&stored.data, stored.created), "the index reads the stored event");
+    }
+}
+
+/// The indexer positions the log from the table's stream: every event once,
+/// each aggregate in version order, densely; delivering everything again,
+/// from a second process without its memory, positions nothing new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_indexer_positions_every_event_once_from_the_stream_and_ignores_redelivery() {
+    let config = support::sdk_config().await;
+    let store = support::fresh_log(&config).await;
+    let written = support::write_events(&*store, 6, 4).await;
+    let arn = stream_arn(&store).await;
+    let indexer = Arc::new(LogIndexer::new(Arc::clone(&store)));
+    let log: Arc<dyn EventStore> = store.clone();
+    let poller =
+        StreamsPoller::new(Client::new(&config), arn.clone(), vec![indexer.clone()], log.clone()).with_batch_size(5);
+    let read = poller.drain().await.expect("indexes");
+    assert_eq!(read, written.len(), "every stream record read once");
+    assert_indexed_once_in_order(&indexed(&store).await, &written);
+    assert_eq!(store.indexed_head().await.expect("head"), es_core::Position(written.len() as u64));
+
+    // Another process: same tables, nothing in memory; it is handed the whole
+    // stream again (a lost checkpoint) and every event once more directly.
+    let other = Arc::new(DynamoDbEventStore::new(store.client().clone(), store.tables().clone()));
+    let again = Arc::new(LogIndexer::new(Arc::clone(&other)));
+    apply_delivery(&*again, &*log, written.clone(), None).await.expect("a repeated delivery is accepted");
+    let head = other.index(&[(written[0].aggregate_id, written[0].aggregate_version)]).await.expect("index");
+    assert_eq!(head, es_core::Position(written.len() as u64), "nothing positioned twice");
+    assert_indexed_once_in_order(&indexed(&store).await, &written);
+
+    // New appends after a restart are positioned after the old ones.
+    let all = support::write_events(&*store, 2, 2).await;
+    let poller = StreamsPoller::new(Client::new(&config), arn, vec![again], log).with_batch_size(3);
+    let read = poller.drain().await.expect("indexes");
+    assert_eq!(read, all.len() - written.len(), "it resumes after its checkpoint");
+    assert_indexed_once_in_order(&indexed(&store).await, &all);
+}
+
+/// Two indexers (two processes) handed the same events at once never
+/// position an event twice or leave a hole: the loser of a position moves on
+/// after the winner's batch and drops what it positioned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_indexers_racing_on_the_same_events_position_each_once() {
+    let config = support::sdk_config().await;
+    let store = support::fresh_log(&config).await;
+    let written = support::write_events(&*store, 8, 3).await;
+    let log: Arc<dyn EventStore> = store.clone();
+    let mut racers = Vec::new();
+    for _ in 0..2 {
+        let process = Arc::new(DynamoDbEventStore::new(store.client().clone(), store.tables().clone()));
+        let indexer = LogIndexer::new(process);
+        let (log, events) = (Arc::clone(&log), written.clone());
+        racers.push(tokio::spawn(async move {
+            // In small deliveries, as a stream's shards would hand them out.
+            for delivery in events.chunks(5) {
+                apply_delivery(&indexer, &*log, delivery.to_vec(), None).await.expect("indexes");
+            }
+        }));
+    }
+    for racer in racers {
+        racer.await.expect("an indexer does not panic");
+    }
+    assert_indexed_once_in_order(&indexed(&store).await, &written);
 }

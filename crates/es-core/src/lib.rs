@@ -43,8 +43,8 @@ pub use projection::{
 pub use record::{Metadata, NewEvent, RecordedEvent, format_created, parse_created, truncate_to_millis};
 pub use repository::{CommandContext, Executed, Loaded, Repository, RepositoryError, Transaction, retry_on_conflict};
 pub use store::{
-    AppendError, AppendRequest, Appended, CheckpointStore, CommandRecord, Commit, EventStore, InvalidAppend, Snapshot,
-    SnapshotStore, StoreError, StreamAppend, VersionConflict,
+    AppendError, AppendRequest, Appended, CheckpointStore, CommandRecord, Commit, EventStore, InvalidAppend, LogOrder,
+    Snapshot, SnapshotStore, StoreError, StreamAppend, VersionConflict,
 };
 pub use subscription::{StartFrom, Subscription};
 pub use turns::Turns;

@@ -106,7 +106,7 @@ impl EventStore for InMemoryEventStore {
         // order and the signal never steps back to an older position.
         self.commits.send_replace(position);
         drop(log);
-        Ok(Appended::Committed(Commit { position, versions }))
+        Ok(Appended::Committed(Commit { position: Some(position), versions }))
     }
 
     async fn load(

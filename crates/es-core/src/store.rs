@@ -121,9 +121,12 @@ pub enum Appended {
 /// Where a committed append landed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Commit {
-    /// Position of the last event written; a reader that has passed it sees
-    /// the whole append (read-your-writes waits for this).
-    pub position: Position,
+    /// Position of the last event written, on a backend that assigns
+    /// positions at commit ([`LogOrder::AtCommit`]): a reader that has passed
+    /// it sees the whole append. `None` where positions come after the
+    /// commit ([`LogOrder::AfterCommit`]); read-your-writes then waits for
+    /// the versions instead.
+    pub position: Option<Position>,
     /// The new version of every member, in request order.
     pub versions: Vec<(AggregateId, Version)>,
 }
@@ -221,9 +224,32 @@ impl StoreError {
     }
 }
 
+/// When a backend gives committed events their place in the whole log, which
+/// decides what [`EventStore::read_all`], [`EventStore::head`] and
+/// [`EventStore::commits`] promise right after an append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogOrder {
+    /// In the commit itself (one writer, as SQLite): an acknowledged append
+    /// is in `read_all` at once, and [`Commit::position`] is known.
+    AtCommit,
+    /// After the commit, by an indexer that reads what was committed (the
+    /// DynamoDB log, where appends to different aggregates share no item):
+    /// `read_all` shows an acknowledged append once the indexer has passed
+    /// it, in the commit order of each aggregate. Per-aggregate reads
+    /// ([`EventStore::load`]) are exact at once; positions of events read
+    /// that way are [`Position::START`] (not assigned yet, or not looked up).
+    AfterCommit,
+}
+
 /// The event log's storage port.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
+    /// When this backend assigns positions: [`LogOrder::AtCommit`] unless it
+    /// says otherwise.
+    fn log_order(&self) -> LogOrder {
+        LogOrder::AtCommit
+    }
+
     /// Appends atomically with optimistic concurrency on every member.
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError>;
 
@@ -241,7 +267,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// Events of the whole log after `after`, in commit order: exactly
     /// `limit` (≤ [`limits::READ_PAGE_MAX`]) while that many remain, and
     /// only positions above `after`. Never skips an event that commits
-    /// later with a lower position.
+    /// later with a lower position. (On a [`LogOrder::AfterCommit`] backend:
+    /// the events positioned so far.)
     async fn read_all(&self, after: Position, limit: u32) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// The position of the last event created before `time`, so that reading
@@ -251,11 +278,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// The stored result of a command id, if that command was committed.
     async fn stored_command(&self, command_id: CommandId) -> Result<Option<CommandRecord>, StoreError>;
 
-    /// The last committed position.
+    /// The last committed position (on a [`LogOrder::AfterCommit`] backend:
+    /// the last one assigned).
     async fn head(&self) -> Result<Position, StoreError>;
 
-    /// A receiver that changes whenever this process commits, holding the
-    /// newest position: subscribers sleep on it instead of polling.
+    /// A receiver that changes whenever this process commits (or, on a
+    /// [`LogOrder::AfterCommit`] backend, sees positions assigned), holding
+    /// the newest position: subscribers sleep on it instead of polling.
     fn commits(&self) -> watch::Receiver<Position>;
 }
 

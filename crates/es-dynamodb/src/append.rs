@@ -101,7 +101,7 @@ impl DynamoDbEventStore {
                 Ok(_) => {
                     *head = Some(plan.last);
                     self.commits.send_replace(plan.last);
-                    return Ok(Appended::Committed(Commit { position: plan.last, versions: plan.versions }));
+                    return Ok(Appended::Committed(Commit { position: Some(plan.last), versions: plan.versions }));
                 }
                 Err(error) => error,
             };
@@ -327,7 +327,7 @@ pub(crate) fn command_record(item: &Item) -> Result<CommandRecord, StoreError> {
 }
 
 /// Grows with the attempt, with jitter so that colliding writers spread out.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let ceiling = Duration::from_millis(5u64.saturating_mul(1 << attempt.min(10))).min(CONTENTION_BACKOFF_MAX);
     let jitter = uuid::Uuid::new_v4().as_u128() % 1_000;
     ceiling.mul_f64(0.5 + jitter as f64 / 2_000.0)

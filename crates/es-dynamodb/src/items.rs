@@ -44,6 +44,17 @@ pub mod attr {
     /// `Position / LOG_PAGE_EVENTS`: the partition key of the index that
     /// reads the log in order, so that no index partition grows without end.
     pub const LOG_PAGE: &str = "LogPage";
+    /// The index table's partition key: `First / EPOCH_POSITIONS`.
+    pub const EPOCH: &str = "Epoch";
+    /// The index table's sort key: the first position of an index batch.
+    pub const FIRST: &str = "First";
+    /// The last position of an index batch.
+    pub const LAST: &str = "Last";
+    /// An index batch's runs of events, `AggregateId:from:to` joined by `,`.
+    pub const SPANS: &str = "Spans";
+    /// Set on an index batch until the indexer has moved its aggregates'
+    /// cursors; whoever finds it set finishes the job.
+    pub const PENDING: &str = "Pending";
     /// Key of every item of the log table (`head`, `command#…`, …).
     pub const KEY: &str = "Key";
     /// A command's stored result.
@@ -67,6 +78,17 @@ pub(crate) fn command_key(command_id: impl std::fmt::Display) -> String {
 /// Key of a consumer's checkpoint in the log table.
 pub(crate) fn checkpoint_key(consumer: &str) -> String {
     format!("checkpoint#{consumer}")
+}
+
+/// Key of an aggregate's index cursor in the log table: the highest version
+/// of the aggregate that the index has positioned.
+pub(crate) fn cursor_key(aggregate_id: AggregateId) -> String {
+    format!("indexed#{aggregate_id}")
+}
+
+/// Key of a stream reader's place (a shard's sequence number) in the log table.
+pub(crate) fn stream_checkpoint_key(key: &str) -> String {
+    format!("stream#{key}")
 }
 
 /// Key of an aggregate's snapshot of one kind in the log table.

@@ -25,6 +25,7 @@
 
 mod append;
 mod error;
+pub mod index;
 pub mod items;
 pub mod limits;
 mod read;
@@ -52,6 +53,10 @@ pub struct DynamoDbEventStore {
     /// take turns instead of failing each other's head condition.
     head: Mutex<Option<Position>>,
     commits: watch::Sender<Position>,
+    /// The first position of the index batch this process wrote last.
+    last_written: std::sync::Mutex<Option<u64>>,
+    /// The newest position of the index this process has seen.
+    indexed: watch::Sender<Position>,
 }
 
 impl std::fmt::Debug for DynamoDbEventStore {
@@ -64,7 +69,63 @@ impl DynamoDbEventStore {
     /// A store on existing tables (see [`create_tables`]). Does no I/O, so
     /// that a Lambda function pays for nothing before its first request.
     pub fn new(client: Client, tables: Tables) -> Self {
-        Self { client, tables, head: Mutex::new(None), commits: watch::Sender::new(Position::START) }
+        Self {
+            client,
+            tables,
+            head: Mutex::new(None),
+            commits: watch::Sender::new(Position::START),
+            last_written: std::sync::Mutex::new(None),
+            indexed: watch::Sender::new(Position::START),
+        }
+    }
+
+    fn last_written(&self) -> Option<u64> {
+        *self.last_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set_last_written(&self, first: u64) {
+        *self.last_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(first);
+    }
+
+    /// Notes an index position this process has seen, waking whoever waits
+    /// for the index when it is new.
+    fn announce(&self, position: Position) {
+        self.indexed.send_if_modified(|seen| {
+            let newer = position > *seen;
+            if newer {
+                *seen = position;
+            }
+            newer
+        });
+    }
+
+    /// A receiver that changes whenever this process sees the index grow.
+    pub fn indexed(&self) -> watch::Receiver<Position> {
+        self.indexed.subscribe()
+    }
+
+    /// A reader's stored place in a stream it reads (a shard's sequence
+    /// number, opaque here), for readers whose positions are not the log's.
+    pub async fn stream_checkpoint(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self.get_log_item(items::stream_checkpoint_key(key)).await? {
+            Some(item) => Ok(Some(items::text(&item, attr::POSITION)?.to_owned())),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a reader's place in a stream. A reader that stores an older
+    /// place (two readers of one shard) reads some records again, which its
+    /// writes must tolerate.
+    pub async fn save_stream_checkpoint(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.log)
+            .item(attr::KEY, s(items::stream_checkpoint_key(key)))
+            .item(attr::POSITION, s(value))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     /// The tables this store uses.

@@ -35,3 +35,21 @@ pub const INDEX_LAG_WAIT_MAX: Duration = Duration::from_secs(5);
 
 /// Pause between looks at the index while waiting for it.
 pub const INDEX_LAG_POLL: Duration = Duration::from_millis(20);
+
+/// Positions per partition of the index table: an index batch's partition
+/// key is `First / EPOCH_POSITIONS`, so one partition never holds more than
+/// this many positions and a full read walks the partitions in order. Only
+/// the indexer writes there, one item per batch of many events.
+pub const EPOCH_POSITIONS: u64 = 1_000_000;
+
+/// Events in one index batch. Each run of an aggregate costs at most ~60
+/// bytes of the batch item, so even a batch of single-event runs stays far
+/// below the 400 KB item limit.
+pub const INDEX_BATCH_EVENTS_MAX: usize = 4_096;
+
+/// Attempts of one index batch when another indexer wrote the same position
+/// first, and of a batch read that DynamoDB leaves partly unprocessed.
+pub const ATTEMPTS_MAX: u32 = 64;
+
+/// Keys in one `BatchGetItem` call.
+pub const BATCH_GET_KEYS_MAX: usize = 100;

@@ -1,4 +1,4 @@
-//! The two tables of the log and how to create them for development
+//! The three tables of the log and how to create them for development
 //! (`cloudbash aws provision`, the tests). In production the SAM template
 //! creates them; the definitions here and there must agree, and the
 //! template's test checks the key schema against these names.
@@ -9,7 +9,11 @@
 //!   (`LogPage`, `Position`) reads the whole log in commit order.
 //! - The **log table** holds what is not an event: the log's head (the last
 //!   position, advanced in every append's transaction), command results for
-//!   idempotency, consumer checkpoints and snapshots, keyed by `Key` (S).
+//!   idempotency, consumer checkpoints and snapshots, keyed by `Key` (S);
+//!   and the indexer's cursor per aggregate.
+//! - The **index table** holds the log's order as the indexer writes it from
+//!   the events table's stream: `Epoch` (N, partition key) and `First` (N,
+//!   sort key), one item per batch of positions ([`crate::index`]).
 
 use std::time::Duration;
 
@@ -34,16 +38,20 @@ const ACTIVE_WAIT_MAX: Duration = Duration::from_secs(120);
 pub struct Tables {
     /// The seed's event table.
     pub events: String,
-    /// Head, command results, checkpoints and snapshots.
+    /// Head, command results, index cursors, checkpoints and snapshots.
     pub log: String,
+    /// The log's order as the indexer writes it: batches of positions.
+    pub index: String,
 }
 
 impl Tables {
-    /// The event table `events` and its log table `<events>-log`.
+    /// The event table `events`, its log table `<events>-log` and its index
+    /// table `<events>-index`.
     pub fn named(events: impl Into<String>) -> Self {
         let events = events.into();
         let log = format!("{events}-log");
-        Self { events, log }
+        let index = format!("{events}-index");
+        Self { events, log, index }
     }
 }
 
@@ -63,13 +71,15 @@ pub enum ProvisionError {
     NotActive(String),
 }
 
-/// Creates both tables unless they exist, and waits until they are active.
+/// Creates the tables unless they exist, and waits until they are active.
 /// Safe to run twice.
 pub async fn create_tables(client: &Client, tables: &Tables) -> Result<(), ProvisionError> {
     create_events_table(client, &tables.events).await?;
     create_log_table(client, &tables.log).await?;
+    create_index_table(client, &tables.index).await?;
     wait_active(client, &tables.events).await?;
-    wait_active(client, &tables.log).await
+    wait_active(client, &tables.log).await?;
+    wait_active(client, &tables.index).await
 }
 
 fn request_error(table: &str, error: impl std::error::Error) -> ProvisionError {
@@ -131,6 +141,25 @@ async fn create_log_table(client: &Client, table: &str) -> Result<(), ProvisionE
         .table_name(table)
         .attribute_definitions(definition)
         .key_schema(key)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    tolerate_existing(table, created)
+}
+
+async fn create_index_table(client: &Client, table: &str) -> Result<(), ProvisionError> {
+    let build = || -> Result<_, aws_sdk_dynamodb::error::BuildError> {
+        Ok((
+            vec![definition(attr::EPOCH, ScalarAttributeType::N)?, definition(attr::FIRST, ScalarAttributeType::N)?],
+            vec![key(attr::EPOCH, KeyType::Hash)?, key(attr::FIRST, KeyType::Range)?],
+        ))
+    };
+    let (definitions, keys) = build().map_err(|error| request_error(table, error))?;
+    let created = client
+        .create_table()
+        .table_name(table)
+        .set_attribute_definitions(Some(definitions))
+        .set_key_schema(Some(keys))
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;

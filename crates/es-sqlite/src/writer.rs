@@ -254,7 +254,7 @@ impl Writer {
                     .execute(params![command.command_id.to_string(), command.result, sql_int(position)])?;
                 batch_commands.insert(command.command_id, command.clone());
             }
-            outcomes.push(Outcome::Written(Commit { position: Position(position), versions }));
+            outcomes.push(Outcome::Written(Commit { position: Some(Position(position)), versions }));
         }
         transaction.commit()?;
         self.last_position = position;

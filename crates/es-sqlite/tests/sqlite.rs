@@ -202,7 +202,7 @@ async fn acknowledged_events_are_there_after_closing_and_reopening_the_file() {
     let Appended::Committed(commit) = append(&store, aggregate, Version(5), 5).await else {
         panic!("expected a commit")
     };
-    assert_eq!(commit.position, Position(6));
+    assert_eq!(commit.position, Some(Position(6)));
     assert_eq!(commit.versions, vec![(aggregate, Version(6))]);
 }
 
@@ -235,7 +235,7 @@ async fn two_stores_on_one_file_still_detect_conflicts() {
     let Appended::Committed(commit) = append(&first, aggregate, Version(2), 2).await else {
         panic!("expected a commit")
     };
-    assert_eq!(commit.position, Position(3));
+    assert_eq!(commit.position, Some(Position(3)));
     let versions: Vec<u64> = second
         .load(aggregate, Version::INITIAL, 10)
         .await

@@ -15,7 +15,7 @@ use es_core::{
 
 use crate::BackendFactory;
 use crate::support::{
-    Untouched, assert_increasing_positions, base_time, commit, commit_at, expect_conflict, ids, load_everything,
+    Untouched, assert_increasing_positions, at, base_time, commit, commit_at, expect_conflict, ids, load_everything,
     member, new_ids, numbered, read_everything, read_page, versions,
 };
 
@@ -105,15 +105,15 @@ pub async fn appended_events_round_trip_every_field_through_load_and_read_all(fa
         );
     }
     assert_increasing_positions(&loaded);
-    assert_eq!(loaded[2].position, commit_1.position, "the commit's position is that of its last event");
-    assert_eq!(loaded[4].position, commit_2.position, "the commit's position is that of its last event");
-    assert_eq!(store.head().await.expect("head"), commit_2.position, "the head is the last commit's position");
+    assert_eq!(loaded[2].position, at(&commit_1), "the commit's position is that of its last event");
+    assert_eq!(loaded[4].position, at(&commit_2), "the commit's position is that of its last event");
+    assert_eq!(store.head().await.expect("head"), at(&commit_2), "the head is the last commit's position");
 
     let all = read_everything(store).await;
     assert_eq!(all, loaded, "read_all returns the same records as load, in the same order");
     let page = read_page(store, Position::START, READ_PAGE_MAX).await;
     assert_eq!(page, loaded, "one page holds them all");
-    assert!(read_page(store, commit_2.position, READ_PAGE_MAX).await.is_empty(), "nothing after the head");
+    assert!(read_page(store, at(&commit_2), READ_PAGE_MAX).await.is_empty(), "nothing after the head");
 }
 
 /// An append whose expected version is behind (or ahead of) the aggregate's
@@ -248,7 +248,7 @@ pub async fn an_atomic_append_over_several_aggregates_writes_every_member(factor
     };
     let commit = commit(store, request).await;
     assert_eq!(commit.versions, vec![(a, Version(4)), (b, Version(1)), (c, Version(3))], "versions in request order");
-    assert_eq!(store.head().await.expect("head"), commit.position, "the head is the commit's position");
+    assert_eq!(store.head().await.expect("head"), at(&commit), "the head is the commit's position");
 
     let a_stream = load_everything(store, a).await;
     assert_eq!(ids(&a_stream), new_ids(&[a_first, a_more.clone()].concat()));
@@ -258,10 +258,10 @@ pub async fn an_atomic_append_over_several_aggregates_writes_every_member(factor
     let c_stream = load_everything(store, c).await;
     assert_eq!((ids(&c_stream), versions(&c_stream)), (new_ids(&c_events), vec![1, 2, 3]));
 
-    let appended = read_page(store, previous.position, READ_PAGE_MAX).await;
+    let appended = read_page(store, at(&previous), READ_PAGE_MAX).await;
     assert_eq!(appended.len(), 6, "read_all after the previous head holds exactly the six new events");
     assert_increasing_positions(&appended);
-    assert!(appended.iter().all(|event| event.position > previous.position && event.position <= commit.position));
+    assert!(appended.iter().all(|event| event.position > at(&previous) && event.position <= at(&commit)));
     let mut seen: Vec<EventId> = ids(&appended);
     seen.sort();
     let mut expected: Vec<EventId> = new_ids(&[a_more, b_events, c_events].concat());

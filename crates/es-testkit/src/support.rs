@@ -60,6 +60,12 @@ pub(crate) async fn commit(store: &dyn EventStore, request: AppendRequest) -> Co
     }
 }
 
+/// Where a commit landed, on a backend that positions at commit
+/// ([`es_core::LogOrder::AtCommit`]): the cases that read it need one.
+pub(crate) fn at(commit: &Commit) -> Position {
+    commit.position.unwrap_or_else(|| panic!("the backend says it positions at commit, yet {commit:?} has no position"))
+}
+
 /// Appends events to one aggregate at an exact version and insists that it
 /// committed.
 pub(crate) async fn commit_at(

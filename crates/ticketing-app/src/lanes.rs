@@ -341,11 +341,11 @@ mod tests {
     fn a_member_sees_only_its_own_aggregates_of_the_round_at_the_rounds_position() {
         let (concert, mine, theirs) = (id(), id(), id());
         let round = Commit {
-            position: Position(42),
+            position: Some(Position(42)),
             versions: vec![(concert, Version(9)), (mine, Version(2)), (theirs, Version(5))],
         };
         let part = own_part(&round, &[concert, mine]).expect("it wrote something");
-        assert_eq!(part.position, Position(42));
+        assert_eq!(part.position, Some(Position(42)));
         assert_eq!(part.versions, [(concert, Version(9)), (mine, Version(2))]);
         assert!(own_part(&round, &[]).is_none(), "a member that changed nothing waits for nothing");
     }

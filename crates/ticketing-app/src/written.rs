@@ -28,7 +28,8 @@ tokio::task_local! {
 /// Everything the appends of one request wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Written {
-    /// Position of the last event written.
+    /// Position of the last event written, where the log assigns positions
+    /// at commit ([`Position::START`] where it does not).
     pub position: Position,
     /// The newest version of each aggregate written or checked, in the order
     /// first written.
@@ -36,9 +37,12 @@ pub struct Written {
 }
 
 impl Written {
-    /// Adds a commit: the later position, and per aggregate the higher version.
+    /// Adds a commit: the later position (where the backend assigns one at
+    /// commit), and per aggregate the higher version.
     fn add(&mut self, commit: &Commit) {
-        self.position = self.position.max(commit.position);
+        if let Some(position) = commit.position {
+            self.position = self.position.max(position);
+        }
         let known: HashMap<AggregateId, usize> =
             self.versions.iter().enumerate().map(|(index, (aggregate_id, _))| (*aggregate_id, index)).collect();
         for &(aggregate_id, version) in &commit.versions {
@@ -79,7 +83,7 @@ mod tests {
 
     fn commit(position: u64, versions: &[(AggregateId, u64)]) -> Commit {
         Commit {
-            position: Position(position),
+            position: Some(Position(position)),
             versions: versions.iter().map(|&(aggregate_id, version)| (aggregate_id, Version(version))).collect(),
         }
     }

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use es_core::{
     AggregateId, AppendError, AppendRequest, Appended, CancellationToken, Clock, CommandContext, CommandId,
-    CommandRecord, EventLog, EventStore, Position, ProjectionRunner, RecordedEvent, SnapshotStore, StoreError,
+    CommandRecord, Commit, EventLog, EventStore, Position, ProjectionRunner, RecordedEvent, SnapshotStore, StoreError,
     SystemClock, Version, async_trait,
 };
 use es_sqlite::SqliteEventStore;
@@ -213,10 +213,11 @@ impl TimedStore {
 impl EventStore for TimedStore {
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         let appended = self.inner.append(request).await;
-        if let Ok(Appended::Committed(commit)) = &appended {
+        // SQLite positions at commit; a commit without a position is not timed.
+        if let Ok(Appended::Committed(Commit { position: Some(position), .. })) = &appended {
             let at = Instant::now();
             if let Ok(mut acknowledged) = self.acknowledged.lock() {
-                acknowledged.push((commit.position, at));
+                acknowledged.push((*position, at));
             }
         }
         appended
