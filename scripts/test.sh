@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 # Build outside the clone so that repeated runs (and CI on the same machine) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudbash/target}"
 cargo fmt --all -- --check
+python3 tools/latency-proxy/test_latency_proxy.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
 . scripts/services.sh
 cfn-lint deploy/template.yaml

@@ -134,11 +134,14 @@ class Stats:
         self.delay_ms = delay_ms
         self.total = Counter()
         self.operations: dict[str, Counter] = {}
+        self.tables: dict[str, Counter] = {}
 
     @contextlib.contextmanager
-    def track(self, operation: str) -> Iterator[None]:
-        """Counts one call of `operation` as in flight while the block runs."""
-        counters = (self.total, self.operations.setdefault(operation, Counter()))
+    def track(self, operation: str, tables: str | None = None) -> Iterator[None]:
+        """Counts one call of `operation` (on `tables`, if known) as in flight while the block runs."""
+        counters = [self.total, self.operations.setdefault(operation, Counter())]
+        if tables:
+            counters.append(self.tables.setdefault(f"{operation} {tables}", Counter()))
         for counter in counters:
             counter.enter()
         try:
@@ -151,19 +154,43 @@ class Stats:
         return {
             "delayMs": self.delay_ms,
             "operations": {name: c.to_json() for name, c in sorted(self.operations.items())},
+            "tables": {name: c.to_json() for name, c in sorted(self.tables.items())},
             "total": self.total.to_json(),
         }
 
     def reset(self) -> dict:
         """Zeroes the counters and returns them as they were before."""
         before = self.snapshot()
-        for name, counter in list(self.operations.items()):
-            if counter.in_flight:
-                counter.restart()  # still referenced by a running `track`
-            else:
-                del self.operations[name]
+        for counters in (self.operations, self.tables):
+            for name, counter in list(counters.items()):
+                if counter.in_flight:
+                    counter.restart()  # still referenced by a running `track`
+                else:
+                    del counters[name]
         self.total.restart()
         return before
+
+
+def table_names(body: bytes) -> str | None:
+    """The DynamoDB tables a JSON request names (`TableName`, or the tables of
+    a transaction's or batch's items), sorted and joined by `+`; else None."""
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(request, dict):
+        return None
+    names: set[str] = set()
+    if isinstance(request.get("TableName"), str):
+        names.add(request["TableName"])
+    for item in request.get("TransactItems") or []:
+        for action in (item or {}).values():
+            if isinstance(action, dict) and isinstance(action.get("TableName"), str):
+                names.add(action["TableName"])
+    requested = request.get("RequestItems")
+    if isinstance(requested, dict):
+        names.update(name for name in requested if isinstance(name, str))
+    return "+".join(sorted(names)) or None
 
 
 def operation_name(method: str, target: str, headers: dict[str, str]) -> str:
@@ -474,7 +501,8 @@ class Proxy:
             return False
         if request.path.startswith(LOCAL_PREFIX):
             return await self.serve_local(request, writer)
-        with self.stats.track(operation_name(request.method, request.target, request.head.headers)):
+        operation = operation_name(request.method, request.target, request.head.headers)
+        with self.stats.track(operation, table_names(request.body)):
             if self.delay_s > 0:
                 await asyncio.sleep(self.delay_s)
             return await self.forward(request, writer)

@@ -30,6 +30,21 @@ CONCURRENCY = 8
 PUT_ITEM = "DynamoDB_20120810.PutItem"
 
 
+class TableNamesTest(unittest.TestCase):
+    """The per-table counts name the tables a request writes or reads."""
+
+    def test_names_come_from_the_request_its_transaction_or_its_batch(self) -> None:
+        sys.path.insert(0, str(PROXY.parent))
+        import latency_proxy
+
+        self.assertEqual(latency_proxy.table_names(b'{"TableName":"events"}'), "events")
+        transaction = {"TransactItems": [{"Put": {"TableName": "log"}}, {"ConditionCheck": {"TableName": "events"}}]}
+        self.assertEqual(latency_proxy.table_names(json.dumps(transaction).encode()), "events+log")
+        self.assertEqual(latency_proxy.table_names(b'{"RequestItems":{"a":{},"b":{}}}'), "a+b")
+        self.assertIsNone(latency_proxy.table_names(b"not json"))
+        self.assertIsNone(latency_proxy.table_names(b"{}"))
+
+
 # --- the stand-in upstream -----------------------------------------------------
 
 

@@ -131,6 +131,7 @@ mod tests {
             function: Function::Api,
             events_table: None,
             log_table: None,
+            index_table: None,
             carts_table: None,
             stream_name: None,
             database: None,

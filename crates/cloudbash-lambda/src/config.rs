@@ -12,6 +12,8 @@ pub enum Function {
     Api,
     /// The events table's stream to the Kinesis bus.
     Forwarder,
+    /// The events table's stream to the log's index: positions for new events.
+    Indexer,
     /// The Kinesis bus to the read models.
     Projector,
     /// The scheduled release of run-out holds.
@@ -26,6 +28,7 @@ impl Function {
         match name {
             "api" => Ok(Self::Api),
             "forwarder" => Ok(Self::Forwarder),
+            "indexer" => Ok(Self::Indexer),
             "projector" => Ok(Self::Projector),
             "hold-expiry" => Ok(Self::HoldExpiry),
             "migrate" => Ok(Self::Migrate),
@@ -75,9 +78,11 @@ pub struct Config {
     pub function: Function,
     /// `EVENTS_TABLE`: the log's events table.
     pub events_table: Option<String>,
-    /// `LOG_TABLE`: the log's head, command results, checkpoints and snapshots (default: the events table's name
+    /// `LOG_TABLE`: command results, index cursors, checkpoints and snapshots (default: the events table's name
     /// plus `-log`).
     pub log_table: Option<String>,
+    /// `INDEX_TABLE`: the log's order, as the indexer writes it (default: the events table's name plus `-index`).
+    pub index_table: Option<String>,
     /// `CARTS_TABLE`: the carts read model.
     pub carts_table: Option<String>,
     /// `STREAM_NAME`: the Kinesis bus.
@@ -116,6 +121,7 @@ impl Config {
             function,
             events_table: get("EVENTS_TABLE"),
             log_table: get("LOG_TABLE"),
+            index_table: get("INDEX_TABLE"),
             carts_table: get("CARTS_TABLE"),
             stream_name: get("STREAM_NAME"),
             database,
@@ -146,6 +152,7 @@ mod tests {
             ("CLOUDBASH_FUNCTION", "projector"),
             ("EVENTS_TABLE", "shop-events"),
             ("LOG_TABLE", "shop-events-log"),
+            ("INDEX_TABLE", "shop-events-index"),
             ("CARTS_TABLE", "shop-carts"),
             ("STREAM_NAME", "shop-bus"),
             ("DATABASE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1"),
@@ -157,6 +164,7 @@ mod tests {
 
         assert_eq!(config.function, Function::Projector);
         assert_eq!(config.events_table.as_deref(), Some("shop-events"));
+        assert_eq!(config.index_table.as_deref(), Some("shop-events-index"));
         assert_eq!(
             config.database,
             Some(DatabaseConfig::Rds {
@@ -183,7 +191,7 @@ mod tests {
 
     #[test]
     fn every_function_of_the_template_is_known_and_nothing_else() {
-        for name in ["api", "forwarder", "projector", "hold-expiry", "migrate"] {
+        for name in ["api", "forwarder", "indexer", "projector", "hold-expiry", "migrate"] {
             assert!(Function::parse(name).is_ok(), "{name}");
         }
         assert!(matches!(config(&[]), Err(LambdaError::UnknownFunction(name)) if name.is_empty()));

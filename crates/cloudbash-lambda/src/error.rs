@@ -9,7 +9,7 @@ use thiserror::Error;
 pub enum LambdaError {
     /// `CLOUDBASH_FUNCTION` is missing or names no function of this binary. A deployment error: the template sets
     /// it on every function.
-    #[error("CLOUDBASH_FUNCTION is {0:?}; expected one of api, forwarder, projector, hold-expiry, migrate")]
+    #[error("CLOUDBASH_FUNCTION is {0:?}; expected one of api, forwarder, indexer, projector, hold-expiry, migrate")]
     UnknownFunction(String),
     /// A variable the function needs is not set (or is not valid). A deployment error.
     #[error("the environment variable {name} {problem}")]

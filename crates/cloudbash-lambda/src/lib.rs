@@ -7,11 +7,12 @@
 //! |---|---|---|
 //! | `api` | API Gateway (HTTP API, payload 2.0) | the REST API: `ticketing_api::router` over the DynamoDB log and the PostgreSQL read models ([`api`]) |
 //! | `forwarder` | the events table's stream | puts new events on the Kinesis bus ([`forwarder`]) |
+//! | `indexer` | the events table's stream | gives new events their positions in the log's index table ([`indexer`]) |
 //! | `projector` | the Kinesis bus | applies events to the read models, reporting partial batch failures ([`projector`]) |
 //! | `hold-expiry` | EventBridge Scheduler, every minute | expires run-out holds, a bounded amount per run ([`hold_expiry`]) |
 //! | `migrate` | the CloudFormation custom resource `DatabaseMigration` | applies the database migrations and answers CloudFormation ([`migrate`]) |
 //!
-//! One binary rather than five keeps one build and one artefact, and the functions can never disagree about the
+//! One binary rather than six keeps one build and one artefact, and the functions can never disagree about the
 //! event format. This is the only place besides `cloudbash` that picks backends: everything below it holds ports.
 //! A container makes its clients and pools on first use ([`Resources`]), so a cold start costs only what its first
 //! invocation needs.
@@ -21,6 +22,7 @@ pub mod config;
 mod error;
 pub mod forwarder;
 pub mod hold_expiry;
+pub mod indexer;
 pub mod limits;
 pub mod migrate;
 pub mod projector;
@@ -47,6 +49,12 @@ pub async fn serve(resources: &'static Resources) -> Result<(), lambda_runtime::
         Function::Forwarder => {
             let handler = service_fn(move |event: LambdaEvent<DynamoDbEvent>| async move {
                 Box::pin(forwarder::handle(resources, event.payload)).await.map_err(fail)
+            });
+            lambda_runtime::run(handler).await
+        }
+        Function::Indexer => {
+            let handler = service_fn(move |event: LambdaEvent<DynamoDbEvent>| async move {
+                Box::pin(indexer::handle(resources, event.payload)).await.map_err(fail)
             });
             lambda_runtime::run(handler).await
         }

@@ -92,6 +92,9 @@ impl Resources {
                 if let Some(log) = &self.config.log_table {
                     tables.log.clone_from(log);
                 }
+                if let Some(index) = &self.config.index_table {
+                    tables.index.clone_from(index);
+                }
                 let client = aws_sdk_dynamodb::Client::new(self.sdk().await);
                 Ok(Arc::new(DynamoDbEventStore::new(client, tables)))
             })

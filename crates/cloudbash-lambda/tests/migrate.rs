@@ -70,6 +70,7 @@ fn resources(database: Option<DatabaseConfig>) -> Resources {
         function: Function::Migrate,
         events_table: None,
         log_table: None,
+        index_table: None,
         carts_table: None,
         stream_name: None,
         database,

@@ -2,21 +2,21 @@
 //! would call them: API Gateway events → the `api` function → the events table (moto) → its stream, read with the
 //! DynamoDB Streams API and handed to the `forwarder` as a stream event → Kinesis (kinesis-local), read with
 //! GetRecords and handed to the `projector` as a Kinesis event → PostgreSQL and the carts table → a GET through the
-//! `api` function shows the concert. The stand-ins for the event source mappings build the events exactly as the
-//! mappings send them; nothing else is mocked.
+//! `api` function shows the concert. The same stream, handed to the `indexer`, gives the log its order, which hold
+//! expiry reads. The stand-ins for the event source mappings build the events exactly as the mappings send them;
+//! nothing else is mocked.
 
 mod support;
 
-use std::collections::HashMap;
-
-use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::kinesis::KinesisEvent;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
 use axum::http::StatusCode;
 use base64::Engine;
 use chrono::{Duration, Utc};
-use cloudbash_lambda::{Resources, forwarder, hold_expiry, projector};
+use cloudbash_lambda::{Config, Function, Resources, forwarder, hold_expiry, indexer, projector};
+use es_core::{AggregateId, AppendRequest, EventId, EventStore, ExpectedVersion, Metadata, NewEvent, Position};
+use es_dynamodb::{Tables, create_tables};
 use serde_json::{Value, json};
+use support::streams::stream_batches;
 use support::{Identity, expect_api, http_api_event};
 use ticketing_app::RunBounds;
 
@@ -81,7 +81,7 @@ async fn an_admin_route_without_the_gateway_s_claims_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hold_expiry_function_releases_a_hold_once_it_ran_out() {
     let sdk = support::sdk_config().await;
-    let resources = Resources::with_sdk_config(support::fresh_stack(&sdk).await, sdk);
+    let resources = Resources::with_sdk_config(support::fresh_stack(&sdk).await, sdk.clone());
     cloudbash_lambda::migrate::handle(&resources, json!({})).await.expect("migrates");
     let (concert_id, ticket_type_id) = concert_on_sale(&resources, &Identity::admin()).await;
     let fan = Identity::customer();
@@ -89,6 +89,8 @@ async fn the_hold_expiry_function_releases_a_hold_once_it_ran_out() {
     expect_api(&resources, &http_api_event(&fan, "POST", "/cart/items", &[], "", Some(&reserve)), StatusCode::CREATED)
         .await;
     let bounds = RunBounds { records_max: 1_000, concerts_max: 10 };
+    // Hold expiry reads the log in order: what the indexer has positioned by the time it runs.
+    index_the_log_s_stream(&resources, &sdk).await;
 
     let early = hold_expiry::run(&resources, Utc::now(), bounds).await.expect("a run");
     assert!(early.caught_up && early.records_read > 0);
@@ -98,8 +100,66 @@ async fn the_hold_expiry_function_releases_a_hold_once_it_ran_out() {
     assert_eq!((later.expired, later.concerts_left), (1, 0));
     assert!(later.records_read < early.records_read, "a warm container reads only what is new");
 
+    index_the_log_s_stream(&resources, &sdk).await;
     let again = hold_expiry::run(&resources, Utc::now() + Duration::minutes(20), bounds).await.expect("a run");
     assert_eq!(again.expired, 0, "an expired hold is expired once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_indexer_positions_each_event_of_the_stream_once_in_the_index_table_it_is_given() {
+    let sdk = support::sdk_config().await;
+    // An index table that is not named after the events table: the function finds it through INDEX_TABLE.
+    let events = support::unique_name("lambda-events");
+    let tables = Tables { log: format!("{events}-log"), index: support::unique_name("lambda-index"), events };
+    create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &tables).await.expect("the log's tables");
+    let config = Config {
+        function: Function::Indexer,
+        events_table: Some(tables.events.clone()),
+        log_table: None,
+        index_table: Some(tables.index.clone()),
+        carts_table: None,
+        stream_name: None,
+        database: None,
+    };
+    let resources = Resources::with_sdk_config(config, sdk.clone());
+    let store = resources.store().await.expect("the log");
+    assert_eq!(store.tables(), &tables);
+
+    // Two events of one aggregate in one append, then one of another.
+    let (first, second) = (AggregateId::random(), AggregateId::random());
+    for (id, events) in [(first, vec![counted(1), counted(2)]), (second, vec![counted(1)])] {
+        store.append(AppendRequest::single(id, ExpectedVersion::NoStream, events)).await.expect("appends");
+    }
+
+    index_the_log_s_stream(&resources, &sdk).await;
+    let indexed = store.read_indexed(Position::START, 10).await.expect("the index reads");
+    let positioned: Vec<(u64, AggregateId, u64)> =
+        indexed.iter().map(|event| (event.position.0, event.aggregate_id, event.aggregate_version.0)).collect();
+    assert_eq!(positioned.iter().map(|(position, ..)| *position).collect::<Vec<_>>(), [1, 2, 3], "{positioned:?}");
+    let mut events: Vec<(AggregateId, u64)> = positioned.iter().map(|(_, id, version)| (*id, *version)).collect();
+    let of_first: Vec<u64> = events.iter().filter(|(id, _)| *id == first).map(|(_, version)| *version).collect();
+    assert_eq!(of_first, [1, 2], "an aggregate's events in version order");
+    events.sort();
+    let mut expected = vec![(first, 1), (first, 2), (second, 1)];
+    expected.sort();
+    assert_eq!(events, expected, "each event once");
+
+    // The mapping delivers again (a retry, a restart from the trim horizon): nothing moves.
+    index_the_log_s_stream(&resources, &sdk).await;
+    assert_eq!(store.read_indexed(Position::START, 10).await.expect("the index reads"), indexed);
+    assert_eq!(store.indexed_head().await.expect("the head"), Position(3));
+}
+
+/// A new event for an append.
+fn counted(n: u32) -> NewEvent {
+    NewEvent {
+        event_id: EventId::random(),
+        event_type: "Counted".into(),
+        schema_version: 1,
+        data: format!("{{\"n\":{n}}}"),
+        created: es_core::truncate_to_millis(Utc::now()),
+        metadata: Metadata::default(),
+    }
 }
 
 /// Creates a venue and a published concert with one ticket type through the `api` function; returns the ids of
@@ -129,86 +189,27 @@ async fn concert_on_sale(resources: &Resources, admin: &Identity) -> (String, St
     (concert_id, ticket_type["id"].as_str().expect("an id").to_owned())
 }
 
-/// The stand-in for the events table's event source mapping: reads every shard of the table's stream from its
-/// start with the DynamoDB Streams API and hands it to the `forwarder` in batches, as stream events. Returns the
-/// records forwarded.
+/// The stand-in for the forwarder's event source mapping: hands the whole stream of the events table to the
+/// `forwarder` in batches. Returns the records forwarded.
 async fn forward_the_log_s_stream(resources: &Resources, sdk: &aws_config::SdkConfig) -> usize {
     let store = resources.store().await.expect("the log");
-    let described = store.client().describe_table().table_name(&store.tables().events).send().await.expect("table");
-    let arn = described.table().and_then(|table| table.latest_stream_arn()).expect("the table has a stream").to_owned();
-    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
-    let stream = streams.describe_stream().stream_arn(&arn).send().await.expect("describe the stream");
-    let shards: Vec<String> = stream
-        .stream_description()
-        .expect("a description")
-        .shards()
-        .iter()
-        .filter_map(|shard| shard.shard_id().map(str::to_owned))
-        .collect();
     let mut forwarded = 0;
-    for shard in shards {
-        let iterator = streams
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(&shard)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("an iterator")
-            .shard_iterator;
-        let mut iterator = iterator;
-        while let Some(current) = iterator.take() {
-            let got = streams.get_records().shard_iterator(current).limit(BATCH_SIZE).send().await.expect("records");
-            if got.records().is_empty() {
-                break;
-            }
-            let records: Vec<Value> = got.records().iter().map(|record| stream_record_json(record, &arn)).collect();
-            forwarded += records.len();
-            let event: DynamoDbEvent =
-                serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event");
-            let response = forwarder::handle(resources, event).await.expect("the forwarder runs");
-            assert!(response.batch_item_failures.is_empty(), "the forwarder failed a batch");
-            iterator = got.next_shard_iterator().map(str::to_owned);
-        }
+    for event in stream_batches(sdk, store, BATCH_SIZE).await {
+        forwarded += event.records.len();
+        let response = forwarder::handle(resources, event).await.expect("the forwarder runs");
+        assert!(response.batch_item_failures.is_empty(), "the forwarder failed a batch");
     }
     forwarded
 }
 
-/// One stream record as Lambda delivers it.
-fn stream_record_json(record: &aws_sdk_dynamodbstreams::types::Record, arn: &str) -> Value {
-    let change = record.dynamodb().expect("a change");
-    json!({
-        "eventID": record.event_id(),
-        "eventName": record.event_name().map(|name| name.as_str()),
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "eventSourceARN": arn,
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1_795_971_600.0,
-            "Keys": image_json(change.keys().unwrap_or(&HashMap::new())),
-            "NewImage": image_json(change.new_image().unwrap_or(&HashMap::new())),
-            "SequenceNumber": change.sequence_number(),
-            "SizeBytes": change.size_bytes(),
-            "StreamViewType": "NEW_IMAGE",
-        },
-    })
-}
-
-/// A stream image in the JSON of a Lambda event (the events table holds strings and numbers only).
-fn image_json(image: &HashMap<String, AttributeValue>) -> Value {
-    let attributes = image
-        .iter()
-        .map(|(name, value)| {
-            let value = match value {
-                AttributeValue::S(text) => json!({ "S": text }),
-                AttributeValue::N(number) => json!({ "N": number }),
-                other => panic!("the events table holds strings and numbers only, not {other:?}"),
-            };
-            (name.clone(), value)
-        })
-        .collect::<serde_json::Map<_, _>>();
-    Value::Object(attributes)
+/// The stand-in for the indexer's event source mapping: hands the whole stream of the events table (again, when
+/// called again: the indexer drops what it positioned) to the `indexer` in batches.
+async fn index_the_log_s_stream(resources: &Resources, sdk: &aws_config::SdkConfig) {
+    let store = resources.store().await.expect("the log");
+    for event in stream_batches(sdk, store, BATCH_SIZE).await {
+        let response = indexer::handle(resources, event).await.expect("the indexer runs");
+        assert!(response.batch_item_failures.is_empty(), "the indexer failed a batch");
+    }
 }
 
 /// The stand-in for the projector's event source mapping: reads every shard of the bus from its start with

@@ -9,10 +9,15 @@
 //! SQS FIFO), and every read model follows the bus with its own poller,
 //! keeping its bus positions with its rows. With `--bus dynamodb-streams`
 //! the read models follow the table's stream directly and no forwarder runs.
+//! The log's indexer follows the table's stream too, giving committed events
+//! their positions for `read_all`, subscriptions (hold expiry, the live log)
+//! and rebuilds. The stream allows two readers per shard: the indexer, and
+//! the forwarder or the read models.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use es_aws_bus::indexer::LogIndexer;
 use es_aws_bus::kinesis::{KinesisPoller, KinesisPublisher, StartAt};
 use es_aws_bus::publisher::Publisher;
 use es_aws_bus::sink::BusSink;
@@ -72,6 +77,7 @@ impl AwsBackends {
         let log: Arc<dyn EventStore> = self.store.clone();
         let streams = aws_sdk_dynamodbstreams::Client::new(&self.config);
         let stream_arn = self.events_stream_arn().await?;
+        tasks.spawn(Arc::new(self.indexer().await?).run(shutdown.clone()));
         let publisher: Arc<dyn Publisher> = match self.args.bus {
             Bus::DynamodbStreams => {
                 let poller = StreamsPoller::new(streams, &stream_arn, self.sinks.clone(), log);
@@ -109,20 +115,11 @@ impl AwsBackends {
     }
 
     async fn events_stream_arn(&self) -> anyhow::Result<String> {
-        let table = &self.store.tables().events;
-        let described = self
-            .store
-            .client()
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .with_context(|| format!("describing table {table}"))?;
-        described
-            .table()
-            .and_then(|table| table.latest_stream_arn())
-            .map(str::to_owned)
-            .with_context(|| format!("table {table} has no stream (provision it with `cloudbash aws provision`)"))
+        events_stream_arn(&self.store).await
+    }
+
+    async fn indexer(&self) -> anyhow::Result<StreamsPoller> {
+        indexer(&self.config, Arc::clone(&self.store)).await
     }
 
     async fn queue_url(&self, sqs: &aws_sdk_sqs::Client, subscriber: &str) -> anyhow::Result<String> {
@@ -131,6 +128,34 @@ impl AwsBackends {
             sqs.get_queue_url().queue_name(&name).send().await.with_context(|| format!("finding queue {name}"))?;
         found.queue_url().map(str::to_owned).with_context(|| format!("queue {name} has no URL"))
     }
+}
+
+/// The log's indexer, reading the events table's stream.
+pub(crate) async fn indexer(
+    config: &aws_config::SdkConfig,
+    store: Arc<DynamoDbEventStore>,
+) -> anyhow::Result<StreamsPoller> {
+    let streams = aws_sdk_dynamodbstreams::Client::new(config);
+    let arn = events_stream_arn(&store).await?;
+    let log: Arc<dyn EventStore> = store.clone();
+    let indexer: Arc<dyn BusSink> = Arc::new(LogIndexer::new(store));
+    Ok(StreamsPoller::new(streams, arn, vec![indexer], log))
+}
+
+async fn events_stream_arn(store: &DynamoDbEventStore) -> anyhow::Result<String> {
+    let table = &store.tables().events;
+    let described = store
+        .client()
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .with_context(|| format!("describing table {table}"))?;
+    described
+        .table()
+        .and_then(|table| table.latest_stream_arn())
+        .map(str::to_owned)
+        .with_context(|| format!("table {table} has no stream (provision it with `cloudbash aws provision`)"))
 }
 
 /// Consumes an SQS FIFO queue until `shutdown`.

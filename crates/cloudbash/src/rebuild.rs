@@ -4,7 +4,8 @@
 //!
 //! With `--event-store dynamodb --read-db postgres` it rebuilds the
 //! PostgreSQL read models from the DynamoDB log instead, in one transaction
-//! (`ticketing_postgres::rebuild`); carts in DynamoDB are not rebuilt here.
+//! (`ticketing_postgres::rebuild`), once the log's indexer has positioned
+//! every committed event; carts in DynamoDB are not rebuilt here.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -57,10 +58,15 @@ async fn rebuild_postgres(args: RebuildArgs) -> anyhow::Result<()> {
         anyhow::bail!("no read model is called {:?}", args.projection.unwrap_or_default());
     }
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&config), Tables::named(&args.events_table));
+    let store =
+        Arc::new(DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&config), Tables::named(&args.events_table)));
+    // The log's order comes from its indexer: let it position everything
+    // committed so far, so that the rebuild reads all of it.
+    let indexer = crate::aws_host::indexer(&config, Arc::clone(&store)).await?;
+    indexer.drain().await.context("positioning the log's latest events")?;
     let pool = ticketing_postgres::connect(url).await.context("connecting to PostgreSQL")?;
     ticketing_postgres::migrate(&pool).await.context("migrating the read models' schema")?;
-    let position = ticketing_postgres::rebuild(&pool, &models, &store).await.context("rebuilding")?;
+    let position = ticketing_postgres::rebuild(&pool, &models, &*store).await.context("rebuilding")?;
     let names: Vec<&str> = models.iter().map(|model| model.name()).collect();
     // A reader that went away must not fail a finished rebuild.
     let _ = writeln!(std::io::stdout().lock(), "{} at {position}", names.join(", "));

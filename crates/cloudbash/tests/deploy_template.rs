@@ -5,6 +5,9 @@
 //!   itself denies it to every principal;
 //! - the tables are the ones `es-dynamodb` reads and writes (attribute names taken from its source), the stream
 //!   carries new images, and the log survives mistakes (point-in-time recovery, deletion protection, retained);
+//! - the log's order is written by the indexer alone, fed by the events table's stream one batch per shard at a
+//!   time, and the stream has no more readers than DynamoDB Streams serves; nothing reads an index of the events
+//!   table, which has none;
 //! - the database has no public address, encrypted storage and no password in the template;
 //! - every route of the API is deployed, public exactly where its OpenAPI document says so, and read-only routes
 //!   cannot write to the log;
@@ -24,6 +27,14 @@ use saphyr::{LoadableYamlNode, Scalar, Yaml};
 const EVENTS_TABLE: &str = "EventsTable";
 /// The log table's logical id in the template.
 const LOG_TABLE: &str = "LogTable";
+/// The index table's logical id in the template.
+const INDEX_TABLE: &str = "IndexTable";
+/// The indexer's function and its event source mapping.
+const INDEXER: &str = "IndexerFunction";
+const INDEXER_EVENT_SOURCE: &str = "IndexerEventSource";
+
+/// Readers DynamoDB Streams serves per shard without throttling them.
+const STREAM_READERS_MAX: usize = 2;
 
 /// What no principal may do to the events table: change or remove an event, or the table. A granted action
 /// pattern (`dynamodb:*`, `dynamodb:Update*`, `*`) that matches one of these is refused like the action itself.
@@ -447,28 +458,18 @@ fn the_events_table_is_the_one_es_dynamodb_reads_and_writes() {
     let table = resource(&template, EVENTS_TABLE).get("Properties").expect("the table has properties");
     let aggregate_id = es_dynamodb_constant("items.rs", "AGGREGATE_ID");
     let aggregate_version = es_dynamodb_constant("items.rs", "AGGREGATE_VERSION");
-    let log_page = es_dynamodb_constant("items.rs", "LOG_PAGE");
-    let position = es_dynamodb_constant("items.rs", "POSITION");
-    let by_position = es_dynamodb_constant("tables.rs", "BY_POSITION_INDEX");
 
     assert_eq!(
         pairs(table.get("KeySchema"), "AttributeName", "KeyType"),
         owned(&[(&aggregate_id, "HASH"), (&aggregate_version, "RANGE")])
     );
-    let mut definitions = pairs(table.get("AttributeDefinitions"), "AttributeName", "AttributeType");
-    definitions.sort();
-    let mut expected = owned(&[(&aggregate_id, "S"), (&aggregate_version, "N"), (&log_page, "N"), (&position, "N")]);
-    expected.sort();
-    assert_eq!(definitions, expected);
-
-    let indexes = table.get("GlobalSecondaryIndexes").map(Node::items).unwrap_or_default();
-    assert_eq!(indexes.len(), 1, "one index: {by_position}");
-    assert_eq!(indexes[0].get("IndexName").and_then(Node::text), Some(by_position.as_str()));
     assert_eq!(
-        pairs(indexes[0].get("KeySchema"), "AttributeName", "KeyType"),
-        owned(&[(&log_page, "HASH"), (&position, "RANGE")])
+        pairs(table.get("AttributeDefinitions"), "AttributeName", "AttributeType"),
+        owned(&[(&aggregate_id, "S"), (&aggregate_version, "N")])
     );
-    assert_eq!(indexes[0].at(&["Projection", "ProjectionType"]).and_then(Node::text), Some("ALL"));
+    // The log's order is in the index table: the events table has no index to keep in step with every append.
+    assert!(table.get("GlobalSecondaryIndexes").is_none(), "the events table has no global secondary index");
+    assert!(table.get("LocalSecondaryIndexes").is_none(), "the events table has no local secondary index");
 
     assert_eq!(table.at(&["StreamSpecification", "StreamViewType"]).and_then(Node::text), Some("NEW_IMAGE"));
     assert_eq!(table.get("BillingMode").and_then(Node::text), Some("PAY_PER_REQUEST"));
@@ -488,9 +489,34 @@ fn the_log_table_is_keyed_and_named_as_es_dynamodb_derives_it() {
 }
 
 #[test]
+fn the_index_table_is_keyed_and_named_as_es_dynamodb_derives_it() {
+    let template = template();
+    let epoch = es_dynamodb_constant("items.rs", "EPOCH");
+    let first = es_dynamodb_constant("items.rs", "FIRST");
+    let index = resource(&template, INDEX_TABLE).get("Properties").expect("the table has properties");
+    assert_eq!(
+        pairs(index.get("KeySchema"), "AttributeName", "KeyType"),
+        owned(&[(&epoch, "HASH"), (&first, "RANGE")])
+    );
+    assert_eq!(
+        pairs(index.get("AttributeDefinitions"), "AttributeName", "AttributeType"),
+        owned(&[(&epoch, "N"), (&first, "N")])
+    );
+    assert_eq!(index.get("BillingMode").and_then(Node::text), Some("PAY_PER_REQUEST"));
+    assert!(index.get("StreamSpecification").is_none(), "nothing reads the index's changes");
+    // `Tables::named(events)` reads the index table at `<events>-index`, and so do the functions without
+    // INDEX_TABLE.
+    let name = |id: &str| resource(&template, id).at(&["Properties", "TableName", "Fn::Sub"]).and_then(Node::text);
+    let events = name(EVENTS_TABLE).expect("the events table is named");
+    assert_eq!(name(INDEX_TABLE), Some(format!("{events}-index").as_str()));
+    let variable = template.at(&["Globals", "Function", "Environment", "Variables", "INDEX_TABLE", "Ref"]);
+    assert_eq!(variable.and_then(Node::text), Some(INDEX_TABLE), "every function is told the index table");
+}
+
+#[test]
 fn the_log_survives_mistakes_and_the_stack() {
     let template = template();
-    for id in [EVENTS_TABLE, LOG_TABLE] {
+    for id in [EVENTS_TABLE, LOG_TABLE, INDEX_TABLE] {
         let table = resource(&template, id);
         assert_eq!(
             property(table, &["PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"]),
@@ -709,6 +735,7 @@ fn functions_that_serve_only_reads_cannot_write_to_the_log() {
         checked += 1;
         let mut found = grants(function, id, ITEM_WRITES, EVENTS_TABLE, "-events");
         found.extend(grants(function, id, ITEM_WRITES, LOG_TABLE, "-events-log"));
+        found.extend(grants(function, id, ITEM_WRITES, INDEX_TABLE, "-events-index"));
         assert!(found.is_empty(), "{id} serves only GET routes but may write to the log:\n{}", found.join("\n"));
     }
     assert!(checked >= 5, "only {checked} read-only functions found; did the route lookup break?");
@@ -728,6 +755,172 @@ fn the_routes_without_public_access_go_through_the_cognito_authorizer() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The log's order: the index table and its indexer.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Actions on a table's stream, granted on its stream ARN (or `*`), not on its items.
+const STREAM_ACTIONS: &[&str] =
+    &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"];
+
+/// The item actions the statements under `node` allow on the table `logical_id`, as written.
+fn granted_actions(node: &Node, place: &str, logical_id: &str, name_suffix: &str) -> Vec<String> {
+    let mut actions: Vec<String> = statements(place, node)
+        .into_iter()
+        .filter(|statement| statement.node.get("Effect").and_then(Node::text) == Some("Allow"))
+        .filter(|statement| {
+            statement.node.get("Resource").is_some_and(|resource| names_table(resource, logical_id, name_suffix))
+        })
+        .flat_map(|statement| statement.node.get("Action").map(Node::items).unwrap_or_default())
+        .filter_map(|action| action.text().map(str::to_owned))
+        .filter(|action| !STREAM_ACTIONS.contains(&action.as_str()))
+        .collect();
+    actions.sort();
+    actions.dedup();
+    actions
+}
+
+/// Whether any text under `node` names an index of the events table (`${EventsTable.Arn}/index/…`, or an ARN
+/// `…:table/<stack>-events/index/…`).
+fn names_an_events_table_index(node: &Node) -> bool {
+    let mut nodes = Vec::new();
+    node.walk(&mut nodes);
+    nodes.into_iter().filter_map(Node::text).any(|text| {
+        text.contains("/index/")
+            && (text.contains(&format!("${{{EVENTS_TABLE}"))
+                || text
+                    .split(":table/")
+                    .skip(1)
+                    .any(|rest| rest.split('/').next().unwrap_or_default().ends_with("-events")))
+    })
+}
+
+#[test]
+fn no_grant_names_an_index_of_the_events_table_which_has_none() {
+    let template = template();
+    let found: Vec<String> = resources(&template)
+        .iter()
+        .flat_map(|(id, resource)| statements(id, resource))
+        .filter(|statement| statement.node.get("Resource").is_some_and(names_an_events_table_index))
+        .map(|statement| statement.place)
+        .collect();
+    assert!(
+        found.is_empty(),
+        "the events table has no index; the log's order is the index table:\n{}",
+        found.join("\n")
+    );
+    // The check sees the spellings a grant on an index would use.
+    for spelling in [
+        "!Sub ${EventsTable.Arn}/index/ByPosition",
+        "!Sub arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${AWS::StackName}-events/index/*",
+    ] {
+        assert!(names_an_events_table_index(&load(spelling)), "{spelling}");
+    }
+    assert!(!names_an_events_table_index(&load("!GetAtt IndexTable.Arn")));
+}
+
+#[test]
+fn the_indexer_alone_writes_the_log_s_order() {
+    let template = template();
+    let writers = all_grants(&template, ITEM_WRITES, INDEX_TABLE, "-events-index");
+    assert!(writers.iter().any(|grant| grant.starts_with(INDEXER)), "the indexer writes the index table");
+    let others: Vec<&String> = writers.iter().filter(|grant| !grant.starts_with(INDEXER)).collect();
+    assert!(others.is_empty(), "only the indexer writes positions: {others:?}");
+}
+
+#[test]
+fn the_indexer_holds_exactly_the_calls_it_makes() {
+    let template = template();
+    let indexer = resource(&template, INDEXER);
+    let on = |logical_id: &str, suffix: &str| granted_actions(indexer, INDEXER, logical_id, suffix);
+    // Gaps are read from the events table; the table itself is never written.
+    assert_eq!(on(EVENTS_TABLE, "-events"), ["dynamodb:BatchGetItem", "dynamodb:Query"]);
+    // The tail read consistently, a batch put under a condition, its `Pending` flag removed.
+    assert_eq!(on(INDEX_TABLE, "-events-index"), ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]);
+    // Its cursors (read in batches, moved under a condition) and its stream checkpoints.
+    assert_eq!(
+        on(LOG_TABLE, "-events-log"),
+        ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    );
+    // … and in the log table only its own items: key prefixes es-dynamodb writes.
+    let item_actions = |statement: &Statement<'_>| {
+        let actions = statement.node.get("Action").map(Node::items).unwrap_or_default();
+        actions.iter().any(|action| action.text().is_none_or(|action| !STREAM_ACTIONS.contains(&action)))
+    };
+    let log_statements: Vec<Statement<'_>> = statements(INDEXER, indexer)
+        .into_iter()
+        .filter(|statement| statement.node.get("Resource").is_some_and(|r| names_table(r, LOG_TABLE, "-events-log")))
+        .filter(item_actions)
+        .collect();
+    let items_source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../es-dynamodb/src/items.rs"))
+            .expect("es-dynamodb's items.rs");
+    for statement in log_statements {
+        let patterns = statement
+            .node
+            .at(&["Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys"])
+            .map(Node::items)
+            .unwrap_or_default();
+        assert!(!patterns.is_empty(), "{}: limited to the indexer's items of the log table", statement.place);
+        for pattern in patterns.into_iter().map(|pattern| pattern.text().expect("a key pattern")) {
+            let prefix = pattern.strip_suffix('*').expect("a key prefix");
+            assert!(!prefix.is_empty() && !prefix.contains(['*', '?']), "{}: {pattern} is a prefix", statement.place);
+            assert!(items_source.contains(&format!("format!(\"{prefix}")), "es-dynamodb writes no key {pattern}");
+        }
+    }
+}
+
+/// The logical id in `Fn::GetAtt: [<id>, StreamArn]`, if `node` is that.
+fn stream_of(node: Option<&Node>) -> Option<&str> {
+    let parts = node?.get("Fn::GetAtt")?.items();
+    (parts.get(1)?.text()? == "StreamArn").then_some(parts.first()?.text()?)
+}
+
+#[test]
+fn the_indexer_reads_the_events_table_s_stream_one_batch_per_shard_like_the_forwarder() {
+    let template = template();
+    let mapping = resource(&template, INDEXER_EVENT_SOURCE).get("Properties").expect("the mapping has properties");
+    assert_eq!(mapping.at(&["FunctionName", "Ref"]).and_then(Node::text), Some(INDEXER));
+    assert_eq!(stream_of(mapping.get("EventSourceArn")), Some(EVENTS_TABLE));
+    assert_eq!(mapping.get("StartingPosition").and_then(Node::text), Some("TRIM_HORIZON"));
+    // One writer of positions per shard, in the shard's order.
+    assert_eq!(mapping.get("ParallelizationFactor").and_then(Node::text), Some("1"));
+    let forwarder = resource(&template, "ForwarderEventSource").get("Properties").expect("the forwarder's mapping");
+    for setting in ["MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "FilterCriteria"]
+    {
+        assert_eq!(mapping.get(setting), forwarder.get(setting), "{setting}: as the forwarder's");
+    }
+    let kind = resource(&template, INDEXER).at(&["Properties", "Environment", "Variables", "CLOUDBASH_FUNCTION"]);
+    assert_eq!(kind.and_then(Node::text), Some("indexer"));
+}
+
+#[test]
+fn the_events_table_s_stream_has_no_more_readers_than_dynamodb_streams_serves() {
+    let template = template();
+    let mut readers: Vec<&str> = resources(&template)
+        .iter()
+        .filter(|(_, resource)| resource.get("Type").and_then(Node::text) == Some("AWS::Lambda::EventSourceMapping"))
+        .filter(|(_, mapping)| stream_of(mapping.at(&["Properties", "EventSourceArn"])) == Some(EVENTS_TABLE))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    // SAM's own spelling of a mapping: a function's event of type DynamoDB.
+    for (id, function) in functions(&template) {
+        let events = function.at(&["Properties", "Events"]).map(Node::entries).unwrap_or_default();
+        for (_, event) in events.iter().filter(|(_, event)| event.get("Type").and_then(Node::text) == Some("DynamoDB"))
+        {
+            if stream_of(event.at(&["Properties", "Stream"])) == Some(EVENTS_TABLE) {
+                readers.push(id);
+            }
+        }
+    }
+    readers.sort_unstable();
+    assert!(
+        readers.len() <= STREAM_READERS_MAX,
+        "more than {STREAM_READERS_MAX} readers would be throttled: {readers:?}"
+    );
+    assert_eq!(readers, ["ForwarderEventSource", INDEXER_EVENT_SOURCE], "the forwarder and the indexer");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The bus.
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -738,7 +931,7 @@ fn the_event_source_mappings_retry_a_bounded_number_of_times_and_report_what_the
         .iter()
         .filter(|(_, resource)| resource.get("Type").and_then(Node::text) == Some("AWS::Lambda::EventSourceMapping"))
         .collect();
-    assert!(mappings.len() >= 2, "the forwarder's and the projector's, at least");
+    assert!(mappings.len() >= 3, "the forwarder's, the indexer's and the projector's, at least");
     for (id, mapping) in mappings {
         let properties = mapping.get("Properties").expect("a mapping has properties");
         assert_eq!(properties.get("StartingPosition").and_then(Node::text), Some("TRIM_HORIZON"), "{id}");

@@ -253,8 +253,9 @@ mod poller {
         poller(vec![Arc::new(ahead.clone())]).drain().await.expect("the first read model alone");
         ahead.assert_applied_exactly(&first);
 
-        let everything = support::write_events(&*log, 6, 2).await;
-        bus.publish(&everything[first.len()..]).await;
+        let more = support::write_events(&*log, 6, 2).await;
+        bus.publish(&more).await;
+        let everything: Vec<_> = first.iter().chain(&more).cloned().collect();
         let behind = StrictSink::failing_after(1);
         let both = poller(vec![Arc::new(ahead.clone()), Arc::new(behind.clone())]);
         assert!(both.drain().await.is_err(), "the second read model fails after one batch");
@@ -301,8 +302,9 @@ mod poller {
             .expect("reshard");
         wait_until_active(&client, &stream).await;
         assert!(shard_ids(&client, &stream).await.len() > 1, "the stream has children now");
-        let everything = support::write_events(&*log, 8, 1).await;
-        publisher.publish(&everything[before.len()..]).await.expect("publish");
+        let more = support::write_events(&*log, 8, 1).await;
+        publisher.publish(&more).await.expect("publish");
+        let everything: Vec<_> = before.iter().chain(&more).cloned().collect();
         wait_for(&sink, everything.len()).await;
         shutdown.cancel();
         running.await.expect("the poller stops");

@@ -323,10 +323,11 @@ async fn the_indexer_positions_every_event_once_from_the_stream_and_ignores_rede
     assert_indexed_once_in_order(&indexed(&store).await, &written);
 
     // New appends after a restart are positioned after the old ones.
-    let all = support::write_events(&*store, 2, 2).await;
+    let more = support::write_events(&*store, 2, 2).await;
     let poller = StreamsPoller::new(Client::new(&config), arn, vec![again], log).with_batch_size(3);
     let read = poller.drain().await.expect("indexes");
-    assert_eq!(read, all.len() - written.len(), "it resumes after its checkpoint");
+    assert_eq!(read, more.len(), "it resumes after its checkpoint");
+    let all: Vec<RecordedEvent> = written.iter().chain(&more).cloned().collect();
     assert_indexed_once_in_order(&indexed(&store).await, &all);
 }
 
@@ -355,4 +356,75 @@ async fn two_indexers_racing_on_the_same_events_position_each_once() {
         racer.await.expect("an indexer does not panic");
     }
     assert_indexed_once_in_order(&indexed(&store).await, &written);
+}
+
+/// How long after an append's acknowledgement the running indexer gives it
+/// a position, on the emulators: appends to distinct aggregates at a steady
+/// rate while a poller indexes; prints p50/p99. A measurement, not a check:
+/// `cargo test -p es-aws-bus --test streams -- --ignored --nocapture`
+/// (with `scripts/services.sh` sourced).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it by name"]
+async fn measure_the_lag_from_commit_to_indexed() {
+    const APPENDS: usize = 400;
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+    let config = support::sdk_config().await;
+    let store = support::fresh_log(&config).await;
+    let log: Arc<dyn EventStore> = store.clone();
+    let indexer = Arc::new(LogIndexer::new(Arc::clone(&store)));
+    let poller = Arc::new(StreamsPoller::new(Client::new(&config), stream_arn(&store).await, vec![indexer], log));
+    let shutdown = es_core::CancellationToken::new();
+    let running = tokio::spawn(poller.run(shutdown.clone()));
+    let mut commits = store.commits();
+    let watcher = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while commits.changed().await.is_ok() {
+            let head = *commits.borrow_and_update();
+            seen.push((std::time::Instant::now(), head));
+            if head.0 >= APPENDS as u64 {
+                break;
+            }
+        }
+        seen
+    });
+    let mut acknowledged = Vec::with_capacity(APPENDS);
+    let mut ticks = tokio::time::interval(EVERY);
+    for n in 0..APPENDS {
+        ticks.tick().await;
+        let aggregate = es_core::AggregateId::random();
+        let event = es_core::NewEvent {
+            event_id: es_core::EventId::random(),
+            event_type: "Counted".into(),
+            schema_version: 1,
+            data: format!("{{\"n\":{n}}}"),
+            created: es_core::truncate_to_millis(chrono::Utc::now()),
+            metadata: es_core::Metadata::default(),
+        };
+        let request = es_core::AppendRequest::single(aggregate, es_core::ExpectedVersion::NoStream, vec![event]);
+        store.append(request).await.expect("append");
+        acknowledged.push((std::time::Instant::now(), aggregate));
+    }
+    let seen =
+        tokio::time::timeout(std::time::Duration::from_secs(60), watcher).await.expect("indexed").expect("watcher");
+    shutdown.cancel();
+    running.await.expect("the poller stops");
+    let positions: HashMap<es_core::AggregateId, u64> =
+        indexed(&store).await.into_iter().map(|event| (event.aggregate_id, event.position.0)).collect();
+    let mut lags: Vec<f64> = acknowledged
+        .iter()
+        .map(|(at, aggregate)| {
+            let position = positions[aggregate];
+            let (indexed_at, _) = seen.iter().find(|(_, head)| head.0 >= position).expect("seen indexed");
+            indexed_at.saturating_duration_since(*at).as_secs_f64() * 1_000.0
+        })
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    let percentile = |p: f64| lags[((lags.len() - 1) as f64 * p).round() as usize];
+    eprintln!(
+        "commit → indexed, {APPENDS} appends at {} /s: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        1_000 / EVERY.as_millis(),
+        percentile(0.5),
+        percentile(0.99),
+        lags[lags.len() - 1]
+    );
 }

@@ -1,22 +1,25 @@
-//! One append, one `TransactWriteItems`: every event as a `Put` conditioned
-//! on `attribute_not_exists` (the seed's optimistic concurrency on
-//! `(AggregateId, AggregateVersion)`), a `ConditionCheck` that the expected
-//! version exists, the command id (idempotency) and the log's head, all or
-//! nothing.
+//! Appends write only the items they touch: each event as a `Put`
+//! conditioned on `attribute_not_exists` (the seed's optimistic concurrency
+//! on `(AggregateId, AggregateVersion)`), and the command's result when the
+//! command has an id. Nothing is shared by every append, so appends to
+//! different aggregates never wait on or fail each other, in one process or
+//! in a thousand Lambda containers. Their place in the whole log is given
+//! after the commit by the indexer ([`crate::index`]).
 //!
-//! Why the head is in every transaction: the kernel promises a log read in
-//! commit order without gaps (`read_all`, subscriptions, rebuilds). A head
-//! item advanced under a condition (`Position = old`) gives every committed
-//! event a dense, unique position in commit order, and positions of failed
-//! appends are never used. The price is one serialization point for all
-//! appends; within a process appends take turns on it (no self-inflicted
-//! conflicts), across processes a moved head fails the condition, the
-//! failure carries the new head, and the append is retried at once.
+//! - One event for one aggregate, no command id: a single conditional
+//!   `PutItem` (1 WCU per KB), the shop's most common append.
+//! - Anything else: one `TransactWriteItems`, all or nothing.
+//!
+//! An expected version above 0 must exist, or a stale expectation beyond
+//! the stream's end would leave a gap. The store remembers the versions it
+//! has seen (loads, snapshots, its own commits); only an expectation it has
+//! not seen costs a check: a consistent read before a single put, or a
+//! `ConditionCheck` inside a transaction.
 //!
 //! A failed transaction is classified from its cancellation reasons, one per
 //! action and in the same order, never from message text: the command's
 //! action failing means "already applied", a member's means a version
-//! conflict, the head's means "retry with the new head".
+//! conflict.
 
 use std::time::Duration;
 
@@ -26,18 +29,16 @@ use aws_sdk_dynamodb::types::{
     CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use es_core::{
-    AppendError, AppendRequest, Appended, CommandRecord, Commit, ExpectedVersion, InvalidAppend, Position, StoreError,
-    Version, VersionConflict,
+    AggregateId, AppendError, AppendRequest, Appended, CommandRecord, Commit, ExpectedVersion, InvalidAppend,
+    StoreError, Version, VersionConflict,
 };
 
 use crate::DynamoDbEventStore;
 use crate::error::{build_error, store_error};
-use crate::items::{self, HEAD_KEY, Item, attr, n, s};
-use crate::limits::{
-    CONTENTION_BACKOFF_MAX, HEAD_ATTEMPTS_MAX, ITEM_BYTES_MAX, TRANSACT_BYTES_MAX, TRANSACT_ITEMS_MAX,
-};
+use crate::items::{self, Item, attr, n, s};
+use crate::limits::{ATTEMPTS_MAX, CONTENTION_BACKOFF_MAX, ITEM_BYTES_MAX, TRANSACT_BYTES_MAX, TRANSACT_ITEMS_MAX};
 
-/// What each action of the transaction stands for, so that a cancellation
+/// What each action of a transaction stands for, so that a cancellation
 /// reason (reported per action, in order) can be traced back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Action {
@@ -45,30 +46,28 @@ enum Action {
     Member(usize),
     /// The command id's result.
     Command,
-    /// The log's head.
-    Head,
 }
 
-/// The transaction for one attempt.
-struct Plan {
-    items: Vec<TransactWriteItem>,
-    actions: Vec<Action>,
-    versions: Vec<(es_core::AggregateId, Version)>,
-    last: Position,
+/// The writes of one attempt.
+enum Plan {
+    /// One event of one aggregate, without a command id.
+    Single(Item),
+    /// Everything else.
+    Transaction { items: Vec<TransactWriteItem>, actions: Vec<Action> },
 }
 
-/// How a cancelled transaction is to be handled.
+/// Why an attempt did not commit.
 #[derive(Debug)]
-enum Cancelled {
+enum Refused {
     /// The command id is stored: this is a retry of a committed command.
     CommandStored(Option<Item>),
     /// A member's version check failed.
     Conflict(usize),
-    /// The head moved (another process appended); retry from this head.
-    HeadMoved(Option<Item>),
     /// Transactions on the same items collided, or DynamoDB throttled; retry
     /// after a pause.
     Contended,
+    /// Anything else.
+    Failed(StoreError),
 }
 
 impl DynamoDbEventStore {
@@ -79,59 +78,35 @@ impl DynamoDbEventStore {
         {
             return Ok(Appended::AlreadyApplied(stored));
         }
-        // Appends from this process take turns on the head: the guard holds
-        // the head this process last committed (or read).
-        let mut head = self.head.lock().await;
         let mut expected = self.resolve_expected(&request).await?;
-        for attempt in 0..HEAD_ATTEMPTS_MAX {
-            let base = match *head {
-                Some(position) => position,
-                None => self.read_head().await?,
-            };
-            let plan = self.plan(&request, &expected, base)?;
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(plan.items))
-                // Makes the SDK's own retries of this attempt idempotent.
-                .client_request_token(uuid::Uuid::new_v4().to_string())
-                .send()
-                .await;
-            let error = match sent {
-                Ok(_) => {
-                    *head = Some(plan.last);
-                    self.commits.send_replace(plan.last);
-                    return Ok(Appended::Committed(Commit { position: Some(plan.last), versions: plan.versions }));
+        for attempt in 0..ATTEMPTS_MAX {
+            let plan = self.plan(&request, &expected).await?;
+            let refused = match self.send(plan).await {
+                Ok(()) => {
+                    let versions: Vec<(AggregateId, Version)> = request
+                        .streams
+                        .iter()
+                        .zip(&expected)
+                        .map(|(stream, version)| (stream.aggregate_id, Version(version.0 + stream.events.len() as u64)))
+                        .collect();
+                    for &(aggregate_id, version) in &versions {
+                        self.remember(aggregate_id, version);
+                    }
+                    return Ok(Appended::Committed(Commit { position: None, versions }));
                 }
-                Err(error) => error,
+                Err(refused) => refused,
             };
-            match classify(error, &plan.actions) {
-                Ok(Cancelled::CommandStored(item)) => {
-                    *head = None;
-                    let stored = match item {
-                        Some(item) => command_record(&item)?,
-                        None => {
-                            let command_id = request.command.as_ref().map(|command| command.command_id);
-                            match command_id {
-                                Some(command_id) => self.stored_command_record(command_id).await?,
-                                None => None,
-                            }
-                            .ok_or_else(|| StoreError::Corrupt("a command's result vanished".into()))?
-                        }
-                    };
-                    return Ok(Appended::AlreadyApplied(stored));
+            match refused {
+                Refused::CommandStored(item) => {
+                    return Ok(Appended::AlreadyApplied(self.command_stored(&request, item).await?));
                 }
-                Ok(Cancelled::Conflict(member)) => {
-                    // Other appends of this process need not wait for the
-                    // loser's look-up.
-                    drop(head);
+                Refused::Conflict(member) => {
                     let stream = &request.streams[member];
                     let actual = self.current_version(stream.aggregate_id).await?;
                     if stream.expected == ExpectedVersion::Any {
                         // "Any" was resolved to a version another writer has
                         // since passed: resolve again rather than conflict.
                         expected[member] = actual;
-                        head = self.head.lock().await;
                         continue;
                     }
                     return Err(VersionConflict {
@@ -141,25 +116,25 @@ impl DynamoDbEventStore {
                     }
                     .into());
                 }
-                Ok(Cancelled::HeadMoved(item)) => {
-                    *head = match item {
-                        Some(item) => Some(Position(items::number(&item, attr::POSITION)?)),
-                        None => None,
-                    };
-                }
-                Ok(Cancelled::Contended) => {
-                    *head = None;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(error) => {
-                    // Unknown whether it committed: forget the head, and let
-                    // the caller retry with its command id.
-                    *head = None;
-                    return Err(error.into());
-                }
+                Refused::Contended => tokio::time::sleep(backoff(attempt)).await,
+                // Unknown whether it committed: the caller retries with its command id.
+                Refused::Failed(error) => return Err(error.into()),
             }
         }
-        Err(StoreError::Unavailable(format!("the log's head stayed contended for {HEAD_ATTEMPTS_MAX} attempts")).into())
+        Err(StoreError::Unavailable(format!("the append stayed contended for {ATTEMPTS_MAX} attempts")).into())
+    }
+
+    /// The first result of a command whose id is already stored.
+    async fn command_stored(&self, request: &AppendRequest, item: Option<Item>) -> Result<CommandRecord, StoreError> {
+        if let Some(item) = item {
+            return command_record(&item);
+        }
+        let command_id = request.command.as_ref().map(|command| command.command_id);
+        match command_id {
+            Some(command_id) => self.stored_command_record(command_id).await?,
+            None => None,
+        }
+        .ok_or_else(|| StoreError::Corrupt("a command's result vanished".into()))
     }
 
     /// The version each member must be at: `Any` becomes the current one.
@@ -175,52 +150,63 @@ impl DynamoDbEventStore {
         Ok(expected)
     }
 
-    /// Builds the transaction for one attempt from the head `base`.
-    fn plan(&self, request: &AppendRequest, expected: &[Version], base: Position) -> Result<Plan, AppendError> {
+    /// Builds the writes for one attempt.
+    async fn plan(&self, request: &AppendRequest, expected: &[Version]) -> Result<Plan, AppendError> {
+        if let ([stream], [version], None) = (request.streams.as_slice(), expected, &request.command)
+            && let [event] = stream.events.as_slice()
+        {
+            if !self.is_known(stream.aggregate_id, *version) {
+                // Prove the expected version exists (and is the last) with
+                // a read, which costs less than a transaction's checks.
+                let actual = self.current_version(stream.aggregate_id).await?;
+                if actual != *version {
+                    return Err(VersionConflict {
+                        aggregate_id: stream.aggregate_id,
+                        expected: stream.expected,
+                        actual,
+                    }
+                    .into());
+                }
+            }
+            let item = items::event_item(stream.aggregate_id, version.next(), event);
+            check_item_size(&item)?;
+            return Ok(Plan::Single(item));
+        }
+        self.plan_transaction(request, expected)
+    }
+
+    fn plan_transaction(&self, request: &AppendRequest, expected: &[Version]) -> Result<Plan, AppendError> {
         let events_table = &self.tables.events;
         let mut items = Vec::new();
         let mut actions = Vec::new();
-        let mut versions = Vec::with_capacity(request.streams.len());
         let mut bytes = 0;
-        let mut position = base.0;
+        let check = |aggregate: &aws_sdk_dynamodb::types::AttributeValue, version: Version, exists: bool| {
+            let condition = if exists { "attribute_exists(#a)" } else { "attribute_not_exists(#a)" };
+            ConditionCheck::builder()
+                .table_name(events_table)
+                .key(attr::AGGREGATE_ID, aggregate.clone())
+                .key(attr::AGGREGATE_VERSION, n(version.0))
+                .condition_expression(condition)
+                .expression_attribute_names("#a", attr::AGGREGATE_ID)
+                .build()
+                .map(|check| TransactWriteItem::builder().condition_check(check).build())
+                .map_err(build_error)
+        };
         for (member, (stream, &version)) in request.streams.iter().zip(expected).enumerate() {
-            let aggregate = items::s(stream.aggregate_id.to_string());
-            if version.0 > 0 {
-                // The expected version must exist: without this a stale
-                // expectation beyond the stream's end would leave a gap.
-                let check = ConditionCheck::builder()
-                    .table_name(events_table)
-                    .key(attr::AGGREGATE_ID, aggregate.clone())
-                    .key(attr::AGGREGATE_VERSION, n(version.0))
-                    .condition_expression("attribute_exists(#a)")
-                    .expression_attribute_names("#a", attr::AGGREGATE_ID)
-                    .build()
-                    .map_err(build_error)?;
-                items.push(TransactWriteItem::builder().condition_check(check).build());
+            let aggregate = s(stream.aggregate_id.to_string());
+            if version.0 > 0 && !self.is_known(stream.aggregate_id, version) {
+                items.push(check(&aggregate, version, true)?);
                 actions.push(Action::Member(member));
             }
             if stream.events.is_empty() {
-                let check = ConditionCheck::builder()
-                    .table_name(events_table)
-                    .key(attr::AGGREGATE_ID, aggregate)
-                    .key(attr::AGGREGATE_VERSION, n(version.0 + 1))
-                    .condition_expression("attribute_not_exists(#a)")
-                    .expression_attribute_names("#a", attr::AGGREGATE_ID)
-                    .build()
-                    .map_err(build_error)?;
-                items.push(TransactWriteItem::builder().condition_check(check).build());
+                items.push(check(&aggregate, version.next(), false)?);
                 actions.push(Action::Member(member));
             }
             let mut next = version;
             for event in &stream.events {
                 next = next.next();
-                position += 1;
-                let item = items::event_item(stream.aggregate_id, next, Position(position), event);
-                let item_bytes = items::item_bytes(&item);
-                if item_bytes > ITEM_BYTES_MAX {
-                    return Err(InvalidAppend::RecordTooLarge { bytes: item_bytes, max: ITEM_BYTES_MAX }.into());
-                }
-                bytes += item_bytes;
+                let item = items::event_item(stream.aggregate_id, next, event);
+                bytes += check_item_size(&item)?;
                 let put = Put::builder()
                     .table_name(events_table)
                     .set_item(Some(item))
@@ -231,13 +217,11 @@ impl DynamoDbEventStore {
                 items.push(TransactWriteItem::builder().put(put).build());
                 actions.push(Action::Member(member));
             }
-            versions.push((stream.aggregate_id, next));
         }
         if let Some(command) = &request.command {
             let mut item = Item::new();
             item.insert(attr::KEY.into(), s(items::command_key(command.command_id)));
             item.insert(attr::RESULT.into(), s(command.result.clone()));
-            item.insert(attr::POSITION.into(), n(position));
             bytes += items::item_bytes(&item);
             let put = Put::builder()
                 .table_name(&self.tables.log)
@@ -250,46 +234,85 @@ impl DynamoDbEventStore {
             items.push(TransactWriteItem::builder().put(put).build());
             actions.push(Action::Command);
         }
-        let mut head = Item::new();
-        head.insert(attr::KEY.into(), s(HEAD_KEY));
-        head.insert(attr::POSITION.into(), n(position));
-        let head = Put::builder()
-            .table_name(&self.tables.log)
-            .set_item(Some(head))
-            .expression_attribute_names("#p", attr::POSITION)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let head = if base.0 == 0 {
-            head.condition_expression("attribute_not_exists(#k) OR #p = :base")
-                .expression_attribute_names("#k", attr::KEY)
-        } else {
-            head.condition_expression("#p = :base")
-        };
-        let head = head.expression_attribute_values(":base", n(base.0)).build().map_err(build_error)?;
-        items.push(TransactWriteItem::builder().put(head).build());
-        actions.push(Action::Head);
-
         if items.len() > TRANSACT_ITEMS_MAX {
             return Err(InvalidAppend::TooManyEvents(request.event_count()).into());
         }
         if bytes > TRANSACT_BYTES_MAX {
             return Err(InvalidAppend::AppendTooLarge(bytes).into());
         }
-        Ok(Plan { items, actions, versions, last: Position(position) })
+        Ok(Plan::Transaction { items, actions })
+    }
+
+    async fn send(&self, plan: Plan) -> Result<(), Refused> {
+        match plan {
+            Plan::Single(item) => {
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(&self.tables.events)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(#a)")
+                    .expression_attribute_names("#a", attr::AGGREGATE_ID)
+                    .send()
+                    .await;
+                match put {
+                    Ok(_) => Ok(()),
+                    Err(error)
+                        if error
+                            .as_service_error()
+                            .is_some_and(|error| error.is_conditional_check_failed_exception()) =>
+                    {
+                        Err(Refused::Conflict(0))
+                    }
+                    Err(error) => match store_error(error) {
+                        StoreError::Unavailable(_) => Err(Refused::Contended),
+                        error => Err(Refused::Failed(error)),
+                    },
+                }
+            }
+            Plan::Transaction { items, actions } => {
+                let sent = self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    // Makes the SDK's own retries of this attempt idempotent.
+                    .client_request_token(uuid::Uuid::new_v4().to_string())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(_) => Ok(()),
+                    Err(error) => Err(classify(error, &actions)),
+                }
+            }
+        }
     }
 }
 
-/// Reads a failed transaction's cancellation reasons; anything else is a
-/// store error.
+/// Refuses an event item larger than DynamoDB holds; returns its size.
+fn check_item_size(item: &Item) -> Result<usize, InvalidAppend> {
+    let bytes = items::item_bytes(item);
+    if bytes > ITEM_BYTES_MAX {
+        return Err(InvalidAppend::RecordTooLarge { bytes, max: ITEM_BYTES_MAX });
+    }
+    Ok(bytes)
+}
+
+/// Reads a failed transaction's cancellation reasons.
 fn classify(
     error: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
     actions: &[Action],
-) -> Result<Cancelled, StoreError> {
+) -> Refused {
     let reasons: Vec<CancellationReason> = match error.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
             cancelled.cancellation_reasons().to_vec()
         }
-        Some(TransactWriteItemsError::TransactionInProgressException(_)) => return Ok(Cancelled::Contended),
-        _ => return Err(store_error(error)),
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => return Refused::Contended,
+        _ => {
+            return match store_error(error) {
+                StoreError::Unavailable(_) => Refused::Contended,
+                error => Refused::Failed(error),
+            };
+        }
     };
     let failed = |wanted: fn(&Action) -> bool| {
         reasons
@@ -298,22 +321,19 @@ fn classify(
             .find(|(reason, action)| reason.code() == Some("ConditionalCheckFailed") && wanted(action))
     };
     if let Some((reason, _)) = failed(|action| *action == Action::Command) {
-        return Ok(Cancelled::CommandStored(reason.item().cloned()));
+        return Refused::CommandStored(reason.item().cloned());
     }
     if let Some((_, Action::Member(member))) = failed(|action| matches!(action, Action::Member(_))) {
-        return Ok(Cancelled::Conflict(*member));
-    }
-    if let Some((reason, _)) = failed(|action| *action == Action::Head) {
-        return Ok(Cancelled::HeadMoved(reason.item().cloned()));
+        return Refused::Conflict(*member);
     }
     let contended = reasons.iter().any(|reason| {
         matches!(reason.code(), Some("TransactionConflict" | "ProvisionedThroughputExceeded" | "ThrottlingError"))
     });
     if contended {
-        return Ok(Cancelled::Contended);
+        return Refused::Contended;
     }
     let codes: Vec<&str> = reasons.iter().map(|reason| reason.code().unwrap_or("?")).collect();
-    Err(StoreError::Backend(format!("transaction cancelled for reasons {codes:?}").into()))
+    Refused::Failed(StoreError::Backend(format!("transaction cancelled for reasons {codes:?}").into()))
 }
 
 /// A stored command result item.
@@ -339,7 +359,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_stays_under_its_ceiling() {
-        for attempt in 0..HEAD_ATTEMPTS_MAX {
+        for attempt in 0..ATTEMPTS_MAX {
             assert!(backoff(attempt) <= CONTENTION_BACKOFF_MAX);
         }
         assert!(backoff(0) <= Duration::from_millis(5));

@@ -1,8 +1,10 @@
 //! The records as DynamoDB items: the seed's attributes, attribute for
-//! attribute, plus the log's own (`EventId`, `SchemaVersion`, `Metadata`,
-//! `Position`, `LogPage`). Decoding is strict: a missing or malformed
-//! attribute is a corrupt store, reported with the attribute's name, never a
-//! default value.
+//! attribute, plus the log's own (`EventId`, `SchemaVersion`, `Metadata`).
+//! An event item holds nothing that depends on other aggregates' appends:
+//! its place in the whole log is assigned later, in the index
+//! ([`crate::index`]). Decoding is strict: a missing or malformed attribute
+//! is a corrupt store, reported with the attribute's name, never a default
+//! value.
 //!
 //! Item sizes are counted the way DynamoDB bills and limits them (attribute
 //! names plus values), so that an append too large for one item or one
@@ -15,8 +17,6 @@ use es_core::{
     AggregateId, EventId, Metadata, NewEvent, Position, RecordedEvent, StoreError, Version, format_created,
     parse_created,
 };
-
-use crate::limits::LOG_PAGE_EVENTS;
 
 /// One DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -39,11 +39,8 @@ pub mod attr {
     pub const SCHEMA_VERSION: &str = "SchemaVersion";
     /// Correlation, causation and actor as JSON text; absent when empty.
     pub const METADATA: &str = "Metadata";
-    /// Place in the whole log, in commit order, without gaps.
+    /// A consumer's checkpoint in the log table.
     pub const POSITION: &str = "Position";
-    /// `Position / LOG_PAGE_EVENTS`: the partition key of the index that
-    /// reads the log in order, so that no index partition grows without end.
-    pub const LOG_PAGE: &str = "LogPage";
     /// The index table's partition key: `First / EPOCH_POSITIONS`.
     pub const EPOCH: &str = "Epoch";
     /// The index table's sort key: the first position of an index batch.
@@ -66,9 +63,6 @@ pub mod attr {
     /// A snapshot's state as JSON text.
     pub const STATE: &str = "State";
 }
-
-/// The log table's item holding the last committed position.
-pub(crate) const HEAD_KEY: &str = "head";
 
 /// Key of a command's stored result in the log table.
 pub(crate) fn command_key(command_id: impl std::fmt::Display) -> String {
@@ -96,11 +90,6 @@ pub(crate) fn snapshot_key(aggregate_id: AggregateId, kind: &str) -> String {
     format!("snapshot#{aggregate_id}#{kind}")
 }
 
-/// The log page (index partition) holding a position.
-pub(crate) fn log_page(position: u64) -> u64 {
-    position / LOG_PAGE_EVENTS
-}
-
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -109,8 +98,8 @@ pub(crate) fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// The item of one new event at its version and position.
-pub(crate) fn event_item(aggregate_id: AggregateId, version: Version, position: Position, event: &NewEvent) -> Item {
+/// The item of one new event at its version.
+pub(crate) fn event_item(aggregate_id: AggregateId, version: Version, event: &NewEvent) -> Item {
     let mut item = Item::with_capacity(10);
     item.insert(attr::AGGREGATE_ID.into(), s(aggregate_id.to_string()));
     item.insert(attr::AGGREGATE_VERSION.into(), n(version.0));
@@ -124,8 +113,6 @@ pub(crate) fn event_item(aggregate_id: AggregateId, version: Version, position: 
         let metadata = serde_json::to_string(&event.metadata).unwrap_or_default();
         item.insert(attr::METADATA.into(), s(metadata));
     }
-    item.insert(attr::POSITION.into(), n(position.0));
-    item.insert(attr::LOG_PAGE.into(), n(log_page(position.0)));
     item
 }
 
@@ -153,7 +140,8 @@ fn value_bytes(value: &AttributeValue) -> usize {
     }
 }
 
-/// Decodes an event item of the events table.
+/// Decodes an event item of the events table. Its position is
+/// [`Position::START`]: items do not hold one (the index does).
 pub fn recorded_event(item: &Item) -> Result<RecordedEvent, StoreError> {
     let aggregate_id = text(item, attr::AGGREGATE_ID)?;
     let event_id = text(item, attr::EVENT_ID)?;
@@ -166,7 +154,7 @@ pub fn recorded_event(item: &Item) -> Result<RecordedEvent, StoreError> {
         }
     };
     Ok(RecordedEvent {
-        position: Position(number(item, attr::POSITION)?),
+        position: Position::START,
         aggregate_id: aggregate_id.parse::<AggregateId>().map_err(|error| corrupt(attr::AGGREGATE_ID, &error))?,
         aggregate_version: Version(number(item, attr::AGGREGATE_VERSION)?),
         created: parse_created(created).map_err(|error| corrupt(attr::CREATED, &error))?,
@@ -228,9 +216,9 @@ mod tests {
             actor: Some("fan-7".into()),
         };
         let event = new_event(metadata.clone());
-        let item = event_item(aggregate, Version(3), Position(9_000), &event);
+        let item = event_item(aggregate, Version(3), &event);
         let recorded = recorded_event(&item).expect("decodes");
-        assert_eq!(recorded.position, Position(9_000));
+        assert_eq!(recorded.position, Position::START, "positions live in the index");
         assert_eq!(recorded.aggregate_id, aggregate);
         assert_eq!(recorded.aggregate_version, Version(3));
         assert_eq!(recorded.created, event.created);
@@ -239,20 +227,26 @@ mod tests {
         assert_eq!(recorded.event_id, event.event_id);
         assert_eq!(recorded.schema_version, 2);
         assert_eq!(recorded.metadata, metadata);
-        assert_eq!(item.get(attr::LOG_PAGE), Some(&n(9_000 / LOG_PAGE_EVENTS)));
+        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["AggregateId", "AggregateVersion", "Created", "Data", "EventId", "EventType", "Metadata", "SchemaVersion"],
+            "the seed's attributes and the log's own, nothing about other appends"
+        );
         assert_eq!(item.get(attr::CREATED), Some(&s("2026-09-21T14:13:20.123Z")));
     }
 
     #[test]
     fn empty_metadata_is_not_stored_and_reads_back_empty() {
-        let item = event_item(AggregateId::random(), Version(1), Position(1), &new_event(Metadata::default()));
+        let item = event_item(AggregateId::random(), Version(1), &new_event(Metadata::default()));
         assert!(!item.contains_key(attr::METADATA));
         assert_eq!(recorded_event(&item).expect("decodes").metadata, Metadata::default());
     }
 
     #[test]
     fn a_missing_or_mistyped_attribute_is_reported_by_name() {
-        let mut item = event_item(AggregateId::random(), Version(1), Position(1), &new_event(Metadata::default()));
+        let mut item = event_item(AggregateId::random(), Version(1), &new_event(Metadata::default()));
         item.remove(attr::EVENT_TYPE);
         let error = recorded_event(&item).expect_err("incomplete");
         assert!(error.to_string().contains("EventType is missing"), "{error}");

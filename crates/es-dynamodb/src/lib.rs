@@ -10,16 +10,16 @@
 //!   Items are only ever put under `attribute_not_exists`: the log needs no
 //!   `UpdateItem` or `DeleteItem` on the events table, and the deployment
 //!   grants none.
-//! - **Appends** are one `TransactWriteItems` each, however many aggregates
-//!   they touch ([`append`](crate::append)); conflicts are typed from the
-//!   cancellation reasons.
-//! - **Global order**: every append also advances the log's head under a
-//!   condition, so positions are dense and in commit order. Consumers in
-//!   production read the bus (the table's stream → Kinesis) and do not need
-//!   it; rebuilds, subscriptions in a long-running host and "replay from a
-//!   time" do.
-//! - **Reads**: consistent queries per aggregate; the whole log through the
-//!   `ByPosition` index, gap-aware ([`read`](crate::read)).
+//! - **Appends** write only the items they touch: one conditional `PutItem`
+//!   for one event of one aggregate, else one `TransactWriteItems`
+//!   ([`append`](crate::append)); conflicts are typed. No item is written
+//!   by every append, so the log scales with its aggregates.
+//! - **Global order after the commit** ([`LogOrder::AfterCommit`]): an
+//!   indexer fed by the events table's stream gives committed events their
+//!   positions, in batches, in the index table ([`index`]). `read_all`,
+//!   `head`, `position_before` and subscriptions read it; the bus and
+//!   read-your-writes do not need it.
+//! - **Reads** of one aggregate: consistent queries ([`read`](crate::read)).
 //!
 //! The tables and their creation for development are in [`tables`].
 
@@ -34,28 +34,31 @@ pub mod tables;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use es_core::{
-    AggregateId, AppendError, AppendRequest, Appended, CheckpointStore, CommandId, CommandRecord, EventStore, Position,
-    RecordedEvent, Snapshot, SnapshotStore, StoreError, Version,
+    AggregateId, AppendError, AppendRequest, Appended, CheckpointStore, CommandId, CommandRecord, EventStore, LogOrder,
+    Position, RecordedEvent, Snapshot, SnapshotStore, StoreError, Version,
 };
-use tokio::sync::{Mutex, watch};
+use tokio::sync::watch;
 
 use crate::error::store_error;
 use crate::items::{Item, attr, n, s};
 pub use crate::tables::{ProvisionError, Tables, create_tables};
 
-/// The event log in two DynamoDB tables (see [`Tables`]).
+/// The event log in three DynamoDB tables (see [`Tables`]).
 pub struct DynamoDbEventStore {
     client: Client,
     tables: Tables,
-    /// The head this process last committed or read; `None` when unknown.
-    /// Appends hold the lock while they commit, so appends from one process
-    /// take turns instead of failing each other's head condition.
-    head: Mutex<Option<Position>>,
-    commits: watch::Sender<Position>,
+    /// The highest version this process has seen of recently used
+    /// aggregates: an append expecting a version at or below it needs no
+    /// proof that the version exists (versions are never removed).
+    known: Mutex<HashMap<AggregateId, Version>>,
     /// The first position of the index batch this process wrote last.
-    last_written: std::sync::Mutex<Option<u64>>,
-    /// The newest position of the index this process has seen.
+    last_written: Mutex<Option<u64>>,
+    /// The newest position of the index this process has seen (written, or
+    /// read as the head): subscribers in this process sleep on it.
     indexed: watch::Sender<Position>,
 }
 
@@ -72,19 +75,43 @@ impl DynamoDbEventStore {
         Self {
             client,
             tables,
-            head: Mutex::new(None),
-            commits: watch::Sender::new(Position::START),
-            last_written: std::sync::Mutex::new(None),
+            known: Mutex::new(HashMap::new()),
+            last_written: Mutex::new(None),
             indexed: watch::Sender::new(Position::START),
         }
     }
 
+    /// Notes that `aggregate_id` has at least `version`.
+    pub(crate) fn remember(&self, aggregate_id: AggregateId, version: Version) {
+        if version == Version::INITIAL {
+            return;
+        }
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= limits::KNOWN_VERSIONS_MAX && !known.contains_key(&aggregate_id) {
+            // Forgetting costs one read per append until they are seen again.
+            known.clear();
+        }
+        let entry = known.entry(aggregate_id).or_default();
+        *entry = (*entry).max(version);
+    }
+
+    /// Whether `aggregate_id` is known to have `version` (0 always exists).
+    pub(crate) fn is_known(&self, aggregate_id: AggregateId, version: Version) -> bool {
+        version == Version::INITIAL
+            || self
+                .known
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&aggregate_id)
+                .is_some_and(|known| *known >= version)
+    }
+
     fn last_written(&self) -> Option<u64> {
-        *self.last_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.last_written.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn set_last_written(&self, first: u64) {
-        *self.last_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(first);
+        *self.last_written.lock().unwrap_or_else(PoisonError::into_inner) = Some(first);
     }
 
     /// Notes an index position this process has seen, waking whoever waits
@@ -97,11 +124,6 @@ impl DynamoDbEventStore {
             }
             newer
         });
-    }
-
-    /// A receiver that changes whenever this process sees the index grow.
-    pub fn indexed(&self) -> watch::Receiver<Position> {
-        self.indexed.subscribe()
     }
 
     /// A reader's stored place in a stream it reads (a shard's sequence
@@ -191,6 +213,10 @@ impl DynamoDbEventStore {
 
 #[async_trait]
 impl EventStore for DynamoDbEventStore {
+    fn log_order(&self) -> LogOrder {
+        LogOrder::AfterCommit
+    }
+
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         self.append_request(request).await
     }
@@ -205,7 +231,7 @@ impl EventStore for DynamoDbEventStore {
     }
 
     async fn read_all(&self, after: Position, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.read_log(after, limit).await
+        self.read_indexed(after, limit).await
     }
 
     async fn position_before(&self, time: chrono::DateTime<chrono::Utc>) -> Result<Position, StoreError> {
@@ -217,11 +243,11 @@ impl EventStore for DynamoDbEventStore {
     }
 
     async fn head(&self) -> Result<Position, StoreError> {
-        self.read_head().await
+        self.indexed_head().await
     }
 
     fn commits(&self) -> watch::Receiver<Position> {
-        self.commits.subscribe()
+        self.indexed.subscribe()
     }
 }
 
@@ -248,10 +274,13 @@ impl SnapshotStore for DynamoDbEventStore {
         let Some(item) = self.get_log_item(items::snapshot_key(aggregate_id, kind)).await? else {
             return Ok(None);
         };
+        let version = Version(items::number(&item, attr::VERSION)?);
+        // A snapshot is taken of a loaded state: its version exists.
+        self.remember(aggregate_id, version);
         Ok(Some(Snapshot {
             aggregate_id,
             kind: kind.to_owned(),
-            version: Version(items::number(&item, attr::VERSION)?),
+            version,
             shape_version: u32::try_from(items::number(&item, attr::SHAPE_VERSION)?)
                 .map_err(|error| StoreError::Corrupt(format!("attribute ShapeVersion: {error}")))?,
             state: items::text(&item, attr::STATE)?.to_owned(),

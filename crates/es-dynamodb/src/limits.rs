@@ -14,27 +14,12 @@ pub const TRANSACT_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Bytes in one item, attribute names included.
 pub const ITEM_BYTES_MAX: usize = 400 * 1024;
 
-/// Positions per partition of the log-order index: the index's partition
-/// key is `Position / LOG_PAGE_EVENTS`, so one partition never holds more
-/// than this many entries and a full read walks the partitions in order.
-pub const LOG_PAGE_EVENTS: u64 = 4_096;
-
-/// Appends from other processes can move the log's head between this
-/// process reading it and committing; each time the append is retried with
-/// the head the failed condition returned. Past this many attempts the
-/// append gives up as `Unavailable` (nothing was written).
-pub const HEAD_ATTEMPTS_MAX: u32 = 64;
-
 /// Longest pause between attempts when transactions collide.
 pub const CONTENTION_BACKOFF_MAX: Duration = Duration::from_millis(200);
 
-/// The log-order index is updated asynchronously. A read that finds a gap
-/// below the head (a committed position the index does not show yet) waits
-/// this long at most for it before answering with the part before the gap.
-pub const INDEX_LAG_WAIT_MAX: Duration = Duration::from_secs(5);
-
-/// Pause between looks at the index while waiting for it.
-pub const INDEX_LAG_POLL: Duration = Duration::from_millis(20);
+/// Aggregates whose current version a store remembers, so that an append at
+/// a version it has seen needs no read to prove that version exists.
+pub const KNOWN_VERSIONS_MAX: usize = 100_000;
 
 /// Positions per partition of the index table: an index batch's partition
 /// key is `First / EPOCH_POSITIONS`, so one partition never holds more than
@@ -47,8 +32,10 @@ pub const EPOCH_POSITIONS: u64 = 1_000_000;
 /// below the 400 KB item limit.
 pub const INDEX_BATCH_EVENTS_MAX: usize = 4_096;
 
-/// Attempts of one index batch when another indexer wrote the same position
-/// first, and of a batch read that DynamoDB leaves partly unprocessed.
+/// Attempts of one append when transactions collide or DynamoDB throttles,
+/// of one index batch when another indexer wrote the same position first,
+/// and of a batch read that DynamoDB leaves partly unprocessed. Past it the
+/// call gives up as `Unavailable` (an append has then written nothing).
 pub const ATTEMPTS_MAX: u32 = 64;
 
 /// Keys in one `BatchGetItem` call.

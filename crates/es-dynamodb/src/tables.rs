@@ -5,12 +5,10 @@
 //!
 //! - The **events table** is the seed's: `AggregateId` (S, partition key) and
 //!   `AggregateVersion` (N, sort key), one item per event, never updated.
-//!   Its stream (`NEW_IMAGE`) feeds the bus. The `ByPosition` index
-//!   (`LogPage`, `Position`) reads the whole log in commit order.
-//! - The **log table** holds what is not an event: the log's head (the last
-//!   position, advanced in every append's transaction), command results for
-//!   idempotency, consumer checkpoints and snapshots, keyed by `Key` (S);
-//!   and the indexer's cursor per aggregate.
+//!   Its stream (`NEW_IMAGE`) feeds the indexer and the bus.
+//! - The **log table** holds what is not an event: command results for
+//!   idempotency, the indexer's cursor per aggregate, consumer checkpoints
+//!   and snapshots, keyed by `Key` (S).
 //! - The **index table** holds the log's order as the indexer writes it from
 //!   the events table's stream: `Epoch` (N, partition key) and `First` (N,
 //!   sort key), one item per batch of positions ([`crate::index`]).
@@ -20,15 +18,12 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TableStatus,
 };
 use thiserror::Error;
 
 use crate::items::attr;
-
-/// Name of the index that reads the log in position order.
-pub const BY_POSITION_INDEX: &str = "ByPosition";
 
 /// How long provisioning waits for a table to become active.
 const ACTIVE_WAIT_MAX: Duration = Duration::from_secs(120);
@@ -38,7 +33,7 @@ const ACTIVE_WAIT_MAX: Duration = Duration::from_secs(120);
 pub struct Tables {
     /// The seed's event table.
     pub events: String,
-    /// Head, command results, index cursors, checkpoints and snapshots.
+    /// Command results, index cursors, checkpoints and snapshots.
     pub log: String,
     /// The log's order as the indexer writes it: batches of positions.
     pub index: String,
@@ -99,33 +94,23 @@ fn definition(
 
 async fn create_events_table(client: &Client, table: &str) -> Result<(), ProvisionError> {
     let build = || -> Result<_, aws_sdk_dynamodb::error::BuildError> {
-        let index = GlobalSecondaryIndex::builder()
-            .index_name(BY_POSITION_INDEX)
-            .key_schema(key(attr::LOG_PAGE, KeyType::Hash)?)
-            .key_schema(key(attr::POSITION, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
-            .build()?;
         let stream =
             StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewImage).build()?;
         Ok((
             vec![
                 definition(attr::AGGREGATE_ID, ScalarAttributeType::S)?,
                 definition(attr::AGGREGATE_VERSION, ScalarAttributeType::N)?,
-                definition(attr::LOG_PAGE, ScalarAttributeType::N)?,
-                definition(attr::POSITION, ScalarAttributeType::N)?,
             ],
             vec![key(attr::AGGREGATE_ID, KeyType::Hash)?, key(attr::AGGREGATE_VERSION, KeyType::Range)?],
-            index,
             stream,
         ))
     };
-    let (definitions, keys, index, stream) = build().map_err(|error| request_error(table, error))?;
+    let (definitions, keys, stream) = build().map_err(|error| request_error(table, error))?;
     let created = client
         .create_table()
         .table_name(table)
         .set_attribute_definitions(Some(definitions))
         .set_key_schema(Some(keys))
-        .global_secondary_indexes(index)
         .billing_mode(BillingMode::PayPerRequest)
         .stream_specification(stream)
         .send()

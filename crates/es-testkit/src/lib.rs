@@ -14,7 +14,13 @@
 //!
 //! Each case is a `pub async fn` taking a [`BackendFactory`]; the
 //! [`conformance_tests!`] macro turns every case into a `#[tokio::test]` of
-//! the same name, so `cargo test` lists each promise by name. The cases drive
+//! the same name, so `cargo test` lists each promise by name.
+//!
+//! A backend keeps the promises it makes ([`es_core::LogOrder`]): one that
+//! positions events at commit shows an acknowledged append in `read_all` at
+//! once, in the commit order of the whole log; one that positions them
+//! after the commit ([`Indexer`]) shows it once its indexer has run, in the
+//! commit order of every aggregate. Everything else is the same for both. The cases drive
 //! the backend through its raw ports ([`es_core::EventStore`] and friends) for
 //! the storage promises, and through the kernel ([`es_core::EventLog`],
 //! [`es_core::Repository`], [`es_core::ProjectionRunner`]) for the promises
@@ -23,6 +29,15 @@
 use std::sync::Arc;
 
 use es_core::{CheckpointStore, EventLog, EventStore, SnapshotStore, SystemClock, async_trait};
+
+/// What gives a backend's commits their positions when the backend itself
+/// does not ([`es_core::LogOrder::AfterCommit`]): its indexer, which the
+/// cases run where they read the whole log.
+#[async_trait]
+pub trait Indexer: Send + Sync + 'static {
+    /// Returns once every event committed before the call has its position.
+    async fn catch_up(&self);
+}
 
 pub mod domain;
 
@@ -44,6 +59,7 @@ pub use append::{
     appending_at_a_stale_version_is_a_conflict_and_writes_nothing, expecting_any_version_appends_after_the_current_one,
     expecting_no_stream_on_an_existing_stream_is_a_conflict,
     invalid_appends_are_refused_by_the_store_itself_and_write_nothing,
+    two_processes_appending_to_different_aggregates_never_conflict,
 };
 pub use idempotency::{
     a_command_applied_twice_commits_once_and_the_retry_gets_the_first_result,
@@ -88,6 +104,9 @@ pub struct Backend {
     pub checkpoints: Arc<dyn CheckpointStore>,
     /// Aggregate snapshots.
     pub snapshots: Arc<dyn SnapshotStore>,
+    /// The indexer of a backend that positions after the commit; `None`
+    /// where the commit positions (the cases then never wait for one).
+    pub indexer: Option<Arc<dyn Indexer>>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -97,6 +116,14 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
+    /// Lets the indexer (if any) position everything committed so far, as a
+    /// reader of the whole log must before it can see those commits.
+    pub async fn settle(&self) {
+        if let Some(indexer) = &self.indexer {
+            indexer.catch_up().await;
+        }
+    }
+
     /// The kernel's log over this backend, stamping `Created` from the system
     /// clock and upcasting nothing.
     pub fn log(&self) -> EventLog {
@@ -113,6 +140,14 @@ impl Backend {
 pub trait BackendFactory: Send + Sync + 'static {
     /// A new backend holding no events, checkpoints or snapshots.
     async fn fresh(&self) -> Backend;
+
+    /// A new backend and a second store on the same storage, as another
+    /// process would open it, for a backend that promises that appends of
+    /// different processes to different aggregates never conflict; `None`
+    /// (the default) where it makes no such promise.
+    async fn fresh_with_second_process(&self) -> Option<(Backend, Arc<dyn EventStore>)> {
+        None
+    }
 
     /// How long one case may run before it fails as hung:
     /// [`CASE_DEADLINE_SECS`] unless the backend says otherwise. A backend
@@ -149,6 +184,7 @@ macro_rules! conformance_tests {
             an_atomic_append_with_one_conflicting_member_writes_nothing_for_any_member,
             an_atomic_append_over_several_aggregates_writes_every_member,
             a_member_without_events_only_checks_its_version,
+            two_processes_appending_to_different_aggregates_never_conflict,
             invalid_appends_are_refused_by_the_store_itself_and_write_nothing,
             read_all_returns_every_aggregate_in_commit_order_and_pages_by_position,
             load_returns_one_aggregate_in_version_order_and_pages_by_version,

@@ -73,6 +73,7 @@ pub async fn a_projection_runner_catches_up_with_the_whole_log(factory: &dyn Bac
     let store = &*backend.store;
     let aggregates = [AggregateId::random(), AggregateId::random()];
     alternate(store, aggregates, 0, 1, 8).await;
+    backend.settle().await;
     let applied = Arc::new(AtomicUsize::new(0));
     let projection = counting_projection(&applied);
     let runner =
@@ -87,6 +88,8 @@ pub async fn a_projection_runner_catches_up_with_the_whole_log(factory: &dyn Bac
     assert_eq!(status.borrow().position, head, "the runner publishes its position");
 
     alternate(store, aggregates, 4, 9, 5).await;
+
+    backend.settle().await;
     let head = store.head().await.expect("head");
     assert_eq!(runner.catch_up().await.expect("catch_up"), head);
     let log = read_everything(store).await;
@@ -105,6 +108,7 @@ pub async fn a_duplicate_delivery_to_a_projection_is_refused_and_changes_nothing
     let store = &*backend.store;
     let aggregates = [AggregateId::random(), AggregateId::random()];
     alternate(store, aggregates, 0, 1, 6).await;
+    backend.settle().await;
     let applied = Arc::new(AtomicUsize::new(0));
     let projection = counting_projection(&applied);
     let runner =
@@ -132,6 +136,8 @@ pub async fn a_duplicate_delivery_to_a_projection_is_refused_and_changes_nothing
     assert_eq!(applied.load(Ordering::SeqCst), 6, "nothing of a refused batch was applied");
 
     alternate(store, aggregates, 3, 7, 1).await;
+
+    backend.settle().await;
     let fresh = read_page(store, head, 10).await;
     projection.apply(head, &fresh).await.expect("the next real batch applies");
     assert_eq!(projection.read(Tally::clone), tally_of(&read_everything(store).await));
@@ -147,6 +153,7 @@ pub async fn a_rebuilt_projection_equals_the_live_one(factory: &dyn BackendFacto
     let log = backend.log();
     let aggregates = [AggregateId::random(), AggregateId::random()];
     alternate(store, aggregates, 0, 1, 12).await;
+    backend.settle().await;
     let applied = Arc::new(AtomicUsize::new(0));
     let projection = counting_projection(&applied);
     let runner = ProjectionRunner::new(log.clone(), Arc::clone(&projection) as Arc<dyn Projection>).with_batch_size(5);
@@ -163,6 +170,8 @@ pub async fn a_rebuilt_projection_equals_the_live_one(factory: &dyn BackendFacto
     assert_eq!(projection.position().await.expect("position"), head);
 
     alternate(store, aggregates, 6, 13, 2).await;
+
+    backend.settle().await;
     runner.catch_up().await.expect("catch_up after the rebuild");
     assert_eq!(projection.read(Tally::clone), tally_of(&read_everything(store).await));
     assert_eq!(applied.load(Ordering::SeqCst), 26, "the runner continued from the rebuilt checkpoint");
@@ -217,6 +226,7 @@ pub async fn a_consumer_that_crashes_mid_batch_resumes_from_its_checkpoint_and_a
     let store = &*backend.store;
     let aggregates = [AggregateId::random(), AggregateId::random()];
     alternate(store, aggregates, 0, 1, 10).await;
+    backend.settle().await;
     let all = read_everything(store).await;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let applications = || ledger.lock().expect("the ledger mutex is never poisoned").applications.clone();
@@ -267,6 +277,8 @@ pub async fn a_consumer_that_crashes_mid_batch_resumes_from_its_checkpoint_and_a
     assert_eq!(redelivered, vec![all[3].event_id], "only the partly applied batch came again, from the checkpoint");
 
     alternate(store, aggregates, 5, 11, 2).await;
+
+    backend.settle().await;
     runner.catch_up().await.expect("catch_up");
     let applied = applications();
     assert_eq!(applied.len(), all.len() + 2, "later events are applied");

@@ -82,7 +82,7 @@ pub async fn a_refused_command_writes_nothing(factory: &dyn BackendFactory) {
     let (account, unopened) = (AggregateId::random(), AggregateId::random());
     committed(&repository, account, &open()).await;
     committed(&repository, account, &deposit(10)).await;
-    let before = Untouched::capture(&*backend.store, &[account, unopened]).await;
+    let before = Untouched::capture(&backend, &[account, unopened]).await;
 
     let refusals = [
         (
@@ -99,7 +99,7 @@ pub async fn a_refused_command_writes_nothing(factory: &dyn BackendFactory) {
             Err(RepositoryError::Rejected(refused)) => assert_eq!(refused, reason, "{command:?}"),
             other => panic!("{command:?} must be refused with {reason:?}, got {other:?}"),
         }
-        before.assert_unchanged(&*backend.store, &format!("a refused {command:?}")).await;
+        before.assert_unchanged(&backend, &format!("a refused {command:?}")).await;
     }
     let state = repository.load(account).await.expect("load");
     assert_eq!((state.version, state.state.balance), (Version(2), 10), "the cached state is untouched too");
@@ -184,7 +184,7 @@ pub async fn an_idempotent_command_executed_twice_is_applied_once(factory: &dyn 
         backend.store.stored_command(command_id).await.expect("stored_command").expect("the command id is stored");
     let result: serde_json::Value = serde_json::from_str(&stored.result).expect("the result is JSON");
     assert_eq!(result, serde_json::json!({"aggregateId": account, "version": 2}), "the stored result");
-    let before = Untouched::capture(&*backend.store, &[account]).await;
+    let before = Untouched::capture(&backend, &[account]).await;
 
     let other_process = Repository::<Account>::new(backend.log());
     for (who, repeat, command) in [
@@ -196,7 +196,7 @@ pub async fn an_idempotent_command_executed_twice_is_applied_once(factory: &dyn 
             Ok(Executed::AlreadyApplied(record)) => assert_eq!(record, stored, "{who} gets the first result"),
             other => panic!("{who} repeating the command id must get AlreadyApplied, got {other:?}"),
         }
-        before.assert_unchanged(&*backend.store, who).await;
+        before.assert_unchanged(&backend, who).await;
     }
     let state = Repository::<Account>::new(backend.log()).load(account).await.expect("load");
     assert_eq!((state.version, state.state.balance, state.state.deposits), (Version(2), 10, 1), "deposited once");

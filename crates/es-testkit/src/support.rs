@@ -7,9 +7,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use es_core::limits::READ_PAGE_MAX;
 use es_core::{
-    AggregateId, AppendError, AppendRequest, Appended, Commit, EventId, EventStore, Metadata, NewEvent, Position,
-    RecordedEvent, StreamAppend, Version, VersionConflict, truncate_to_millis,
+    AggregateId, AppendError, AppendRequest, Appended, Commit, EventId, EventStore, LogOrder, Metadata, NewEvent,
+    Position, RecordedEvent, StreamAppend, Version, VersionConflict, truncate_to_millis,
 };
+
+use crate::Backend;
 
 /// The event type of the generic events most cases append.
 pub(crate) const NUMBERED: &str = "Numbered";
@@ -58,6 +60,64 @@ pub(crate) async fn commit(store: &dyn EventStore, request: AppendRequest) -> Co
         Ok(Appended::Committed(commit)) => commit,
         other => panic!("expected the append to commit, got {other:?}"),
     }
+}
+
+/// Whether the backend positions events in the commit itself.
+pub(crate) fn positions_at_commit(store: &dyn EventStore) -> bool {
+    store.log_order() == LogOrder::AtCommit
+}
+
+/// `events` as `load` returns them: a backend that positions after the
+/// commit has no position on events read per aggregate.
+pub(crate) fn as_loaded(store: &dyn EventStore, events: &[RecordedEvent]) -> Vec<RecordedEvent> {
+    let mut events = events.to_vec();
+    if !positions_at_commit(store) {
+        for event in &mut events {
+            event.position = Position::START;
+        }
+    }
+    events
+}
+
+/// Where a commit's last event sits in the whole log: from the commit, or
+/// from the index once the indexer has passed it.
+pub(crate) async fn position_of(backend: &Backend, commit: &Commit) -> Position {
+    if let Some(position) = commit.position {
+        return position;
+    }
+    backend.settle().await;
+    let log = read_everything(&*backend.store).await;
+    let positions = commit.versions.iter().map(|(aggregate_id, version)| {
+        log.iter()
+            .find(|event| event.aggregate_id == *aggregate_id && event.aggregate_version == *version)
+            .map(|event| event.position)
+            .unwrap_or_else(|| panic!("{aggregate_id} version {version} of a commit is not in the log"))
+    });
+    positions.max().unwrap_or_default()
+}
+
+/// Asserts that `log` holds the events of `expected` (in commit order) each
+/// once: in exactly that order on a backend that positions at commit, and
+/// in each aggregate's order on one that positions after it.
+pub(crate) fn assert_commit_order(
+    store: &dyn EventStore,
+    log: &[RecordedEvent],
+    expected: &[RecordedEvent],
+    what: &str,
+) {
+    if positions_at_commit(store) {
+        assert_eq!(ids(log), ids(expected), "{what}: in commit order");
+        return;
+    }
+    let per_aggregate = |events: &[RecordedEvent]| {
+        let mut streams: std::collections::HashMap<AggregateId, Vec<EventId>> = std::collections::HashMap::new();
+        for event in events {
+            streams.entry(event.aggregate_id).or_default().push(event.event_id);
+        }
+        streams
+    };
+    assert_eq!(log.len(), expected.len(), "{what}: every event once");
+    assert_eq!(per_aggregate(log), per_aggregate(expected), "{what}: each aggregate in commit order");
 }
 
 /// Where a commit landed, on a backend that positions at commit
@@ -156,8 +216,11 @@ pub(crate) struct Untouched {
 }
 
 impl Untouched {
-    /// Captures the head, the whole log and the streams of `aggregates`.
-    pub(crate) async fn capture(store: &dyn EventStore, aggregates: &[AggregateId]) -> Self {
+    /// Captures the head, the whole log (once the indexer, if any, has run)
+    /// and the streams of `aggregates`.
+    pub(crate) async fn capture(backend: &Backend, aggregates: &[AggregateId]) -> Self {
+        backend.settle().await;
+        let store = &*backend.store;
         let mut streams = Vec::new();
         for &aggregate_id in aggregates {
             streams.push((aggregate_id, load_everything(store, aggregate_id).await));
@@ -165,8 +228,11 @@ impl Untouched {
         Self { head: store.head().await.expect("head succeeds"), log: read_everything(store).await, streams }
     }
 
-    /// Asserts that nothing changed since the capture.
-    pub(crate) async fn assert_unchanged(&self, store: &dyn EventStore, what: &str) {
+    /// Asserts that nothing changed since the capture, also once the
+    /// indexer (if any) has run.
+    pub(crate) async fn assert_unchanged(&self, backend: &Backend, what: &str) {
+        backend.settle().await;
+        let store = &*backend.store;
         assert_eq!(store.head().await.expect("head succeeds"), self.head, "{what}: the head moved");
         assert_eq!(read_everything(store).await, self.log, "{what}: read_all changed");
         for (aggregate_id, stream) in &self.streams {

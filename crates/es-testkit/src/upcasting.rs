@@ -96,6 +96,7 @@ pub async fn old_event_shapes_are_upcast_on_load_read_all_and_subscriptions(fact
         |records: &[RecordedEvent]| records.iter().map(|record| (record.event_id, record.position)).collect::<Vec<_>>();
     assert_eq!(unchanged(&loaded), unchanged(&raw), "upcasting changes only the shape");
 
+    backend.settle().await;
     let all = log.read_all(Position::START, READ_PAGE_MAX).await.expect("EventLog::read_all");
     assert_eq!(shapes(&all), current_shapes(), "read_all upcasts");
 
@@ -107,6 +108,7 @@ pub async fn old_event_shapes_are_upcast_on_load_read_all_and_subscriptions(fact
 
     let later = stored(DEPOSITED, 1, json!({"sum": "7"}));
     commit_at(&*backend.store, account, 4, vec![later]).await;
+    backend.settle().await;
     let live = subscription.next_batch(&shutdown).await.expect("next_batch").expect("not cancelled");
     assert_eq!(shapes(&live), vec![(DEPOSITED.to_owned(), DEPOSITED_SCHEMA_VERSION, json!({"amount": 7}))]);
 

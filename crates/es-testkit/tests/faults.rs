@@ -225,6 +225,7 @@ impl BackendFactory for FaultyFactory {
                 fault: self.0,
                 overwritten: Default::default(),
             }),
+            indexer: None,
         }
     }
 }

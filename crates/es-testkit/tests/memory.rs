@@ -19,6 +19,7 @@ impl BackendFactory for InMemoryFactory {
             store: Arc::new(InMemoryEventStore::new()),
             checkpoints: Arc::new(InMemoryCheckpoints::default()),
             snapshots: Arc::new(InMemorySnapshots::default()),
+            indexer: None,
         }
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod streams;
+
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -51,6 +53,7 @@ pub async fn fresh_stack(sdk: &SdkConfig) -> Config {
         function: Function::Api,
         events_table: Some(events),
         log_table: None,
+        index_table: None,
         carts_table: Some(carts),
         stream_name: Some(stream),
         database: Some(DatabaseConfig::Url(fresh_database().await)),

@@ -52,7 +52,7 @@ pub async fn fresh_log(config: &aws_config::SdkConfig) -> Arc<DynamoDbEventStore
 }
 
 /// Appends `per_aggregate` events to each of `aggregates` new aggregates,
-/// interleaved, and returns everything as the log recorded it.
+/// interleaved, and returns everything as the log stores it, in that order.
 pub async fn write_events(log: &dyn EventStore, aggregates: usize, per_aggregate: u64) -> Vec<RecordedEvent> {
     let ids: Vec<AggregateId> = (0..aggregates).map(|_| AggregateId::random()).collect();
     for version in 0..per_aggregate {
@@ -69,15 +69,13 @@ pub async fn write_events(log: &dyn EventStore, aggregates: usize, per_aggregate
             log.append(request).await.expect("append");
         }
     }
-    let mut all = Vec::new();
-    let mut after = es_core::Position::START;
-    loop {
-        let page = log.read_all(after, 1_000).await.expect("read_all");
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        all.extend(page);
+    // As written: version by version across the aggregates (the log's own
+    // order is given after the commit, by its indexer).
+    let mut streams = Vec::with_capacity(ids.len());
+    for id in &ids {
+        streams.push(log.load(*id, Version::INITIAL, 1_000).await.expect("load"));
     }
-    all
+    (0..per_aggregate as usize).flat_map(|version| streams.iter().map(move |stream| stream[version].clone())).collect()
 }
 
 #[derive(Default)]
