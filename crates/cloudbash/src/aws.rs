@@ -26,8 +26,10 @@ pub(crate) struct AwsArgs {
 
 #[derive(Debug, Subcommand)]
 enum AwsCommand {
-    /// Creates the tables, stream or queues the chosen backends need.
-    Provision(BackendArgs),
+    /// Creates the tables, stream or queues the chosen backends need. Takes
+    /// every flag `serve` takes, so that one flag list serves both; it uses
+    /// the AWS ones.
+    Provision(crate::serve::ServeArgs),
 }
 
 /// The event bus between the log and the read models.
@@ -81,7 +83,7 @@ impl BackendArgs {
 /// Runs `cloudbash aws …`.
 pub(crate) async fn run(args: AwsArgs) -> anyhow::Result<()> {
     match args.command {
-        AwsCommand::Provision(backends) => provision(&backends).await,
+        AwsCommand::Provision(serve) => provision(serve.backend_args()).await,
     }
 }
 
@@ -91,7 +93,7 @@ async fn provision(args: &BackendArgs) -> anyhow::Result<()> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let tables = Tables::named(&args.events_table);
     create_tables(&dynamodb, &tables).await.context("creating the log's tables")?;
-    let _ = writeln!(out, "tables {} and {}: ready", tables.events, tables.log);
+    let _ = writeln!(out, "tables {}, {} and {}: ready", tables.events, tables.log, tables.index);
     create_carts_table(&dynamodb, &args.carts_table).await.context("creating the carts table")?;
     let _ = writeln!(out, "table {}: ready", args.carts_table);
     match args.bus {

@@ -84,6 +84,11 @@ enum CartStore {
 }
 
 impl ServeArgs {
+    /// The AWS backends' names and settings (used by `aws provision` too).
+    pub(crate) fn backend_args(&self) -> &BackendArgs {
+        &self.aws
+    }
+
     /// The two configurations there are: everything embedded, or everything
     /// on the AWS services. Read models in SQLite are fed by tailing the
     /// SQLite log, those on AWS by the bus fed from DynamoDB's stream, so a

@@ -37,7 +37,7 @@ async fn provisioning_kinesis_creates_tables_and_stream_and_is_safe_twice() {
 
     let config = config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    for table in [events.clone(), format!("{events}-log"), carts] {
+    for table in [events.clone(), format!("{events}-log"), format!("{events}-index"), carts] {
         let described = dynamodb.describe_table().table_name(&table).send().await.expect("the table exists");
         assert!(described.table().is_some(), "{table}");
     }
@@ -81,4 +81,42 @@ async fn provisioning_sqs_fifo_creates_one_queue_per_subscriber() {
         let fifo = attributes.attributes().and_then(|map| map.get(&aws_sdk_sqs::types::QueueAttributeName::FifoQueue));
         assert_eq!(fifo.map(String::as_str), Some("true"), "{name} is FIFO");
     }
+}
+
+/// One flag list serves `serve` and `provision`: provisioning accepts every
+/// flag `serve` takes (the embedded host's and the read database's too).
+#[tokio::test]
+async fn provisioning_takes_the_same_flags_as_serve() {
+    let (events, carts, stream) = (unique("events"), unique("carts"), unique("stream"));
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let data_dir = data_dir.path().to_str().expect("a UTF-8 path");
+    let serve_flags = [
+        "--addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir,
+        "--dev-sign-in",
+        "--event-store",
+        "dynamodb",
+        "--read-db",
+        "postgres",
+        "--database-url",
+        "postgres://shop@127.0.0.1:1/shop",
+        "--cart-store",
+        "dynamodb",
+        "--events-table",
+        &events,
+        "--carts-table",
+        &carts,
+        "--bus",
+        "kinesis",
+        "--stream",
+        &stream,
+        "--shards",
+        "1",
+    ];
+    provision(&serve_flags);
+    let kinesis = aws_sdk_kinesis::Client::new(&config().await);
+    let shards = kinesis.list_shards().stream_name(&stream).send().await.expect("the stream exists");
+    assert_eq!(shards.shards().len(), 1, "the flags were read, not ignored");
 }
