@@ -34,7 +34,7 @@ use es_core::{
 };
 
 use crate::DynamoDbEventStore;
-use crate::error::{build_error, store_error};
+use crate::error::{build_error, store_error, written};
 use crate::items::{self, Item, attr, n, s};
 use crate::limits::{ATTEMPTS_MAX, CONTENTION_BACKOFF_MAX, ITEM_BYTES_MAX, TRANSACT_BYTES_MAX, TRANSACT_ITEMS_MAX};
 
@@ -255,19 +255,11 @@ impl DynamoDbEventStore {
                     .expression_attribute_names("#a", attr::AGGREGATE_ID)
                     .send()
                     .await;
-                match put {
-                    Ok(_) => Ok(()),
-                    Err(error)
-                        if error
-                            .as_service_error()
-                            .is_some_and(|error| error.is_conditional_check_failed_exception()) =>
-                    {
-                        Err(Refused::Conflict(0))
-                    }
-                    Err(error) => match store_error(error) {
-                        StoreError::Unavailable(_) => Err(Refused::Contended),
-                        error => Err(Refused::Failed(error)),
-                    },
+                match written(put) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Refused::Conflict(0)),
+                    Err(StoreError::Unavailable(_)) => Err(Refused::Contended),
+                    Err(error) => Err(Refused::Failed(error)),
                 }
             }
             Plan::Transaction { items, actions } => {

@@ -32,6 +32,25 @@ where
     }
 }
 
+/// The code DynamoDB answers when a write's condition does not hold.
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+/// Whether a conditional write went through (`true`) or its condition did
+/// not hold (`false`); any other failure is a store error.
+pub(crate) fn written<O, E, R>(sent: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(true),
+        Err(error) if error.as_service_error().and_then(ProvideErrorMetadata::code) == Some(CONDITION_FAILED) => {
+            Ok(false)
+        }
+        Err(error) => Err(store_error(error)),
+    }
+}
+
 /// A request the SDK refused to build (a missing required field): a bug in
 /// this crate, reported instead of panicking.
 pub(crate) fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {

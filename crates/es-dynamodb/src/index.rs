@@ -36,7 +36,7 @@ use es_core::{AggregateId, Position, RecordedEvent, StoreError, Version, limits}
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::DynamoDbEventStore;
-use crate::error::{build_error, store_error};
+use crate::error::{build_error, store_error, written};
 use crate::items::{self, Item, attr, n, s};
 use crate::limits::{ATTEMPTS_MAX, BATCH_GET_KEYS_MAX, EPOCH_POSITIONS, INDEX_BATCH_EVENTS_MAX};
 
@@ -264,15 +264,7 @@ impl DynamoDbEventStore {
             .expression_attribute_names("#f", attr::FIRST)
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error.as_service_error().is_some_and(|error| error.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(store_error(error)),
-        }
+        written(put)
     }
 
     /// Moves the cursors of a written batch's aggregates, then clears its
@@ -313,15 +305,8 @@ impl DynamoDbEventStore {
             .expression_attribute_values(":v", n(version.0))
             .send()
             .await;
-        match moved {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error.as_service_error().is_some_and(|error| error.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(store_error(error)),
-        }
+        // A cursor already at or past the version stays where it is.
+        written(moved).map(drop)
     }
 
     /// The last batch, finished if its writer did not get to it.

@@ -43,7 +43,7 @@ use es_core::{
 };
 use tokio::sync::watch;
 
-use crate::error::store_error;
+use crate::error::{store_error, written};
 use crate::items::{Item, attr, n, s};
 pub use crate::tables::{ProvisionError, Tables, create_tables};
 
@@ -189,15 +189,7 @@ impl DynamoDbEventStore {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error.as_service_error().is_some_and(|error| error.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(store_error(error)),
-        }
+        written(put).map(drop)
     }
 
     pub(crate) async fn stored_command_record(

@@ -92,63 +92,58 @@ fn definition(
     AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build()
 }
 
-async fn create_events_table(client: &Client, table: &str) -> Result<(), ProvisionError> {
-    let build = || -> Result<_, aws_sdk_dynamodb::error::BuildError> {
-        let stream =
-            StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewImage).build()?;
-        Ok((
-            vec![
-                definition(attr::AGGREGATE_ID, ScalarAttributeType::S)?,
-                definition(attr::AGGREGATE_VERSION, ScalarAttributeType::N)?,
-            ],
-            vec![key(attr::AGGREGATE_ID, KeyType::Hash)?, key(attr::AGGREGATE_VERSION, KeyType::Range)?],
-            stream,
-        ))
+type BuildResult<T> = Result<T, aws_sdk_dynamodb::error::BuildError>;
+
+/// An on-demand table keyed by `keys` (name, type, hash or range), with a
+/// stream of new images if asked.
+async fn create_table(
+    client: &Client,
+    table: &str,
+    keys: &[(&str, ScalarAttributeType, KeyType)],
+    stream: bool,
+) -> Result<(), ProvisionError> {
+    let build = || -> BuildResult<_> {
+        let mut definitions = Vec::new();
+        let mut schema = Vec::new();
+        for (name, kind, key_type) in keys {
+            definitions.push(definition(name, kind.clone())?);
+            schema.push(key(name, key_type.clone())?);
+        }
+        let stream = stream
+            .then(|| StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewImage))
+            .map(|stream| stream.build())
+            .transpose()?;
+        Ok((definitions, schema, stream))
     };
-    let (definitions, keys, stream) = build().map_err(|error| request_error(table, error))?;
+    let (definitions, schema, stream) = build().map_err(|error| request_error(table, error))?;
     let created = client
         .create_table()
         .table_name(table)
         .set_attribute_definitions(Some(definitions))
-        .set_key_schema(Some(keys))
+        .set_key_schema(Some(schema))
         .billing_mode(BillingMode::PayPerRequest)
-        .stream_specification(stream)
+        .set_stream_specification(stream)
         .send()
         .await;
     tolerate_existing(table, created)
+}
+
+async fn create_events_table(client: &Client, table: &str) -> Result<(), ProvisionError> {
+    let keys = [
+        (attr::AGGREGATE_ID, ScalarAttributeType::S, KeyType::Hash),
+        (attr::AGGREGATE_VERSION, ScalarAttributeType::N, KeyType::Range),
+    ];
+    create_table(client, table, &keys, true).await
 }
 
 async fn create_log_table(client: &Client, table: &str) -> Result<(), ProvisionError> {
-    let definition = definition(attr::KEY, ScalarAttributeType::S).map_err(|error| request_error(table, error))?;
-    let key = key(attr::KEY, KeyType::Hash).map_err(|error| request_error(table, error))?;
-    let created = client
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(definition)
-        .key_schema(key)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await;
-    tolerate_existing(table, created)
+    create_table(client, table, &[(attr::KEY, ScalarAttributeType::S, KeyType::Hash)], false).await
 }
 
 async fn create_index_table(client: &Client, table: &str) -> Result<(), ProvisionError> {
-    let build = || -> Result<_, aws_sdk_dynamodb::error::BuildError> {
-        Ok((
-            vec![definition(attr::EPOCH, ScalarAttributeType::N)?, definition(attr::FIRST, ScalarAttributeType::N)?],
-            vec![key(attr::EPOCH, KeyType::Hash)?, key(attr::FIRST, KeyType::Range)?],
-        ))
-    };
-    let (definitions, keys) = build().map_err(|error| request_error(table, error))?;
-    let created = client
-        .create_table()
-        .table_name(table)
-        .set_attribute_definitions(Some(definitions))
-        .set_key_schema(Some(keys))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await;
-    tolerate_existing(table, created)
+    let keys =
+        [(attr::EPOCH, ScalarAttributeType::N, KeyType::Hash), (attr::FIRST, ScalarAttributeType::N, KeyType::Range)];
+    create_table(client, table, &keys, false).await
 }
 
 /// A table that exists already is what provisioning wants.
