@@ -15,11 +15,6 @@ pub const DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// it this often (a Secrets Manager call costs little), and at worst opens no new connection for this long.
 pub const DATABASE_SECRET_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-/// Records of the log one hold-expiry run reads to catch up. A fresh container starts from the beginning of the
-/// log; this many records at DynamoDB's pace take a few seconds, well within the function's 50 s, and a log longer
-/// than that is caught up over several runs (a minute apart), each still sweeping what it already knows.
-pub const HOLD_EXPIRY_RECORDS_PER_RUN_MAX: usize = 50_000;
-
 /// Concerts one hold-expiry run sweeps (each is a read and one append per run-out hold); the rest wait a minute.
 pub const HOLD_EXPIRY_CONCERTS_PER_RUN_MAX: usize = 200;
 

@@ -17,10 +17,10 @@ use serde::Deserialize;
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use ticketing_api::ApiState;
 use ticketing_api::auth::AuthState;
-use ticketing_app::{HoldExpiry, RandomTicketCodes, Shop};
+use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_dynamodb::DynamoDbCarts;
 use ticketing_postgres::{PostgresQueries, PostgresSink, ReadModel};
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::OnceCell;
 
 use crate::config::{Config, DatabaseConfig, required};
 use crate::limits::{DATABASE_ACQUIRE_TIMEOUT, DATABASE_CONNECTIONS_MAX, DATABASE_SECRET_REFRESH_INTERVAL};
@@ -39,9 +39,7 @@ pub struct Resources {
     publisher: OnceCell<KinesisPublisher>,
     sinks: OnceCell<Vec<Arc<dyn BusSink>>>,
     api: OnceCell<Router>,
-    /// The hold-expiry process's memory of live holds, kept between the scheduled runs a warm container serves so
-    /// that each run reads only the log's new records.
-    pub(crate) hold_expiry: Mutex<HoldExpiry>,
+    queries: OnceCell<PostgresQueries>,
 }
 
 impl std::fmt::Debug for Resources {
@@ -64,7 +62,7 @@ impl Resources {
             publisher: OnceCell::new(),
             sinks: OnceCell::new(),
             api: OnceCell::new(),
-            hold_expiry: Mutex::new(HoldExpiry::new()),
+            queries: OnceCell::new(),
         }
     }
 
@@ -224,10 +222,19 @@ impl Resources {
         self.api
             .get_or_try_init(|| async {
                 let shop = Arc::clone(self.shop().await?);
-                let carts = Arc::new(self.carts().await?.clone());
-                let queries = PostgresQueries::new(self.pool().await?.clone(), carts);
+                let queries = self.queries().await?.clone();
                 let state = ApiState::new(AuthState::gateway(), shop).with_queries(Arc::new(queries));
                 Ok(api::behind_the_gateway(ticketing_api::router(state)))
+            })
+            .await
+    }
+
+    /// The read side's queries: PostgreSQL, with carts from DynamoDB.
+    pub async fn queries(&self) -> Result<&PostgresQueries, LambdaError> {
+        self.queries
+            .get_or_try_init(|| async {
+                let carts = Arc::new(self.carts().await?.clone());
+                Ok(PostgresQueries::new(self.pool().await?.clone(), carts))
             })
             .await
     }

@@ -18,7 +18,6 @@ use es_dynamodb::{Tables, create_tables};
 use serde_json::{Value, json};
 use support::streams::stream_batches;
 use support::{Identity, expect_api, http_api_event};
-use ticketing_app::RunBounds;
 
 /// Records per batch, as a mapping's `BatchSize` (small, so that the stream arrives in several batches).
 const BATCH_SIZE: i32 = 5;
@@ -79,30 +78,52 @@ async fn an_admin_route_without_the_gateway_s_claims_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_hold_expiry_function_releases_a_hold_once_it_ran_out() {
+async fn the_hold_expiry_function_releases_the_holds_the_read_model_shows_run_out_a_bounded_number_of_concerts_a_run() {
     let sdk = support::sdk_config().await;
     let resources = Resources::with_sdk_config(support::fresh_stack(&sdk).await, sdk.clone());
     cloudbash_lambda::migrate::handle(&resources, json!({})).await.expect("migrates");
-    let (concert_id, ticket_type_id) = concert_on_sale(&resources, &Identity::admin()).await;
-    let fan = Identity::customer();
-    let reserve = json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": 2});
-    expect_api(&resources, &http_api_event(&fan, "POST", "/cart/items", &[], "", Some(&reserve)), StatusCode::CREATED)
-        .await;
-    let bounds = RunBounds { records_max: 1_000, concerts_max: 10 };
-    // Hold expiry reads the log in order: what the indexer has positioned by the time it runs.
-    index_the_log_s_stream(&resources, &sdk).await;
+    let admin = Identity::admin();
+    let mut concerts = Vec::new();
+    for _ in 0..3 {
+        concerts.push(concert_on_sale(&resources, &admin).await);
+    }
+    // Abandoned holds: several fans per concert reserve and never check out.
+    for (concert_id, ticket_type_id) in &concerts {
+        for _ in 0..3 {
+            let reserve = json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": 2});
+            let fan = Identity::customer();
+            let request = http_api_event(&fan, "POST", "/cart/items", &[], "", Some(&reserve));
+            expect_api(&resources, &request, StatusCode::CREATED).await;
+        }
+    }
+    // The read models learn of the holds over the bus; hold expiry asks them, never the log.
+    forward_the_log_s_stream(&resources, &sdk).await;
+    project_the_bus(&resources, &sdk).await;
 
-    let early = hold_expiry::run(&resources, Utc::now(), bounds).await.expect("a run");
-    assert!(early.caught_up && early.records_read > 0);
-    assert_eq!(early.expired, 0, "the hold has not run out yet");
+    let early = hold_expiry::run(&resources, Utc::now(), 2).await.expect("a run");
+    assert_eq!((early.expired, early.failed, early.concerts_left), (0, 0, 0), "nothing has run out yet");
 
-    let later = hold_expiry::run(&resources, Utc::now() + Duration::minutes(20), bounds).await.expect("a run");
-    assert_eq!((later.expired, later.concerts_left), (1, 0));
-    assert!(later.records_read < early.records_read, "a warm container reads only what is new");
+    let later = Utc::now() + Duration::minutes(20);
+    let first = hold_expiry::run(&resources, later, 2).await.expect("a run");
+    assert_eq!((first.expired, first.failed, first.concerts_left), (6, 0, 1), "two concerts of three, all their holds");
+    forward_the_log_s_stream(&resources, &sdk).await;
+    project_the_bus(&resources, &sdk).await;
+    let second = hold_expiry::run(&resources, later, 2).await.expect("a run");
+    assert_eq!((second.expired, second.concerts_left), (3, 0), "the second run releases the rest");
 
-    index_the_log_s_stream(&resources, &sdk).await;
-    let again = hold_expiry::run(&resources, Utc::now() + Duration::minutes(20), bounds).await.expect("a run");
+    forward_the_log_s_stream(&resources, &sdk).await;
+    project_the_bus(&resources, &sdk).await;
+    let again = hold_expiry::run(&resources, later, 2).await.expect("a run");
     assert_eq!(again.expired, 0, "an expired hold is expired once");
+    for (concert_id, _) in &concerts {
+        let concert = expect_api(
+            &resources,
+            &http_api_event(&admin, "GET", "/concerts/{concertId}", &[("concertId", concert_id)], "", None),
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(concert["ticketTypes"][0]["available"], concert["ticketTypes"][0]["quantity"], "{concert}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

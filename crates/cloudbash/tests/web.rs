@@ -7,7 +7,7 @@
 //! The browser comes from Debian's `chromium` and `chromium-driver` packages (`scripts/setup-browser.sh`
 //! installs them). Without them these tests fail: they are never skipped.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,7 +18,9 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_cloudbash");
+mod support;
+
+use support::{Backend, Server};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -34,7 +36,8 @@ const DESKTOP: (u32, u32) = (1280, 900);
 
 /// A running `cloudbash serve --demo` in a temporary data directory.
 struct Shop {
-    child: Child,
+    /// Stopped when the shop is dropped.
+    _server: Server,
     base: String,
     data_dir: tempfile::TempDir,
 }
@@ -42,21 +45,9 @@ struct Shop {
 impl Shop {
     fn start() -> Shop {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
-        let mut child = Command::new(BINARY)
-            .args(["serve", "--demo", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cloudbash starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout);
-        let mut first = String::new();
-        lines.read_line(&mut first).expect("the banner is readable");
-        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-        let base = first.trim().strip_prefix("listening on ").expect("the first line names the address").to_owned();
-        Shop { child, base, data_dir }
+        let server = Server::start_with(data_dir.path(), &Backend::Embedded, &["--demo"]);
+        let base = server.base.clone();
+        Shop { _server: server, base, data_dir }
     }
 
     fn url(&self, path: &str) -> String {
@@ -65,22 +56,7 @@ impl Shop {
 
     /// A token for the REST API, as `cloudbash token` prints it.
     fn token(&self, admin: bool) -> String {
-        let mut command = Command::new(BINARY);
-        command.args(["token", "--data-dir"]).arg(self.data_dir.path());
-        command.args(["--sub", &uuid::Uuid::new_v4().to_string()]);
-        if admin {
-            command.arg("--admin");
-        }
-        let output = command.output().expect("cloudbash token runs");
-        assert!(output.status.success(), "cloudbash token failed");
-        String::from_utf8(output.stdout).expect("a token is text").trim().to_owned()
-    }
-}
-
-impl Drop for Shop {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        support::token(self.data_dir.path(), &uuid::Uuid::new_v4().to_string(), admin)
     }
 }
 

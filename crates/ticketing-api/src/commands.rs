@@ -5,7 +5,8 @@
 //! handler and turns its error into a problem (`error.rs`).
 //!
 //! Statuses: 201 with the new id (and a `Location`) for what creates something, 204 for deletions, 200 for the
-//! other state changes. A retried request with the same `Idempotency-Key` gets the first response again.
+//! other state changes. A retried request with the same `Idempotency-Key` gets the first response again; the same
+//! key with a different request (method, path or body) is a 422 (`context.rs`).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, patch, post};
 use ticketing::{ConcertId, CustomerId, HoldId, TicketCode, TicketTypeId, VenueId};
@@ -20,24 +22,25 @@ use ticketing_app::Shop;
 
 use crate::ApiState;
 use crate::auth::{Admin, Caller};
-use crate::context::IdempotencyKey;
+use crate::context::{IdempotencyKey, fingerprint_request};
 use crate::dto::{
     AddCartItem, AddTicketType, CartItemCreated, CheckedOut, CreateConcert, CreateVenue, Created, ScheduleConcert,
     UpdateConcert,
 };
 use crate::json::{ApiJson, ApiPath};
 use crate::openapi::{
-    Busy, Conflict, Forbidden, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized, UnparsablePathOrKey,
-    Unprocessable, UnsupportedMediaType,
+    Busy, Conflict, Forbidden, KeyReused, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized,
+    UnparsablePathOrKey, Unprocessable, UnsupportedMediaType,
 };
 use crate::paths::{CartItemPath, ConcertPath, TicketPath, TicketTypePath, VenuePath};
 use crate::problem::{FieldError, Problem};
 use crate::tickets::TicketLocator;
 
 /// The command routes. Path parameters are named alike across routes (`{concertId}`), as the router requires of
-/// routes sharing a prefix; read routes for the same paths are added by merging another router.
+/// routes sharing a prefix; read routes for the same paths are added by merging another router. Every route runs
+/// in the scope of its request's fingerprint (`context.rs`).
 pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
+    let routes = Router::new()
         .route("/venues", post(create_venue))
         .route("/venues/{venueId}", delete(delete_venue))
         .route("/concerts", post(create_concert))
@@ -50,7 +53,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/cart/items", post(add_cart_item))
         .route("/cart/items/{itemId}", delete(remove_cart_item))
         .route("/cart/checkout", post(checkout))
-        .route("/tickets/{code}/check-in", post(check_in))
+        .route("/tickets/{code}/check-in", post(check_in));
+    routes.route_layer(middleware::from_fn(fingerprint_request))
 }
 
 /// A 201 with a JSON body and the new resource's address.
@@ -67,7 +71,7 @@ fn created(location: String, body: impl serde::Serialize) -> Response {
     path = "/venues",
     tag = "venues",
     summary = "Creates a venue.",
-    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     request_body = CreateVenue,
     responses(
         (status = 201, description = "The venue was created.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
@@ -97,7 +101,7 @@ pub(crate) async fn create_venue(
     path = "/venues/{venueId}",
     tag = "venues",
     summary = "Deletes a venue no concert is booked at.",
-    params(VenuePath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(VenuePath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
         (status = 204, description = "The venue was deleted."),
         (status = 400, response = UnparsablePathOrKey),
@@ -105,6 +109,7 @@ pub(crate) async fn create_venue(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 422, response = KeyReused),
         (status = 503, response = Busy)
     ),
     security(("bearer" = []))
@@ -124,7 +129,7 @@ pub(crate) async fn delete_venue(
     path = "/concerts",
     tag = "concerts",
     summary = "Creates a draft concert at a venue.",
-    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     request_body = CreateConcert,
     responses(
         (status = 201, description = "The draft concert was created.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
@@ -156,7 +161,7 @@ pub(crate) async fn create_concert(
     path = "/concerts/{concertId}",
     tag = "concerts",
     summary = "Changes the fields present in the body.",
-    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     request_body = UpdateConcert,
     responses(
         (status = 200, description = "The concert was updated."),
@@ -189,7 +194,7 @@ pub(crate) async fn update_concert(
     path = "/concerts/{concertId}/schedule",
     tag = "concerts",
     summary = "Schedules the concert, booking its venue.",
-    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     request_body = ScheduleConcert,
     responses(
         (status = 200, description = "The concert was scheduled."),
@@ -222,7 +227,7 @@ pub(crate) async fn schedule_concert(
     path = "/concerts/{concertId}/ticket-types",
     tag = "concerts",
     summary = "Adds a ticket type to the concert.",
-    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     request_body = AddTicketType,
     responses(
         (status = 201, description = "The ticket type was added.", body = Created, headers(("Location" = String, description = "The address of what was created."))),
@@ -258,7 +263,7 @@ pub(crate) async fn add_ticket_type(
     path = "/concerts/{concertId}/ticket-types/{ticketTypeId}",
     tag = "concerts",
     summary = "Removes a ticket type of which nothing is held or sold.",
-    params(TicketTypePath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(TicketTypePath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
         (status = 204, description = "The ticket type was removed."),
         (status = 400, response = UnparsablePathOrKey),
@@ -266,6 +271,7 @@ pub(crate) async fn add_ticket_type(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 422, response = KeyReused),
         (status = 503, response = Busy)
     ),
     security(("bearer" = []))
@@ -286,7 +292,7 @@ pub(crate) async fn remove_ticket_type(
     path = "/concerts/{concertId}/publish",
     tag = "concerts",
     summary = "Publishes the concert: it is listed and on sale.",
-    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
         (status = 200, description = "The concert was published."),
         (status = 400, response = UnparsablePathOrKey),
@@ -314,7 +320,7 @@ pub(crate) async fn publish_concert(
     path = "/concerts/{concertId}/cancel",
     tag = "concerts",
     summary = "Cancels the concert.",
-    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(ConcertPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
         (status = 200, description = "The concert was cancelled."),
         (status = 400, response = UnparsablePathOrKey),
@@ -322,6 +328,7 @@ pub(crate) async fn publish_concert(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 422, response = KeyReused),
         (status = 503, response = Busy)
     ),
     security(("bearer" = []))
@@ -341,7 +348,7 @@ pub(crate) async fn cancel_concert(
     path = "/cart/items",
     tag = "cart",
     summary = "Holds tickets in the caller's cart until the hold runs out.",
-    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     request_body = AddCartItem,
     responses(
         (status = 201, description = "The tickets are held.", body = CartItemCreated, headers(("Location" = String, description = "The address of what was created."))),
@@ -375,12 +382,13 @@ pub(crate) async fn add_cart_item(
     path = "/cart/items/{itemId}",
     tag = "cart",
     summary = "Removes an item from the caller's cart, releasing its tickets.",
-    params(CartItemPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(CartItemPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
         (status = 204, description = "The item was removed."),
         (status = 400, response = UnparsablePathOrKey),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 422, response = KeyReused),
         (status = 503, response = Busy)
     ),
     security(("bearer" = []))
@@ -400,7 +408,7 @@ pub(crate) async fn remove_cart_item(
     path = "/cart/checkout",
     tag = "cart",
     summary = "Buys the caller's cart: an order with one ticket code per ticket.",
-    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
         (status = 201, description = "The order was placed.", body = CheckedOut, headers(("Location" = String, description = "The address of what was created."))),
         (status = 400, response = UnparsablePathOrKey),
@@ -425,7 +433,7 @@ pub(crate) async fn checkout(
     path = "/tickets/{code}/check-in",
     tag = "tickets",
     summary = "Checks in the ticket with this code, once.",
-    params(TicketPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this command: a retry with the same key returns the first response.")),
+    params(TicketPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
         (status = 200, description = "The ticket was checked in."),
         (status = 400, response = UnparsablePathOrKey),
@@ -433,6 +441,7 @@ pub(crate) async fn checkout(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 422, response = KeyReused),
         (status = 503, response = Busy)
     ),
     security(("bearer" = []))

@@ -12,10 +12,12 @@ mod commands;
 pub mod context;
 mod dto;
 mod error;
+mod events;
 pub mod json;
 pub mod limits;
 mod live;
 pub mod openapi;
+mod params;
 mod paths;
 pub mod problem;
 mod queries;
@@ -146,7 +148,7 @@ fn routes(state: &ApiState) -> Router<ApiState> {
     match &state.queries {
         Some(_) => {
             let wait = middleware::from_fn_with_state(state.clone(), read_your_writes::after_command);
-            routes.merge(commands::routes().route_layer(wait)).merge(queries::routes())
+            routes.merge(commands::routes().route_layer(wait)).merge(queries::routes()).merge(events::routes())
         }
         None => routes.merge(commands::routes()),
     }

@@ -41,6 +41,11 @@ pub const READ_YOUR_WRITES_WAIT_MAX: Duration = Duration::from_secs(2);
 /// without a signal this process can wait on, so the wait polls; a look costs one checkpoint read per read model.
 pub const READ_YOUR_WRITES_POLL_INTERVAL: Duration = Duration::from_millis(2);
 
+/// The largest log position a client may name (`?after=`, `Last-Event-ID`): the log's backends keep positions as
+/// signed 64-bit integers (SQLite's `INTEGER`), so no event can lie beyond it, and a larger one is a 400 rather than
+/// a position the store cannot even be asked about.
+pub const LOG_POSITION_MAX: u64 = i64::MAX as u64;
+
 /// Events in a page of `GET /events` when the caller does not say.
 pub const EVENTS_PAGE_DEFAULT: u32 = 100;
 

@@ -33,8 +33,11 @@ use utoipa::IntoParams;
 use crate::ApiState;
 use crate::auth::Admin;
 use crate::json::ApiQuery;
-use crate::limits::{LIVE_BATCH_EVENTS, LIVE_KEEP_ALIVE_INTERVAL, LIVE_STREAM_DURATION_MAX, LIVE_STREAMS_MAX};
+use crate::limits::{
+    LIVE_BATCH_EVENTS, LIVE_KEEP_ALIVE_INTERVAL, LIVE_STREAM_DURATION_MAX, LIVE_STREAMS_MAX, LOG_POSITION_MAX,
+};
 use crate::openapi::{Forbidden, InvalidQuery, Unauthorized};
+use crate::params::Params;
 use crate::problem::{FieldError, Problem};
 use crate::views::EventRecord;
 
@@ -73,7 +76,8 @@ pub(crate) fn routes() -> Router<ApiState> {
 pub(crate) struct LiveQuery {
     /// Start after this position (a record's `position`); without it, and without `Last-Event-ID`, the stream
     /// starts at the head and shows only new events.
-    after: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9223372036854775807_u64)]
+    after: Option<String>,
 }
 
 /// Follows the log from a position, as server-sent events (see the module docs).
@@ -84,7 +88,7 @@ pub(crate) struct LiveQuery {
     summary = "Follows the log as it grows, as server-sent events.",
     params(
         LiveQuery,
-        ("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "The `id` (position) of the last event received: the stream continues after it. Takes precedence over `after`."),
+        ("Last-Event-ID" = Option<u64>, Header, nullable = false, minimum = 0, maximum = 9223372036854775807_u64, description = "The `id` (position) of the last event received: the stream continues after it. Takes precedence over `after`."),
     ),
     responses(
         (status = 200, description = "A `text/event-stream`: each event's `id` is its position and its `data` an event record. It ends after a few minutes or when the server stops; reconnect with `Last-Event-ID`.", content_type = "text/event-stream", body = EventRecord),
@@ -102,12 +106,12 @@ pub(crate) async fn live_events(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<LiveQuery>,
 ) -> Result<Response, Problem> {
-    let after = match last_event_id(&headers)? {
-        Some(position) => position,
-        None => match query.after {
-            Some(after) => Position(after),
-            None => shop.log().store().head().await.map_err(|error| Problem::internal(&error))?,
-        },
+    let mut params = Params::default();
+    let after = params.position("after", query.after);
+    params.check()?;
+    let after = match (last_event_id(&headers)?, after) {
+        (Some(position), _) | (None, Some(position)) => position,
+        (None, None) => shop.log().store().head().await.map_err(|error| Problem::internal(&error))?,
     };
     let permit = Arc::clone(&streams.slots).try_acquire_owned().map_err(|_| {
         Problem::service_unavailable("Too many live streams of the log are open.", LIVE_KEEP_ALIVE_INTERVAL)
@@ -123,16 +127,19 @@ pub(crate) async fn live_events(
     Ok(Sse::new(events(live)).keep_alive(KeepAlive::new().interval(LIVE_KEEP_ALIVE_INTERVAL)).into_response())
 }
 
-/// The position in `Last-Event-ID`, if the client sent one; a 400 if it is not a position.
+/// The position in `Last-Event-ID`, if the client sent one; a 400 if it is not a position the log can hold.
 fn last_event_id(headers: &HeaderMap) -> Result<Option<Position>, Problem> {
     let Some(value) = headers.get(LAST_EVENT_ID) else {
         return Ok(None);
     };
-    let position = value.to_str().ok().and_then(|text| text.trim().parse::<u64>().ok()).ok_or_else(|| {
-        Problem::bad_request("The Last-Event-ID header is invalid.")
-            .with_errors(vec![FieldError::new("Last-Event-ID", "must be the position of an event")])
-    })?;
-    Ok(Some(Position(position)))
+    let position = value.to_str().ok().and_then(|text| text.trim().parse::<u64>().ok());
+    match position {
+        Some(position) if position <= LOG_POSITION_MAX => Ok(Some(Position(position))),
+        _ => Err(Problem::bad_request("The Last-Event-ID header is invalid.").with_errors(vec![FieldError::new(
+            "Last-Event-ID",
+            format!("must be the position of an event, from 0 to {LOG_POSITION_MAX}"),
+        )])),
+    }
 }
 
 /// One open stream: where it reads, what it has read but not yet sent, and when it ends.

@@ -55,8 +55,8 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::queries::cart,
         crate::queries::orders,
         crate::queries::order,
-        crate::queries::events,
-        crate::queries::aggregate_events,
+        crate::events::events,
+        crate::events::aggregate_events,
         crate::live::live_events,
     ),
     components(
@@ -65,6 +65,7 @@ pub const BEARER_SCHEME: &str = "bearer";
             MalformedRequest,
             UnparsablePathOrKey,
             InvalidQuery,
+            InvalidPathOrQuery,
             UnparsablePath,
             Unauthorized,
             Forbidden,
@@ -73,6 +74,7 @@ pub const BEARER_SCHEME: &str = "bearer";
             PayloadTooLarge,
             UnsupportedMediaType,
             Unprocessable,
+            KeyReused,
             Busy,
         )
     ),
@@ -112,6 +114,14 @@ pub struct UnparsablePathOrKey(pub Problem);
     content_type = "application/problem+json"
 )]
 pub struct InvalidQuery(pub Problem);
+
+/// A 400 of a paged list under an id.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "An unparsable path parameter, or invalid query parameters, each named in `errors`.",
+    content_type = "application/problem+json"
+)]
+pub struct InvalidPathOrQuery(pub Problem);
 
 /// A 400 of a read by id.
 #[derive(Debug, ToResponse)]
@@ -154,10 +164,19 @@ pub struct UnsupportedMediaType(pub Problem);
 /// A 422 of a command.
 #[derive(Debug, ToResponse)]
 #[response(
-    description = "The body has missing, unknown or invalid fields, each named in `errors`.",
+    description = "The body has missing, unknown or invalid fields (each named in `errors`), the command is invalid \
+                   whatever the state, or the `Idempotency-Key` was used for a different request.",
     content_type = "application/problem+json"
 )]
 pub struct Unprocessable(pub Problem);
+
+/// A 422 of a command that is otherwise never refused as invalid.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "The `Idempotency-Key` was used for a different request (another method, path or body).",
+    content_type = "application/problem+json"
+)]
+pub struct KeyReused(pub Problem);
 
 /// A 503 of a command.
 #[derive(Debug, ToResponse)]

@@ -1,8 +1,12 @@
-//! The read routes: the public catalogue (venues, published concerts), a customer's own cart and orders, an
-//! administrator's lists for the door and the books (attendees, daily sales), and the log itself for operators.
-//! Each handler authenticates as its route requires, reads and checks its query parameters (every invalid one is
-//! named in one 400 problem), asks the read models through [`Queries`] (or the log through `EventLog`), and maps the
-//! views into the documents of `views.rs`. Nothing here writes.
+//! The read routes over the read models: the public catalogue (venues, published concerts), a customer's own cart
+//! and orders, an administrator's lists for the door and the books (attendees, daily sales). Each handler
+//! authenticates as its route requires, reads and checks its query parameters (`params.rs`: every invalid one is
+//! named in one 400 problem), asks the read models through [`Queries`], and maps the views into the documents of
+//! `views.rs`. Nothing here writes. (The log's own routes are in `events.rs`.)
+//!
+//! Lists that grow with the shop's business are paged alike, with `?cursor=&limit=` ([`PageQuery`]) and a
+//! `nextCursor`: venues, concerts, drafts, orders, a concert's attendees. A concert's daily sales stay one list: one
+//! row per day of sales.
 //!
 //! What a caller may not see is answered as if it did not exist (404), not 403: a draft concert for anyone but an
 //! administrator, another customer's order. A 403 would confirm that the id is real.
@@ -12,8 +16,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use chrono::{DateTime, Utc};
-use es_core::{AggregateId, Position, Version};
 use serde::Deserialize;
 use ticketing::{ConcertId, CustomerId, OrderId, VenueId};
 use ticketing_app::Shop;
@@ -23,13 +25,11 @@ use utoipa::IntoParams;
 use crate::ApiState;
 use crate::auth::{Admin, Caller};
 use crate::json::{ApiJson, ApiPath, ApiQuery};
-use crate::limits::{EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX};
-use crate::openapi::{Forbidden, InvalidQuery, Unauthorized, UnparsablePath};
-use crate::paths::{AggregatePath, ConcertPath, OrderPath, VenuePath};
-use crate::problem::{FieldError, Problem};
-use crate::views::{
-    Attendee, Cart, Concert, ConcertListed, DaySales, DraftListed, EventRecord, Items, Order, PageBody, Venue,
-};
+use crate::openapi::{Forbidden, InvalidPathOrQuery, InvalidQuery, Unauthorized, UnparsablePath};
+use crate::params::{PageQuery, Params, text_filter};
+use crate::paths::{ConcertPath, OrderPath, VenuePath};
+use crate::problem::Problem;
+use crate::views::{Attendee, Cart, Concert, ConcertListed, DaySales, DraftListed, Items, Order, PageBody, Venue};
 
 /// The read routes. Paths and parameter names are those of the command routes (`{concertId}`), so that both
 /// routers merge into one route per path.
@@ -45,108 +45,31 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/cart", get(cart))
         .route("/orders", get(orders))
         .route("/orders/{orderId}", get(order))
-        .route("/events", get(events))
-        .route("/aggregates/{aggregateId}/events", get(aggregate_events))
 }
 
-/// `?cursor=&limit=` of a paged list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct PageQuery {
-    /// The `nextCursor` of the previous page.
-    cursor: Option<String>,
-    /// Items per page.
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-}
-
-impl PageQuery {
-    /// The cursor and page size, or a 400 naming what is wrong. A cursor's content is the read model's business: a
-    /// forged one is refused there (400 too).
-    fn checked(self) -> Result<(Option<String>, Option<u32>), Problem> {
-        let mut params = Params::default();
-        let limit = params.limit(self.limit, PAGE_SIZE_MAX);
-        params.check()?;
-        Ok((present(self.cursor), limit))
-    }
-}
-
-/// `GET /concerts`'s filters. Times stay text here so that a malformed one is reported with its name and value.
+/// `GET /concerts`'s filters. Every parameter stays text here so that an invalid one is reported with its name and
+/// value (`params.rs`).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ConcertQuery {
-    /// Part of the concert's or the venue's name, any case.
+    /// Part of the concert's or the venue's name, any case; blank means no filter.
     q: Option<String>,
-    /// Part of the venue's city or address, any case.
+    /// Part of the venue's city or address, any case; blank means no filter.
     location: Option<String>,
     /// Concerts starting at or after this RFC 3339 time.
-    #[param(format = DateTime)]
+    #[param(format = DateTime, min_length = 1)]
     from: Option<String>,
     /// Concerts starting at or before this RFC 3339 time.
-    #[param(format = DateTime)]
+    #[param(format = DateTime, min_length = 1)]
     to: Option<String>,
-    /// The genre, exactly but in any case.
+    /// The genre, exactly but in any case; blank means no filter.
     genre: Option<String>,
-    /// Items per page.
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
+    /// Items per page (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    limit: Option<String>,
     /// The `nextCursor` of the previous page.
+    #[param(min_length = 1)]
     cursor: Option<String>,
-}
-
-/// `GET /events?after=&limit=`: `after` is a position (a previous page's `nextCursor`), 0 for the start.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct EventsQuery {
-    /// Show events after this position (a previous page's `nextCursor`); 0, the default, for the start.
-    after: Option<u64>,
-    /// Events per page (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u32>,
-}
-
-/// Invalid query parameters, collected so that one 400 names them all.
-#[derive(Debug, Default)]
-struct Params {
-    errors: Vec<FieldError>,
-}
-
-impl Params {
-    /// `limit` if absent or within `1..=max`; otherwise records why not.
-    fn limit(&mut self, limit: Option<u32>, max: u32) -> Option<u32> {
-        match limit {
-            Some(value) if value == 0 || value > max => {
-                self.errors.push(FieldError::new("limit", format!("must be between 1 and {max}, not {value}")));
-                None
-            }
-            other => other,
-        }
-    }
-
-    /// An optional RFC 3339 time, in UTC.
-    fn time(&mut self, name: &str, text: Option<String>) -> Option<DateTime<Utc>> {
-        let text = present(text)?;
-        match DateTime::parse_from_rfc3339(&text) {
-            Ok(time) => Some(time.with_timezone(&Utc)),
-            Err(error) => {
-                self.errors.push(FieldError::new(name, format!("`{text}` is not an RFC 3339 time: {error}")));
-                None
-            }
-        }
-    }
-
-    /// Ok when every parameter was valid; otherwise the 400 problem naming each invalid one.
-    fn check(self) -> Result<(), Problem> {
-        if self.errors.is_empty() {
-            return Ok(());
-        }
-        Err(Problem::bad_request("The query string has invalid parameters.").with_errors(self.errors))
-    }
-}
-
-/// A text parameter, or `None` when absent or blank (`?q=` means no filter, not "names containing nothing").
-fn present(text: Option<String>) -> Option<String> {
-    text.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
 }
 
 #[utoipa::path(
@@ -212,18 +135,18 @@ pub(crate) async fn concerts(
     if let (Some(from), Some(to)) = (from, to)
         && to < from
     {
-        params.errors.push(FieldError::new("to", "must not be before from"));
+        params.refuse("to", "must not be before from");
     }
     let limit = params.limit(query.limit, PAGE_SIZE_MAX);
     // A cursor's content is the read model's business: a forged one is refused there (400 too).
-    let cursor = present(query.cursor);
+    let cursor = params.cursor(query.cursor);
     params.check()?;
     let search = ConcertSearch {
-        q: present(query.q),
-        location: present(query.location),
+        q: text_filter(query.q),
+        location: text_filter(query.location),
         from,
         to,
-        genre: present(query.genre),
+        genre: text_filter(query.genre),
         limit,
         cursor,
     };
@@ -293,11 +216,11 @@ async fn known_concert(queries: &dyn Queries, concert_id: ConcertId) -> Result<(
     get,
     path = "/concerts/{concertId}/attendees",
     tag = "concerts",
-    summary = "Lists a concert's tickets sold and their check-ins.",
-    params(ConcertPath),
+    summary = "Lists a concert's tickets sold and their check-ins, by ticket code, a page at a time.",
+    params(ConcertPath, PageQuery),
     responses(
-        (status = 200, description = "The attendees.", body = Items<Attendee>),
-        (status = 400, response = UnparsablePath),
+        (status = 200, description = "A page of attendees.", body = PageBody<Attendee>),
+        (status = 400, response = InvalidPathOrQuery),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "No concert has this id.", body = Problem, content_type = "application/problem+json")
@@ -308,11 +231,13 @@ pub(crate) async fn attendees(
     _admin: Admin,
     State(queries): State<Arc<dyn Queries>>,
     ApiPath(path): ApiPath<ConcertPath>,
-) -> Result<ApiJson<Items<Attendee>>, Problem> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<ApiJson<PageBody<Attendee>>, Problem> {
+    let (cursor, limit) = query.checked()?;
     let concert_id = ConcertId(path.concert_id);
     known_concert(queries.as_ref(), concert_id).await?;
-    let views = queries.attendees(concert_id).await?;
-    Ok(ApiJson(Items::from_views(views, Attendee::from)))
+    let page = queries.attendees_page(concert_id, cursor, limit).await?;
+    Ok(ApiJson(PageBody::from_page(page, Attendee::from)))
 }
 
 #[utoipa::path(
@@ -364,14 +289,16 @@ pub(crate) async fn cart(
     Ok(ApiJson(view.into()))
 }
 
-/// The caller's orders, newest first; an administrator sees everyone's.
+/// The caller's orders, newest first, a page at a time; an administrator pages through everyone's.
 #[utoipa::path(
     get,
     path = "/orders",
     tag = "orders",
-    summary = "Lists the caller's orders, newest first; an administrator's lists everyone's.",
+    summary = "Lists the caller's orders, newest first, a page at a time; an administrator's lists everyone's.",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The orders.", body = Items<Order>),
+        (status = 200, description = "A page of orders.", body = PageBody<Order>),
+        (status = 400, response = InvalidQuery),
         (status = 401, response = Unauthorized)
     ),
     security(("bearer" = [])),
@@ -379,10 +306,12 @@ pub(crate) async fn cart(
 pub(crate) async fn orders(
     caller: Caller,
     State(queries): State<Arc<dyn Queries>>,
-) -> Result<ApiJson<Items<Order>>, Problem> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<ApiJson<PageBody<Order>>, Problem> {
+    let (cursor, limit) = query.checked()?;
     let customer = (!caller.admin).then_some(CustomerId(caller.user_id));
-    let views = queries.orders(customer).await?;
-    Ok(ApiJson(Items::from_views(views, Order::from)))
+    let page = queries.orders_page(customer, cursor, limit).await?;
+    Ok(ApiJson(PageBody::from_page(page, Order::from)))
 }
 
 #[utoipa::path(
@@ -408,69 +337,4 @@ pub(crate) async fn order(
         Some(view) if caller.admin || view.customer_id == CustomerId(caller.user_id) => Ok(ApiJson(view.into())),
         _ => Err(Problem::not_found("No order of yours has this id.")),
     }
-}
-
-/// A page of the whole log after `after`, in commit order. `nextCursor` is the last position shown, to pass as
-/// `after`, while the log holds more; it is `null` once the page reaches the log's head.
-#[utoipa::path(
-    get,
-    path = "/events",
-    tag = "log",
-    summary = "Reads the whole log after a position, in commit order.",
-    params(EventsQuery),
-    responses(
-        (status = 200, description = "A page of events; `nextCursor` is the `after` of the next page, `null` at the head.", body = PageBody<EventRecord>),
-        (status = 400, response = InvalidQuery),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden)
-    ),
-    security(("bearer" = [])),
-)]
-pub(crate) async fn events(
-    _admin: Admin,
-    State(shop): State<Arc<Shop>>,
-    ApiQuery(query): ApiQuery<EventsQuery>,
-) -> Result<ApiJson<PageBody<EventRecord>>, Problem> {
-    let mut params = Params::default();
-    let limit = params.limit(query.limit, EVENTS_PAGE_MAX);
-    params.check()?;
-    let after = Position(query.after.unwrap_or(Position::START.0));
-    let log = shop.log();
-    let records =
-        log.read_all(after, limit.unwrap_or(EVENTS_PAGE_DEFAULT)).await.map_err(|error| Problem::internal(&error))?;
-    let head = log.store().head().await.map_err(|error| Problem::internal(&error))?;
-    let next_cursor = records.last().filter(|last| last.position < head).map(|last| last.position.0.to_string());
-    Ok(ApiJson(PageBody::new(records.into_iter().map(EventRecord::from).collect(), next_cursor)))
-}
-
-/// Every event of one aggregate, oldest first; 404 when it has none (no such aggregate).
-#[utoipa::path(
-    get,
-    path = "/aggregates/{aggregateId}/events",
-    tag = "log",
-    summary = "Reads every event of one aggregate, oldest first.",
-    params(AggregatePath),
-    responses(
-        (status = 200, description = "The events.", body = Items<EventRecord>),
-        (status = 400, response = UnparsablePath),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, description = "No aggregate has this id.", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = [])),
-)]
-pub(crate) async fn aggregate_events(
-    _admin: Admin,
-    State(shop): State<Arc<Shop>>,
-    ApiPath(path): ApiPath<AggregatePath>,
-) -> Result<ApiJson<Items<EventRecord>>, Problem> {
-    let records = shop
-        .log()
-        .load(AggregateId(path.aggregate_id), Version::INITIAL)
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    if records.is_empty() {
-        return Err(Problem::not_found("No aggregate has this id."));
-    }
-    Ok(ApiJson(Items::from_views(records, EventRecord::from)))
 }

@@ -79,7 +79,7 @@ impl<T> PageBody<T> {
     }
 }
 
-/// A whole list, unpaged (it is bounded by what it belongs to: one concert, one customer).
+/// A whole list, unpaged: one that is bounded by what it belongs to (a concert's days of sales).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Items<T> {
     items: Vec<T>,

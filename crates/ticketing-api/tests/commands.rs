@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use ticketing::{ConcertId, OrderId, TicketTypeId};
 use ticketing_api::auth::{AuthState, LocalSigner, Secret, Verifier};
 use ticketing_api::{ApiState, router};
-use ticketing_app::Shop;
+use ticketing_app::{CONCERTS_PER_CART_MAX, Shop};
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -572,7 +572,7 @@ async fn the_same_idempotency_key_twice_holds_tickets_once_and_answers_alike() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_idempotency_key_is_scoped_to_its_caller_and_its_route() {
+async fn an_idempotency_key_is_scoped_to_its_caller() {
     let api = open();
     let (concert_id, ticket_type_id) = api.on_sale(10).await;
     let key = Uuid::new_v4().to_string();
@@ -583,16 +583,73 @@ async fn an_idempotency_key_is_scoped_to_its_caller_and_its_route() {
     let mine = expect(mine.await, StatusCode::CREATED);
     let theirs = api.raw(Method::POST, "/cart/items", Some(&other_customer), Some(body.into_bytes()), Some(&key));
     let theirs = expect(theirs.await, StatusCode::CREATED);
+
     assert_ne!(mine.body["id"], theirs.body["id"], "another caller's key returned my hold");
-
-    // The same key on another route is another command, not the first route's stored result.
-    let checkout = api.raw(Method::POST, "/cart/checkout", Some(&api.customer), None, Some(&key)).await;
-    let checkout = expect(checkout, StatusCode::CREATED);
-    assert!(checkout.body["orderId"].is_string(), "{}", checkout.body);
-
     let concert_id = ConcertId(concert_id.parse().expect("a UUID"));
     let concert = api.shop.concerts().refresh(concert_id.into()).await.expect("the concert loads");
-    assert_eq!(concert.state.holds().len(), 1, "the other caller's hold is live, mine was sold");
+    assert_eq!(concert.state.holds().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idempotency_key_sent_with_a_different_request_is_a_422_problem_and_acts_once() {
+    let api = open();
+    let (concert_id, ticket_type_id) = api.on_sale(10).await;
+    let key = Uuid::new_v4().to_string();
+    let items = |quantity: u32| {
+        let body = json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": quantity});
+        Some(body.to_string().into_bytes())
+    };
+    let first = api.raw(Method::POST, "/cart/items", Some(&api.customer), items(2), Some(&key)).await;
+    let first = expect(first, StatusCode::CREATED);
+
+    let other_body = api.raw(Method::POST, "/cart/items", Some(&api.customer), items(3), Some(&key)).await;
+    let other_route = api.raw(Method::POST, "/cart/checkout", Some(&api.customer), None, Some(&key)).await;
+    let other_method = api
+        .raw(
+            Method::DELETE,
+            &format!("/cart/items/{}", first.body["id"].as_str().unwrap_or_default()),
+            Some(&api.customer),
+            None,
+            Some(&key),
+        )
+        .await;
+    let respaced = format!(r#"{{ "quantity": 2, "ticketTypeId": "{ticket_type_id}", "concertId": "{concert_id}" }}"#);
+    let again =
+        api.raw(Method::POST, "/cart/items", Some(&api.customer), Some(respaced.into_bytes()), Some(&key)).await;
+
+    for refused in [other_body, other_route, other_method] {
+        let refused = expect(refused, StatusCode::UNPROCESSABLE_ENTITY);
+        let detail = refused.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("Idempotency-Key was used for a different request"), "{detail}");
+    }
+    let again = expect(again, StatusCode::CREATED);
+    assert_eq!(again.body, first.body, "the same document, spelled differently, is the same request");
+    assert_eq!(again.headers[LOCATION], first.headers[LOCATION]);
+    let concert_id = ConcertId(concert_id.parse().expect("a UUID"));
+    let concert = api.shop.concerts().refresh(concert_id.into()).await.expect("the concert loads");
+    assert_eq!(concert.state.holds().len(), 1, "one hold, still in the cart");
+    let ticket_type = concert.state.ticket_type(TicketTypeId(ticket_type_id.parse().expect("a UUID")));
+    assert_eq!(ticket_type.map(|ticket_type| ticket_type.held), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tickets_of_one_concert_more_than_a_checkout_can_buy_are_a_422_problem() {
+    let api = open();
+    let mut concerts = Vec::new();
+    for _ in 0..=CONCERTS_PER_CART_MAX {
+        concerts.push(api.on_sale(10).await);
+    }
+    let (last, allowed) = concerts.split_last().expect("concerts were made");
+    for (concert_id, ticket_type_id) in allowed {
+        expect(api.reserve(concert_id, ticket_type_id, 1).await, StatusCode::CREATED);
+    }
+
+    let refused = expect(api.reserve(&last.0, &last.1, 1).await, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&format!("at most {CONCERTS_PER_CART_MAX} concerts")), "{detail}");
+    let checkout = api.customer(Method::POST, "/cart/checkout", None).await;
+    expect(checkout, StatusCode::CREATED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -393,3 +393,46 @@ async fn the_schemas_name_the_members_of_the_real_documents() {
     assert_matches(&document, schema(&document, "Problem"), &problem.body, "a problem", false);
     assert_matches(&document, schema(&document, "FieldError"), &problem.body["errors"][0], "a field error", true);
 }
+
+/// The schema of the query parameter `name` of an operation.
+fn query_parameter<'a>(operation: &'a Value, name: &str) -> &'a Value {
+    let parameters = operation["parameters"].as_array().expect("the operation has parameters");
+    let parameter = parameters.iter().find(|parameter| parameter["name"] == name && parameter["in"] == "query");
+    &parameter.unwrap_or_else(|| panic!("no query parameter {name}: {operation}"))["schema"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn query_parameters_are_documented_with_the_types_and_bounds_the_routes_accept() {
+    let api = open();
+    let document = api.document().await;
+    let operations = operations(&document);
+    let get = |path: &str| &operations[&("GET".to_owned(), path.to_owned())];
+    let paged = [
+        "/venues",
+        "/concerts",
+        "/concerts/drafts",
+        "/concerts/{concertId}/attendees",
+        "/orders",
+        "/aggregates/{aggregateId}/events",
+    ];
+
+    for path in paged {
+        let limit = query_parameter(get(path), "limit");
+        assert_eq!((&limit["type"], &limit["minimum"], &limit["maximum"]), (&json!("integer"), &json!(1), &json!(100)));
+        assert_eq!(query_parameter(get(path), "cursor")["minLength"], 1, "{path}: an empty cursor is refused");
+    }
+    assert_eq!(query_parameter(get("/events"), "limit")["maximum"], 1000);
+    for path in ["/events", "/events/live"] {
+        let after = query_parameter(get(path), "after");
+        assert_eq!((&after["type"], &after["minimum"]), (&json!("integer"), &json!(0)), "{path}");
+        assert_eq!(
+            after["maximum"].as_u64(),
+            Some(i64::MAX.unsigned_abs()),
+            "{path}: the largest position the log holds"
+        );
+    }
+    for name in ["from", "to"] {
+        let time = query_parameter(get("/concerts"), name);
+        assert_eq!((&time["format"], &time["minLength"]), (&json!("date-time"), &json!(1)), "{name}");
+    }
+}

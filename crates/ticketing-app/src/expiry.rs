@@ -11,49 +11,86 @@
 //! keeps nothing of its own on disk.
 //!
 //! A host without a long-running process (a function called once a minute)
-//! calls [`HoldExpiry::run_once`] instead of [`HoldExpiry::run`]: it catches
-//! up with the log and sweeps, each within a [`RunBounds`], so one call never
-//! outlasts its time limit; what it leaves is done by the next call, from
-//! where this one stopped as long as the same value is kept between calls.
+//! does not follow the log at all: it asks a read model which concerts have
+//! run-out holds ([`DueHolds`]) and calls [`expire_due_holds`], at most a
+//! bounded number of concerts per call, earliest first. Its work does not
+//! grow with the log's length, and what it leaves is done by the next call.
+//!
+//! Either way a concert whose expiry fails is logged and passed over: it
+//! delays only itself, never the other concerts of the sweep.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use es_core::{CancellationToken, Clock, DomainEvent, EventLog, Position, RecordedEvent, Subscription};
+use es_core::{CancellationToken, Clock, DomainEvent, EventLog, Position, RecordedEvent, Subscription, async_trait};
 use ticketing::{ConcertEvent, ConcertId, HoldId};
 
+use crate::queries::QueryError;
 use crate::{AppError, Shop};
 
 /// Longest the process sleeps without looking at the clock, so that a clock
 /// that jumps (or a hold made by another process) is noticed soon.
 const SWEEP_INTERVAL_MAX: Duration = Duration::from_secs(1);
 
-/// Records read per page while catching up with the log.
-const CATCH_UP_PAGE_RECORDS: u32 = 1_000;
-
-/// The most work one [`HoldExpiry::run_once`] does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunBounds {
-    /// Records of the log read to catch up.
-    pub records_max: usize,
-    /// Concerts swept (each is one read and one append per run-out hold).
-    pub concerts_max: usize,
+/// Which concerts have run-out holds, as a read model knows them: for hosts
+/// that do not follow the log (the read model follows it for them).
+#[async_trait]
+pub trait DueHolds: Send + Sync {
+    /// Concerts with a hold that ran out at or before `now`, the earliest
+    /// run-out hold first, at most `limit`.
+    async fn concerts_with_due_holds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<ConcertId>, QueryError>;
 }
 
-/// What one [`HoldExpiry::run_once`] did.
+/// What one sweep did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RunReport {
-    /// Records of the log read.
-    pub records_read: usize,
-    /// Whether the end of the log was reached; if not, holds made since
-    /// are found by a later run.
-    pub caught_up: bool,
+pub struct SweepReport {
     /// Holds expired.
     pub expired: usize,
-    /// Concerts with run-out holds left for a later run.
+    /// Concerts whose expiry failed (logged; they are tried again next time).
+    pub failed: usize,
+    /// Concerts with run-out holds left for a later sweep.
     pub concerts_left: usize,
+}
+
+/// One bounded sweep for a scheduled host: expires the run-out holds of at
+/// most `concerts_max` concerts that `due` names, earliest first.
+pub async fn expire_due_holds(
+    shop: &Shop,
+    due: &dyn DueHolds,
+    now: DateTime<Utc>,
+    concerts_max: usize,
+) -> Result<SweepReport, AppError> {
+    let mut concerts = due
+        .concerts_with_due_holds(now, concerts_max.saturating_add(1))
+        .await
+        .map_err(|error| AppError::Store(error.to_string()))?;
+    let left = concerts.len().saturating_sub(concerts_max);
+    concerts.truncate(concerts_max);
+    let mut report = expire_each(concerts, |concert_id| shop.expire_holds(concert_id, now)).await;
+    report.concerts_left = left;
+    Ok(report)
+}
+
+/// Expires each concert's run-out holds with `expire`, going on past a
+/// concert that fails.
+async fn expire_each<F, Fut>(concerts: Vec<ConcertId>, mut expire: F) -> SweepReport
+where
+    F: FnMut(ConcertId) -> Fut,
+    Fut: std::future::Future<Output = Result<usize, AppError>>,
+{
+    let mut report = SweepReport::default();
+    for concert_id in concerts {
+        match expire(concert_id).await {
+            Ok(expired) => report.expired += expired,
+            Err(error) => {
+                report.failed += 1;
+                tracing::warn!(%concert_id, %error, "expiring a concert's holds failed; the others go on");
+            }
+        }
+    }
+    report
 }
 
 /// The event types that start or settle a hold.
@@ -119,23 +156,11 @@ impl HoldExpiry {
         self.due.first().map(|(expires_at, _)| *expires_at)
     }
 
-    /// Expires every hold that has run out at `now`, one concert at a time.
-    /// Returns how many holds were expired. The holds stay in memory until
-    /// their `TicketHoldExpired` event is observed from the log.
-    pub async fn sweep(&self, shop: &Shop, now: DateTime<Utc>) -> Result<usize, AppError> {
-        let (expired, _) = self.sweep_at_most(shop, now, usize::MAX).await?;
-        Ok(expired)
-    }
-
-    /// As [`HoldExpiry::sweep`], for at most `concerts_max` concerts, those
-    /// with the earliest run-out hold first. Returns the holds expired and
-    /// the concerts left with run-out holds.
-    pub async fn sweep_at_most(
-        &self,
-        shop: &Shop,
-        now: DateTime<Utc>,
-        concerts_max: usize,
-    ) -> Result<(usize, usize), AppError> {
+    /// Expires every hold that has run out at `now`, one concert at a time;
+    /// a concert that fails is logged and the others go on. The holds stay
+    /// in memory until their `TicketHoldExpired` event is observed from the
+    /// log.
+    pub async fn sweep(&self, shop: &Shop, now: DateTime<Utc>) -> SweepReport {
         let mut concerts: Vec<ConcertId> = Vec::new();
         let mut seen: BTreeSet<ConcertId> = BTreeSet::new();
         for (_, hold_id) in self.due.iter().take_while(|(expires_at, _)| *expires_at <= now) {
@@ -145,49 +170,7 @@ impl HoldExpiry {
                 concerts.push(*concert_id);
             }
         }
-        let left = concerts.len().saturating_sub(concerts_max);
-        let mut expired = 0;
-        for concert_id in concerts.into_iter().take(concerts_max) {
-            expired += shop.expire_holds(concert_id, now).await?;
-        }
-        Ok((expired, left))
-    }
-
-    /// Observes the log after the last record seen, at most `records_max`
-    /// records. Returns how many were read and whether the end was reached.
-    /// A hold record that does not decode is logged and passed over, as in
-    /// [`HoldExpiry::run`].
-    pub async fn catch_up(&mut self, log: &EventLog, records_max: usize) -> Result<(usize, bool), AppError> {
-        let mut read = 0;
-        while read < records_max {
-            let page_size = u32::try_from(records_max - read).unwrap_or(u32::MAX).min(CATCH_UP_PAGE_RECORDS);
-            let page =
-                log.read_all(self.position, page_size).await.map_err(|error| AppError::Store(error.to_string()))?;
-            if page.is_empty() {
-                return Ok((read, true));
-            }
-            read += page.len();
-            for record in &page {
-                if let Err(error) = self.observe(record) {
-                    tracing::error!(position = %record.position, %error, "hold expiry cannot read a hold event");
-                }
-            }
-        }
-        Ok((read, false))
-    }
-
-    /// One bounded run for a scheduled host: catches up with `shop`'s log,
-    /// then expires what has run out at `now`. Keep the value between runs:
-    /// a new one starts again from the beginning of the log.
-    pub async fn run_once(
-        &mut self,
-        shop: &Shop,
-        now: DateTime<Utc>,
-        bounds: RunBounds,
-    ) -> Result<RunReport, AppError> {
-        let (records_read, caught_up) = self.catch_up(shop.log(), bounds.records_max).await?;
-        let (expired, concerts_left) = self.sweep_at_most(shop, now, bounds.concerts_max).await?;
-        Ok(RunReport { records_read, caught_up, expired, concerts_left })
+        expire_each(concerts, |concert_id| shop.expire_holds(concert_id, now)).await
     }
 
     /// Follows the log and sweeps whenever a hold falls due, until
@@ -211,9 +194,7 @@ impl HoldExpiry {
                 Err(error) => tracing::warn!(%error, "hold expiry cannot read the log; retrying"),
             }
             let now = clock.now();
-            if let Err(error) = self.sweep(&shop, now).await {
-                tracing::warn!(%error, "hold expiry sweep failed; retrying");
-            }
+            self.sweep(&shop, now).await;
             let until_due = self
                 .next_due()
                 .and_then(|due| (due - now).to_std().ok())
@@ -225,5 +206,24 @@ impl HoldExpiry {
                 () = tokio::time::sleep(until_due) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_concert_that_fails_delays_only_itself() {
+        let concerts: Vec<ConcertId> = (0..3).map(|_| ConcertId::from(es_core::AggregateId::random())).collect();
+        let failing = concerts[0];
+        let mut tried = Vec::new();
+        let report = expire_each(concerts.clone(), |concert_id| {
+            tried.push(concert_id);
+            async move { if concert_id == failing { Err(AppError::Store("the store refused".into())) } else { Ok(2) } }
+        })
+        .await;
+        assert_eq!(tried, concerts, "every concert is tried, the failing first one included");
+        assert_eq!(report, SweepReport { expired: 4, failed: 1, concerts_left: 0 });
     }
 }

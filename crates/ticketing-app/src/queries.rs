@@ -5,24 +5,16 @@
 //! backends implement [`Queries`] (SQLite in `ticketing-sqlite`).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use es_core::{Position, async_trait};
+use es_core::{Position, async_trait, format_created};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use crate::paging::{
+    CURSOR_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, SortOrder, decode_cursor, encode_cursor, page,
+    page_in_memory, page_size,
+};
 use crate::written::Written;
 use ticketing::{ConcertId, CustomerId, HoldId, Money, OrderId, TicketCode, TicketTypeId, VenueId};
-
-/// Items in a page when the caller does not say.
-pub const PAGE_SIZE_DEFAULT: u32 = 20;
-
-/// Most items in one page, whatever the caller asks for.
-pub const PAGE_SIZE_MAX: u32 = 100;
-
-/// The page size to use for a requested `limit`: the default when absent,
-/// otherwise clamped to `1..=PAGE_SIZE_MAX`.
-pub fn page_size(limit: Option<u32>) -> u32 {
-    limit.unwrap_or(PAGE_SIZE_DEFAULT).clamp(1, PAGE_SIZE_MAX)
-}
 
 /// A read model could not answer.
 #[derive(Debug, Error)]
@@ -33,16 +25,6 @@ pub enum QueryError {
     /// A page cursor that this backend did not hand out.
     #[error("invalid page cursor")]
     InvalidCursor,
-}
-
-/// One page of a list, and where the next one starts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Page<T> {
-    /// The items, in the list's order.
-    pub items: Vec<T>,
-    /// Opaque; pass it back to get the next page. `None` on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// A venue as listed and shown.
@@ -280,44 +262,6 @@ pub struct ConcertSearch {
     pub cursor: Option<String>,
 }
 
-/// Longest cursor a backend accepts, in bytes before hex encoding.
-pub const CURSOR_BYTES_MAX: usize = 1_024;
-
-/// An opaque page cursor: the hex of `key|id`, the sort key and id of the
-/// last item of a page. Every backend hands out the same cursors, so a
-/// client never learns which one answers.
-pub fn encode_cursor(key: &str, id: uuid::Uuid) -> String {
-    format!("{key}|{id}").bytes().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// The sort key and id in a cursor from [`encode_cursor`].
-pub fn decode_cursor(cursor: &str) -> Result<(String, uuid::Uuid), QueryError> {
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 2 * CURSOR_BYTES_MAX {
-        return Err(QueryError::InvalidCursor);
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|at| cursor.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect::<Option<Vec<u8>>>()
-        .ok_or(QueryError::InvalidCursor)?;
-    let text = String::from_utf8(bytes).map_err(|_| QueryError::InvalidCursor)?;
-    let (key, id) = text.rsplit_once('|').ok_or(QueryError::InvalidCursor)?;
-    let id = uuid::Uuid::parse_str(id).map_err(|_| QueryError::InvalidCursor)?;
-    Ok((key.to_owned(), id))
-}
-
-/// Keeps `limit` of `rows` (read with one extra) and the cursor after them.
-pub fn page<T>(mut rows: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
-    let limit = limit as usize;
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(cursor_of)
-    } else {
-        None
-    };
-    Page { items: rows, next_cursor }
-}
-
 /// What the read models answer. Object safe: the API holds an
 /// `Arc<dyn Queries>`. Nothing here writes: a hold that has run out is
 /// hidden by `cart`, not removed.
@@ -345,6 +289,25 @@ pub trait Queries: Send + Sync + 'static {
     /// A customer's orders, or everyone's for `None` (admins), newest first.
     async fn orders(&self, customer: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError>;
 
+    /// A page of [`Queries::orders`]: newest first (by the time placed, to
+    /// the millisecond, then by id, highest first), after `cursor`. By
+    /// default the list is read whole and paged in memory
+    /// ([`page_in_memory`]); a backend overrides this to page in its store.
+    async fn orders_page(
+        &self,
+        customer: Option<CustomerId>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<OrderView>, QueryError> {
+        if let Some(cursor) = &cursor {
+            decode_cursor(cursor)?;
+        }
+        let orders = self.orders(customer).await?;
+        page_in_memory(orders, cursor.as_deref(), limit, SortOrder::Descending, |order: &OrderView| {
+            (format_created(order.placed_at), order.id.0)
+        })
+    }
+
     /// One order.
     async fn order(&self, id: OrderId) -> Result<Option<OrderView>, QueryError>;
 
@@ -354,6 +317,24 @@ pub trait Queries: Send + Sync + 'static {
 
     /// A concert's ticket holders, by ticket code.
     async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError>;
+
+    /// A page of [`Queries::attendees`], by ticket code, after `cursor`. By
+    /// default the list is read whole and paged in memory
+    /// ([`page_in_memory`]); a backend overrides this to page in its store.
+    async fn attendees_page(
+        &self,
+        concert_id: ConcertId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<AttendeeView>, QueryError> {
+        if let Some(cursor) = &cursor {
+            decode_cursor(cursor)?;
+        }
+        let attendees = self.attendees(concert_id).await?;
+        page_in_memory(attendees, cursor.as_deref(), limit, SortOrder::Ascending, |attendee: &AttendeeView| {
+            (attendee.ticket_code.clone(), attendee.order_id.0)
+        })
+    }
 
     /// A concert's sales per UTC day, oldest first.
     async fn sales(&self, concert_id: ConcertId) -> Result<Vec<DailySales>, QueryError>;
@@ -375,29 +356,6 @@ pub trait Queries: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_sizes_default_and_are_clamped_to_the_named_bounds() {
-        assert_eq!(page_size(None), PAGE_SIZE_DEFAULT);
-        assert_eq!(page_size(Some(0)), 1);
-        assert_eq!(page_size(Some(7)), 7);
-        assert_eq!(page_size(Some(PAGE_SIZE_MAX + 1)), PAGE_SIZE_MAX);
-    }
-
-    #[test]
-    fn cursors_round_trip_and_anything_else_is_refused() {
-        let id = uuid::Uuid::from_u128(5);
-        for key in ["2030-02-01T20:00:00.000Z", "a|b", "2031-06-01T20:00:00.000Z|with a bar"] {
-            assert_eq!(decode_cursor(&encode_cursor(key, id)).ok(), Some((key.to_owned(), id)), "{key}");
-        }
-        let truncated = encode_cursor("x", id)[..10].to_owned();
-        let without_id: String = "key".bytes().map(|byte| format!("{byte:02x}")).collect();
-        let oversized = "00".repeat(CURSOR_BYTES_MAX + 1);
-        // "|not-a-uuid"
-        for bad in ["", "zz", "abc", &truncated, &without_id, &oversized, "7c6e6f742d612d75756964"] {
-            assert!(matches!(decode_cursor(bad), Err(QueryError::InvalidCursor)), "{bad:?} was accepted");
-        }
-    }
 
     #[test]
     fn views_serialize_in_camel_case() {

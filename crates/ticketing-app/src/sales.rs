@@ -3,21 +3,32 @@
 //! removing or expiring releases both; checkout empties the cart, sells the
 //! held tickets of every concert in it and places the order. So the
 //! concert's inventory and the carts can never disagree, whatever fails.
+//!
+//! Because checkout is one append, a cart holds tickets of at most
+//! [`CONCERTS_PER_CART_MAX`] concerts: tickets of a further concert are
+//! refused when reserved, rather than leaving a cart whose checkout could
+//! never commit.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use es_core::{AggregateId, CommandContext};
+use es_core::limits::AGGREGATES_PER_APPEND_MAX;
+use es_core::{AggregateId, CommandContext, RepositoryError};
 use serde::{Deserialize, Serialize};
 use ticketing::limits::HOLD_MINUTES;
 use ticketing::process::{expired_holds, plan_checkout};
 use ticketing::{
-    CartCommand, CartId, CartItem, ConcertCommand, ConcertId, CustomerId, HoldId, HoldRequest, OrderCommand, OrderId,
-    Quantity, TicketCode, TicketTypeId,
+    Cart, CartCommand, CartId, CartItem, ConcertCommand, ConcertId, CustomerId, HoldId, HoldRequest, OrderCommand,
+    OrderId, Quantity, RefusalKind, TicketCode, TicketTypeId,
 };
 
-use crate::error::{AppError, Refused, rejected};
+use crate::error::{AppError, AttemptError, Refused, rejected};
 use crate::shop::{Batch, Reads, Shop, decide, load};
+
+/// Most concerts one cart may hold tickets of. Checkout appends the cart, the
+/// new order and every concert of the cart in one atomic append, and the log
+/// takes at most [`AGGREGATES_PER_APPEND_MAX`] aggregates per append.
+pub const CONCERTS_PER_CART_MAX: usize = AGGREGATES_PER_APPEND_MAX - 2;
 
 /// Tickets held in a cart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +87,7 @@ impl Shop {
                     expires_at: reservation.expires_at,
                 };
                 let cart = load(shop.carts(), cart_id, reads).await?;
+                room_for_concert(&cart.state, concert_id)?;
                 let cart_events = decide(&cart, &CartCommand::AddItem { item, now })?;
                 let mut batch = Batch::new(&context);
                 batch.add(shop.concerts(), &concert, &concert_events)?;
@@ -171,6 +183,7 @@ impl Shop {
             let context = Arc::clone(&shared_context);
             Box::pin(async move {
                 let cart = load(shop.carts(), cart_id, reads).await?;
+                fits_one_append(&cart.state)?;
                 let plan = plan_checkout(&cart.state, customer, order_id, now).map_err(rejected)?;
                 let mut batch = Batch::new(&context);
                 batch.add(shop.carts(), &cart, &decide(&cart, &plan.cart_command())?)?;
@@ -220,5 +233,86 @@ impl Shop {
             }
         }
         Err(Refused::from_cart_item(hold_id).into())
+    }
+}
+
+/// The concerts of a cart's items, live or not, each once.
+fn concerts_in(cart: &Cart) -> Vec<ConcertId> {
+    let mut concerts: Vec<ConcertId> = Vec::new();
+    for item in cart.items() {
+        if !concerts.contains(&item.concert_id) {
+            concerts.push(item.concert_id);
+        }
+    }
+    concerts
+}
+
+/// Refuses tickets of a concert new to a cart that holds tickets of
+/// [`CONCERTS_PER_CART_MAX`] concerts already: its checkout could not commit.
+fn room_for_concert(cart: &Cart, concert_id: ConcertId) -> Result<(), AttemptError> {
+    let concerts = concerts_in(cart);
+    if concerts.contains(&concert_id) || concerts.len() < CONCERTS_PER_CART_MAX {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "a cart holds tickets of at most {CONCERTS_PER_CART_MAX} concerts, because checkout buys them all at once; \
+         check out or remove the tickets of another concert first"
+    )))
+}
+
+/// Refuses the checkout of a cart of more concerts than one append takes
+/// (one filled before [`room_for_concert`] was checked).
+fn fits_one_append(cart: &Cart) -> Result<(), AttemptError> {
+    let concerts = concerts_in(cart).len();
+    if concerts <= CONCERTS_PER_CART_MAX {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "a checkout buys tickets of at most {CONCERTS_PER_CART_MAX} concerts and the cart holds tickets of \
+         {concerts}; remove the tickets of {} of them first",
+        concerts - CONCERTS_PER_CART_MAX
+    )))
+}
+
+fn invalid(message: String) -> AttemptError {
+    RepositoryError::Rejected(Refused::Domain { kind: RefusalKind::Invalid, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use es_core::Aggregate;
+    use ticketing::{CartEvent, Currency, Money};
+
+    use super::*;
+
+    /// A cart holding one ticket of each of `concerts` concerts, as its events built it (whatever rules held then).
+    fn cart_of(concerts: usize) -> Cart {
+        let expires_at = Utc.with_ymd_and_hms(2030, 1, 1, 10, 15, 0).single().expect("a valid time");
+        let mut cart = Cart::default();
+        for _ in 0..concerts {
+            cart.evolve(&CartEvent::ItemAdded {
+                item_id: HoldId(uuid::Uuid::new_v4()),
+                concert_id: ConcertId(uuid::Uuid::new_v4()),
+                ticket_type_id: TicketTypeId(uuid::Uuid::new_v4()),
+                quantity: Quantity::new(1).expect("a quantity"),
+                unit_price: Money::new(2_500, Currency::new("EUR").expect("a currency")),
+                expires_at,
+            });
+        }
+        cart
+    }
+
+    #[test]
+    fn a_checkout_of_more_concerts_than_one_append_takes_is_refused_as_invalid() {
+        assert!(fits_one_append(&cart_of(CONCERTS_PER_CART_MAX)).is_ok());
+
+        let refused = fits_one_append(&cart_of(CONCERTS_PER_CART_MAX + 2));
+
+        let Err(RepositoryError::Rejected(Refused::Domain { kind, message })) = refused else {
+            panic!("not refused: {refused:?}");
+        };
+        assert_eq!(kind, RefusalKind::Invalid);
+        assert!(message.contains("remove the tickets of 2 of them"), "{message}");
     }
 }

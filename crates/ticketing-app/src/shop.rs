@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use es_core::{
-    Aggregate, AggregateId, Appended, Clock, CodecError, CommandContext, CommandRecord, EventLog, Loaded, Repository,
-    RepositoryError, SnapshotStore, Transaction, Turns, retry_on_conflict,
+    Aggregate, AggregateId, Appended, Clock, CommandContext, EventLog, Loaded, Repository, RepositoryError,
+    SnapshotStore, Transaction, Turns, retry_on_conflict,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,6 +22,7 @@ use ticketing::{Cart, Concert, Order, Venue};
 
 use crate::codes::TicketCodes;
 use crate::error::{AppError, AttemptError, Refusal, Refused, refused};
+use crate::idempotency::{first_result, stored};
 use crate::lanes::Lanes;
 
 /// The application's command side: every handler is a method. Cheap to
@@ -140,8 +141,9 @@ impl Shop {
     /// caches, or from the log's head with [`Reads::Fresh`]), decides, and
     /// records the events in a [`Batch`]. A refusal on cached states is
     /// confirmed once on fresh states; a version conflict starts over. `T`
-    /// is the command's result, stored with its id so that a retry returns
-    /// it.
+    /// is the command's result, stored with its id and the request's
+    /// fingerprint so that a retry of the same request returns it
+    /// (`idempotency.rs`).
     pub(crate) async fn run<'f, T>(
         &self,
         context: &CommandContext,
@@ -155,7 +157,7 @@ impl Shop {
             && let Some(record) =
                 self.log.store().stored_command(command_id).await.map_err(|error| AppError::Store(error.to_string()))?
         {
-            return decode_result(&record).map_err(AppError::from);
+            return first_result(&record).map_err(AppError::from);
         }
         let _turns = self.turns.take(aggregates).await;
         let attempt = &attempt;
@@ -167,12 +169,12 @@ impl Shop {
             };
             match decision.changes {
                 None => Ok(decision.value),
-                Some(changes) => match changes.transaction.commit(log, &decision.value).await? {
+                Some(changes) => match changes.transaction.commit(log, &stored(&decision.value)).await? {
                     Appended::Committed(commit) => {
                         crate::written::note(&commit);
                         Ok(decision.value)
                     }
-                    Appended::AlreadyApplied(record) => decode_result(&record),
+                    Appended::AlreadyApplied(record) => first_result(&record),
                 },
             }
         })
@@ -340,9 +342,4 @@ where
 /// Something the handler needed to read does not exist.
 pub(crate) fn missing(what: &str) -> AttemptError {
     RepositoryError::Rejected(Refused::Missing(what.to_owned()))
-}
-
-pub(crate) fn decode_result<T: DeserializeOwned>(record: &CommandRecord) -> Result<T, AttemptError> {
-    serde_json::from_str(&record.result)
-        .map_err(|source| RepositoryError::Codec(CodecError::Json { event_type: "command result".to_owned(), source }))
 }

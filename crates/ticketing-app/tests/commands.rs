@@ -14,7 +14,10 @@ use ticketing::{
     Address, Capacity, Concert, ConcertId, Currency, CustomerId, Money, Name, Quantity, RefusalKind, TicketTypeId,
     VenueId, VenueProfile,
 };
-use ticketing_app::{AppError, ConcertForm, HoldExpiry, RandomTicketCodes, RunBounds, Shop};
+use ticketing_app::idempotency::{Fingerprint, for_request};
+use ticketing_app::{
+    AppError, CONCERTS_PER_CART_MAX, ConcertForm, DueHolds, HoldExpiry, RandomTicketCodes, Shop, expire_due_holds,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -254,6 +257,55 @@ async fn a_repeated_command_id_holds_tickets_once() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_id_repeated_for_another_request_is_refused_and_acts_once() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
+    let buyer = customer();
+    let context = CommandContext { command_id: Some(CommandId::random()), ..CommandContext::default() };
+    let (two, three) = (Fingerprint(uuid::Uuid::from_u128(2)), Fingerprint(uuid::Uuid::from_u128(3)));
+    let reserve = |count: u32| shop.reserve(&context, buyer, concert_id, ticket_type_id, quantity(count));
+
+    let first = for_request(two, reserve(2)).await?;
+    let other = for_request(three, reserve(3)).await;
+    let again = for_request(two, reserve(2)).await?;
+
+    assert!(is_refusal(&other, RefusalKind::Invalid), "{other:?}");
+    assert_eq!(again, first);
+    let concert = shop.concerts().refresh(concert_id.into()).await?;
+    let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
+    assert_eq!(ticket_type.held, 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cart_takes_tickets_of_as_many_concerts_as_one_checkout_can_buy() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let buyer = customer();
+    let mut concerts = Vec::new();
+    for _ in 0..=CONCERTS_PER_CART_MAX {
+        concerts.push(on_sale(shop, 10).await?);
+    }
+    let (last, allowed) = concerts.split_last().ok_or("concerts were made")?;
+    for &(concert_id, ticket_type_id) in allowed {
+        shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(1)).await?;
+    }
+
+    let one_more = shop.reserve(&ctx(), buyer, last.0, last.1, quantity(1)).await;
+    let same_concert_again = shop.reserve(&ctx(), buyer, allowed[0].0, allowed[0].1, quantity(1)).await;
+
+    assert!(is_refusal(&one_more, RefusalKind::Invalid), "{one_more:?}");
+    let message = one_more.err().map(|error| error.to_string()).unwrap_or_default();
+    assert!(message.contains(&format!("at most {CONCERTS_PER_CART_MAX} concerts")), "{message}");
+    assert!(same_concert_again.is_ok(), "a concert already in the cart takes more: {same_concert_again:?}");
+    let order_id = shop.checkout(&ctx(), buyer).await?;
+    let order = shop.orders().refresh(order_id.into()).await?;
+    assert_eq!(order.state.tickets().count(), CONCERTS_PER_CART_MAX + 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refusal_on_a_stale_cache_is_checked_against_the_log() -> TestResult {
     let fixture = open()?;
     let (concert_id, ticket_type_id) = on_sale(&fixture.shop, 2).await?;
@@ -334,8 +386,8 @@ async fn the_expiry_process_releases_only_holds_that_ran_out_and_were_not_sold()
     let due = expiry.next_due().ok_or("a hold is due")?;
     assert_eq!(due, start() + Duration::minutes(15));
 
-    assert_eq!(expiry.sweep(shop, due - Duration::milliseconds(1)).await?, 0, "nothing runs out early");
-    assert_eq!(expiry.sweep(shop, due).await?, 1);
+    assert_eq!(expiry.sweep(shop, due - Duration::milliseconds(1)).await.expired, 0, "nothing runs out early");
+    assert_eq!(expiry.sweep(shop, due).await.expired, 1);
     observe_log(&mut expiry, shop).await?;
     assert_eq!(expiry.live_holds(), 0);
     assert_eq!(expiry.next_due(), None);
@@ -374,61 +426,38 @@ async fn the_running_expiry_process_frees_tickets_once_the_clock_passes_the_hold
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bounded_runs_of_the_expiry_process_catch_up_and_sweep_a_little_at_a_time() -> TestResult {
-    let fixture = open()?;
-    let shop = &fixture.shop;
-    let (first, first_type) = on_sale(shop, 10).await?;
-    let (second, second_type) = on_sale(shop, 10).await?;
-    shop.reserve(&ctx(), customer(), first, first_type, quantity(2)).await?;
-    shop.reserve(&ctx(), customer(), second, second_type, quantity(3)).await?;
-    let log = shop.log().read_all(Position(0), 10_000).await?;
-    // A bound that stops the first run just before the second hold.
-    let before_second_hold =
-        log.iter().rposition(|record| record.event_type == "TicketsHeld").ok_or("the second hold is in the log")?;
-    let due = start() + Duration::minutes(15);
-    let bounds = RunBounds { records_max: before_second_hold, concerts_max: 1 };
+/// A read model's answer to "which concerts have run-out holds", as a list.
+struct Named(Vec<ConcertId>);
 
-    let mut expiry = HoldExpiry::new();
-    let early = expiry.run_once(shop, due, bounds).await?;
-    assert_eq!(
-        (early.records_read, early.caught_up, early.expired, early.concerts_left),
-        (before_second_hold, false, 1, 0),
-        "the first run stops short of the second hold, and expires the one it saw"
-    );
-
-    let next = expiry.run_once(shop, due, bounds).await?;
-    assert!(next.caught_up, "the second run reaches the end of the log");
-    assert_eq!((next.expired, next.concerts_left), (1, 0), "and expires the hold the first one did not see");
-
-    let idle = expiry.run_once(shop, due, bounds).await?;
-    assert_eq!((idle.expired, idle.concerts_left), (0, 0), "nothing is left to do");
-    assert_eq!(expiry.live_holds(), 0);
-    for (concert_id, ticket_type_id) in [(first, first_type), (second, second_type)] {
-        let concert = shop.concerts().refresh(concert_id.into()).await?;
-        let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
-        assert_eq!(ticket_type.available(), 10);
+#[es_core::async_trait]
+impl DueHolds for Named {
+    async fn concerts_with_due_holds(
+        &self,
+        _now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ConcertId>, ticketing_app::queries::QueryError> {
+        Ok(self.0.iter().copied().take(limit).collect())
     }
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_bounded_sweep_leaves_the_concerts_beyond_its_bound_for_the_next_run() -> TestResult {
+async fn a_scheduled_sweep_expires_the_holds_of_the_concerts_it_is_told_of_a_bounded_number_at_a_time() -> TestResult {
     let fixture = open()?;
     let shop = &fixture.shop;
     let mut concerts = Vec::new();
     for _ in 0..3 {
         let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
         shop.reserve(&ctx(), customer(), concert_id, ticket_type_id, quantity(1)).await?;
+        shop.reserve(&ctx(), customer(), concert_id, ticket_type_id, quantity(2)).await?;
         concerts.push(concert_id);
     }
     let due = start() + Duration::minutes(15);
-    let bounds = RunBounds { records_max: 10_000, concerts_max: 2 };
 
-    let mut expiry = HoldExpiry::new();
-    let first = expiry.run_once(shop, due, bounds).await?;
-    assert_eq!((first.caught_up, first.expired, first.concerts_left), (true, 2, 1));
-    let second = expiry.run_once(shop, due, bounds).await?;
-    assert_eq!((second.expired, second.concerts_left), (1, 0));
+    let early = expire_due_holds(shop, &Named(concerts.clone()), due - Duration::milliseconds(1), 2).await?;
+    assert_eq!((early.expired, early.failed), (0, 0), "nothing has run out before its time");
+    let first = expire_due_holds(shop, &Named(concerts.clone()), due, 2).await?;
+    assert_eq!((first.expired, first.failed, first.concerts_left), (4, 0, 1), "two concerts, two holds each");
+    let second = expire_due_holds(shop, &Named(concerts[2..].to_vec()), due, 2).await?;
+    assert_eq!((second.expired, second.concerts_left), (2, 0), "the next run does the rest");
     Ok(())
 }

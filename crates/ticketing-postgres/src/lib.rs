@@ -38,6 +38,7 @@
 //! is in `migrations/`, embedded and applied by [`migrate`].
 
 mod error;
+mod holds;
 pub mod limits;
 mod projectors;
 mod queries;
@@ -79,7 +80,10 @@ pub async fn migrate(pool: &PgPool) -> Result<(), PostgresError> {
 #[derive(Debug)]
 struct Embedded;
 
-const MIGRATIONS: [(i64, &str, &str); 1] = [(1, "read models", include_str!("../migrations/0001_read_models.sql"))];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "read models", include_str!("../migrations/0001_read_models.sql")),
+    (2, "holds", include_str!("../migrations/0002_holds.sql")),
+];
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(

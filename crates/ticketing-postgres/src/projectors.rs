@@ -13,7 +13,7 @@
 use es_core::RecordedEvent;
 use sqlx_core::query::query;
 use sqlx_postgres::PgConnection;
-use ticketing::{ConcertEvent, OrderEvent, VenueEvent};
+use ticketing::{ConcertEvent, HoldId, OrderEvent, VenueEvent};
 
 use crate::rows::{Fact, Kind, Refusal, int, one_row};
 
@@ -25,7 +25,8 @@ pub enum ReadModel {
     Catalogue,
     /// Venues as listed and shown; deleted ones stay, marked.
     Venues,
-    /// Each concert's ticket types with held, sold and available counts.
+    /// Each concert's ticket types with held, sold and available counts,
+    /// and the live holds with their expiry (what hold expiry asks).
     TicketTypes,
     /// Orders with their tickets.
     Orders,
@@ -75,7 +76,7 @@ impl ReadModel {
         match self {
             ReadModel::Catalogue => &["catalogue", "catalogue_venues"],
             ReadModel::Venues => &["venues"],
-            ReadModel::TicketTypes => &["ticket_types"],
+            ReadModel::TicketTypes => &["ticket_types", "holds"],
             ReadModel::Orders => &["orders", "order_tickets"],
             ReadModel::Attendees => &["attendees"],
             ReadModel::Sales => &["sales"],
@@ -240,18 +241,22 @@ async fn ticket_types(
                 .rows_affected();
             one_row(changed, "removing an unknown ticket type")?;
         }
-        ConcertEvent::TicketsHeld { ticket_type_id, quantity, .. } => {
+        ConcertEvent::TicketsHeld { hold_id, ticket_type_id, quantity, expires_at, .. } => {
             adjust(connection, ticket_type_id.0, i64::from(quantity.get()), 0, version).await?;
+            crate::holds::held(connection, hold_id, concert_id, expires_at).await?;
         }
-        ConcertEvent::HoldReleased { ticket_type_id, quantity, .. }
-        | ConcertEvent::HoldExpired { ticket_type_id, quantity, .. } => {
+        ConcertEvent::HoldReleased { hold_id, ticket_type_id, quantity }
+        | ConcertEvent::HoldExpired { hold_id, ticket_type_id, quantity } => {
             adjust(connection, ticket_type_id.0, -i64::from(quantity.get()), 0, version).await?;
+            crate::holds::settled(connection, &[hold_id]).await?;
         }
         ConcertEvent::TicketsSold { holds, .. } => {
-            for hold in holds {
+            for hold in &holds {
                 let count = i64::from(hold.quantity.get());
                 adjust(connection, hold.ticket_type_id.0, -count, count, version).await?;
             }
+            let settled: Vec<HoldId> = holds.iter().map(|hold| hold.hold_id).collect();
+            crate::holds::settled(connection, &settled).await?;
         }
         ConcertEvent::Created { .. }
         | ConcertEvent::DetailsUpdated { .. }

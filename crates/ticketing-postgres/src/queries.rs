@@ -86,6 +86,11 @@ impl std::fmt::Debug for PostgresQueries {
 }
 
 impl PostgresQueries {
+    /// The pool the queries use.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Queries over the (migrated) database behind `pool`, with carts from
     /// `carts`.
     pub fn new(pool: PgPool, carts: Arc<dyn CartReader>) -> Self {

@@ -9,6 +9,7 @@
 //! nowhere else.
 
 mod projectors;
+mod purchases;
 mod queries;
 mod rows;
 

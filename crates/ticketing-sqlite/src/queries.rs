@@ -17,12 +17,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
     AttendeeView, CartItemView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales,
-    DraftSummary, OrderStatus, OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef,
-    VenueView, decode_cursor, encode_cursor, page, page_size,
+    DraftSummary, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView, decode_cursor,
+    encode_cursor, page, page_size,
 };
 use uuid::Uuid;
 
 use crate::ReadModels;
+use crate::purchases;
 use crate::rows::time;
 
 /// How long a read waits for a lock held by a projection's commit.
@@ -67,30 +68,30 @@ impl SqliteQueries {
     }
 }
 
-fn store(error: rusqlite::Error) -> QueryError {
+pub(crate) fn store(error: rusqlite::Error) -> QueryError {
     QueryError::Store(error.to_string())
 }
 
-fn bad<E: std::error::Error + Send + Sync + 'static>(column: usize, error: E) -> rusqlite::Error {
+pub(crate) fn bad<E: std::error::Error + Send + Sync + 'static>(column: usize, error: E) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(error))
 }
 
-fn uuid_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Uuid> {
+pub(crate) fn uuid_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Uuid> {
     let text: String = row.get(column)?;
     Uuid::parse_str(&text).map_err(|error| bad(column, error))
 }
 
-fn time_at(row: &Row<'_>, column: usize) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn time_at(row: &Row<'_>, column: usize) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = row.get(column)?;
     parse_created(&text).map_err(|error| bad(column, error))
 }
 
-fn optional_time_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(crate) fn optional_time_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let text: Option<String> = row.get(column)?;
     text.map(|text| parse_created(&text).map_err(|error| bad(column, error))).transpose()
 }
 
-fn money_at(row: &Row<'_>, amount: usize, currency: usize) -> rusqlite::Result<Money> {
+pub(crate) fn money_at(row: &Row<'_>, amount: usize, currency: usize) -> rusqlite::Result<Money> {
     let value: i64 = row.get(amount)?;
     let value = u64::try_from(value).map_err(|error| bad(amount, error))?;
     let code: String = row.get(currency)?;
@@ -124,40 +125,6 @@ fn venue_row(row: &Row<'_>) -> rusqlite::Result<VenueView> {
 }
 
 const VENUE_COLUMNS: &str = "venue_id, name, address, city, capacity, description, web_url";
-
-fn order_rows(connection: &Connection, orders: Vec<(OrderView, String)>) -> Result<Vec<OrderView>, QueryError> {
-    let mut statement = connection
-        .prepare_cached("SELECT code, concert_id, ticket_type_id FROM order_tickets WHERE order_id = ?1 ORDER BY seq")
-        .map_err(store)?;
-    let mut result = Vec::with_capacity(orders.len());
-    for (mut order, id) in orders {
-        order.tickets = statement
-            .query_map([id], |row| {
-                Ok(OrderTicketView {
-                    code: row.get(0)?,
-                    concert_id: ConcertId(uuid_at(row, 1)?),
-                    ticket_type_id: ticketing::TicketTypeId(uuid_at(row, 2)?),
-                })
-            })
-            .and_then(Iterator::collect)
-            .map_err(store)?;
-        result.push(order);
-    }
-    Ok(result)
-}
-
-fn order_row(row: &Row<'_>) -> rusqlite::Result<(OrderView, String)> {
-    let id: String = row.get(0)?;
-    let order = OrderView {
-        id: OrderId(uuid_at(row, 0)?),
-        customer_id: CustomerId(uuid_at(row, 1)?),
-        status: OrderStatus::Placed,
-        total: money_at(row, 2, 3)?,
-        tickets: Vec::new(),
-        placed_at: time_at(row, 4)?,
-    };
-    Ok((order, id))
-}
 
 #[async_trait]
 impl Queries for SqliteQueries {
@@ -371,34 +338,22 @@ impl Queries for SqliteQueries {
     }
 
     async fn orders(&self, customer: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError> {
-        self.read(move |connection| {
-            let orders = connection
-                .prepare_cached(
-                    "SELECT order_id, customer_id, total_amount, currency, placed_at FROM orders \
-                     WHERE ?1 IS NULL OR customer_id = ?1 ORDER BY placed_at DESC, order_id DESC",
-                )
-                .and_then(|mut statement| {
-                    statement.query_map([customer.map(|customer| customer.to_string())], order_row)?.collect()
-                })
-                .map_err(store)?;
-            order_rows(connection, orders)
-        })
-        .await
+        self.read(move |connection| purchases::orders(connection, customer)).await
+    }
+
+    async fn orders_page(
+        &self,
+        customer: Option<CustomerId>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<OrderView>, QueryError> {
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = page_size(limit);
+        self.read(move |connection| purchases::orders_page(connection, customer, after, limit)).await
     }
 
     async fn order(&self, id: OrderId) -> Result<Option<OrderView>, QueryError> {
-        self.read(move |connection| {
-            let found = connection
-                .query_row(
-                    "SELECT order_id, customer_id, total_amount, currency, placed_at FROM orders WHERE order_id = ?1",
-                    [id.to_string()],
-                    order_row,
-                )
-                .optional()
-                .map_err(store)?;
-            Ok(order_rows(connection, found.into_iter().collect())?.pop())
-        })
-        .await
+        self.read(move |connection| purchases::order(connection, id)).await
     }
 
     async fn ticket_order(&self, code: &TicketCode) -> Result<Option<OrderId>, QueryError> {
@@ -414,28 +369,18 @@ impl Queries for SqliteQueries {
     }
 
     async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
-        self.read(move |connection| {
-            connection
-                .prepare_cached(
-                    "SELECT ticket_code, order_id, customer_id, ticket_type_id, checked_in_at FROM attendees \
-                     WHERE concert_id = ?1 ORDER BY ticket_code",
-                )
-                .and_then(|mut statement| {
-                    statement
-                        .query_map([concert_id.to_string()], |row| {
-                            Ok(AttendeeView {
-                                ticket_code: row.get(0)?,
-                                order_id: OrderId(uuid_at(row, 1)?),
-                                customer_id: CustomerId(uuid_at(row, 2)?),
-                                ticket_type_id: ticketing::TicketTypeId(uuid_at(row, 3)?),
-                                checked_in_at: optional_time_at(row, 4)?,
-                            })
-                        })?
-                        .collect()
-                })
-                .map_err(store)
-        })
-        .await
+        self.read(move |connection| purchases::attendees(connection, concert_id)).await
+    }
+
+    async fn attendees_page(
+        &self,
+        concert_id: ConcertId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<AttendeeView>, QueryError> {
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = page_size(limit);
+        self.read(move |connection| purchases::attendees_page(connection, concert_id, after, limit)).await
     }
 
     async fn sales(&self, concert_id: ConcertId) -> Result<Vec<DailySales>, QueryError> {

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use crate::limits::API_RESPONSE_BYTES_MAX;
-use crate::model::Problem;
+use crate::limits::{API_RESPONSE_BYTES_MAX, LIST_PAGE_ITEMS};
+use crate::model::{Page, Problem};
 
 /// The request header that makes a command idempotent (as the API names it).
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -96,6 +96,32 @@ impl Api {
         let request = request.body(Body::empty()).map_err(ApiError::Request)?;
         let body = self.send(request).await?;
         serde_json::from_slice(&body).map_err(ApiError::Decode)
+    }
+
+    /// Every item of the paged list at `path` (without a query string), read page after page: for the pages that
+    /// show a whole list.
+    pub(crate) async fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<Vec<T>, ApiError> {
+        #[derive(Serialize)]
+        struct PageQuery<'a> {
+            limit: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            cursor: Option<&'a str>,
+        }
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = PageQuery { limit: LIST_PAGE_ITEMS, cursor: cursor.as_deref() };
+            let page: Page<T> = self.get(&with_query(path, &query), token).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// Sends a command; the answer's body (empty for most commands).
@@ -198,6 +224,25 @@ mod tests {
 
         assert!(error.is_status(StatusCode::CONFLICT));
         assert_eq!(error.problem().map(|problem| problem.detail.as_str()), Some("Sold out."));
+    }
+
+    #[tokio::test]
+    async fn a_whole_list_is_read_page_after_page() {
+        let router = Router::new().route(
+            "/things",
+            get(|axum::extract::RawQuery(query): axum::extract::RawQuery| async move {
+                let page = match query.as_deref() {
+                    Some("limit=100") => serde_json::json!({"items": [1, 2], "nextCursor": "c2"}),
+                    Some("limit=100&cursor=c2") => serde_json::json!({"items": [3], "nextCursor": null}),
+                    other => serde_json::json!({"unexpected": other}),
+                };
+                axum::Json(page)
+            }),
+        );
+
+        let items: Vec<u32> = Api::new(router).get_all("/things", None).await.expect("every page");
+
+        assert_eq!(items, [1, 2, 3]);
     }
 
     #[tokio::test]

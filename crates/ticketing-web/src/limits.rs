@@ -17,6 +17,10 @@ pub const PROGRAMME_PAGE_CONCERTS: u32 = 20;
 /// largest page).
 pub const VENUES_PAGE_MAX: u32 = 100;
 
+/// Items per page when a page shows a whole paged list of the API (a customer's orders, a concert's attendees),
+/// reading it page after page: the API's largest page.
+pub const LIST_PAGE_ITEMS: u32 = 100;
+
 /// Concerts whose names a cart or the order list looks up; a cart holds at most 20 items, and an order list with
 /// more concerts than this shows the rest by id.
 pub const CONCERT_LOOKUPS_MAX: usize = 50;

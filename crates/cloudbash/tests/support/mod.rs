@@ -189,3 +189,24 @@ impl Caller {
         body
     }
 }
+
+/// How long the read side may take to show what was committed when the
+/// emulators are loaded by the whole suite (read-your-writes gives up after
+/// 2 s and answers anyway).
+pub const CONVERGE_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Asks `check` until it answers, or fails after [`CONVERGE_MAX`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + CONVERGE_MAX;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: not so after {CONVERGE_MAX:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

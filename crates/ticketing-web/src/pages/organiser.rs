@@ -688,11 +688,10 @@ async fn attendees_page(
 async fn show_attendees(ctx: &Ctx, concert_id: Uuid, code: String, feedback: Feedback) -> Result<Response, PageError> {
     let session = ctx.organiser()?;
     let concert = fetch_concert(ctx, concert_id).await?;
-    let attendees: Items<Attendee> =
-        ctx.state.api().get(&format!("/concerts/{concert_id}/attendees"), Some(&session.token)).await?;
-    let checked_in = attendees.items.iter().filter(|attendee| attendee.checked_in_at.is_some()).count();
+    let attendees: Vec<Attendee> =
+        ctx.state.api().get_all(&format!("/concerts/{concert_id}/attendees"), Some(&session.token)).await?;
+    let checked_in = attendees.iter().filter(|attendee| attendee.checked_in_at.is_some()).count();
     let attendees = attendees
-        .items
         .into_iter()
         .map(|attendee| AttendeeRow {
             ticket_type: concert
@@ -737,10 +736,10 @@ async fn check_in(ctx: Ctx, Path(concert_id): Path<Uuid>, form: Result<Form<Chec
         Ok(session) => session,
         Err(error) => return ctx.finish(Err(error)),
     };
-    let attendees: Result<Items<Attendee>, ApiError> =
-        ctx.state.api().get(&format!("/concerts/{concert_id}/attendees"), Some(&session.token)).await;
+    let attendees: Result<Vec<Attendee>, ApiError> =
+        ctx.state.api().get_all(&format!("/concerts/{concert_id}/attendees"), Some(&session.token)).await;
     match attendees {
-        Ok(attendees) if attendees.items.iter().any(|attendee| attendee.ticket_code == code) => {}
+        Ok(attendees) if attendees.iter().any(|attendee| attendee.ticket_code == code) => {}
         Ok(_) => {
             let message = Message::new(format!("Ticket {code} is not a ticket for this concert."));
             return refuse_check_in(&ctx, concert_id, typed, message, StatusCode::NOT_FOUND).await;

@@ -619,11 +619,10 @@ async fn orders_page(ctx: Ctx, query: Result<Query<OrdersQuery>, QueryRejection>
 
 async fn show_orders(ctx: &Ctx, placed: Option<Uuid>) -> Result<Response, PageError> {
     let session = ctx.session()?;
-    let orders: crate::model::Items<Order> = ctx.state.api().get("/orders", Some(&session.token)).await?;
-    let concert_ids = orders.items.iter().flat_map(|order| order.tickets.iter().map(|ticket| ticket.concert_id));
+    let orders: Vec<Order> = ctx.state.api().get_all("/orders", Some(&session.token)).await?;
+    let concert_ids = orders.iter().flat_map(|order| order.tickets.iter().map(|ticket| ticket.concert_id));
     let concerts = lookup_concerts(ctx, concert_ids.collect()).await?;
     let orders = orders
-        .items
         .into_iter()
         .map(|order| OrderCard {
             id: order.id,

@@ -22,6 +22,9 @@ use super::{Api, OnSale};
 /// Events per page read from `GET /events` (the API's maximum).
 const EVENTS_PAGE: u32 = 1_000;
 
+/// Orders per page read from `GET /orders` (the API's maximum for paged lists).
+const ORDERS_PAGE: u32 = 100;
+
 /// Longest wait for the read models to show the sale.
 const READ_MODELS_WAIT_MAX: Duration = Duration::from_secs(30);
 
@@ -168,15 +171,22 @@ async fn read_models(api: &Api, admin: &str, on_sale: &OnSale, audit: &mut Audit
         .find(|ticket_type| ticket_type["id"].as_str() == Some(on_sale.ticket_type_id.as_str()))
         .context("the ticket type on sale")?;
     audit.read_available = ticket_type["available"].as_u64().context("availability")?;
-    let orders = api.expect(Method::GET, "/orders", admin, None, StatusCode::OK).await?;
-    audit.read_order_tickets = orders["items"]
-        .as_array()
-        .context("orders")?
-        .iter()
-        .flat_map(|order| order["tickets"].as_array().into_iter().flatten())
-        .filter(|ticket| ticket["concertId"].as_str() == Some(concert_id.as_str()))
-        .count() as u64;
-    Ok(())
+    audit.read_order_tickets = 0;
+    let mut path = format!("/orders?limit={ORDERS_PAGE}");
+    loop {
+        let orders = api.expect(Method::GET, &path, admin, None, StatusCode::OK).await?;
+        audit.read_order_tickets += orders["items"]
+            .as_array()
+            .context("orders")?
+            .iter()
+            .flat_map(|order| order["tickets"].as_array().into_iter().flatten())
+            .filter(|ticket| ticket["concertId"].as_str() == Some(concert_id.as_str()))
+            .count() as u64;
+        match orders["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/orders?limit={ORDERS_PAGE}&cursor={cursor}"),
+            None => return Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
