@@ -16,11 +16,19 @@
 //! nothing later can survive without it. A caller is never answered before
 //! its sync.
 //!
+//! **A failed sync stops the log.** On Linux a failed `fsync` may drop the
+//! dirty pages it was asked to write, and a later sync that succeeds says
+//! nothing about them: acknowledging a later batch after a later sync could
+//! acknowledge events whose predecessors are lost. So the first failed sync
+//! halts the log ([`Halt`]): its batches and every later one are answered
+//! "unavailable", the writer refuses new appends, and readiness reports it,
+//! until the process restarts and SQLite recovers the WAL.
+//!
 //! [`Durability::Full`]: crate::Durability::Full
 
 use std::fs::File;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use es_core::{AppendError, Appended, Position, StoreError};
@@ -33,6 +41,23 @@ use crate::writer::WriterStats;
 const BATCHES_AHEAD_MAX: usize = 64;
 
 pub(crate) type Reply = oneshot::Sender<Result<Appended, AppendError>>;
+
+/// Why the log stopped accepting appends, once it has: set by the first
+/// failed sync, never cleared (a restart recovers the WAL).
+#[derive(Debug, Default)]
+pub(crate) struct Halt {
+    reason: Mutex<Option<String>>,
+}
+
+impl Halt {
+    pub(crate) fn halt(&self, reason: String) {
+        self.reason.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(reason);
+    }
+
+    pub(crate) fn reason(&self) -> Option<String> {
+        self.reason.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
 
 /// One committed batch's answers.
 pub(crate) struct Acknowledgement {
@@ -50,6 +75,8 @@ pub(crate) enum Acknowledger {
         flusher: Option<JoinHandle<()>>,
         /// Batches handed to the flusher and not yet answered.
         unsynced: Arc<AtomicUsize>,
+        /// Set once a sync has failed.
+        halt: Arc<Halt>,
     },
 }
 
@@ -59,15 +86,25 @@ impl Acknowledger {
         wal: File,
         commits: watch::Sender<Position>,
         stats: Arc<WriterStats>,
+        halt: Arc<Halt>,
     ) -> Result<Self, StoreError> {
         let (jobs, received) = std::sync::mpsc::sync_channel(BATCHES_AHEAD_MAX);
         let unsynced = Arc::new(AtomicUsize::new(0));
         let flushed = Arc::clone(&unsynced);
+        let halted = Arc::clone(&halt);
         let flusher = std::thread::Builder::new()
             .name("es-sqlite-flush".into())
-            .spawn(move || flush(&wal, &received, &commits, &stats, &flushed))
+            .spawn(move || flush(|| wal.sync_data(), &received, &commits, &stats, &flushed, &halted))
             .map_err(StoreError::backend)?;
-        Ok(Acknowledger::Pipelined { jobs: Some(jobs), flusher: Some(flusher), unsynced })
+        Ok(Acknowledger::Pipelined { jobs: Some(jobs), flusher: Some(flusher), unsynced, halt })
+    }
+
+    /// Why the log stopped accepting appends, if it has.
+    pub(crate) fn halted(&self) -> Option<String> {
+        match self {
+            Acknowledger::Immediate { .. } => None,
+            Acknowledger::Pipelined { halt, .. } => halt.reason(),
+        }
     }
 
     /// Whether the flusher is still syncing batches committed earlier: a
@@ -111,11 +148,12 @@ impl Acknowledger {
 }
 
 fn flush(
-    wal: &File,
+    mut sync: impl FnMut() -> std::io::Result<()>,
     received: &std::sync::mpsc::Receiver<Acknowledgement>,
     commits: &watch::Sender<Position>,
     stats: &WriterStats,
     unsynced: &AtomicUsize,
+    halt: &Halt,
 ) {
     let mut ready = Vec::new();
     while let Ok(first) = received.recv() {
@@ -123,8 +161,14 @@ fn flush(
         while let Ok(next) = received.try_recv() {
             ready.push(next);
         }
-        let synced = wal.sync_data();
-        stats.syncs.fetch_add(1, Ordering::Relaxed);
+        // After a failed sync no later sync proves anything: acknowledge nothing more.
+        let synced = match halt.reason() {
+            Some(reason) => Err(std::io::Error::other(reason)),
+            None => {
+                stats.syncs.fetch_add(1, Ordering::Relaxed);
+                sync()
+            }
+        };
         let position = ready.iter().map(|batch| batch.position).max().unwrap_or_default();
         // Before answering: a caller answered now may append at once, and
         // the writer must not linger for a sync that is already over.
@@ -137,8 +181,11 @@ fn flush(
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "syncing the WAL failed; callers are told the outcome is unknown");
                 let message = format!("commit not confirmed durable: {error}");
+                if halt.reason().is_none() {
+                    tracing::error!(%error, "syncing the WAL failed; the log accepts no more appends until restarted");
+                    halt.halt(format!("the log stopped after a failed sync of its WAL ({error}); restart the process"));
+                }
                 for batch in ready.drain(..) {
                     fail(batch.answers, &message);
                 }
@@ -158,5 +205,54 @@ fn answer(answers: Vec<(Reply, Result<Appended, AppendError>)>) {
 fn fail(answers: Vec<(Reply, Result<Appended, AppendError>)>, message: &str) {
     for (reply, _) in answers {
         let _ = reply.send(Err(StoreError::Unavailable(message.to_owned()).into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use es_core::Commit;
+
+    use super::*;
+
+    /// A batch of one append, and the receiver of its answer.
+    fn batch(position: u64) -> (Acknowledgement, oneshot::Receiver<Result<Appended, AppendError>>) {
+        let (reply, answer) = oneshot::channel();
+        let appended = Ok(Appended::Committed(Commit { position: Some(Position(position)), versions: Vec::new() }));
+        (Acknowledgement { answers: vec![(reply, appended)], position: Position(position) }, answer)
+    }
+
+    #[test]
+    fn after_a_failed_sync_nothing_more_is_acknowledged_even_when_later_syncs_would_succeed() {
+        let (jobs, received) = std::sync::mpsc::sync_channel(8);
+        let commits = watch::Sender::new(Position::START);
+        let halt = Arc::new(Halt::default());
+        let syncs = Arc::new(AtomicUsize::new(0));
+        let flusher = {
+            let (commits, halt, syncs) = (commits.clone(), Arc::clone(&halt), Arc::clone(&syncs));
+            std::thread::spawn(move || {
+                let mut outcomes = VecDeque::from([Ok(()), Err(std::io::Error::other("EIO"))]);
+                let sync = || {
+                    syncs.fetch_add(1, Ordering::SeqCst);
+                    outcomes.pop_front().unwrap_or(Ok(()))
+                };
+                flush(sync, &received, &commits, &WriterStats::default(), &AtomicUsize::new(3), &halt);
+            })
+        };
+        // One batch per sync: the next is handed over once the last is answered.
+        let mut acknowledged = Vec::new();
+        for position in 1..=3 {
+            let (acknowledgement, answer) = batch(position);
+            jobs.send(acknowledgement).expect("the flusher runs");
+            acknowledged.push(matches!(answer.blocking_recv(), Ok(Ok(_))));
+        }
+        drop(jobs);
+        flusher.join().expect("the flusher ends");
+
+        assert_eq!(acknowledged, [true, false, false], "the failed batch and every later one are refused");
+        assert_eq!(syncs.load(Ordering::SeqCst), 2, "no sync is trusted after a failed one, so none is tried");
+        assert!(halt.reason().is_some_and(|reason| reason.contains("restart")), "the log says it stopped");
+        assert_eq!(*commits.borrow(), Position(1), "subscribers never hear of a batch after the failed sync");
     }
 }

@@ -47,7 +47,7 @@ pub use projection::{ApplyError, SqliteProjection, SqliteProjector, TableSpec, T
 pub use writer::WriterStats;
 
 use crate::checkpointer::Nudge;
-use crate::flush::Acknowledger;
+use crate::flush::{Acknowledger, Halt};
 use crate::pool::Pool;
 use crate::rows::{event_from_row, sql_int};
 use crate::schema::{EVENT_COLUMNS, SCHEMA};
@@ -67,6 +67,8 @@ pub struct SqliteEventStore {
     stats: Arc<WriterStats>,
     /// Handed to the read models of this file, whose commits add to the WAL too.
     checkpointer: Nudge,
+    /// Set once a sync of the WAL has failed: see `flush.rs`.
+    halt: Arc<Halt>,
 }
 
 impl std::fmt::Debug for SqliteEventStore {
@@ -84,6 +86,7 @@ impl SqliteEventStore {
         let stats = Arc::new(WriterStats::default());
         let head = writer::max_position(&connection).map_err(StoreError::backend)?;
         let commits = watch::Sender::new(Position(head));
+        let halt = Arc::new(Halt::default());
         let acknowledger = match durability {
             Durability::Normal => Acknowledger::Immediate { commits: commits.clone() },
             Durability::Full => {
@@ -93,7 +96,7 @@ impl SqliteEventStore {
                     .open(wal_path(&path))
                     .map_err(|error| StoreError::Unavailable(format!("cannot open the WAL file: {error}")))?;
                 connection.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
-                Acknowledger::pipelined(wal, commits.clone(), Arc::clone(&stats))?
+                Acknowledger::pipelined(wal, commits.clone(), Arc::clone(&stats), Arc::clone(&halt))?
             }
         };
         let checkpointer = checkpointer::spawn(path.clone(), durability)?;
@@ -106,7 +109,23 @@ impl SqliteEventStore {
             writer: Mutex::new(Some(handle)),
             stats,
             checkpointer,
+            halt,
         })
+    }
+
+    /// Whether the log takes appends: not after a failed sync of its WAL
+    /// (until the process restarts), nor once its writer thread has ended
+    /// (closed, or died). For a readiness check; `Err` says why not.
+    pub fn writable(&self) -> Result<(), String> {
+        if let Some(reason) = self.halt.reason() {
+            return Err(reason);
+        }
+        let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match writer.as_ref() {
+            Some(handle) if !handle.is_finished() => Ok(()),
+            Some(_) => Err("the log's writer thread has stopped".to_owned()),
+            None => Err("the log is closed".to_owned()),
+        }
     }
 
     /// Counters of the group-commit writer.

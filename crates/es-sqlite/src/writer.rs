@@ -156,6 +156,13 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: &mut Vec<PendingAppend>) {
+        if let Some(reason) = self.acknowledger.halted() {
+            // Nothing written after a failed sync could be acknowledged.
+            for pending in batch.drain(..) {
+                let _ = pending.reply.send(Err(StoreError::Unavailable(reason.clone()).into()));
+            }
+            return;
+        }
         let requests: Vec<&AppendRequest> = batch.iter().map(|pending| &pending.request).collect();
         let outcomes = match self.write(&requests) {
             Ok(outcomes) => outcomes,

@@ -287,3 +287,13 @@ async fn large_pages_read_in_two_halves_are_exactly_the_requested_range() {
     let tail = store.read_all(Position(2_500), 10_000).await.expect("read");
     assert_eq!(positions(tail), (2_501..=3_200).collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_says_it_is_writable_until_its_writer_has_stopped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    assert_eq!(store.writable(), Ok(()));
+    append(&store, AggregateId::random(), Version(0), 1).await;
+    store.close().await;
+    assert_eq!(store.writable(), Err("the log is closed".to_owned()), "a closed log is not ready for appends");
+}
