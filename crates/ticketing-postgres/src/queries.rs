@@ -223,6 +223,22 @@ type OrderRow = (Uuid, Uuid, i64, String, DateTime<Utc>, Option<String>, Option<
 const ORDER_SELECT: &str = "SELECT o.order_id, o.customer_id, o.total_amount, o.currency, o.placed_at, \
      t.code, t.concert_id, t.ticket_type_id FROM orders o LEFT JOIN order_tickets t ON t.order_id = o.order_id";
 
+/// The columns of an attendee, in [`AttendeeRow`]'s order.
+const ATTENDEE_COLUMNS: &str = "ticket_code, order_id, customer_id, ticket_type_id, checked_in_at";
+
+/// One row of `attendees`.
+type AttendeeRow = (String, Uuid, Uuid, Uuid, Option<DateTime<Utc>>);
+
+fn attendee_view((ticket_code, order_id, customer_id, ticket_type_id, checked_in_at): AttendeeRow) -> AttendeeView {
+    AttendeeView {
+        ticket_code,
+        order_id: OrderId(order_id),
+        customer_id: CustomerId(customer_id),
+        ticket_type_id: TicketTypeId(ticket_type_id),
+        checked_in_at,
+    }
+}
+
 /// Orders from rows sorted by order, then ticket.
 fn orders_from(rows: Vec<OrderRow>) -> Result<Vec<OrderView>, QueryError> {
     let mut orders: Vec<OrderView> = Vec::new();
@@ -431,6 +447,36 @@ impl Queries for PostgresQueries {
         self.carts.cart(customer, now).await
     }
 
+    async fn orders_page(
+        &self,
+        customer: Option<CustomerId>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<OrderView>, QueryError> {
+        let after = match cursor.as_deref().map(decode_cursor).transpose()? {
+            Some((key, id)) => Some((parse_created(&key).map_err(|_| QueryError::InvalidCursor)?, id)),
+            None => None,
+        };
+        let limit = page_size(limit);
+        let (placed, id) = after.map_or((None, None), |(placed, id)| (Some(placed), Some(id)));
+        // The page's orders first, then their tickets: one row per ticket.
+        let rows: Vec<OrderRow> = query_as(&format!(
+            "{ORDER_SELECT} WHERE o.order_id IN (SELECT order_id FROM orders \
+             WHERE ($1::uuid IS NULL OR customer_id = $1) \
+             AND ($2::timestamptz IS NULL OR (placed_at, order_id) < ($2, $3)) \
+             ORDER BY placed_at DESC, order_id DESC LIMIT $4) \
+             ORDER BY o.placed_at DESC, o.order_id DESC, t.seq"
+        ))
+        .bind(customer.map(|customer| customer.0))
+        .bind(placed)
+        .bind(id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?;
+        Ok(page(orders_from(rows)?, limit, |order| encode_cursor(&format_created(order.placed_at), order.id.0)))
+    }
+
     async fn orders(&self, customer: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError> {
         let mut sql = QueryBuilder::<Postgres>::new(ORDER_SELECT);
         if let Some(customer) = customer {
@@ -460,24 +506,39 @@ impl Queries for PostgresQueries {
     }
 
     async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
-        let rows: Vec<(String, Uuid, Uuid, Uuid, Option<DateTime<Utc>>)> = query_as(
-            "SELECT ticket_code, order_id, customer_id, ticket_type_id, checked_in_at FROM attendees \
-             WHERE concert_id = $1 ORDER BY ticket_code",
-        )
+        let rows: Vec<AttendeeRow> = query_as(&format!(
+            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = $1 ORDER BY ticket_code, order_id"
+        ))
         .bind(concert_id.0)
         .fetch_all(&self.pool)
         .await
         .map_err(database)?;
-        Ok(rows
-            .into_iter()
-            .map(|(ticket_code, order_id, customer_id, ticket_type_id, checked_in_at)| AttendeeView {
-                ticket_code,
-                order_id: OrderId(order_id),
-                customer_id: CustomerId(customer_id),
-                ticket_type_id: TicketTypeId(ticket_type_id),
-                checked_in_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(attendee_view).collect())
+    }
+
+    async fn attendees_page(
+        &self,
+        concert_id: ConcertId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<AttendeeView>, QueryError> {
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = page_size(limit);
+        let (code, order) = after.map_or((None, None), |(code, order)| (Some(code), Some(order)));
+        let rows: Vec<AttendeeRow> = query_as(&format!(
+            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = $1 \
+             AND ($2::text IS NULL OR (ticket_code, order_id) > ($2, $3)) \
+             ORDER BY ticket_code, order_id LIMIT $4"
+        ))
+        .bind(concert_id.0)
+        .bind(code)
+        .bind(order)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?;
+        let attendees: Vec<AttendeeView> = rows.into_iter().map(attendee_view).collect();
+        Ok(page(attendees, limit, |attendee| encode_cursor(&attendee.ticket_code, attendee.order_id.0)))
     }
 
     async fn sales(&self, concert_id: ConcertId) -> Result<Vec<DailySales>, QueryError> {

@@ -498,3 +498,38 @@ async fn attempts(read_models: &PostgresReadModels, sequence: &str) -> Result<i6
         .await?;
     Ok(count)
 }
+
+/// Every page of a list in turn, from the first.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<Page<T>>, QueryError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, QueryError>>,
+{
+    let (mut pages, mut cursor) = (Vec::new(), None);
+    loop {
+        let next = page(cursor.take()).await?;
+        cursor.clone_from(&next.next_cursor);
+        pages.push(next);
+        if cursor.is_none() {
+            return Ok(pages);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_and_attendees_page_in_sql_as_the_embedded_read_models_page_them() -> TestResult {
+    let (embedded, story, _read_models, queries) = fed().await?;
+    let sqlite = &*embedded.queries;
+    for limit in [Some(1), Some(3), None] {
+        for customer in [None, Some(story.buyer)] {
+            let orders = all_pages(|cursor| queries.orders_page(customer, cursor, limit)).await?;
+            let expected = all_pages(|cursor| sqlite.orders_page(customer, cursor, limit)).await?;
+            assert_eq!(orders, expected, "orders of {customer:?}, {limit:?} a page");
+        }
+        let attendees = all_pages(|cursor| queries.attendees_page(story.crabs.0, cursor, limit)).await?;
+        let expected = all_pages(|cursor| sqlite.attendees_page(story.crabs.0, cursor, limit)).await?;
+        assert_eq!(attendees, expected, "attendees, {limit:?} a page");
+        assert_eq!(attendees.iter().map(|page| page.items.len()).sum::<usize>(), 4);
+    }
+    Ok(())
+}
