@@ -5,6 +5,14 @@
 //! (`aws_host.rs`); the rest is the same code either way.
 //! This is the composition root of the local and container hosts: the only
 //! place (with the Lambda functions) that picks backends.
+//!
+//! The server is `ticketing_api::server`, not `axum::serve`: it adds a
+//! header-read timeout and a cap on connections. Around the routes go the edge
+//! limits of `ticketing_api::edge`: panics become 500 problems, requests have
+//! a time limit and a cap in flight, and each caller's API commands a rate.
+//! The pages call the API in-process, so their commands are not counted by
+//! the command rate limit; their requests pass the outer limits like any
+//! other.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +22,8 @@ use anyhow::Context;
 use es_core::{CancellationToken, Clock, EventLog, EventStore, ProjectionRunner, SnapshotStore, SystemClock};
 use es_sqlite::{DATABASE_FILE, Durability, SqliteEventStore};
 use ticketing_api::auth::{AuthState, LOCAL_ISSUER, LocalSigner, Secret, Verifier};
+use ticketing_api::edge::{self, EdgeLimits};
+use ticketing_api::limits::LISTEN_BACKLOG;
 use ticketing_api::{ApiState, router};
 use ticketing_app::queries::Queries;
 use ticketing_app::{HoldExpiry, RandomTicketCodes, Shop};
@@ -63,9 +73,24 @@ pub(crate) fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteEventStore
     Ok(Arc::new(store))
 }
 
+/// A listening socket at `addr` whose queue of connections not yet accepted holds [`LISTEN_BACKLOG`]; binding
+/// through the standard library would give it 128, which a burst of new clients overflows.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As the standard library does: a restarted server can bind while the old connections are in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl Host {
-    /// Starts every part and begins serving.
+    /// Starts every part and begins serving, with the default edge limits.
     pub(crate) async fn start(config: &HostConfig) -> anyhow::Result<Self> {
+        Self::start_with(config, &EdgeLimits::default()).await
+    }
+
+    /// Starts every part and begins serving within `limits`.
+    pub(crate) async fn start_with(config: &HostConfig, limits: &EdgeLimits) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -96,25 +121,19 @@ impl Host {
         let signer = LocalSigner::new(&secret, LOCAL_ISSUER);
         tasks.spawn(HoldExpiry::new().run(Arc::clone(&shop), log, clock, shutdown.clone()));
 
-        let listener = tokio::net::TcpListener::bind(config.addr)
-            .await
-            .with_context(|| format!("listening on {}", config.addr))?;
+        let listener = listen(config.addr).with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
         let api_state =
             ApiState::new(auth.clone(), Arc::clone(&shop)).with_queries(queries).with_shutdown(shutdown.clone());
         let api = router(api_state);
         // The pages call the API in-process. Signing users in without an identity provider hands out the organiser's
         // role to whoever asks, so it exists only where the operator asked for it.
-        let web = WebState::new(api.clone(), auth);
+        let web = WebState::new(api.clone(), auth.clone());
         let web = ticketing_web::router(if config.dev_sign_in { web.with_dev_sign_in(signer) } else { web });
-        let app = api.merge(web);
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
-            if let Err(error) = served {
-                tracing::error!(%error, "the HTTP server stopped");
-            }
-        });
+        let api = edge::limit_commands(api, auth, limits.commands);
+        let app = edge::with_edge(api.merge(web), limits);
+        let (stop, limits) = (shutdown.clone(), *limits);
+        tasks.spawn(async move { ticketing_api::server::serve(listener, app, &limits, stop).await });
         Ok(Self { addr, shop, sqlite, shutdown, tasks })
     }
 

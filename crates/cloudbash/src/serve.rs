@@ -3,10 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use std::io::Write;
 
 use clap::{Args, ValueEnum};
+use ticketing_api::edge::{CommandRate, EdgeLimits};
+use ticketing_api::limits::{COMMAND_BURST, COMMANDS_PER_SECOND};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::aws::BackendArgs;
@@ -36,6 +39,20 @@ pub(crate) struct ServeArgs {
     cart_store: CartStore,
     #[command(flatten)]
     aws: BackendArgs,
+    /// Commands (POST, PUT, PATCH, DELETE of the API) each caller may send per second on average; a caller is the
+    /// subject of a valid bearer token, else the client's address. Past it a command is a 429 with `Retry-After`.
+    #[arg(long, env = "CLOUDBASH_COMMANDS_PER_SECOND", default_value_t = COMMANDS_PER_SECOND,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    commands_per_second: u32,
+    /// Commands each caller may send at once after a quiet spell.
+    #[arg(long, env = "CLOUDBASH_COMMAND_BURST", default_value_t = COMMAND_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    command_burst: u32,
+    /// How long, in milliseconds, a client may take to send a request's headers before its connection is closed
+    /// (default: `ticketing_api::limits::HEADER_READ_TIMEOUT`). Hidden: it exists so tests can watch silent
+    /// connections being closed without waiting for the production value.
+    #[arg(long, env = "CLOUDBASH_HEADER_TIMEOUT_MS", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_ms: Option<u64>,
 }
 
 /// Where the log and the relational read models live: what `serve` and
@@ -84,6 +101,16 @@ enum CartStore {
 }
 
 impl ServeArgs {
+    /// The edge limits: the defaults of `ticketing_api::limits`, with what the flags change.
+    fn edge_limits(&self) -> EdgeLimits {
+        let defaults = EdgeLimits::default();
+        EdgeLimits {
+            header_read_timeout: self.header_timeout_ms.map_or(defaults.header_read_timeout, Duration::from_millis),
+            commands: CommandRate { per_second: self.commands_per_second, burst: self.command_burst },
+            ..defaults
+        }
+    }
+
     /// The AWS backends' names and settings (used by `aws provision` too).
     pub(crate) fn backend_args(&self) -> &BackendArgs {
         &self.aws
@@ -115,7 +142,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         backends: args.backends()?,
         dev_sign_in: args.dev_sign_in || args.demo,
     };
-    let host = Host::start(&config).await?;
+    let host = Host::start_with(&config, &args.edge_limits()).await?;
     if args.demo {
         let seeded = demo::seed(host.shop()).await?;
         tracing::info!(seeded, "demo data");

@@ -142,8 +142,10 @@ async fn the_whole_story(backend: Backend) {
 
     let attendees = admin.expect(Method::GET, &format!("/concerts/{concert_id}/attendees"), None, StatusCode::OK).await;
     assert_eq!(attendees["items"].as_array().expect("attendees").len(), 2);
-    admin.expect(Method::POST, &format!("/tickets/{code}/check-in"), None, StatusCode::OK).await;
-    admin.expect(Method::POST, &format!("/tickets/{code}/check-in"), None, StatusCode::CONFLICT).await;
+    admin.expect(Method::POST, &format!("/concerts/{concert_id}/tickets/{code}/check-in"), None, StatusCode::OK).await;
+    admin
+        .expect(Method::POST, &format!("/concerts/{concert_id}/tickets/{code}/check-in"), None, StatusCode::CONFLICT)
+        .await;
     let sales = admin.expect(Method::GET, &format!("/concerts/{concert_id}/sales"), None, StatusCode::OK).await;
     assert_eq!(sales["items"][0]["ticketsSold"], 2);
     assert_eq!(sales["items"][0]["revenue"], json!({"amount": 5000, "currency": "EUR"}));
@@ -160,7 +162,9 @@ async fn the_whole_story(backend: Backend) {
     let attendees = admin.expect(Method::GET, &format!("/concerts/{concert_id}/attendees"), None, StatusCode::OK).await;
     let checked_in = attendees["items"].as_array().expect("attendees").iter().filter(|a| !a["checkedInAt"].is_null());
     assert_eq!(checked_in.count(), 1);
-    admin.expect(Method::POST, &format!("/tickets/{code}/check-in"), None, StatusCode::CONFLICT).await;
+    admin
+        .expect(Method::POST, &format!("/concerts/{concert_id}/tickets/{code}/check-in"), None, StatusCode::CONFLICT)
+        .await;
     shop.server.take().expect("running").stop();
 }
 

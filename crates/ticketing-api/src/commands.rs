@@ -32,7 +32,7 @@ use crate::openapi::{
     Busy, Conflict, Forbidden, KeyReused, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized,
     UnparsablePathOrKey, Unprocessable, UnsupportedMediaType,
 };
-use crate::paths::{CartItemPath, ConcertPath, TicketPath, TicketTypePath, VenuePath};
+use crate::paths::{CartItemPath, ConcertPath, DoorTicketPath, TicketTypePath, VenuePath};
 use crate::problem::{FieldError, Problem};
 use crate::tickets::TicketLocator;
 
@@ -53,7 +53,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/cart/items", post(add_cart_item))
         .route("/cart/items/{itemId}", delete(remove_cart_item))
         .route("/cart/checkout", post(checkout))
-        .route("/tickets/{code}/check-in", post(check_in));
+        .route("/concerts/{concertId}/tickets/{code}/check-in", post(check_in_at_door));
     routes.route_layer(middleware::from_fn(fingerprint_request))
 }
 
@@ -430,10 +430,12 @@ pub(crate) async fn checkout(
 
 #[utoipa::path(
     post,
-    path = "/tickets/{code}/check-in",
+    path = "/concerts/{concertId}/tickets/{code}/check-in",
     tag = "tickets",
-    summary = "Checks in the ticket with this code, once.",
-    params(TicketPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
+    summary = "Checks in the ticket with this code at this concert's door, once.",
+    description = "A ticket of another concert is a 422; a ticket of a cancelled concert, or one checked in before, \
+                   a 409.",
+    params(DoorTicketPath, ("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
         (status = 200, description = "The ticket was checked in."),
         (status = 400, response = UnparsablePathOrKey),
@@ -441,26 +443,31 @@ pub(crate) async fn checkout(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 422, response = KeyReused),
+        (status = 422, response = Unprocessable),
         (status = 503, response = Busy)
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn check_in(
+pub(crate) async fn check_in_at_door(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
     State(tickets): State<Arc<dyn TicketLocator>>,
-    ApiPath(path): ApiPath<TicketPath>,
+    ApiPath(path): ApiPath<DoorTicketPath>,
 ) -> Result<StatusCode, Problem> {
-    // A code of the wrong shape cannot be on any ticket: like any unparsable path parameter, a 400.
-    let code = TicketCode::new(path.code).map_err(|error| {
-        Problem::bad_request(format!("A path parameter is invalid: {error}."))
-            .with_errors(vec![FieldError::new("code", error.to_string())])
-    })?;
+    let code = ticket_code(path.code)?;
     let Some(order_id) = tickets.order_of(&code).await? else {
         return Err(Problem::not_found("No ticket has this code."));
     };
-    shop.check_in(&key.context(admin.user_id), order_id, code).await?;
+    shop.check_in_at_door(&key.context(admin.user_id), ConcertId(path.concert_id), order_id, code).await?;
     Ok(StatusCode::OK)
+}
+
+/// A ticket code from a path. A code of the wrong shape cannot be on any ticket: like any unparsable path
+/// parameter, a 400.
+fn ticket_code(code: String) -> Result<TicketCode, Problem> {
+    TicketCode::new(code).map_err(|error| {
+        Problem::bad_request(format!("A path parameter is invalid: {error}."))
+            .with_errors(vec![FieldError::new("code", error.to_string())])
+    })
 }

@@ -3,7 +3,9 @@
 //! layer and back; it holds no business rules, and HTTP DTOs live only here.
 //!
 //! Every route is served through [`router`], which adds what all routes share: the 404/405 problem fallbacks, the
-//! request body limit and request tracing. A new group of routes is added by merging its `Router<ApiState>` into
+//! request body limit and request tracing. What protects the server as a whole (panics, timeouts, requests in
+//! flight, each caller's command rate) is in [`edge`], and the server that adds header timeouts and a cap on
+//! connections in [`server`]; hosts wrap the router in them. A new group of routes is added by merging its `Router<ApiState>` into
 //! `routes()`; a read route on a path a command already uses (`GET /concerts/{concertId}`) merges just as well, as
 //! long as it names its parameters alike.
 
@@ -11,6 +13,7 @@ pub mod auth;
 mod commands;
 pub mod context;
 mod dto;
+pub mod edge;
 mod error;
 mod events;
 pub mod json;
@@ -22,6 +25,7 @@ mod paths;
 pub mod problem;
 mod queries;
 mod read_your_writes;
+pub mod server;
 pub mod tickets;
 mod views;
 
@@ -31,10 +35,8 @@ mod test_support;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef, Request};
-use axum::http::header::CONTENT_LENGTH;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::middleware;
 use axum::routing::get;
 use es_core::CancellationToken;
 use serde::Serialize;
@@ -160,21 +162,12 @@ pub(crate) fn with_shared_behaviour(routes: Router<ApiState>, state: ApiState) -
     routes
         .fallback(problem::not_found_fallback)
         .method_not_allowed_fallback(problem::method_not_allowed_fallback)
-        // Bodies streamed without a Content-Length are cut off at the limit by the extractors that read them.
+        // `edge::refuse_oversized_body` refuses every oversized body before a handler runs; the extractors' own
+        // limit is what a route sees if it is ever served without it.
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
-        .layer(middleware::from_fn(reject_declared_oversized_body))
+        .layer(middleware::from_fn(edge::refuse_oversized_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// Refuses a body whose declared length is over the limit before reading any of it, on every route, including
-/// those that do not read a body.
-async fn reject_declared_oversized_body(request: Request, next: Next) -> Response {
-    let declared = request.headers().get(CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > REQUEST_BODY_BYTES_MAX as u64 => json::body_too_large().into_response(),
-        _ => next.run(request).await,
-    }
 }
 
 /// The body of `GET /health`.

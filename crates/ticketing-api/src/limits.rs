@@ -64,3 +64,57 @@ pub const LIVE_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Most events a live stream reads from the log at once.
 pub const LIVE_BATCH_EVENTS: u32 = 100;
+
+/// How much of an oversized request body is read and thrown away before its 413 goes out. A server that answers
+/// while the client is still sending, and then closes, leaves unread bytes in the kernel's receive buffer; the
+/// kernel answers those with a TCP reset, which destroys the 413 on its way to the client. Reading the rest first
+/// lets the client see the answer. Four times the limit covers a client that overshoots by a few documents, and
+/// costs at most that much reading per refused request, never memory (the bytes are discarded as they arrive). A
+/// body declared larger than this is refused at once, and the connection closed.
+pub const OVERSIZED_BODY_DRAIN_BYTES_MAX: usize = 4 * REQUEST_BODY_BYTES_MAX;
+
+/// How long a client may take to send a request's headers, from the moment the connection is idle (just accepted,
+/// or after the previous response). Browsers and API clients send headers in one packet; a connection that stays
+/// silent holds a socket and a task for nothing, and thousands of them (slowloris) would shut everyone else out.
+/// Ten seconds is generous for a slow mobile link and short enough to free a socket quickly.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the server works on one request before answering 503 instead. The slowest legitimate request is a
+/// command that waits for a conflict to pass and then up to [`READ_YOUR_WRITES_WAIT_MAX`] for the read models; a
+/// request still running after half a minute is stuck, and its caller has long given up. Only the time to the
+/// response's head counts, so a live stream of the log (which then streams for minutes) is not cut off. Reading
+/// the request body counts too, so a client trickling a body is bounded.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most connections open at once; past it the server stops accepting, and new connections wait in the kernel's
+/// listen queue until one closes. Each costs a file descriptor and a task with its buffers (tens of KiB). 4096 is
+/// well above what the flash-sale benchmark opens (256 clients) and below the usual container limit of open files.
+pub const CONNECTIONS_MAX: usize = 4096;
+
+/// Most requests being worked on at once; past it a request is refused with a 503 at once (load shedding) rather
+/// than queued, because a queue only adds waiting to every request once the log or the read models are the
+/// bottleneck. A thousand is four times the flash-sale benchmark's clients, each with one request in flight.
+pub const REQUESTS_IN_FLIGHT_MAX: usize = 1024;
+
+/// What a 503 for a full server advises in `Retry-After`: requests in flight finish within moments.
+pub const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Commands (POST, PUT, PATCH, DELETE) a caller may send per second on average. A person at the shop sends a
+/// command every few seconds; an organiser's script setting up a concert sends a handful at once. Twenty a second
+/// stops one caller from flooding the log while never touching a person or the flash-sale benchmark, whose
+/// clients each send one command at a time with their own token.
+pub const COMMANDS_PER_SECOND: u32 = 20;
+
+/// Commands a caller may send at once after being quiet: the size of its token bucket. Twice the rate, so a
+/// script that creates a venue, a concert and its ticket types in a burst is never slowed down.
+pub const COMMAND_BURST: u32 = 40;
+
+/// Most callers whose command rate is tracked at once. Callers whose bucket has refilled are forgotten first (they
+/// are no different from a caller never seen); only when that frees nothing is the longest-quiet caller dropped.
+/// An entry is under a hundred bytes, so the map stays within a few MiB.
+pub const RATE_LIMITED_CALLERS_MAX: usize = 65_536;
+
+/// Connections the kernel holds for the server before it accepts them: a burst of new clients, and those waiting
+/// while [`CONNECTIONS_MAX`] are open. Past it the kernel drops new connection attempts, which clients retry only
+/// after a second or more. The kernel caps it at `net.core.somaxconn` (4096 on current Linux).
+pub const LISTEN_BACKLOG: u32 = 4096;

@@ -44,7 +44,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::commands::add_cart_item,
         crate::commands::remove_cart_item,
         crate::commands::checkout,
-        crate::commands::check_in,
+        crate::commands::check_in_at_door,
         crate::queries::venues,
         crate::queries::venue,
         crate::queries::concerts,

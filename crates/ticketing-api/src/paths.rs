@@ -37,7 +37,10 @@ pub(crate) struct CartItemPath {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(crate) struct TicketPath {
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DoorTicketPath {
+    /// The concert at whose door the ticket is scanned.
+    pub(crate) concert_id: Uuid,
     /// The ticket's code: 20 characters of `A-Z` and `0-9`.
     #[param(pattern = "^[A-Z0-9]{20}$")]
     pub(crate) code: String,

@@ -1,4 +1,4 @@
-//! Finding the order a scanned ticket code belongs to. `POST /tickets/{code}/check-in` names only the code, but a
+//! Finding the order a scanned ticket code belongs to. A door's check-in names its concert and the code, but a
 //! ticket lives inside its order's aggregate, so the route needs a code → order map: the attendee read model's
 //! job. [`TicketLocator`] is that port. With read models, [`ReadModelTickets`] asks the attendee read model (a
 //! code the client has seen is there: the checkout that issued it answered only once the read models caught up).

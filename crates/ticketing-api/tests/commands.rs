@@ -162,6 +162,17 @@ impl Api {
     }
 }
 
+impl Api {
+    /// The ticket codes of an order for one concert.
+    async fn codes_for(&self, order_id: &str, concert_id: &str) -> Vec<String> {
+        let order_id = OrderId(order_id.parse().expect("a UUID"));
+        let concert_id = ConcertId(concert_id.parse().expect("a UUID"));
+        let order = self.shop.orders().refresh(order_id.into()).await.expect("the order loads");
+        let tickets = order.state.tickets().filter(|ticket| ticket.line.concert_id == concert_id);
+        tickets.map(|ticket| ticket.code.as_str().to_owned()).collect()
+    }
+}
+
 /// Asserts the status, and that every error is a problem document with that status.
 fn expect(answer: Answer, status: StatusCode) -> Answer {
     assert_eq!(answer.status, status, "unexpected answer: {}", answer.body);
@@ -307,9 +318,10 @@ async fn a_ticket_checks_in_once_and_then_conflicts() {
     let order = expect(api.customer(Method::POST, "/cart/checkout", None).await, StatusCode::CREATED);
     let codes = api.codes(order.body["orderId"].as_str().expect("an order id")).await;
 
-    let first = expect(api.admin(Method::POST, &format!("/tickets/{}/check-in", codes[0]), None).await, StatusCode::OK);
-    let second = api.admin(Method::POST, &format!("/tickets/{}/check-in", codes[0]), None).await;
-    let other = api.admin(Method::POST, &format!("/tickets/{}/check-in", codes[1]), None).await;
+    let door = |code: &str| format!("/concerts/{concert_id}/tickets/{code}/check-in");
+    let first = expect(api.admin(Method::POST, &door(&codes[0]), None).await, StatusCode::OK);
+    let second = api.admin(Method::POST, &door(&codes[0]), None).await;
+    let other = api.admin(Method::POST, &door(&codes[1]), None).await;
 
     assert_eq!(first.body, Value::Null);
     expect(second, StatusCode::CONFLICT);
@@ -317,11 +329,74 @@ async fn a_ticket_checks_in_once_and_then_conflicts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_door_lets_in_only_tickets_of_its_own_concert() {
+    let api = open();
+    let (here, here_type) = api.on_sale(10).await;
+    let (elsewhere, elsewhere_type) = api.on_sale(10).await;
+    expect(api.reserve(&elsewhere, &elsewhere_type, 1).await, StatusCode::CREATED);
+    expect(api.reserve(&here, &here_type, 1).await, StatusCode::CREATED);
+    let order = expect(api.customer(Method::POST, "/cart/checkout", None).await, StatusCode::CREATED);
+    let order_id = order.body["orderId"].as_str().expect("an order id").to_owned();
+    let (here_code, elsewhere_code) =
+        (&api.codes_for(&order_id, &here).await[0], &api.codes_for(&order_id, &elsewhere).await[0]);
+
+    let door = |concert: &str, code: &str| format!("/concerts/{concert}/tickets/{code}/check-in");
+    let wrong =
+        expect(api.admin(Method::POST, &door(&here, elsewhere_code), None).await, StatusCode::UNPROCESSABLE_ENTITY);
+    let detail = wrong.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&format!("is for concert {elsewhere}, not for concert {here}")), "{detail}");
+    expect(api.admin(Method::POST, &door(&random_id(), here_code), None).await, StatusCode::NOT_FOUND);
+    expect(api.admin(Method::POST, &door(&here, "ABCDEFGHIJKLMNOPQRST"), None).await, StatusCode::NOT_FOUND);
+    let malformed = expect(api.admin(Method::POST, &door(&here, "short"), None).await, StatusCode::BAD_REQUEST);
+    assert_eq!(error_fields(&malformed), ["code"]);
+
+    let first = expect(api.admin(Method::POST, &door(&here, here_code), None).await, StatusCode::OK);
+    assert_eq!(first.body, Value::Null);
+    expect(api.admin(Method::POST, &door(&here, here_code), None).await, StatusCode::CONFLICT);
+    expect(api.admin(Method::POST, &door(&elsewhere, elsewhere_code), None).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_ticket_of_a_cancelled_concert_is_checked_in() {
+    let api = open();
+    let (concert_id, ticket_type_id) = api.on_sale(10).await;
+    expect(api.reserve(&concert_id, &ticket_type_id, 2).await, StatusCode::CREATED);
+    let order = expect(api.customer(Method::POST, "/cart/checkout", None).await, StatusCode::CREATED);
+    let codes = api.codes(order.body["orderId"].as_str().expect("an order id")).await;
+    expect(api.admin(Method::POST, &format!("/concerts/{concert_id}/cancel"), None).await, StatusCode::OK);
+
+    let at_door = format!("/concerts/{concert_id}/tickets/{}/check-in", codes[0]);
+    let refused = expect(api.admin(Method::POST, &at_door, None).await, StatusCode::CONFLICT);
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("which is cancelled"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_holds_at_most_twenty_tickets_across_all_concerts() {
+    let api = open();
+    let mut concerts = Vec::new();
+    for _ in 0..3 {
+        concerts.push(api.on_sale(10).await);
+    }
+    expect(api.reserve(&concerts[0].0, &concerts[0].1, 10).await, StatusCode::CREATED);
+    expect(api.reserve(&concerts[1].0, &concerts[1].1, 10).await, StatusCode::CREATED);
+
+    let refused = expect(api.reserve(&concerts[2].0, &concerts[2].1, 1).await, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("at most 20 tickets at once across all concerts: 20 held, 1 more requested"), "{detail}");
+    expect(api.customer(Method::POST, "/cart/checkout", None).await, StatusCode::CREATED);
+    expect(api.reserve(&concerts[2].0, &concerts[2].1, 1).await, StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unknown_or_malformed_ticket_code_is_a_404_or_400_problem() {
     let api = open();
 
-    expect(api.admin(Method::POST, "/tickets/ABCDEFGHIJKLMNOPQRST/check-in", None).await, StatusCode::NOT_FOUND);
-    let malformed = expect(api.admin(Method::POST, "/tickets/short/check-in", None).await, StatusCode::BAD_REQUEST);
+    let (concert_id, _) = api.on_sale(10).await;
+    let door = |code: &str| format!("/concerts/{concert_id}/tickets/{code}/check-in");
+    expect(api.admin(Method::POST, &door("ABCDEFGHIJKLMNOPQRST"), None).await, StatusCode::NOT_FOUND);
+    let malformed = expect(api.admin(Method::POST, &door("short"), None).await, StatusCode::BAD_REQUEST);
     assert_eq!(error_fields(&malformed), ["code"]);
 }
 
@@ -338,7 +413,7 @@ fn admin_routes() -> Vec<(Method, String)> {
         (Method::DELETE, format!("/concerts/{id}/ticket-types/{other}")),
         (Method::POST, format!("/concerts/{id}/publish")),
         (Method::POST, format!("/concerts/{id}/cancel")),
-        (Method::POST, "/tickets/ABCDEFGHIJKLMNOPQRST/check-in".to_owned()),
+        (Method::POST, format!("/concerts/{id}/tickets/ABCDEFGHIJKLMNOPQRST/check-in")),
     ]
 }
 

@@ -50,7 +50,7 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/cart/checkout", 201),
     ("GET", "/orders", 200),
     ("GET", "/orders/{orderId}", 200),
-    ("POST", "/tickets/{code}/check-in", 200),
+    ("POST", "/concerts/{concertId}/tickets/{code}/check-in", 200),
     ("GET", "/events", 200),
     ("GET", "/events/live", 200),
     ("GET", "/aggregates/{aggregateId}/events", 200),

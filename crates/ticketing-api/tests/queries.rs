@@ -373,7 +373,7 @@ async fn attendees_and_daily_sales_show_a_checkout_and_a_check_in() {
     let order_id = api.command(Method::POST, "/cart/checkout", &api.customer, None).await;
     let order = api.get(&format!("/orders/{order_id}"), Some(&api.customer)).await;
     let code = order["tickets"][0]["code"].as_str().expect("a ticket code").to_owned();
-    api.command(Method::POST, &format!("/tickets/{code}/check-in"), &api.admin, None).await;
+    api.command(Method::POST, &format!("/concerts/{concert_id}/tickets/{code}/check-in"), &api.admin, None).await;
 
     let attendees = api.get(&format!("/concerts/{concert_id}/attendees"), Some(&api.admin)).await;
     let sales = api.get(&format!("/concerts/{concert_id}/sales"), Some(&api.admin)).await;

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use ticketing::limits::HOLD_MINUTES;
 use ticketing::process::{expired_holds, plan_checkout};
 use ticketing::{
-    Cart, CartCommand, CartId, CartItem, ConcertCommand, ConcertId, CustomerId, HoldId, HoldRequest, OrderCommand,
-    OrderId, Quantity, RefusalKind, TicketCode, TicketTypeId,
+    Cart, CartCommand, CartId, CartItem, ConcertCommand, ConcertError, ConcertId, CustomerId, HoldId, HoldRequest,
+    OrderCommand, OrderError, OrderId, Quantity, RefusalKind, TicketCode, TicketTypeId,
 };
 
 use crate::error::{AppError, AttemptError, Refused, rejected};
@@ -204,20 +204,72 @@ impl Shop {
         .await
     }
 
-    /// Checks one ticket of an order in at the door; a second check-in of
-    /// the same ticket is refused as a conflict.
+    /// Checks one ticket of an order in at its own concert's door; a second
+    /// check-in of the same ticket is refused as a conflict, and so is a
+    /// ticket of a cancelled concert. For a scanner that does not say which
+    /// door it stands at; [`Shop::check_in_at_door`] also refuses tickets of
+    /// other concerts.
     pub async fn check_in(
         &self,
         context: &CommandContext,
         order_id: OrderId,
         code: TicketCode,
     ) -> Result<(), AppError> {
-        let command = &OrderCommand::CheckInTicket { code, now: self.now() };
-        self.run(context, &[order_id.into()], move |reads| {
+        self.check_in_ticket(context, None, order_id, code).await
+    }
+
+    /// Checks one ticket of an order in at the door of `concert_id`: a
+    /// ticket of another concert is refused as invalid, a ticket of a
+    /// cancelled concert or one checked in before as a conflict.
+    pub async fn check_in_at_door(
+        &self,
+        context: &CommandContext,
+        concert_id: ConcertId,
+        order_id: OrderId,
+        code: TicketCode,
+    ) -> Result<(), AppError> {
+        self.check_in_ticket(context, Some(concert_id), order_id, code).await
+    }
+
+    /// Checks a ticket in at `door`, or at its own concert's door when
+    /// `None`. The door's concert is read for its status and its version is
+    /// asserted in the append (no events), so a cancellation that commits
+    /// first refuses the check-in however stale this process's cache was.
+    async fn check_in_ticket(
+        &self,
+        context: &CommandContext,
+        door: Option<ConcertId>,
+        order_id: OrderId,
+        code: TicketCode,
+    ) -> Result<(), AppError> {
+        let now = self.now();
+        let mut involved: Vec<AggregateId> = door.into_iter().map(AggregateId::from).collect();
+        involved.push(order_id.into());
+        let code = &code;
+        self.run(context, &involved, move |reads| {
             Box::pin(async move {
                 let order = load(self.orders(), order_id, reads).await?;
+                let ticket_concert = order.state.ticket(code).map(|ticket| ticket.line.concert_id);
+                let Some(door) = door.or(ticket_concert) else {
+                    let absent = match order.state.placed() {
+                        None => OrderError::NotFound,
+                        Some(_) => OrderError::TicketNotFound(code.clone()),
+                    };
+                    return Err(rejected(absent));
+                };
+                let concert = load(self.concerts(), door, reads).await?;
+                if concert.state.details().is_none() {
+                    return Err(rejected(ConcertError::NotFound));
+                }
+                let command = OrderCommand::CheckInTicket {
+                    code: code.clone(),
+                    door,
+                    concert_status: concert.state.status(),
+                    now,
+                };
                 let mut batch = Batch::new(context);
-                batch.add(self.orders(), &order, &decide(&order, command)?)?;
+                batch.add(self.orders(), &order, &decide(&order, &command)?)?;
+                batch.add(self.concerts(), &concert, &[])?;
                 Ok(batch.finish(()))
             })
         })

@@ -141,6 +141,102 @@ async fn the_whole_story_from_venue_to_check_in() -> TestResult {
     Ok(())
 }
 
+/// The codes of an order's tickets for `concert_id`.
+async fn codes_for(
+    shop: &Shop,
+    order_id: ticketing::OrderId,
+    concert_id: ConcertId,
+) -> Result<Vec<ticketing::TicketCode>, Box<dyn std::error::Error + Send + Sync>> {
+    let order = shop.orders().refresh(order_id.into()).await?;
+    let tickets = order.state.tickets().filter(|ticket| ticket.line.concert_id == concert_id);
+    Ok(tickets.map(|ticket| ticket.code.clone()).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ticket_is_checked_in_only_at_the_door_of_its_own_concert() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (here, here_type) = on_sale(shop, 10).await?;
+    let (elsewhere, elsewhere_type) = on_sale(shop, 10).await?;
+    let buyer = customer();
+    shop.reserve(&ctx(), buyer, here, here_type, quantity(1)).await?;
+    shop.reserve(&ctx(), buyer, elsewhere, elsewhere_type, quantity(1)).await?;
+    let order_id = shop.checkout(&ctx(), buyer).await?;
+    let here_code = codes_for(shop, order_id, here).await?.remove(0);
+    let elsewhere_code = codes_for(shop, order_id, elsewhere).await?.remove(0);
+
+    let wrong_door = shop.check_in_at_door(&ctx(), here, order_id, elsewhere_code.clone()).await;
+    assert!(is_refusal(&wrong_door, RefusalKind::Invalid), "{wrong_door:?}");
+    let message = wrong_door.err().map(|error| error.to_string()).unwrap_or_default();
+    assert!(message.contains(&format!("is for concert {elsewhere}, not for concert {here}")), "{message}");
+    let unknown_door =
+        shop.check_in_at_door(&ctx(), ConcertId(uuid::Uuid::now_v7()), order_id, here_code.clone()).await;
+    assert!(is_refusal(&unknown_door, RefusalKind::NotFound), "{unknown_door:?}");
+
+    shop.check_in_at_door(&ctx(), here, order_id, here_code.clone()).await?;
+    shop.check_in_at_door(&ctx(), elsewhere, order_id, elsewhere_code).await?;
+    let again = shop.check_in_at_door(&ctx(), here, order_id, here_code).await;
+    assert!(is_refusal(&again, RefusalKind::Conflict), "{again:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_ticket_of_a_cancelled_concert_is_checked_in_even_where_the_cancellation_is_not_cached() -> TestResult {
+    let fixture = open()?;
+    let (concert_id, ticket_type_id) = on_sale(&fixture.shop, 10).await?;
+    let buyer = customer();
+    fixture.shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(2)).await?;
+    let order_id = fixture.shop.checkout(&ctx(), buyer).await?;
+    let codes = codes_for(&fixture.shop, order_id, concert_id).await?;
+
+    // The door's process caches the concert while it is on; another process cancels it.
+    let door = shop_over(&fixture.store, &fixture.clock);
+    door.concerts().load(concert_id.into()).await?;
+    door.orders().load(order_id.into()).await?;
+    fixture.shop.cancel_concert(&ctx(), concert_id).await?;
+
+    let at_door = door.check_in_at_door(&ctx(), concert_id, order_id, codes[0].clone()).await;
+    assert!(is_refusal(&at_door, RefusalKind::Conflict), "{at_door:?}");
+    let message = at_door.err().map(|error| error.to_string()).unwrap_or_default();
+    assert!(message.contains("which is cancelled"), "{message}");
+    let anywhere = door.check_in(&ctx(), order_id, codes[1].clone()).await;
+    assert!(is_refusal(&anywhere, RefusalKind::Conflict), "{anywhere:?}");
+    let order = fixture.shop.orders().refresh(order_id.into()).await?;
+    assert!(order.state.tickets().all(|ticket| ticket.checked_in_at.is_none()));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_holds_a_bounded_number_of_tickets_across_all_concerts() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let max = ticketing::limits::TICKETS_HELD_PER_CUSTOMER_MAX;
+    let per_concert = ticketing::limits::TICKETS_PER_CONCERT_PER_PURCHASE_MAX;
+    let buyer = customer();
+    let mut held = 0;
+    while held < max {
+        let (concert_id, ticket_type_id) = on_sale(shop, per_concert).await?;
+        let count = per_concert.min(max - held);
+        shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(count)).await?;
+        held += count;
+    }
+    let (one_more, one_more_type) = on_sale(shop, per_concert).await?;
+
+    let refused = shop.reserve(&ctx(), buyer, one_more, one_more_type, quantity(1)).await;
+
+    assert!(is_refusal(&refused, RefusalKind::Invalid), "{refused:?}");
+    let message = refused.err().map(|error| error.to_string()).unwrap_or_default();
+    assert!(message.contains(&format!("at most {max} tickets at once")), "{message}");
+    let concert = shop.concerts().refresh(one_more.into()).await?;
+    let ticket_type = concert.state.ticket_type(one_more_type).ok_or("the ticket type exists")?;
+    assert_eq!(ticket_type.held, 0, "the refused reservation holds nothing");
+    // Another customer is not affected, and checking out frees the allowance.
+    shop.reserve(&ctx(), customer(), one_more, one_more_type, quantity(1)).await?;
+    shop.checkout(&ctx(), buyer).await?;
+    shop.reserve(&ctx(), buyer, one_more, one_more_type, quantity(1)).await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn two_hundred_buyers_race_for_fifty_tickets() -> TestResult {
     let fixture = open()?;

@@ -9,7 +9,11 @@
 //! removes or expires it together with releasing or expiring the hold, and
 //! checks out together with `Concert::SellHeldTickets` and `Order::Place`,
 //! each as one atomic append. The cart enforces the per-purchase limit
-//! (story TS05); the concert enforces availability.
+//! (story TS05) and the limit on the tickets one customer holds across all
+//! concerts at once ([`limits::TICKETS_HELD_PER_CUSTOMER_MAX`]): the cart is
+//! the one place that sees every ticket a customer holds, so the rule that
+//! keeps one account from locking up the inventory of many concerts lives
+//! here; the concert enforces availability.
 //!
 //! Decisions: one cart holds one currency (its total is a single amount);
 //! checkout *refuses* a cart with an expired item instead of silently
@@ -195,6 +199,19 @@ pub enum CartError {
         /// The item's quantity.
         requested: u32,
     },
+    /// More than [`limits::TICKETS_HELD_PER_CUSTOMER_MAX`] tickets among the
+    /// live items, whatever their concerts.
+    #[error(
+        "a customer holds at most {max} tickets at once across all concerts: {held} held, {requested} more \
+         requested; check out or remove tickets first",
+        max = limits::TICKETS_HELD_PER_CUSTOMER_MAX
+    )]
+    TooManyTicketsHeld {
+        /// Tickets among the live items.
+        held: u32,
+        /// The item's quantity.
+        requested: u32,
+    },
     /// A price above [`limits::TICKET_PRICE_MINOR_UNITS_MAX`].
     #[error("a ticket costs at most {max} minor units", max = limits::TICKET_PRICE_MINOR_UNITS_MAX)]
     PriceTooHigh,
@@ -238,6 +255,7 @@ impl CartError {
             CartError::ItemExpiresInThePast
             | CartError::TooManyItems
             | CartError::TooManyTicketsForConcert { .. }
+            | CartError::TooManyTicketsHeld { .. }
             | CartError::PriceTooHigh
             | CartError::CurrencyMismatch { .. } => RefusalKind::Invalid,
             CartError::ItemExists(_)
@@ -275,6 +293,12 @@ impl Cart {
         self.live_items(now).filter(|item| item.concert_id == concert_id).map(|item| item.quantity.get()).sum()
     }
 
+    /// Tickets among the live items at `now`, whatever their concerts: what
+    /// the customer holds.
+    pub fn live_tickets(&self, now: DateTime<Utc>) -> u32 {
+        self.live_items(now).map(|item| item.quantity.get()).sum()
+    }
+
     fn find_item(&self, item_id: HoldId) -> Result<&CartItem, CartError> {
         self.item(item_id).ok_or(CartError::ItemNotFound(item_id))
     }
@@ -307,6 +331,10 @@ impl Cart {
                 in_cart,
                 requested: item.quantity.get(),
             });
+        }
+        let held = self.live_tickets(now);
+        if held + item.quantity.get() > limits::TICKETS_HELD_PER_CUSTOMER_MAX {
+            return Err(CartError::TooManyTicketsHeld { held, requested: item.quantity.get() });
         }
         let CartItem { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at } = *item;
         Ok(vec![CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at }])

@@ -9,6 +9,17 @@
 /// counted over the live items of a cart and again over an order's lines.
 pub const TICKETS_PER_CONCERT_PER_PURCHASE_MAX: u32 = 10;
 
+/// Most tickets one customer may hold at once across all concerts: the
+/// tickets of the live items of their cart, held but not yet bought. A hold
+/// takes tickets away from every other buyer for up to [`HOLD_MINUTES`], so
+/// without this bound one account (or a script behind it) could lock up
+/// [`CART_ITEMS_MAX`] × [`TICKETS_PER_CONCERT_PER_PURCHASE_MAX`] tickets of
+/// many concerts with no intention to buy. Twice the per-concert limit still
+/// lets a customer buy the most one concert allows and some tickets of
+/// another in one checkout; whoever needs more checks out first, which gives
+/// the held tickets back to the shop as sold ones.
+pub const TICKETS_HELD_PER_CUSTOMER_MAX: u32 = 2 * TICKETS_PER_CONCERT_PER_PURCHASE_MAX;
+
 /// How long tickets stay held for a cart before they may be released to
 /// other buyers (story TS06). The edge computes `expires_at = now + this`;
 /// the domain refuses holds that would last longer.

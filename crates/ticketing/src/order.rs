@@ -10,6 +10,15 @@
 //! within itself; uniqueness across orders rests on the codes' length (see
 //! [`crate::TicketCode`]) and on the attendee read model that maps a scanned
 //! code to its order.
+//!
+//! A check-in happens at one concert's door, and the command says which
+//! concert that is and what its status was when the command was sent: a
+//! ticket is let in only at the door of its own concert (a code that is
+//! valid somewhere else must not open this door), and never once its concert
+//! is cancelled (its holders were told not to come). The order cannot read
+//! the concert itself; the application layer reads it and asserts its
+//! version in the same append, so a cancellation that lands first refuses
+//! the check-in.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +27,7 @@ use es_core::{Aggregate, CodecError, DomainEvent, decode_adjacent, encode_adjace
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::concert::ConcertStatus;
 use crate::ids::{ConcertId, CustomerId, OrderId, TicketTypeId};
 use crate::limits;
 use crate::refusal::RefusalKind;
@@ -83,10 +93,16 @@ pub enum OrderCommand {
         /// The current time.
         now: DateTime<Utc>,
     },
-    /// Lets a ticket's holder in, once.
+    /// Lets a ticket's holder in at a concert's door, once.
     CheckInTicket {
         /// The scanned code.
         code: TicketCode,
+        /// The concert at whose door the code is scanned: the ticket must
+        /// be for it.
+        door: ConcertId,
+        /// That concert's status, as read for this command: a cancelled
+        /// concert lets no one in.
+        concert_status: ConcertStatus,
         /// The current time.
         now: DateTime<Utc>,
     },
@@ -197,6 +213,25 @@ pub enum OrderError {
     /// No ticket with this code in the order.
     #[error("ticket {0} is not in this order")]
     TicketNotFound(TicketCode),
+    /// The ticket is for another concert than the one at whose door it
+    /// was scanned.
+    #[error("ticket {code} is for concert {concert_id}, not for concert {door}")]
+    TicketForAnotherConcert {
+        /// The ticket.
+        code: TicketCode,
+        /// The concert it is for.
+        concert_id: ConcertId,
+        /// The concert at whose door it was scanned.
+        door: ConcertId,
+    },
+    /// The ticket's concert is cancelled: no one is let in.
+    #[error("ticket {code} is for concert {concert_id}, which is cancelled")]
+    ConcertCancelled {
+        /// The ticket.
+        code: TicketCode,
+        /// Its concert.
+        concert_id: ConcertId,
+    },
     /// The ticket was checked in before.
     #[error("ticket {code} was checked in at {checked_in_at}")]
     AlreadyCheckedIn {
@@ -218,8 +253,11 @@ impl OrderError {
             | OrderError::DuplicateCode(_)
             | OrderError::CurrencyMismatch { .. }
             | OrderError::PriceTooHigh
-            | OrderError::TooManyTicketsForConcert { .. } => RefusalKind::Invalid,
-            OrderError::AlreadyPlaced | OrderError::AlreadyCheckedIn { .. } => RefusalKind::Conflict,
+            | OrderError::TooManyTicketsForConcert { .. }
+            | OrderError::TicketForAnotherConcert { .. } => RefusalKind::Invalid,
+            OrderError::AlreadyPlaced | OrderError::ConcertCancelled { .. } | OrderError::AlreadyCheckedIn { .. } => {
+                RefusalKind::Conflict
+            }
         }
     }
 }
@@ -294,8 +332,21 @@ impl Order {
         Ok(vec![OrderEvent::Placed { order_id, customer_id, lines: lines.to_vec(), total, placed_at: now }])
     }
 
-    fn decide_check_in(&self, code: &TicketCode, now: DateTime<Utc>) -> Result<Vec<OrderEvent>, OrderError> {
+    fn decide_check_in(
+        &self,
+        code: &TicketCode,
+        door: ConcertId,
+        concert_status: ConcertStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderEvent>, OrderError> {
         let ticket = self.ticket(code).ok_or_else(|| OrderError::TicketNotFound(code.clone()))?;
+        let concert_id = ticket.line.concert_id;
+        if concert_id != door {
+            return Err(OrderError::TicketForAnotherConcert { code: code.clone(), concert_id, door });
+        }
+        if concert_status == ConcertStatus::Cancelled {
+            return Err(OrderError::ConcertCancelled { code: code.clone(), concert_id });
+        }
         if let Some(checked_in_at) = ticket.checked_in_at {
             return Err(OrderError::AlreadyCheckedIn { code: code.clone(), checked_in_at });
         }
@@ -332,11 +383,11 @@ impl Aggregate for Order {
             OrderCommand::Place { order_id, customer_id, lines, now } => {
                 self.decide_place(*order_id, *customer_id, lines, *now)
             }
-            OrderCommand::CheckInTicket { code, now } => {
+            OrderCommand::CheckInTicket { code, door, concert_status, now } => {
                 if self.placed.is_none() {
                     return Err(OrderError::NotFound);
                 }
-                self.decide_check_in(code, *now)
+                self.decide_check_in(code, *door, *concert_status, *now)
             }
         }
     }

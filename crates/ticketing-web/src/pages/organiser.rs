@@ -731,7 +731,8 @@ async fn check_in(ctx: Ctx, Path(concert_id): Path<Uuid>, form: Result<Form<Chec
         let message = Message::new("A ticket code has only letters and digits.");
         return refuse_check_in(&ctx, concert_id, typed, message, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    // The API checks in any ticket; at this concert's door, only this concert's tickets may pass.
+    // At this concert's door, only this concert's tickets may pass: the API's door route refuses the others too,
+    // but the attendee list answers with a message that fits the page.
     let session = match ctx.organiser() {
         Ok(session) => session,
         Err(error) => return ctx.finish(Err(error)),
@@ -746,7 +747,8 @@ async fn check_in(ctx: Ctx, Path(concert_id): Path<Uuid>, form: Result<Form<Chec
         }
         Err(error) => return ctx.finish(Err(error.into())),
     }
-    let result = command::<()>(&ctx, Method::POST, format!("/tickets/{code}/check-in"), None, None).await;
+    let result =
+        command::<()>(&ctx, Method::POST, format!("/concerts/{concert_id}/tickets/{code}/check-in"), None, None).await;
     match result {
         Ok(_) => {
             see_other(&with_query(&format!("/organiser/concerts/{concert_id}/attendees"), &[("checked_in", &code)]))

@@ -66,6 +66,28 @@ fn expired_items_do_not_count_towards_the_per_concert_limit() {
 }
 
 #[test]
+fn a_customer_holds_at_most_twenty_tickets_across_all_concerts() {
+    assert_eq!(limits::TICKETS_HELD_PER_CUSTOMER_MAX, 20);
+    let history = || [added(item(1, 1, 10, 15)), added(item(2, 2, 8, 15))];
+    given(history()).when(add(item(3, 3, 2, 15), 0)).then([added(item(3, 3, 2, 15))]);
+    given(history())
+        .when(add(item(3, 3, 3, 15), 0))
+        .then_refused(CartError::TooManyTicketsHeld { held: 18, requested: 3 });
+    // Many concerts, few tickets each: the cap still counts them all.
+    let spread: Vec<CartEvent> = (1..=10).map(|n| added(item(n, n, 2, 15))).collect();
+    given(spread)
+        .when(add(item(11, 11, 1, 15), 0))
+        .then_refused(CartError::TooManyTicketsHeld { held: 20, requested: 1 });
+}
+
+#[test]
+fn expired_items_are_not_held_any_more() {
+    given([added(item(1, 1, 10, 15)), added(item(2, 2, 10, 15))])
+        .when(add(item(3, 3, 10, 30), 15))
+        .then([added(item(3, 3, 10, 30))]);
+}
+
+#[test]
 fn a_cart_holds_a_bounded_number_of_items() {
     let history: Vec<CartEvent> =
         (0..limits::CART_ITEMS_MAX as u128).map(|n| added(item(n + 1, n + 1, 1, 15))).collect();
@@ -162,6 +184,7 @@ fn every_refusal_has_the_kind_the_api_maps() {
     assert_eq!(CartError::ItemNotFound(id(1)).kind(), RefusalKind::NotFound);
     let over = CartError::TooManyTicketsForConcert { concert_id: id(1), in_cart: 10, requested: 1 };
     assert_eq!(over.kind(), RefusalKind::Invalid);
+    assert_eq!(CartError::TooManyTicketsHeld { held: 20, requested: 1 }.kind(), RefusalKind::Invalid);
     assert_eq!(CartError::Empty.kind(), RefusalKind::Conflict);
     assert_eq!(CartError::ItemExpired { item_id: id(1), expires_at: at(0) }.kind(), RefusalKind::Conflict);
 }

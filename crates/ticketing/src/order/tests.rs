@@ -28,8 +28,13 @@ fn placed(lines: Vec<OrderLine>, total: u64) -> OrderEvent {
     OrderEvent::Placed { order_id: id(9), customer_id: id(5), lines, total: eur(total), placed_at: at(3) }
 }
 
+/// Checks ticket `n` in at the door of concert 1, which is on.
 fn check_in(n: u32, now: i64) -> OrderCommand {
-    OrderCommand::CheckInTicket { code: code(n), now: at(now) }
+    check_in_at(1, ConcertStatus::Published, n, now)
+}
+
+fn check_in_at(door: u128, concert_status: ConcertStatus, n: u32, now: i64) -> OrderCommand {
+    OrderCommand::CheckInTicket { code: code(n), door: id(door), concert_status, now: at(now) }
 }
 
 #[test]
@@ -104,6 +109,24 @@ fn a_ticket_is_checked_in_once() {
 }
 
 #[test]
+fn a_ticket_is_let_in_only_at_the_door_of_its_own_concert() {
+    let history = || [placed(vec![line(1, 1, 0), line(2, 1, 10)], 5_000)];
+    given(history())
+        .when(check_in_at(2, ConcertStatus::Published, 0, 60))
+        .then_refused(OrderError::TicketForAnotherConcert { code: code(0), concert_id: id(1), door: id(2) });
+    given(history())
+        .when(check_in_at(2, ConcertStatus::Published, 10, 60))
+        .then([OrderEvent::TicketCheckedIn { code: code(10), checked_in_at: at(60) }]);
+}
+
+#[test]
+fn no_ticket_of_a_cancelled_concert_is_let_in() {
+    given([placed(vec![line(1, 2, 0)], 5_000)])
+        .when(check_in_at(1, ConcertStatus::Cancelled, 1, 60))
+        .then_refused(OrderError::ConcertCancelled { code: code(1), concert_id: id(1) });
+}
+
+#[test]
 fn an_unknown_ticket_or_order_is_not_found() {
     given([placed(vec![line(1, 2, 0)], 5_000)]).when(check_in(7, 60)).then_refused(OrderError::TicketNotFound(code(7)));
     given([]).when(check_in(0, 60)).then_refused(OrderError::NotFound);
@@ -114,6 +137,9 @@ fn every_refusal_has_the_kind_the_api_maps() {
     assert_eq!(OrderError::TicketNotFound(code(1)).kind(), RefusalKind::NotFound);
     assert_eq!(OrderError::AlreadyCheckedIn { code: code(1), checked_in_at: at(0) }.kind(), RefusalKind::Conflict);
     assert_eq!(OrderError::DuplicateCode(code(1)).kind(), RefusalKind::Invalid);
+    let elsewhere = OrderError::TicketForAnotherConcert { code: code(1), concert_id: id(1), door: id(2) };
+    assert_eq!(elsewhere.kind(), RefusalKind::Invalid);
+    assert_eq!(OrderError::ConcertCancelled { code: code(1), concert_id: id(1) }.kind(), RefusalKind::Conflict);
 }
 
 #[test]
