@@ -32,6 +32,7 @@ use ticketing_web::WebState;
 use tokio::task::JoinSet;
 
 use crate::aws_host::AwsBackends;
+use crate::ready::EmbeddedReadiness;
 
 /// Where and how the shop runs, read once from the command line.
 #[derive(Debug, Clone)]
@@ -123,8 +124,12 @@ impl Host {
 
         let listener = listen(config.addr).with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let api_state =
-            ApiState::new(auth.clone(), Arc::clone(&shop)).with_queries(queries).with_shutdown(shutdown.clone());
+        let mut api_state = ApiState::new(auth.clone(), Arc::clone(&shop))
+            .with_queries(Arc::clone(&queries))
+            .with_shutdown(shutdown.clone());
+        if let Some(store) = &sqlite {
+            api_state = api_state.with_readiness(Arc::new(EmbeddedReadiness { store: Arc::clone(store), queries }));
+        }
         let api = router(api_state);
         // The pages call the API in-process. Signing users in without an identity provider hands out the organiser's
         // role to whoever asks, so it exists only where the operator asked for it.

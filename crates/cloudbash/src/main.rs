@@ -7,6 +7,7 @@ mod aws_host;
 mod bench;
 mod demo;
 mod host;
+mod ready;
 mod rebuild;
 mod serve;
 mod token;

@@ -65,11 +65,14 @@ const SAM_WRITE_POLICY_TEMPLATES: &[&str] = &["DynamoDBCrudPolicy", "DynamoDBWri
 const BROAD_MANAGED_POLICIES: &[&str] = &["AmazonDynamoDBFullAccess", "AdministratorAccess", "PowerUserAccess"];
 
 /// Routes of the API that the deployment leaves out, with the reason.
-const NOT_DEPLOYED: &[(&str, &str, &str)] = &[(
-    "GET",
-    "/events/live",
-    "server-sent events need a streaming response, which API Gateway's HTTP API does not relay from Lambda",
-)];
+const NOT_DEPLOYED: &[(&str, &str, &str)] = &[
+    (
+        "GET",
+        "/events/live",
+        "server-sent events need a streaming response, which API Gateway's HTTP API does not relay from Lambda",
+    ),
+    ("GET", "/ready", "readiness is a long-running host's; Lambda runs a function only when there is work"),
+];
 
 // ---------------------------------------------------------------------------------------------------------------
 // The template as data.

@@ -25,6 +25,7 @@ mod paths;
 pub mod problem;
 mod queries;
 mod read_your_writes;
+pub mod ready;
 pub mod server;
 pub mod tickets;
 mod views;
@@ -61,6 +62,8 @@ pub struct ApiState {
     tickets: Arc<dyn TicketLocator>,
     /// The live streams of the log (`live.rs`): their bound and the signal that ends them.
     live: live::LiveStreams,
+    /// What `GET /ready` checks; nothing beyond serving without it.
+    readiness: Option<Arc<dyn ready::Readiness>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -83,7 +86,13 @@ impl ApiState {
     pub fn new(auth: AuthState, shop: Arc<Shop>) -> Self {
         let tickets = Arc::new(LogTicketIndex::new(shop.log().clone()));
         let live = live::LiveStreams::new(CancellationToken::new());
-        Self { auth, shop, queries: None, tickets, live }
+        Self { auth, shop, queries: None, tickets, live, readiness: None }
+    }
+
+    /// Makes `GET /ready` ask `readiness` (the host's log and read models).
+    pub fn with_readiness(mut self, readiness: Arc<dyn ready::Readiness>) -> Self {
+        self.readiness = Some(readiness);
+        self
     }
 
     /// Answers the read routes from `queries` (read models fed from the shop's log), makes every command
@@ -128,6 +137,12 @@ impl FromRef<ApiState> for Arc<dyn Queries> {
     }
 }
 
+impl FromRef<ApiState> for Option<Arc<dyn ready::Readiness>> {
+    fn from_ref(state: &ApiState) -> Self {
+        state.readiness.clone()
+    }
+}
+
 impl FromRef<ApiState> for Arc<dyn TicketLocator> {
     fn from_ref(state: &ApiState) -> Self {
         Arc::clone(&state.tickets)
@@ -145,6 +160,7 @@ pub fn router(state: ApiState) -> Router {
 fn routes(state: &ApiState) -> Router<ApiState> {
     let routes = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready::ready))
         .route("/openapi.json", get(openapi::openapi_json))
         .merge(live::routes());
     match &state.queries {

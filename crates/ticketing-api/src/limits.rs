@@ -118,3 +118,7 @@ pub const RATE_LIMITED_CALLERS_MAX: usize = 65_536;
 /// while [`CONNECTIONS_MAX`] are open. Past it the kernel drops new connection attempts, which clients retry only
 /// after a second or more. The kernel caps it at `net.core.somaxconn` (4096 on current Linux).
 pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// When a client told "not ready" may ask again: readiness changes with the
+/// log and the read models, which a second is enough to see move.
+pub const NOT_READY_RETRY_AFTER: Duration = Duration::from_secs(1);

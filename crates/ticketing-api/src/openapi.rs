@@ -31,6 +31,7 @@ pub const BEARER_SCHEME: &str = "bearer";
     ),
     paths(
         crate::health,
+        crate::ready::ready,
         openapi_json,
         crate::commands::create_venue,
         crate::commands::delete_venue,

@@ -27,6 +27,7 @@ const RESPONSE_BYTES_MAX: usize = 1024 * 1024;
 /// these; the router must serve each of them.
 const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/health", 200),
+    ("GET", "/ready", 200),
     ("GET", "/openapi.json", 200),
     ("POST", "/venues", 201),
     ("GET", "/venues", 200),
