@@ -16,7 +16,7 @@ use es_core::{
 use ticketing::{CONCERT_EVENT_TYPES, CustomerId, OrderId, VENUE_EVENT_TYPES};
 use ticketing_app::queries::{ConcertSearch, ConcertStatusView, ConcertSummary, DailySales, Page, Queries, QueryError};
 use ticketing_postgres::{PostgresQueries, PostgresReadModels, ReadModel, rebuild};
-use ticketing_testkit::{Story, concert, eur, evening, venue};
+use ticketing_testkit::{Story, all_pages, concert, eur, evening, venue};
 
 async fn story(embedded: &Embedded) -> Result<Story, TestError> {
     let story = ticketing_testkit::tell(&embedded.shop, &embedded.clock).await?;
@@ -497,23 +497,6 @@ async fn attempts(read_models: &PostgresReadModels, sequence: &str) -> Result<i6
         .fetch_one(read_models.pool())
         .await?;
     Ok(count)
-}
-
-/// Every page of a list in turn, from the first.
-async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<Page<T>>, QueryError>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>, QueryError>>,
-{
-    let (mut pages, mut cursor) = (Vec::new(), None);
-    loop {
-        let next = page(cursor.take()).await?;
-        cursor.clone_from(&next.next_cursor);
-        pages.push(next);
-        if cursor.is_none() {
-            return Ok(pages);
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,6 @@
 //! orders placed at the same instant told apart by id. Either way the pages
 //! add up to the whole list, once, in its order.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +18,7 @@ use ticketing_app::queries::{
 };
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
-use ticketing_testkit::{ctx, quantity, start};
+use ticketing_testkit::{all_pages, ctx, quantity, start};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -95,23 +94,6 @@ impl Fixture {
             ProjectionRunner::new(self.log.clone(), projection).catch_up().await?;
         }
         Ok(())
-    }
-}
-
-/// Every page of a list in turn, from the first.
-async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<Page<T>>, QueryError>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<Page<T>, QueryError>>,
-{
-    let (mut pages, mut cursor) = (Vec::new(), None);
-    loop {
-        let next = page(cursor.take()).await?;
-        cursor.clone_from(&next.next_cursor);
-        pages.push(next);
-        if cursor.is_none() {
-            return Ok(pages);
-        }
     }
 }
 

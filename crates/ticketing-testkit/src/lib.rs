@@ -22,6 +22,7 @@ use ticketing::{
     Address, Capacity, ConcertId, Currency, CustomerId, Genre, Money, Name, OrderId, Quantity, TicketTypeId, VenueId,
     VenueProfile,
 };
+use ticketing_app::queries::{Page, QueryError};
 use ticketing_app::{AppError, ConcertForm, Shop};
 
 /// What a story step can fail with.
@@ -157,4 +158,21 @@ pub async fn tell(shop: &Shop, clock: &ManualClock) -> Result<Story, StoryError>
         second_order,
         checked_in_at: start() + Duration::days(1) + Duration::minutes(1),
     })
+}
+
+/// Every page of a paged list in turn, from the first, following its cursors.
+pub async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<Page<T>>, QueryError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, QueryError>>,
+{
+    let (mut pages, mut cursor) = (Vec::new(), None);
+    loop {
+        let next = page(cursor.take()).await?;
+        cursor.clone_from(&next.next_cursor);
+        pages.push(next);
+        if cursor.is_none() {
+            return Ok(pages);
+        }
+    }
 }
