@@ -428,3 +428,14 @@ async fn measure_the_lag_from_commit_to_indexed() {
         lags[lags.len() - 1]
     );
 }
+
+/// A store error says what DynamoDB answered (its code and message), not
+/// just that the service failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_error_says_what_dynamodb_answered() {
+    let config = support::sdk_config().await;
+    let tables = es_dynamodb::Tables::named(support::unique_name("missing"));
+    let store = DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&config), tables);
+    let error = store.load(es_core::AggregateId::random(), es_core::Version::INITIAL, 10).await.expect_err("no table");
+    assert!(error.to_string().contains("ResourceNotFoundException"), "{error}");
+}

@@ -25,11 +25,18 @@ where
         SdkError::ServiceError(service) => service.err().code().is_some_and(|code| THROTTLING_CODES.contains(&code)),
         _ => false,
     };
-    if retryable {
-        StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string())
-    } else {
-        StoreError::backend(error)
-    }
+    let context = aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string();
+    if retryable { StoreError::Unavailable(context) } else { StoreError::backend(Described { context, source: error }) }
+}
+
+/// An SDK error that says what happened: the SDK's own `Display` is only
+/// "service error", its context (code and message) is in the chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+struct Described<E: std::error::Error + 'static> {
+    context: String,
+    #[source]
+    source: E,
 }
 
 /// The code DynamoDB answers when a write's condition does not hold.
