@@ -1,16 +1,20 @@
 //! The organiser's handlers: venues and concerts, their schedules and ticket
 //! types. Scheduling, publishing and cancelling change the concert and its
 //! venue's booking together, in one append, so that two concerts can never
-//! hold the same room at the same time.
+//! hold the same room at the same time. A concert that sells from buckets
+//! takes them along in that append too ([`ticketing::bucket::following`]):
+//! they open on publication, follow a reschedule and close on cancellation.
 
 use chrono::{DateTime, Utc};
-use es_core::{AggregateId, CommandContext};
+use es_core::{AggregateId, CommandContext, Loaded};
 use ticketing::{
-    ConcertCommand, ConcertError, ConcertId, Description, DetailsUpdate, Genre, Money, Name, NewConcert, Quantity,
+    Concert, ConcertCommand, ConcertError, ConcertId, Description, DetailsUpdate, Genre, Money, Name, NewConcert, Quantity,
     TicketTypeId, VenueCommand, VenueError, VenueId, VenueProfile, WebUrl,
 };
 
-use crate::error::{AppError, rejected};
+use ticketing::bucket;
+
+use crate::error::{AppError, AttemptError, rejected};
 use crate::shop::{Batch, Reads, Shop, decide, load, missing};
 
 /// What an organiser gives to create a concert; the venue's capacity is
@@ -155,7 +159,7 @@ impl Shop {
     /// append.
     pub async fn publish_concert(&self, context: &CommandContext, concert_id: ConcertId) -> Result<(), AppError> {
         let venue_id = self.venue_of(concert_id).await?;
-        let publish = ConcertCommand::Publish { now: self.now() };
+        let publish = ConcertCommand::Publish { now: self.now(), buckets: self.buckets_per_concert() };
         let mark = VenueCommand::MarkBookingPublished { concert_id };
         self.with_venue(context, concert_id, venue_id, &publish, |_| Some(mark.clone())).await
     }
@@ -194,7 +198,7 @@ impl Shop {
             Box::pin(async move {
                 let concert = load(self.concerts(), concert_id, reads).await?;
                 let mut batch = Batch::new(context);
-                batch.add(self.concerts(), &concert, &decide(&concert, command)?)?;
+                self.concert_and_buckets(&mut batch, concert_id, &concert, command, reads).await?;
                 Ok(batch.finish(()))
             })
         })
@@ -217,7 +221,7 @@ impl Shop {
                 let concert = load(self.concerts(), concert_id, reads).await?;
                 let venue = load(self.venues(), venue_id, reads).await?;
                 let mut batch = Batch::new(context);
-                batch.add(self.concerts(), &concert, &decide(&concert, concert_command)?)?;
+                self.concert_and_buckets(&mut batch, concert_id, &concert, concert_command, reads).await?;
                 let venue_events = match venue_command(&venue.state) {
                     Some(command) => decide(&venue, &command)?,
                     None => Vec::new(),
@@ -227,5 +231,22 @@ impl Shop {
             })
         })
         .await
+    }
+
+    /// Records `command` on the concert and what its buckets must do with it.
+    async fn concert_and_buckets(
+        &self,
+        batch: &mut Batch,
+        concert_id: ConcertId,
+        concert: &Loaded<Concert>,
+        command: &ConcertCommand,
+        reads: Reads<'_>,
+    ) -> Result<(), AttemptError> {
+        batch.add(self.concerts(), concert, &decide(concert, command)?)?;
+        for (bucket_id, bucket_command) in bucket::following(concert_id, &concert.state, command) {
+            let bucket = load(self.buckets(), bucket_id, reads).await?;
+            batch.add(self.buckets(), &bucket, &decide(&bucket, &bucket_command)?)?;
+        }
+        Ok(())
     }
 }

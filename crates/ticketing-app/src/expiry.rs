@@ -4,8 +4,9 @@
 //! It is driven by the log and a clock, not by a timer per request. It
 //! follows the log to know every live hold and when it runs out (a
 //! `TicketsHeld` adds one; a release, an expiry or a sale settles it), and
-//! at each due time asks the [`Shop`] to expire the concert's run-out holds
-//! — the same atomic Concert + Cart append as every other command, so a
+//! at each due time asks the [`Shop`] to expire the run-out holds of their
+//! keeper (the concert, or the bucket that holds them) — the same atomic
+//! keeper + Cart append as every other command, so a
 //! checkout racing the sweep is decided by the expected versions, never by
 //! luck. Its memory is rebuilt by replaying the log when it starts, so it
 //! keeps nothing of its own on disk.
@@ -24,8 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use es_core::{CancellationToken, Clock, DomainEvent, EventLog, Position, RecordedEvent, Subscription, async_trait};
-use ticketing::{ConcertEvent, ConcertId, HoldId};
+use es_core::{
+    AggregateId, CancellationToken, Clock, DomainEvent, EventLog, Position, RecordedEvent, Subscription, async_trait,
+};
+use ticketing::{ConcertEvent, HoldId};
 
 use crate::queries::QueryError;
 use crate::{AppError, Shop};
@@ -34,13 +37,15 @@ use crate::{AppError, Shop};
 /// that jumps (or a hold made by another process) is noticed soon.
 const SWEEP_INTERVAL_MAX: Duration = Duration::from_secs(1);
 
-/// Which concerts have run-out holds, as a read model knows them: for hosts
-/// that do not follow the log (the read model follows it for them).
+/// Which keepers (concerts, or buckets of concerts) have run-out holds, as
+/// a read model knows them: for hosts that do not follow the log (the read
+/// model follows it for them).
 #[async_trait]
 pub trait DueHolds: Send + Sync {
-    /// Concerts with a hold that ran out at or before `now`, the earliest
-    /// run-out hold first, at most `limit`.
-    async fn concerts_with_due_holds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<ConcertId>, QueryError>;
+    /// The streams keeping a hold that ran out at or before `now` (the
+    /// aggregate that wrote its `TicketsHeld`), the earliest run-out hold
+    /// first, at most `limit`.
+    async fn keepers_with_due_holds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<AggregateId>, QueryError>;
 }
 
 /// What one sweep did.
@@ -48,9 +53,9 @@ pub trait DueHolds: Send + Sync {
 pub struct SweepReport {
     /// Holds expired.
     pub expired: usize,
-    /// Concerts whose expiry failed (logged; they are tried again next time).
+    /// Keepers (concerts or buckets) whose expiry failed (logged; they are tried again next time).
     pub failed: usize,
-    /// Concerts with run-out holds left for a later sweep.
+    /// Keepers with run-out holds left for a later sweep.
     pub concerts_left: usize,
 }
 
@@ -63,21 +68,21 @@ pub async fn expire_due_holds(
     concerts_max: usize,
 ) -> Result<SweepReport, AppError> {
     let mut concerts = due
-        .concerts_with_due_holds(now, concerts_max.saturating_add(1))
+        .keepers_with_due_holds(now, concerts_max.saturating_add(1))
         .await
         .map_err(|error| AppError::Store(error.to_string()))?;
     let left = concerts.len().saturating_sub(concerts_max);
     concerts.truncate(concerts_max);
-    let mut report = expire_each(concerts, |concert_id| shop.expire_holds(concert_id, now)).await;
+    let mut report = expire_each(concerts, |keeper| shop.expire_holds(keeper, now)).await;
     report.concerts_left = left;
     Ok(report)
 }
 
 /// Expires each concert's run-out holds with `expire`, going on past a
 /// concert that fails.
-async fn expire_each<F, Fut>(concerts: Vec<ConcertId>, mut expire: F) -> SweepReport
+async fn expire_each<F, Fut>(concerts: Vec<AggregateId>, mut expire: F) -> SweepReport
 where
-    F: FnMut(ConcertId) -> Fut,
+    F: FnMut(AggregateId) -> Fut,
     Fut: std::future::Future<Output = Result<usize, AppError>>,
 {
     let mut report = SweepReport::default();
@@ -86,7 +91,7 @@ where
             Ok(expired) => report.expired += expired,
             Err(error) => {
                 report.failed += 1;
-                tracing::warn!(%concert_id, %error, "expiring a concert's holds failed; the others go on");
+                tracing::warn!(keeper = %concert_id, %error, "expiring the holds of a concert or bucket failed; the others go on");
             }
         }
     }
@@ -101,8 +106,8 @@ const HOLD_EVENT_TYPES: [&str; 4] = ["TicketsHeld", "TicketHoldReleased", "Ticke
 pub struct HoldExpiry {
     /// (expires at, hold) for every live hold, earliest first.
     due: BTreeSet<(DateTime<Utc>, HoldId)>,
-    /// Where each live hold is, to settle it and to find its concert.
-    holds: HashMap<HoldId, (DateTime<Utc>, ConcertId)>,
+    /// Where each live hold is, to settle it and to find its keeper.
+    holds: HashMap<HoldId, (DateTime<Utc>, AggregateId)>,
     /// The last log position observed.
     position: Position,
 }
@@ -121,11 +126,11 @@ impl HoldExpiry {
         if !HOLD_EVENT_TYPES.contains(&record.event_type.as_str()) {
             return Ok(());
         }
-        let concert_id = ConcertId::from(record.aggregate_id);
+        let keeper = record.aggregate_id;
         match ConcertEvent::from_record(record)? {
             ConcertEvent::TicketsHeld { hold_id, expires_at, .. } => {
                 self.due.insert((expires_at, hold_id));
-                self.holds.insert(hold_id, (expires_at, concert_id));
+                self.holds.insert(hold_id, (expires_at, keeper));
             }
             ConcertEvent::HoldReleased { hold_id, .. } | ConcertEvent::HoldExpired { hold_id, .. } => {
                 self.settle(hold_id);
@@ -161,8 +166,8 @@ impl HoldExpiry {
     /// in memory until their `TicketHoldExpired` event is observed from the
     /// log.
     pub async fn sweep(&self, shop: &Shop, now: DateTime<Utc>) -> SweepReport {
-        let mut concerts: Vec<ConcertId> = Vec::new();
-        let mut seen: BTreeSet<ConcertId> = BTreeSet::new();
+        let mut concerts: Vec<AggregateId> = Vec::new();
+        let mut seen: BTreeSet<AggregateId> = BTreeSet::new();
         for (_, hold_id) in self.due.iter().take_while(|(expires_at, _)| *expires_at <= now) {
             if let Some((_, concert_id)) = self.holds.get(hold_id)
                 && seen.insert(*concert_id)
@@ -170,7 +175,7 @@ impl HoldExpiry {
                 concerts.push(*concert_id);
             }
         }
-        expire_each(concerts, |concert_id| shop.expire_holds(concert_id, now)).await
+        expire_each(concerts, |keeper| shop.expire_holds(keeper, now)).await
     }
 
     /// Follows the log and sweeps whenever a hold falls due, until
@@ -215,7 +220,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_concert_that_fails_delays_only_itself() {
-        let concerts: Vec<ConcertId> = (0..3).map(|_| ConcertId::from(es_core::AggregateId::random())).collect();
+        let concerts: Vec<AggregateId> = (0..3).map(|_| AggregateId::random()).collect();
         let failing = concerts[0];
         let mut tried = Vec::new();
         let report = expire_each(concerts.clone(), |concert_id| {

@@ -13,6 +13,7 @@
 //! check would notice: every handler confirms a refusal on freshly read
 //! states before reporting it, as `Repository::execute` does.
 
+mod buckets;
 mod catalog;
 mod codes;
 mod error;

@@ -16,12 +16,13 @@ use es_core::limits::AGGREGATES_PER_APPEND_MAX;
 use es_core::{AggregateId, CommandContext, RepositoryError};
 use serde::{Deserialize, Serialize};
 use ticketing::limits::HOLD_MINUTES;
-use ticketing::process::{expired_holds, plan_checkout};
+use ticketing::process::{Keeper, expired_holds, plan_checkout};
 use ticketing::{
     Cart, CartCommand, CartId, CartItem, ConcertCommand, ConcertError, ConcertId, CustomerId, HoldId, HoldRequest,
     OrderCommand, OrderError, OrderId, Quantity, RefusalKind, TicketCode, TicketTypeId,
 };
 
+use crate::buckets::{BucketReservation, Settle};
 use crate::error::{AppError, AttemptError, Refused, rejected};
 use crate::shop::{Batch, Reads, Shop, decide, load};
 
@@ -55,6 +56,11 @@ impl Shop {
         let now = self.now();
         let reservation =
             Reservation { hold_id: HoldId(uuid::Uuid::now_v7()), expires_at: now + Duration::minutes(HOLD_MINUTES) };
+        if let Some((buckets, unit_price)) = self.sold_from_buckets(concert_id, ticket_type_id).await? {
+            let request =
+                BucketReservation { concert_id, buckets, ticket_type_id, quantity, unit_price, reservation, now };
+            return self.reserve_in_buckets(context, customer, request).await;
+        }
         let hold = ConcertCommand::HoldTickets(HoldRequest {
             cart_id,
             hold_id: reservation.hold_id,
@@ -85,6 +91,7 @@ impl Shop {
                     quantity,
                     unit_price: ticket_type.price,
                     expires_at: reservation.expires_at,
+                    bucket: None,
                 };
                 let cart = load(shop.carts(), cart_id, reads).await?;
                 room_for_concert(&cart.state, concert_id)?;
@@ -106,44 +113,47 @@ impl Shop {
         hold_id: HoldId,
     ) -> Result<(), AppError> {
         let cart_id = CartId::of(customer);
-        let concert_id = self.concert_of_item(cart_id, hold_id).await?;
-        self.run(context, &[concert_id.into(), cart_id.into()], move |reads| {
+        let keeper = self.keeper_of_item(cart_id, hold_id).await?;
+        self.run(context, &[keeper.aggregate_id(), cart_id.into()], move |reads| {
             Box::pin(async move {
                 let cart = load(self.carts(), cart_id, reads).await?;
                 let cart_events = decide(&cart, &CartCommand::RemoveItem { item_id: hold_id })?;
-                let concert = load(self.concerts(), concert_id, reads).await?;
-                let concert_events = decide(&concert, &ConcertCommand::ReleaseHold { hold_id })?;
                 let mut batch = Batch::new(context);
                 batch.add(self.carts(), &cart, &cart_events)?;
-                batch.add(self.concerts(), &concert, &concert_events)?;
+                self.settle_at(&mut batch, keeper, Settle::Release(hold_id), reads).await?;
                 Ok(batch.finish(()))
             })
         })
         .await
     }
 
-    /// Releases every hold of a concert that has run out at `now`, and
-    /// removes its cart item, one append per hold. Holds settled meanwhile
-    /// by someone else are skipped. Returns how many holds it expired.
-    pub async fn expire_holds(&self, concert_id: ConcertId, now: DateTime<Utc>) -> Result<usize, AppError> {
+    /// Releases every hold kept by `keeper` (a concert, or a bucket's
+    /// stream) that has run out at `now`, and removes its cart item, one
+    /// append per hold. Holds settled meanwhile by someone else are skipped.
+    /// Returns how many holds it expired.
+    pub async fn expire_holds(&self, keeper: AggregateId, now: DateTime<Utc>) -> Result<usize, AppError> {
         // A sweep reads the log's head: holds made by other processes count too.
-        let concert = load(self.concerts(), concert_id, Reads::Fresh).await?;
+        let (keeper, holds) = if self.is_bucket(keeper).await? {
+            let bucket = load(self.buckets(), keeper, Reads::Fresh).await?;
+            let Some(concert_id) = bucket.state.concert_id() else { return Ok(0) };
+            (Keeper::Bucket(concert_id, bucket.state.index()), expired_holds(bucket.state.holds(), now))
+        } else {
+            let concert = load(self.concerts(), keeper, Reads::Fresh).await?;
+            (Keeper::Concert(keeper.into()), expired_holds(concert.state.holds(), now))
+        };
         let mut expired = 0;
-        for hold in expired_holds(&concert.state, now) {
-            let hold_id = hold.hold_id;
-            let cart_id = hold.cart_id;
+        for hold in holds {
+            let (hold_id, cart_id) = (hold.hold_id, hold.cart_id);
             // One command id per hold would make the sweep idempotent across
             // processes; without one, a settled hold is simply refused below.
             let context = &CommandContext::default();
             let outcome = self
-                .run(context, &[concert_id.into(), cart_id.into()], move |reads| {
+                .run(context, &[keeper.aggregate_id(), cart_id.into()], move |reads| {
                     Box::pin(async move {
-                        let concert = load(self.concerts(), concert_id, reads).await?;
-                        let concert_events = decide(&concert, &ConcertCommand::ExpireHold { hold_id, now })?;
+                        let mut batch = Batch::new(context);
+                        self.settle_at(&mut batch, keeper, Settle::Expire(hold_id, now), reads).await?;
                         let cart = load(self.carts(), cart_id, reads).await?;
                         let cart_events = decide(&cart, &CartCommand::ExpireItem { item_id: hold_id, now })?;
-                        let mut batch = Batch::new(context);
-                        batch.add(self.concerts(), &concert, &concert_events)?;
                         batch.add(self.carts(), &cart, &cart_events)?;
                         Ok(batch.finish(()))
                     })
@@ -170,12 +180,7 @@ impl Shop {
         // The turns to take come from the cart as cached; if it changes before
         // the attempt, the expected versions still keep the append correct.
         let cart = load(self.carts(), cart_id, Reads::Cached).await?;
-        let mut involved: Vec<AggregateId> = Vec::new();
-        for item in cart.state.items() {
-            if !involved.contains(&item.concert_id.into()) {
-                involved.push(item.concert_id.into());
-            }
-        }
+        let mut involved: Vec<AggregateId> = keepers_in(&cart.state).into_iter().map(Keeper::aggregate_id).collect();
         involved.push(cart_id.into());
         involved.push(order_id.into());
         let shared_context = Arc::new(context.clone());
@@ -187,9 +192,17 @@ impl Shop {
                 let plan = plan_checkout(&cart.state, customer, order_id, now).map_err(rejected)?;
                 let mut batch = Batch::new(&context);
                 batch.add(shop.carts(), &cart, &decide(&cart, &plan.cart_command())?)?;
-                for (concert_id, command) in plan.concert_commands() {
-                    let concert = load(shop.concerts(), concert_id, reads).await?;
-                    batch.add(shop.concerts(), &concert, &decide(&concert, &command)?)?;
+                for sale in &plan.sales {
+                    match sale.keeper {
+                        Keeper::Concert(concert_id) => {
+                            let concert = load(shop.concerts(), concert_id, reads).await?;
+                            batch.add(shop.concerts(), &concert, &decide(&concert, &plan.concert_command(sale))?)?;
+                        }
+                        Keeper::Bucket(..) => {
+                            let bucket = load(shop.buckets(), sale.keeper.aggregate_id(), reads).await?;
+                            batch.add(shop.buckets(), &bucket, &decide(&bucket, &plan.bucket_command(sale))?)?;
+                        }
+                    }
                 }
                 let codes: Vec<TicketCode> = (0..plan.tickets_needed()).map(|_| shop.codes().next()).collect();
                 let place = plan
@@ -276,16 +289,58 @@ impl Shop {
         .await
     }
 
-    /// The concert of a cart item.
-    async fn concert_of_item(&self, cart_id: CartId, hold_id: HoldId) -> Result<ConcertId, AppError> {
+    /// Whether a stream is a bucket's: its first event opened a bucket.
+    async fn is_bucket(&self, stream: AggregateId) -> Result<bool, AppError> {
+        let first = self.log().store().load(stream, es_core::Version(0), 1).await;
+        let first = first.map_err(|error| AppError::Store(error.to_string()))?;
+        Ok(first.first().is_some_and(|record| ticketing::BUCKET_EVENT_TYPES.contains(&record.event_type.as_str())))
+    }
+
+    /// Where the hold of a cart item is kept.
+    async fn keeper_of_item(&self, cart_id: CartId, hold_id: HoldId) -> Result<Keeper, AppError> {
         for reads in [Reads::Cached, Reads::Fresh] {
             let cart = load(self.carts(), cart_id, reads).await?;
             if let Some(item) = cart.state.item(hold_id) {
-                return Ok(item.concert_id);
+                return Ok(Keeper::of(item));
             }
         }
         Err(Refused::from_cart_item(hold_id).into())
     }
+
+    /// The number of buckets and the ticket type's price when the concert
+    /// sells from buckets; `None` when it sells its tickets itself (or is
+    /// not on sale: its own decision then says why). The concert is read
+    /// from the cache, and again from the log when the cache has it not yet
+    /// published.
+    async fn sold_from_buckets(
+        &self,
+        concert_id: ConcertId,
+        ticket_type_id: TicketTypeId,
+    ) -> Result<Option<(u16, ticketing::Money)>, AppError> {
+        for reads in [Reads::Cached, Reads::Fresh] {
+            let concert = load(self.concerts(), concert_id, reads).await?;
+            if concert.state.status() != ticketing::ConcertStatus::Draft {
+                let price = concert.state.ticket_type(ticket_type_id).map(|ticket_type| ticket_type.price);
+                return match (concert.state.buckets(), price) {
+                    (0, _) => Ok(None),
+                    (_, None) => Err(rejected(ConcertError::TicketTypeNotFound(ticket_type_id)).into()),
+                    (buckets, Some(price)) => Ok(Some((buckets, price))),
+                };
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Where the holds of a cart's items are kept, each once.
+fn keepers_in(cart: &Cart) -> Vec<Keeper> {
+    let mut keepers: Vec<Keeper> = Vec::new();
+    for item in cart.items() {
+        if !keepers.contains(&Keeper::of(item)) {
+            keepers.push(Keeper::of(item));
+        }
+    }
+    keepers
 }
 
 /// The concerts of a cart's items, live or not, each once.
@@ -301,7 +356,7 @@ fn concerts_in(cart: &Cart) -> Vec<ConcertId> {
 
 /// Refuses tickets of a concert new to a cart that holds tickets of
 /// [`CONCERTS_PER_CART_MAX`] concerts already: its checkout could not commit.
-fn room_for_concert(cart: &Cart, concert_id: ConcertId) -> Result<(), AttemptError> {
+pub(crate) fn room_for_concert(cart: &Cart, concert_id: ConcertId) -> Result<(), AttemptError> {
     let concerts = concerts_in(cart);
     if concerts.contains(&concert_id) || concerts.len() < CONCERTS_PER_CART_MAX {
         return Ok(());
@@ -315,7 +370,9 @@ fn room_for_concert(cart: &Cart, concert_id: ConcertId) -> Result<(), AttemptErr
 /// Refuses the checkout of a cart of more concerts than one append takes
 /// (one filled before [`room_for_concert`] was checked).
 fn fits_one_append(cart: &Cart) -> Result<(), AttemptError> {
-    let concerts = concerts_in(cart).len();
+    // The items of one concert share one keeper, so keepers are concerts;
+    // counting keepers counts what the append really takes.
+    let concerts = keepers_in(cart).len();
     if concerts <= CONCERTS_PER_CART_MAX {
         return Ok(());
     }
@@ -350,6 +407,7 @@ mod tests {
                 quantity: Quantity::new(1).expect("a quantity"),
                 unit_price: Money::new(2_500, Currency::new("EUR").expect("a currency")),
                 expires_at,
+                bucket: None,
             });
         }
         cart

@@ -18,7 +18,7 @@ use es_core::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use ticketing::{Cart, Concert, Order, Venue};
+use ticketing::{Bucket, Cart, Concert, Order, Venue};
 
 use crate::codes::TicketCodes;
 use crate::error::{AppError, AttemptError, Refusal, Refused, refused};
@@ -31,8 +31,11 @@ pub struct Shop {
     log: EventLog,
     venues: Repository<Venue>,
     concerts: Repository<Concert>,
+    buckets: Repository<Bucket>,
     carts: Repository<Cart>,
     orders: Repository<Order>,
+    /// How many buckets a concert is published with (0: none).
+    buckets_per_concert: u16,
     clock: Arc<dyn Clock>,
     codes: Arc<dyn TicketCodes>,
     turns: Arc<Turns>,
@@ -48,8 +51,10 @@ impl Clone for Shop {
             log: self.log.clone(),
             venues: self.venues.clone(),
             concerts: self.concerts.clone(),
+            buckets: self.buckets.clone(),
             carts: self.carts.clone(),
             orders: self.orders.clone(),
+            buckets_per_concert: self.buckets_per_concert,
             clock: Arc::clone(&self.clock),
             codes: Arc::clone(&self.codes),
             turns: Arc::clone(&self.turns),
@@ -86,14 +91,32 @@ impl Shop {
         Self {
             venues: repository(&log, &snapshots, &turns),
             concerts: repository(&log, &snapshots, &turns),
+            buckets: repository(&log, &snapshots, &turns),
             carts: repository(&log, &snapshots, &turns),
             orders: repository(&log, &snapshots, &turns),
+            buckets_per_concert: 0,
             log,
             clock,
             codes,
             turns,
             lanes: Arc::new(Lanes::default()),
         }
+    }
+
+    /// The same shop, publishing each concert with `buckets` buckets
+    /// (at most [`ticketing::limits::BUCKETS_PER_CONCERT_MAX`]): buyers in
+    /// different processes then hold its tickets side by side instead of
+    /// taking turns at the concert's stream (see `ticketing::bucket`). A
+    /// single process gains nothing from buckets (its lanes share appends
+    /// already), so the default is none.
+    pub fn with_buckets_per_concert(mut self, buckets: u16) -> Self {
+        self.buckets_per_concert = buckets.min(ticketing::limits::BUCKETS_PER_CONCERT_MAX);
+        self
+    }
+
+    /// How many buckets a concert is published with.
+    pub fn buckets_per_concert(&self) -> u16 {
+        self.buckets_per_concert
     }
 
     /// The log every handler appends to.
@@ -109,6 +132,11 @@ impl Shop {
     /// The concerts.
     pub fn concerts(&self) -> &Repository<Concert> {
         &self.concerts
+    }
+
+    /// The buckets of concerts published with buckets.
+    pub fn buckets(&self) -> &Repository<Bucket> {
+        &self.buckets
     }
 
     /// The carts (a cart's id is its customer's id).

@@ -6,110 +6,20 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use es_core::{CommandContext, CommandId, EventLog, ManualClock, Position, Repository, SnapshotStore};
-use es_sqlite::{Durability, SqliteEventStore};
-use tempfile::TempDir;
+use chrono::{DateTime, Duration, Utc};
+use es_core::{CommandContext, CommandId, EventLog, Position, Repository};
 use ticketing::{
-    Address, Capacity, Concert, ConcertId, Currency, CustomerId, Money, Name, Quantity, RefusalKind, TicketTypeId,
-    VenueId, VenueProfile,
+    Concert, ConcertId, RefusalKind,
+    VenueId,
 };
 use ticketing_app::idempotency::{Fingerprint, for_request};
 use ticketing_app::{
-    AppError, CONCERTS_PER_CART_MAX, ConcertForm, DueHolds, HoldExpiry, RandomTicketCodes, Shop, expire_due_holds,
+    AppError, CONCERTS_PER_CART_MAX, DueHolds, HoldExpiry, Shop, expire_due_holds,
 };
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+mod common;
 
-struct Fixture {
-    _dir: TempDir,
-    store: Arc<SqliteEventStore>,
-    clock: Arc<ManualClock>,
-    shop: Arc<Shop>,
-}
-
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 1, 10, 0, 0).single().expect("a valid time")
-}
-
-fn open() -> Result<Fixture, Box<dyn std::error::Error + Send + Sync>> {
-    let dir = tempfile::tempdir()?;
-    let store = Arc::new(SqliteEventStore::open(dir.path().join("log.db"), Durability::Normal)?);
-    let clock = Arc::new(ManualClock::new(start()));
-    let shop = Arc::new(shop_over(&store, &clock));
-    Ok(Fixture { _dir: dir, store, clock, shop })
-}
-
-/// A second "process" over the same file: its own caches.
-fn shop_over(store: &Arc<SqliteEventStore>, clock: &Arc<ManualClock>) -> Shop {
-    let log = EventLog::new(store.clone(), clock.clone());
-    let snapshots: Arc<dyn SnapshotStore> = store.clone();
-    Shop::new(log, Some(snapshots), clock.clone(), Arc::new(RandomTicketCodes))
-}
-
-fn ctx() -> CommandContext {
-    CommandContext::default()
-}
-
-async fn venue(shop: &Shop) -> Result<VenueId, AppError> {
-    let profile = VenueProfile {
-        name: Name::new("Paradiso").expect("a name"),
-        address: Address::new("Weteringschans 6").expect("an address"),
-        city: Name::new("Amsterdam").expect("a name"),
-        capacity: Capacity::new(1_000).expect("a capacity"),
-        description: None,
-        web_url: None,
-    };
-    shop.create_venue(&ctx(), profile).await
-}
-
-async fn draft(shop: &Shop, venue_id: VenueId) -> Result<ConcertId, AppError> {
-    let form = ConcertForm {
-        name: Name::new("Night of the Crabs").expect("a name"),
-        venue_id,
-        description: None,
-        genre: None,
-        image_url: None,
-    };
-    shop.create_concert(&ctx(), form).await
-}
-
-fn evening(day: u32) -> (DateTime<Utc>, DateTime<Utc>) {
-    let starts_at = Utc.with_ymd_and_hms(2030, 2, day, 20, 0, 0).single().expect("a valid time");
-    (starts_at, starts_at + Duration::hours(3))
-}
-
-/// A published concert with one ticket type of `quantity` tickets.
-async fn on_sale(shop: &Shop, quantity: u32) -> Result<(ConcertId, TicketTypeId), AppError> {
-    let venue_id = venue(shop).await?;
-    let concert_id = draft(shop, venue_id).await?;
-    let price = Money::new(2_500, Currency::new("EUR").expect("a currency"));
-    let ticket_type_id = shop
-        .add_ticket_type(
-            &ctx(),
-            concert_id,
-            Name::new("Standing").expect("a name"),
-            price,
-            Quantity::new(quantity).expect("a quantity"),
-        )
-        .await?;
-    let (starts_at, ends_at) = evening(1);
-    shop.schedule_concert(&ctx(), concert_id, starts_at, ends_at).await?;
-    shop.publish_concert(&ctx(), concert_id).await?;
-    Ok((concert_id, ticket_type_id))
-}
-
-fn customer() -> CustomerId {
-    CustomerId(uuid::Uuid::now_v7())
-}
-
-fn quantity(count: u32) -> Quantity {
-    Quantity::new(count).expect("a quantity")
-}
-
-fn is_refusal(result: &Result<impl std::fmt::Debug, AppError>, expected: RefusalKind) -> bool {
-    matches!(result, Err(AppError::Rejected { kind, .. }) if *kind == expected)
-}
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_whole_story_from_venue_to_check_in() -> TestResult {
@@ -289,10 +199,10 @@ async fn expired_holds_free_their_tickets_and_block_the_checkout() -> TestResult
     let reservation = shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(4)).await?;
 
     // Not yet due: nothing happens.
-    assert_eq!(shop.expire_holds(concert_id, es_core::Clock::now(fixture.clock.as_ref())).await?, 0);
+    assert_eq!(shop.expire_holds(concert_id.into(), es_core::Clock::now(fixture.clock.as_ref())).await?, 0);
 
     fixture.clock.advance(Duration::minutes(16));
-    assert_eq!(shop.expire_holds(concert_id, es_core::Clock::now(fixture.clock.as_ref())).await?, 1);
+    assert_eq!(shop.expire_holds(concert_id.into(), es_core::Clock::now(fixture.clock.as_ref())).await?, 1);
 
     let concert = shop.concerts().load(concert_id.into()).await?;
     let ticket_type = concert.state.ticket_type(ticket_type_id).ok_or("the ticket type exists")?;
@@ -527,12 +437,12 @@ struct Named(Vec<ConcertId>);
 
 #[es_core::async_trait]
 impl DueHolds for Named {
-    async fn concerts_with_due_holds(
+    async fn keepers_with_due_holds(
         &self,
         _now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<ConcertId>, ticketing_app::queries::QueryError> {
-        Ok(self.0.iter().copied().take(limit).collect())
+    ) -> Result<Vec<es_core::AggregateId>, ticketing_app::queries::QueryError> {
+        Ok(self.0.iter().copied().map(Into::into).take(limit).collect())
     }
 }
 

@@ -133,7 +133,7 @@ impl DynamoDbCarts {
 fn fold(cart: &mut StoredCart, event: &RecordedEvent) -> Result<(), ProjectionError> {
     let decoded = CartEvent::from_record(event).map_err(|error| apply_error(event, &error))?;
     match decoded {
-        CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at } => {
+        CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, .. } => {
             cart.items.push(CartItemView {
                 id: item_id,
                 concert_id,

@@ -57,6 +57,7 @@ fn added(item: HoldId, quantity: u32, cents: u64, expires_in_minutes: i64) -> Ca
         quantity: Quantity::new(quantity).expect("a quantity"),
         unit_price: euros(cents),
         expires_at: base_time() + Duration::minutes(expires_in_minutes),
+        bucket: None,
     }
 }
 

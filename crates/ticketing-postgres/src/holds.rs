@@ -1,15 +1,15 @@
 //! The live holds with their expiry, kept by the `ticket_types` read model
 //! beside the counts it moves, so that hold expiry on a host without the
-//! log in memory (the scheduled Lambda function) asks which concerts have
-//! run-out holds instead of replaying the log: bounded work per run,
-//! however long the log.
+//! log in memory (the scheduled Lambda function) asks which keepers (a
+//! concert, or a bucket of one) have run-out holds instead of replaying the
+//! log: bounded work per run, however long the log.
 
 use chrono::{DateTime, Utc};
-use es_core::async_trait;
+use es_core::{AggregateId, async_trait};
 use sqlx_core::query::query;
 use sqlx_core::query_scalar::query_scalar;
 use sqlx_postgres::PgConnection;
-use ticketing::{ConcertId, HoldId};
+use ticketing::HoldId;
 use ticketing_app::DueHolds;
 use ticketing_app::queries::QueryError;
 
@@ -20,12 +20,12 @@ use crate::rows::Refusal;
 pub(crate) async fn held(
     connection: &mut PgConnection,
     hold_id: HoldId,
-    concert_id: uuid::Uuid,
+    keeper_id: uuid::Uuid,
     expires_at: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    query("INSERT INTO holds (hold_id, concert_id, expires_at) VALUES ($1, $2, $3)")
+    query("INSERT INTO holds (hold_id, keeper_id, expires_at) VALUES ($1, $2, $3)")
         .bind(hold_id.0)
-        .bind(concert_id)
+        .bind(keeper_id)
         .bind(expires_at)
         .execute(&mut *connection)
         .await?;
@@ -41,17 +41,17 @@ pub(crate) async fn settled(connection: &mut PgConnection, holds: &[HoldId]) -> 
 
 #[async_trait]
 impl DueHolds for PostgresQueries {
-    async fn concerts_with_due_holds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<ConcertId>, QueryError> {
+    async fn keepers_with_due_holds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<AggregateId>, QueryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let concerts: Vec<uuid::Uuid> = query_scalar(
-            "SELECT concert_id FROM holds WHERE expires_at <= $1 \
-             GROUP BY concert_id ORDER BY min(expires_at), concert_id LIMIT $2",
+        let keepers: Vec<uuid::Uuid> = query_scalar(
+            "SELECT keeper_id FROM holds WHERE expires_at <= $1 \
+             GROUP BY keeper_id ORDER BY min(expires_at), keeper_id LIMIT $2",
         )
         .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
         .await
         .map_err(|error| QueryError::Store(crate::PostgresError::from(error).to_string()))?;
-        Ok(concerts.into_iter().map(ConcertId).collect())
+        Ok(keepers.into_iter().map(AggregateId).collect())
     }
 }

@@ -80,9 +80,10 @@ pub async fn migrate(pool: &PgPool) -> Result<(), PostgresError> {
 #[derive(Debug)]
 struct Embedded;
 
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "read models", include_str!("../migrations/0001_read_models.sql")),
     (2, "holds", include_str!("../migrations/0002_holds.sql")),
+    (3, "hold keepers", include_str!("../migrations/0003_hold_keepers.sql")),
 ];
 
 impl MigrationSource<'static> for Embedded {

@@ -5,14 +5,22 @@
 
 use es_core::{DomainEvent, RecordedEvent};
 use sqlx_postgres::PgConnection;
-use ticketing::{CONCERT_EVENT_TYPES, ConcertEvent, ORDER_EVENT_TYPES, OrderEvent, VENUE_EVENT_TYPES, VenueEvent};
+use ticketing::{
+    BUCKET_EVENT_TYPES, CONCERT_EVENT_TYPES, ConcertEvent, ORDER_EVENT_TYPES, OrderEvent, VENUE_EVENT_TYPES,
+    VenueEvent,
+};
 
 /// A decoded event of the shop.
 pub(crate) enum Fact {
     /// Of a venue.
     Venue(VenueEvent),
-    /// Of a concert.
+    /// Of a concert, or about the holds in one of its buckets.
     Concert(ConcertEvent),
+    /// A bucket's own change (opened, moved, closed): no read model shows
+    /// it, but every one that reads concerts admits it, so that the
+    /// bucket's version advances everywhere and a caller waiting for its
+    /// own writes is not kept waiting for a version nobody applies.
+    Bucket,
     /// Of an order.
     Order(OrderEvent),
 }
@@ -49,7 +57,9 @@ impl Kind {
     pub(crate) fn of(event_type: &str) -> Option<Kind> {
         if VENUE_EVENT_TYPES.contains(&event_type) {
             Some(Kind::Venue)
-        } else if CONCERT_EVENT_TYPES.contains(&event_type) {
+        } else if CONCERT_EVENT_TYPES.contains(&event_type) || BUCKET_EVENT_TYPES.contains(&event_type) {
+            // A bucket sells a concert's tickets: its stream is read as part
+            // of the concert's (its hold events are the concert's own).
             Some(Kind::Concert)
         } else if ORDER_EVENT_TYPES.contains(&event_type) {
             Some(Kind::Order)
@@ -92,6 +102,7 @@ pub(crate) fn decode(event: &RecordedEvent, reads: &[Kind]) -> Result<Option<(Ki
     let unfit = |error: es_core::CodecError| Refusal::Unfit(error.to_string());
     let fact = match kind {
         Kind::Venue => Fact::Venue(VenueEvent::from_record(event).map_err(unfit)?),
+        Kind::Concert if BUCKET_EVENT_TYPES.contains(&event.event_type.as_str()) => Fact::Bucket,
         Kind::Concert => Fact::Concert(ConcertEvent::from_record(event).map_err(unfit)?),
         Kind::Order => Fact::Order(OrderEvent::from_record(event).map_err(unfit)?),
     };

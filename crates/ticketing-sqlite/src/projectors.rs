@@ -371,7 +371,7 @@ impl SqliteProjector for CartsProjector {
         let customer = CartId::from(event.aggregate_id).customer().to_string();
         let connection = tables.connection();
         match fact {
-            CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at } => {
+            CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, .. } => {
                 execute(
                     connection,
                     &format!(

@@ -57,6 +57,8 @@ pub struct CartItem {
     pub unit_price: Money,
     /// When the hold behind the item runs out.
     pub expires_at: DateTime<Utc>,
+    /// The concert's bucket that keeps the hold; `None`: the concert itself.
+    pub bucket: Option<u16>,
 }
 
 impl CartItem {
@@ -123,6 +125,9 @@ pub enum CartEvent {
         unit_price: Money,
         /// When the hold runs out.
         expires_at: DateTime<Utc>,
+        /// The concert's bucket that keeps the hold; absent: the concert.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bucket: Option<u16>,
     },
     /// The customer took an item out.
     #[serde(rename = "CartItemRemoved")]
@@ -336,8 +341,8 @@ impl Cart {
         if held + item.quantity.get() > limits::TICKETS_HELD_PER_CUSTOMER_MAX {
             return Err(CartError::TooManyTicketsHeld { held, requested: item.quantity.get() });
         }
-        let CartItem { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at } = *item;
-        Ok(vec![CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at }])
+        let CartItem { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket } = *item;
+        Ok(vec![CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket }])
     }
 
     fn decide_check_out(&self, order_id: OrderId, now: DateTime<Utc>) -> Result<Vec<CartEvent>, CartError> {
@@ -386,7 +391,7 @@ impl Aggregate for Cart {
 
     fn evolve(&mut self, event: &CartEvent) {
         match event {
-            CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at } => {
+            CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket } => {
                 self.items.push(CartItem {
                     item_id: *item_id,
                     concert_id: *concert_id,
@@ -394,6 +399,7 @@ impl Aggregate for Cart {
                     quantity: *quantity,
                     unit_price: *unit_price,
                     expires_at: *expires_at,
+                    bucket: *bucket,
                 });
             }
             CartEvent::ItemRemoved { item_id } | CartEvent::ItemExpired { item_id } => {

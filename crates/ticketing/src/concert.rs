@@ -11,7 +11,7 @@
 //! expired or settled ones) but only *counts* of sold tickets: the tickets
 //! themselves belong to orders, so the state stays small after 100 000 sales.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use es_core::{Aggregate, CodecError, DomainEvent, decode_adjacent, encode_adjacent};
@@ -23,8 +23,11 @@ use crate::limits;
 use crate::refusal::RefusalKind;
 use crate::values::{Capacity, Currency, Description, Genre, Money, Name, Quantity, WebUrl};
 
+mod holds;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use holds::{CountChange, HoldBook, count};
 
 /// The state of one concert.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +37,11 @@ pub struct Concert {
     status: ConcertStatus,
     schedule: Option<Schedule>,
     ticket_types: Vec<TicketType>,
-    holds: BTreeMap<HoldId, Hold>,
+    holds: HoldBook,
+    /// How many [`crate::Bucket`]s sell its tickets; 0: it sells them from
+    /// its own stream.
+    #[serde(default)]
+    buckets: u16,
 }
 
 /// What a concert is: everything an organiser can edit.
@@ -188,6 +195,11 @@ pub enum ConcertCommand {
     Publish {
         /// The current time.
         now: DateTime<Utc>,
+        /// How many buckets will sell its tickets (at most
+        /// [`limits::BUCKETS_PER_CONCERT_MAX`]); 0 sells them from the
+        /// concert's own stream. The application layer opens the buckets in
+        /// the same append.
+        buckets: u16,
     },
     /// Calls off a draft or a published concert (story CS02). Live holds stay
     /// until their carts release them or they expire; nothing more is sold.
@@ -310,6 +322,9 @@ pub enum ConcertEvent {
     Published {
         /// When.
         published_at: DateTime<Utc>,
+        /// How many buckets sell its tickets; absent (0): the concert itself.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        buckets: u16,
     },
     /// The concert was called off.
     #[serde(rename = "ConcertCancelled")]
@@ -540,6 +555,28 @@ pub enum ConcertError {
     /// A sale names a hold twice.
     #[error("hold {0} is listed twice")]
     DuplicateHold(HoldId),
+    /// More buckets than [`limits::BUCKETS_PER_CONCERT_MAX`].
+    #[error("a concert sells from at most {max} buckets, not {requested}", max = limits::BUCKETS_PER_CONCERT_MAX)]
+    TooManyBuckets {
+        /// How many were asked for.
+        requested: u16,
+    },
+    /// Its tickets are held in its buckets, not in the concert itself.
+    #[error("the concert's tickets are sold from its buckets")]
+    SoldFromBuckets,
+    /// A bucket was opened before.
+    #[error("the bucket is open already")]
+    BucketOpen,
+    /// Fewer unheld tickets in a bucket than a move takes out of it.
+    #[error("a bucket has {available} tickets of type {ticket_type_id} to move, not {requested}")]
+    NothingToMove {
+        /// Which ticket type.
+        ticket_type_id: TicketTypeId,
+        /// How many could be moved.
+        available: u32,
+        /// How many were asked for.
+        requested: u32,
+    },
 }
 
 impl ConcertError {
@@ -560,7 +597,8 @@ impl ConcertError {
             | E::HoldTooLong
             | E::TooManyTicketsPerPurchase { .. }
             | E::NoHolds
-            | E::DuplicateHold(_) => RefusalKind::Invalid,
+            | E::DuplicateHold(_)
+            | E::TooManyBuckets { .. } => RefusalKind::Invalid,
             E::AlreadyExists
             | E::Cancelled
             | E::NotDraft
@@ -574,7 +612,10 @@ impl ConcertError {
             | E::HoldExists(_)
             | E::NotEnoughTickets { .. }
             | E::HoldNotExpired { .. }
-            | E::HoldExpired { .. } => RefusalKind::Conflict,
+            | E::HoldExpired { .. }
+            | E::SoldFromBuckets
+            | E::BucketOpen
+            | E::NothingToMove { .. } => RefusalKind::Conflict,
         }
     }
 }
@@ -605,9 +646,16 @@ impl Concert {
         self.ticket_types.iter().find(|ticket_type| ticket_type.id == id)
     }
 
-    /// The live holds (not yet released, expired or sold).
+    /// The live holds (not yet released, expired or sold) of its own
+    /// stock; none when buckets sell its tickets.
     pub fn holds(&self) -> &BTreeMap<HoldId, Hold> {
-        &self.holds
+        self.holds.holds()
+    }
+
+    /// How many [`crate::Bucket`]s sell its tickets; 0 when it sells them
+    /// itself (a draft, or a concert published without buckets).
+    pub fn buckets(&self) -> u16 {
+        self.buckets
     }
 
     /// Whether tickets can be held at `now`: published and not started.
@@ -617,10 +665,6 @@ impl Concert {
 
     fn find_ticket_type(&self, id: TicketTypeId) -> Result<&TicketType, ConcertError> {
         self.ticket_type(id).ok_or(ConcertError::TicketTypeNotFound(id))
-    }
-
-    fn find_hold(&self, id: HoldId) -> Result<&Hold, ConcertError> {
-        self.holds.get(&id).ok_or(ConcertError::HoldNotFound(id))
     }
 
     fn refuse_if_started(&self, now: DateTime<Utc>) -> Result<(), ConcertError> {
@@ -719,7 +763,7 @@ impl Concert {
         Ok(vec![ConcertEvent::TicketTypeRemoved { ticket_type_id }])
     }
 
-    fn decide_publish(&self, now: DateTime<Utc>) -> Result<Vec<ConcertEvent>, ConcertError> {
+    fn decide_publish(&self, now: DateTime<Utc>, buckets: u16) -> Result<Vec<ConcertEvent>, ConcertError> {
         if self.status != ConcertStatus::Draft {
             return Err(ConcertError::NotDraft);
         }
@@ -730,91 +774,37 @@ impl Concert {
         if self.ticket_types.is_empty() {
             return Err(ConcertError::NoTicketTypes);
         }
-        Ok(vec![ConcertEvent::Published { published_at: now }])
+        if buckets > limits::BUCKETS_PER_CONCERT_MAX {
+            return Err(ConcertError::TooManyBuckets { requested: buckets });
+        }
+        Ok(vec![ConcertEvent::Published { published_at: now, buckets }])
     }
 
     fn decide_hold(&self, request: &HoldRequest) -> Result<Vec<ConcertEvent>, ConcertError> {
-        let HoldRequest { cart_id, hold_id, ticket_type_id, quantity, now, expires_at } = *request;
         if self.status != ConcertStatus::Published {
             return Err(ConcertError::NotOnSale);
         }
-        self.refuse_if_started(now)?;
-        if expires_at <= now {
-            return Err(ConcertError::HoldExpiresInThePast);
+        if self.buckets > 0 {
+            return Err(ConcertError::SoldFromBuckets);
         }
-        if expires_at - now > TimeDelta::minutes(limits::HOLD_MINUTES) {
-            return Err(ConcertError::HoldTooLong);
-        }
-        if quantity.get() > limits::TICKETS_PER_CONCERT_PER_PURCHASE_MAX {
-            return Err(ConcertError::TooManyTicketsPerPurchase { requested: quantity.get() });
-        }
-        if self.holds.contains_key(&hold_id) {
-            return Err(ConcertError::HoldExists(hold_id));
-        }
-        let available = self.find_ticket_type(ticket_type_id)?.available();
-        if quantity.get() > available {
-            return Err(ConcertError::NotEnoughTickets { ticket_type_id, available, requested: quantity.get() });
-        }
-        Ok(vec![ConcertEvent::TicketsHeld { hold_id, cart_id, ticket_type_id, quantity, expires_at }])
+        self.refuse_if_started(request.now)?;
+        let available = self.ticket_type(request.ticket_type_id).map(TicketType::available);
+        Ok(vec![self.holds.decide_hold(request, available)?])
     }
 
-    fn decide_expire(&self, hold_id: HoldId, now: DateTime<Utc>) -> Result<Vec<ConcertEvent>, ConcertError> {
-        let hold = self.find_hold(hold_id)?;
-        if !hold.is_expired(now) {
-            return Err(ConcertError::HoldNotExpired { hold_id, expires_at: hold.expires_at });
-        }
-        Ok(vec![ConcertEvent::HoldExpired { hold_id, ticket_type_id: hold.ticket_type_id, quantity: hold.quantity }])
-    }
-
-    fn decide_sell(
-        &self,
-        hold_ids: &[HoldId],
-        order_id: OrderId,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<ConcertEvent>, ConcertError> {
-        if hold_ids.is_empty() {
-            return Err(ConcertError::NoHolds);
-        }
-        let mut seen = BTreeSet::new();
-        let mut holds = Vec::with_capacity(hold_ids.len());
-        for &hold_id in hold_ids {
-            if !seen.insert(hold_id) {
-                return Err(ConcertError::DuplicateHold(hold_id));
-            }
-            let hold = self.find_hold(hold_id)?;
-            if hold.is_expired(now) {
-                return Err(ConcertError::HoldExpired { hold_id, expires_at: hold.expires_at });
-            }
-            holds.push(SoldHold { hold_id, ticket_type_id: hold.ticket_type_id, quantity: hold.quantity });
-        }
-        Ok(vec![ConcertEvent::TicketsSold { order_id, holds, sold_at: now }])
-    }
-
-    /// Applies an inventory change to one ticket type and checks the
+    /// Applies a hold event to the counts of its ticket type and checks the
     /// invariant. The events were decided against this state, so the ticket
-    /// type exists and the counts cannot underflow.
-    fn change_inventory(&mut self, ticket_type_id: TicketTypeId, change: impl FnOnce(&mut TicketType)) {
+    /// type exists.
+    fn change_inventory(&mut self, change: &CountChange) {
+        let ticket_type_id = change.ticket_type_id;
         let ticket_type = self.ticket_types.iter_mut().find(|ticket_type| ticket_type.id == ticket_type_id);
         debug_assert!(ticket_type.is_some(), "inventory event for unknown ticket type {ticket_type_id}");
         if let Some(ticket_type) = ticket_type {
-            change(ticket_type);
+            count(&mut ticket_type.held, &mut ticket_type.sold, change);
             debug_assert!(
                 u64::from(ticket_type.held) + u64::from(ticket_type.sold) <= u64::from(ticket_type.quantity.get()),
                 "held + sold exceeds the quantity of ticket type {ticket_type_id}"
             );
-        }
-    }
-
-    fn settle_hold(&mut self, hold_id: HoldId, sold: bool) {
-        let hold = self.holds.remove(&hold_id);
-        debug_assert!(hold.is_some(), "settling unknown hold {hold_id}");
-        if let Some(hold) = hold {
-            self.change_inventory(hold.ticket_type_id, |ticket_type| {
-                ticket_type.held = ticket_type.held.saturating_sub(hold.quantity.get());
-                if sold {
-                    ticket_type.sold += hold.quantity.get();
-                }
-            });
         }
     }
 }
@@ -847,16 +837,14 @@ impl Aggregate for Concert {
                 self.decide_add_ticket_type(details, *ticket_type_id, name, *price, *quantity)
             }
             ConcertCommand::RemoveTicketType { ticket_type_id } => self.decide_remove_ticket_type(*ticket_type_id),
-            ConcertCommand::Publish { now } => self.decide_publish(*now),
+            ConcertCommand::Publish { now, buckets } => self.decide_publish(*now, *buckets),
             ConcertCommand::Cancel => Ok(vec![ConcertEvent::Cancelled {}]),
             ConcertCommand::HoldTickets(request) => self.decide_hold(request),
-            ConcertCommand::ReleaseHold { hold_id } => {
-                let hold = self.find_hold(*hold_id)?;
-                let (ticket_type_id, quantity) = (hold.ticket_type_id, hold.quantity);
-                Ok(vec![ConcertEvent::HoldReleased { hold_id: *hold_id, ticket_type_id, quantity }])
+            ConcertCommand::ReleaseHold { hold_id } => Ok(vec![self.holds.decide_release(*hold_id)?]),
+            ConcertCommand::ExpireHold { hold_id, now } => Ok(vec![self.holds.decide_expire(*hold_id, *now)?]),
+            ConcertCommand::SellHeldTickets { hold_ids, order_id, now } => {
+                Ok(vec![self.holds.decide_sell(hold_ids, *order_id, *now)?])
             }
-            ConcertCommand::ExpireHold { hold_id, now } => self.decide_expire(*hold_id, *now),
-            ConcertCommand::SellHeldTickets { hold_ids, order_id, now } => self.decide_sell(hold_ids, *order_id, *now),
         }
     }
 
@@ -905,26 +893,23 @@ impl Aggregate for Concert {
             ConcertEvent::TicketTypeRemoved { ticket_type_id } => {
                 self.ticket_types.retain(|ticket_type| ticket_type.id != *ticket_type_id);
             }
-            ConcertEvent::Published { .. } => self.status = ConcertStatus::Published,
+            ConcertEvent::Published { buckets, .. } => {
+                self.status = ConcertStatus::Published;
+                self.buckets = *buckets;
+            }
             ConcertEvent::Cancelled {} => self.status = ConcertStatus::Cancelled,
-            ConcertEvent::TicketsHeld { hold_id, cart_id, ticket_type_id, quantity, expires_at } => {
-                let hold = Hold {
-                    cart_id: *cart_id,
-                    ticket_type_id: *ticket_type_id,
-                    quantity: *quantity,
-                    expires_at: *expires_at,
-                };
-                self.holds.insert(*hold_id, hold);
-                self.change_inventory(*ticket_type_id, |ticket_type| ticket_type.held += quantity.get());
-            }
-            ConcertEvent::HoldReleased { hold_id, .. } | ConcertEvent::HoldExpired { hold_id, .. } => {
-                self.settle_hold(*hold_id, false);
-            }
-            ConcertEvent::TicketsSold { holds, .. } => {
-                for sold in holds {
-                    self.settle_hold(sold.hold_id, true);
+            ConcertEvent::TicketsHeld { .. }
+            | ConcertEvent::HoldReleased { .. }
+            | ConcertEvent::HoldExpired { .. }
+            | ConcertEvent::TicketsSold { .. } => {
+                for change in self.holds.apply(event) {
+                    self.change_inventory(&change);
                 }
             }
         }
     }
+}
+
+fn is_zero(value: &u16) -> bool {
+    *value == 0
 }

@@ -56,7 +56,16 @@ es_core::uuid_newtype!(
     HoldId
 );
 
+es_core::uuid_newtype!(
+    /// A share of a concert's tickets that sells on its own stream: the id
+    /// of a [`crate::Bucket`]'s aggregate, derived from its concert and
+    /// index ([`BucketId::of`]) so that every process finds the same
+    /// buckets without a lookup.
+    BucketId
+);
+
 aggregate_id!(VenueId);
+aggregate_id!(BucketId);
 aggregate_id!(ConcertId);
 aggregate_id!(CartId);
 aggregate_id!(OrderId);
@@ -70,6 +79,14 @@ impl CartId {
     /// The customer whose cart this is.
     pub fn customer(self) -> CustomerId {
         CustomerId(self.0)
+    }
+}
+
+impl BucketId {
+    /// Bucket `index` of `concert`: a name-based (v5) UUID in the concert's
+    /// namespace, the same in every process and never another concert's.
+    pub fn of(concert: ConcertId, index: u16) -> BucketId {
+        BucketId(uuid::Uuid::new_v5(&concert.0, format!("bucket/{index}").as_bytes()))
     }
 }
 
@@ -90,6 +107,15 @@ mod tests {
         let customer = CustomerId(Uuid::from_u128(7));
         assert_eq!(CartId::of(customer).as_uuid(), customer.as_uuid());
         assert_eq!(CartId::of(customer).customer(), customer);
+    }
+
+    #[test]
+    fn a_bucket_id_is_the_same_for_the_same_concert_and_index_and_differs_otherwise() {
+        let concert = ConcertId(Uuid::from_u128(7));
+        assert_eq!(BucketId::of(concert, 3), BucketId::of(concert, 3));
+        assert_ne!(BucketId::of(concert, 3), BucketId::of(concert, 4));
+        assert_ne!(BucketId::of(concert, 3), BucketId::of(ConcertId(Uuid::from_u128(8)), 3));
+        assert_ne!(BucketId::of(concert, 0).as_uuid(), concert.as_uuid());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! # ticketing: the pure domain of the ticket shop
 //!
-//! Venues, concerts with their ticket inventory, carts and orders, each an
+//! Venues, concerts with their ticket inventory (kept by the concert, or
+//! split over its [`bucket`]s so that buyers commit side by side), carts
+//! and orders, each an
 //! [`es_core::Aggregate`]: `decide` turns a command into events or refuses
 //! it, `evolve` folds an event into the state. No I/O, no async, no clock,
 //! no randomness: times, ids and ticket codes arrive inside commands, so
@@ -15,6 +17,7 @@
 //! what kind of refusal it is ([`RefusalKind`]) so that the HTTP layer can
 //! map it without knowing each variant.
 
+pub mod bucket;
 mod cart;
 mod concert;
 mod ids;
@@ -28,12 +31,13 @@ mod venue;
 #[cfg(test)]
 mod scenario;
 
+pub use bucket::{BUCKET_EVENT_TYPES, Bucket, BucketChange, BucketCommand, BucketEvent};
 pub use cart::{CART_EVENT_TYPES, Cart, CartCommand, CartError, CartEvent, CartItem};
 pub use concert::{
     CONCERT_EVENT_TYPES, Concert, ConcertCommand, ConcertDetails, ConcertError, ConcertEvent, ConcertStatus,
     DetailsUpdate, Hold, HoldRequest, NewConcert, Schedule, SoldHold, TicketType,
 };
-pub use ids::{CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId, VenueId};
+pub use ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId, VenueId};
 pub use order::{ORDER_EVENT_TYPES, Order, OrderCommand, OrderError, OrderEvent, OrderLine, PlacedOrder, TicketView};
 pub use refusal::RefusalKind;
 pub use values::{

@@ -20,6 +20,12 @@ pub const TICKETS_PER_CONCERT_PER_PURCHASE_MAX: u32 = 10;
 /// the held tickets back to the shop as sold ones.
 pub const TICKETS_HELD_PER_CUSTOMER_MAX: u32 = 2 * TICKETS_PER_CONCERT_PER_PURCHASE_MAX;
 
+/// Most buckets one concert's tickets may be split into
+/// ([`crate::Bucket`]). Publishing appends the concert, its venue and every
+/// bucket at once, within the log's sixteen aggregates per append; eight
+/// buckets let eight buyers of one concert commit at the same moment.
+pub const BUCKETS_PER_CONCERT_MAX: u16 = 8;
+
 /// How long tickets stay held for a cart before they may be released to
 /// other buyers (story TS06). The edge computes `expires_at = now + this`;
 /// the domain refuses holds that would last longer.

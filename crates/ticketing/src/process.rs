@@ -1,19 +1,20 @@
 //! Pure helpers for the application layer's multi-aggregate operations. The
 //! application layer composes aggregates in one atomic append (checkout =
-//! `Cart::CheckOut` + one `Concert::SellHeldTickets` per concert +
-//! `Order::Place`; expiry = `Concert::ExpireHold` + `Cart::ExpireItem`);
+//! `Cart::CheckOut` + one sale per [`Keeper`] of the cart's holds +
+//! `Order::Place`; expiry = the keeper's expiry + `Cart::ExpireItem`);
 //! working out *which* commands to send is domain knowledge, so it lives
 //! here, tested without any store.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use es_core::Aggregate;
+use es_core::{Aggregate, AggregateId};
 use thiserror::Error;
 
-use crate::cart::{Cart, CartCommand, CartError};
-use crate::concert::{Concert, ConcertCommand};
-use crate::ids::{CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId};
+use crate::bucket::BucketCommand;
+use crate::cart::{Cart, CartCommand, CartError, CartItem};
+use crate::concert::{ConcertCommand, Hold};
+use crate::ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId};
 use crate::order::{OrderCommand, OrderLine};
 use crate::values::{Money, Quantity, TicketCode};
 
@@ -26,10 +27,45 @@ pub struct ExpiredHold {
     pub cart_id: CartId,
 }
 
-/// The holds of `concert` that have run out at `now`: for each, the expiry
-/// process appends `Concert::ExpireHold` and `Cart::ExpireItem` together.
-pub fn expired_holds(concert: &Concert, now: DateTime<Utc>) -> Vec<ExpiredHold> {
-    let holds = concert.holds().iter().filter(|(_, hold)| hold.is_expired(now));
+/// Where the tickets of a hold are kept: the concert's own stream, or one of
+/// its [`crate::Bucket`]s. The hold's release, expiry and sale append there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Keeper {
+    /// The concert itself.
+    Concert(ConcertId),
+    /// Bucket `index` of the concert.
+    Bucket(ConcertId, u16),
+}
+
+impl Keeper {
+    /// The keeper of a cart item's hold.
+    pub fn of(item: &CartItem) -> Keeper {
+        match item.bucket {
+            None => Keeper::Concert(item.concert_id),
+            Some(index) => Keeper::Bucket(item.concert_id, index),
+        }
+    }
+
+    /// The concert whose tickets it keeps.
+    pub fn concert_id(self) -> ConcertId {
+        match self {
+            Keeper::Concert(concert_id) | Keeper::Bucket(concert_id, _) => concert_id,
+        }
+    }
+
+    /// The stream it appends to.
+    pub fn aggregate_id(self) -> AggregateId {
+        match self {
+            Keeper::Concert(concert_id) => concert_id.into(),
+            Keeper::Bucket(concert_id, index) => BucketId::of(concert_id, index).into(),
+        }
+    }
+}
+
+/// The holds among `holds` that have run out at `now`: for each, the expiry
+/// process appends the keeper's expiry and `Cart::ExpireItem` together.
+pub fn expired_holds(holds: &BTreeMap<HoldId, Hold>, now: DateTime<Utc>) -> Vec<ExpiredHold> {
+    let holds = holds.iter().filter(|(_, hold)| hold.is_expired(now));
     holds.map(|(hold_id, hold)| ExpiredHold { hold_id: *hold_id, cart_id: hold.cart_id }).collect()
 }
 
@@ -39,11 +75,11 @@ pub fn expired_items(cart: &Cart, now: DateTime<Utc>) -> Vec<(HoldId, ConcertId)
     cart.items().iter().filter(|item| !item.is_live(now)).map(|item| (item.item_id, item.concert_id)).collect()
 }
 
-/// The holds one concert sells in a checkout.
+/// The holds one keeper sells in a checkout.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConcertSale {
-    /// The concert.
-    pub concert_id: ConcertId,
+pub struct StockSale {
+    /// The concert or bucket keeping them.
+    pub keeper: Keeper,
     /// Its holds in the cart, in the cart's order.
     pub hold_ids: Vec<HoldId>,
 }
@@ -70,8 +106,8 @@ pub struct CheckoutPlan {
     pub customer_id: CustomerId,
     /// The time of the checkout.
     pub now: DateTime<Utc>,
-    /// One sale per concert in the cart, by concert id.
-    pub sales: Vec<ConcertSale>,
+    /// One sale per keeper of the cart's holds, by keeper.
+    pub sales: Vec<StockSale>,
     /// The order's lines, by concert, ticket type and price.
     pub lines: Vec<PlannedLine>,
     /// What the order costs.
@@ -97,10 +133,10 @@ pub fn plan_checkout(
     now: DateTime<Utc>,
 ) -> Result<CheckoutPlan, CartError> {
     cart.decide(&CartCommand::CheckOut { order_id, now })?;
-    let mut sales: BTreeMap<ConcertId, Vec<HoldId>> = BTreeMap::new();
+    let mut sales: BTreeMap<Keeper, Vec<HoldId>> = BTreeMap::new();
     let mut lines: BTreeMap<(ConcertId, TicketTypeId, u64), PlannedLine> = BTreeMap::new();
     for item in cart.items() {
-        sales.entry(item.concert_id).or_default().push(item.item_id);
+        sales.entry(Keeper::of(item)).or_default().push(item.item_id);
         let key = (item.concert_id, item.ticket_type_id, item.unit_price.amount);
         lines
             .entry(key)
@@ -119,7 +155,7 @@ pub fn plan_checkout(
         order_id,
         customer_id,
         now,
-        sales: sales.into_iter().map(|(concert_id, hold_ids)| ConcertSale { concert_id, hold_ids }).collect(),
+        sales: sales.into_iter().map(|(keeper, hold_ids)| StockSale { keeper, hold_ids }).collect(),
         lines: lines.into_values().collect(),
         total: cart.total(now).expect("invariant: the checkout was accepted, so the cart has live items"),
     })
@@ -136,14 +172,15 @@ impl CheckoutPlan {
         CartCommand::CheckOut { order_id: self.order_id, now: self.now }
     }
 
-    /// Each concert's command.
-    pub fn concert_commands(&self) -> Vec<(ConcertId, ConcertCommand)> {
-        let sell = |sale: &ConcertSale| ConcertCommand::SellHeldTickets {
-            hold_ids: sale.hold_ids.clone(),
-            order_id: self.order_id,
-            now: self.now,
-        };
-        self.sales.iter().map(|sale| (sale.concert_id, sell(sale))).collect()
+    /// The command of a concert that keeps its own holds.
+    pub fn concert_command(&self, sale: &StockSale) -> ConcertCommand {
+        let (hold_ids, order_id, now) = (sale.hold_ids.clone(), self.order_id, self.now);
+        ConcertCommand::SellHeldTickets { hold_ids, order_id, now }
+    }
+
+    /// The command of a bucket.
+    pub fn bucket_command(&self, sale: &StockSale) -> BucketCommand {
+        BucketCommand::Sell { hold_ids: sale.hold_ids.clone(), order_id: self.order_id, now: self.now }
     }
 
     /// The order's command, handing out `codes` to the lines in order.

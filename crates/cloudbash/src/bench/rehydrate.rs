@@ -209,7 +209,7 @@ impl Script {
                 quantity: self.quantity,
             },
             3 => ConcertCommand::Schedule { starts_at, ends_at: starts_at + chrono::Duration::hours(3), now },
-            4 => ConcertCommand::Publish { now },
+            4 => ConcertCommand::Publish { now, buckets: 0 },
             _ => match self.hold.take() {
                 Some(hold_id) => {
                     ConcertCommand::SellHeldTickets { hold_ids: vec![hold_id], order_id: OrderId(Uuid::now_v7()), now }

@@ -18,12 +18,13 @@ fn item(n: u128, concert: u128, count: u32, expires: i64) -> CartItem {
         quantity: quantity(count),
         unit_price: eur(2_500),
         expires_at: at(expires),
+        bucket: None,
     }
 }
 
 fn added(item: CartItem) -> CartEvent {
-    let CartItem { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at } = item;
-    CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at }
+    let CartItem { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket } = item;
+    CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket }
 }
 
 fn add(item: CartItem, now: i64) -> CartCommand {

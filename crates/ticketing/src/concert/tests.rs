@@ -74,7 +74,7 @@ fn ready_draft() -> Vec<ConcertEvent> {
 
 fn on_sale() -> Vec<ConcertEvent> {
     let mut history = ready_draft();
-    history.push(ConcertEvent::Published { published_at: at(0) });
+    history.push(ConcertEvent::Published { published_at: at(0), buckets: 0 });
     history
 }
 
@@ -167,7 +167,7 @@ fn a_cancelled_concert_refuses_updates_and_every_other_change() {
     given(cancelled())
         .when(ConcertCommand::RemoveTicketType { ticket_type_id: ticket_type(VIP) })
         .then_refused(ConcertError::Cancelled);
-    given(cancelled()).when(ConcertCommand::Publish { now: at(1) }).then_refused(ConcertError::Cancelled);
+    given(cancelled()).when(ConcertCommand::Publish { now: at(1), buckets: 0 }).then_refused(ConcertError::Cancelled);
     given(cancelled()).when(ConcertCommand::Cancel).then_refused(ConcertError::Cancelled);
     given(cancelled()).when(hold(1, REGULAR, 1, 1)).then_refused(ConcertError::Cancelled);
 }
@@ -313,23 +313,23 @@ fn a_published_concert_keeps_its_last_ticket_type() {
 #[test]
 fn a_ready_draft_is_published() {
     let concert = given(ready_draft())
-        .when(ConcertCommand::Publish { now: at(5) })
-        .then([ConcertEvent::Published { published_at: at(5) }]);
+        .when(ConcertCommand::Publish { now: at(5), buckets: 0 })
+        .then([ConcertEvent::Published { published_at: at(5), buckets: 0 }]);
     assert_eq!(concert.status(), ConcertStatus::Published);
     assert!(concert.is_on_sale(at(5)));
 }
 
 #[test]
 fn publishing_needs_a_draft_a_future_schedule_and_a_ticket_type() {
-    given(on_sale()).when(ConcertCommand::Publish { now: at(5) }).then_refused(ConcertError::NotDraft);
+    given(on_sale()).when(ConcertCommand::Publish { now: at(5), buckets: 0 }).then_refused(ConcertError::NotDraft);
     given([created(100), type_added(REGULAR, eur(1), 1)])
-        .when(ConcertCommand::Publish { now: at(5) })
+        .when(ConcertCommand::Publish { now: at(5), buckets: 0 })
         .then_refused(ConcertError::NotScheduled);
     given(ready_draft())
-        .when(ConcertCommand::Publish { now: at(STARTS) })
+        .when(ConcertCommand::Publish { now: at(STARTS), buckets: 0 })
         .then_refused(ConcertError::AlreadyStarted { starts_at: at(STARTS) });
     given([created(100), scheduled()])
-        .when(ConcertCommand::Publish { now: at(5) })
+        .when(ConcertCommand::Publish { now: at(5), buckets: 0 })
         .then_refused(ConcertError::NoTicketTypes);
 }
 
@@ -606,7 +606,7 @@ fn random_holds_releases_expiries_and_sales_never_oversell() {
             type_added(REGULAR, eur(2_500), 700),
             type_added(VIP, eur(9_000), 300),
             scheduled(),
-            ConcertEvent::Published { published_at: at(0) },
+            ConcertEvent::Published { published_at: at(0), buckets: 0 },
         ];
         for event in history {
             concert.evolve(&event);
@@ -686,7 +686,7 @@ fn every_event_has_a_stable_json_shape() {
             "TicketTypeRemoved",
             format!(r#"{{"ticketTypeId":"{TYPE_1}"}}"#),
         ),
-        (ConcertEvent::Published { published_at: at(0) }, "ConcertPublished", r#"{"publishedAt":"2030-01-01T00:00:00Z"}"#.to_owned()),
+        (ConcertEvent::Published { published_at: at(0), buckets: 0 }, "ConcertPublished", r#"{"publishedAt":"2030-01-01T00:00:00Z"}"#.to_owned()),
         (ConcertEvent::Cancelled {}, "ConcertCancelled", "{}".to_owned()),
         (
             held(1, REGULAR, 2, 0),

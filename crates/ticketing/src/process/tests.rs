@@ -5,7 +5,7 @@ use es_core::Aggregate;
 
 use super::*;
 use crate::cart::{CartEvent, CartItem};
-use crate::concert::{ConcertEvent, HoldRequest};
+use crate::concert::{Concert, ConcertEvent, HoldRequest};
 use crate::order::Order;
 use crate::scenario::fixtures::{at, code, eur, id, name, quantity};
 use crate::values::Capacity;
@@ -26,14 +26,15 @@ fn item(n: u128, concert: u128, ticket_type: u128, count: u32, price: u64, expir
         quantity: quantity(count),
         unit_price: eur(price),
         expires_at: at(expires),
+        bucket: None,
     }
 }
 
 fn cart_with(items: &[CartItem]) -> Cart {
     let mut cart = Cart::default();
     for item in items {
-        let CartItem { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at } = *item;
-        cart.evolve(&CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at });
+        let CartItem { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket } = *item;
+        cart.evolve(&CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket });
     }
     cart
 }
@@ -56,7 +57,7 @@ fn on_sale_concert() -> Concert {
             quantity: quantity(50),
         },
         ConcertEvent::Scheduled { starts_at: at(1_000), ends_at: at(1_200) },
-        ConcertEvent::Published { published_at: at(0) },
+        ConcertEvent::Published { published_at: at(0), buckets: 0 },
     ];
     for event in history {
         concert.evolve(&event);
@@ -78,9 +79,9 @@ fn expired_holds_names_each_run_out_hold_with_its_cart() {
         };
         apply(&mut concert, &ConcertCommand::HoldTickets(request));
     }
-    assert_eq!(expired_holds(&concert, at(14)), vec![]);
+    assert_eq!(expired_holds(concert.holds(), at(14)), vec![]);
     assert_eq!(
-        expired_holds(&concert, at(20)),
+        expired_holds(concert.holds(), at(20)),
         vec![ExpiredHold { hold_id: id(1), cart_id: id(51) }, ExpiredHold { hold_id: id(2), cart_id: id(52) }]
     );
 }
@@ -104,15 +105,35 @@ fn a_checkout_plan_groups_holds_per_concert_and_merges_lines_of_one_type_and_pri
     assert_eq!(
         plan.sales,
         vec![
-            ConcertSale { concert_id: id(1), hold_ids: vec![id(2)] },
-            ConcertSale { concert_id: id(2), hold_ids: vec![id(1), id(3), id(4)] },
+            StockSale { keeper: Keeper::Concert(id(1)), hold_ids: vec![id(2)] },
+            StockSale { keeper: Keeper::Concert(id(2)), hold_ids: vec![id(1), id(3), id(4)] },
         ]
     );
     let lines: Vec<_> = plan.lines.iter().map(|line| (line.ticket_type_id, line.quantity.get())).collect();
     assert_eq!(lines, vec![(id(101), 1), (id(201), 5), (id(202), 1)]);
     assert_eq!(plan.tickets_needed(), 7);
     assert_eq!(plan.total, eur(9_500));
-    assert_eq!(plan.concert_commands().len(), 2);
+}
+
+#[test]
+fn a_checkout_plan_sells_each_hold_where_it_is_kept() {
+    let in_bucket = |n, bucket| CartItem { bucket: Some(bucket), ..item(n, 1, 101, 1, 100, 15) };
+    let cart = cart_with(&[in_bucket(1, 3), item(2, 1, 101, 1, 100, 15), in_bucket(3, 0), in_bucket(4, 3)]);
+
+    let plan = plan_checkout(&cart, id(5), id(9), at(10)).expect("a live cart");
+
+    assert_eq!(
+        plan.sales,
+        vec![
+            StockSale { keeper: Keeper::Concert(id(1)), hold_ids: vec![id(2)] },
+            StockSale { keeper: Keeper::Bucket(id(1), 0), hold_ids: vec![id(3)] },
+            StockSale { keeper: Keeper::Bucket(id(1), 3), hold_ids: vec![id(1), id(4)] },
+        ]
+    );
+    let bucket = Keeper::Bucket(id(1), 3);
+    assert_eq!(bucket.aggregate_id(), crate::BucketId::of(id(1), 3).into());
+    assert_eq!(bucket.concert_id(), id(1));
+    assert_eq!(Keeper::Concert(id(1)).aggregate_id(), es_core::AggregateId(uuid::Uuid::from_u128(1)));
 }
 
 #[test]
@@ -157,8 +178,8 @@ fn a_whole_purchase_holds_checks_out_sells_and_issues_tickets() {
     let order_command = plan.order_command(codes).expect("enough codes");
 
     apply(&mut cart, &plan.cart_command());
-    for (_, command) in plan.concert_commands() {
-        apply(&mut concert, &command);
+    for sale in &plan.sales {
+        apply(&mut concert, &plan.concert_command(sale));
     }
     let mut order = Order::default();
     apply(&mut order, &order_command);

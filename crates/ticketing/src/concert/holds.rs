@@ -1,0 +1,165 @@
+//! The live holds of one stock of tickets, and the decisions about them that
+//! do not depend on whose stock it is. A concert keeps its own stock when it
+//! sells from its own stream; a [`crate::Bucket`] keeps a share of a
+//! concert's stock when the concert sells from buckets. Both decide holds,
+//! releases, expiries and sales here, so the rules cannot drift apart, and
+//! both write the same events, so every read model counts them alike.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ConcertError, ConcertEvent, Hold, HoldRequest, SoldHold};
+use crate::ids::{HoldId, OrderId, TicketTypeId};
+use crate::limits;
+
+/// The live holds of a stock, by id. Serialized as the bare map, as the
+/// concert's state always was.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct HoldBook(BTreeMap<HoldId, Hold>);
+
+/// How one event changes the counts of one ticket type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CountChange {
+    /// Which ticket type.
+    pub(crate) ticket_type_id: TicketTypeId,
+    /// How many tickets.
+    pub(crate) quantity: u32,
+    /// Held (`Held`), given back (`Returned`) or sold from a hold (`Sold`).
+    pub(crate) change: Change,
+}
+
+/// What happened to the tickets of a [`CountChange`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Newly held.
+    Held,
+    /// A hold released or expired: available again.
+    Returned,
+    /// A hold sold.
+    Sold,
+}
+
+impl HoldBook {
+    /// The live holds.
+    pub(crate) fn holds(&self) -> &BTreeMap<HoldId, Hold> {
+        &self.0
+    }
+
+    fn find(&self, hold_id: HoldId) -> Result<&Hold, ConcertError> {
+        self.0.get(&hold_id).ok_or(ConcertError::HoldNotFound(hold_id))
+    }
+
+    /// Holds `request` if `available` tickets of its type (`None`: no such
+    /// type here) cover it. The caller has checked that the stock is on sale.
+    pub(crate) fn decide_hold(
+        &self,
+        request: &HoldRequest,
+        available: Option<u32>,
+    ) -> Result<ConcertEvent, ConcertError> {
+        let HoldRequest { cart_id, hold_id, ticket_type_id, quantity, now, expires_at } = *request;
+        if expires_at <= now {
+            return Err(ConcertError::HoldExpiresInThePast);
+        }
+        if expires_at - now > TimeDelta::minutes(limits::HOLD_MINUTES) {
+            return Err(ConcertError::HoldTooLong);
+        }
+        if quantity.get() > limits::TICKETS_PER_CONCERT_PER_PURCHASE_MAX {
+            return Err(ConcertError::TooManyTicketsPerPurchase { requested: quantity.get() });
+        }
+        if self.0.contains_key(&hold_id) {
+            return Err(ConcertError::HoldExists(hold_id));
+        }
+        let available = available.ok_or(ConcertError::TicketTypeNotFound(ticket_type_id))?;
+        if quantity.get() > available {
+            return Err(ConcertError::NotEnoughTickets { ticket_type_id, available, requested: quantity.get() });
+        }
+        Ok(ConcertEvent::TicketsHeld { hold_id, cart_id, ticket_type_id, quantity, expires_at })
+    }
+
+    /// Gives a live hold back.
+    pub(crate) fn decide_release(&self, hold_id: HoldId) -> Result<ConcertEvent, ConcertError> {
+        let hold = self.find(hold_id)?;
+        Ok(ConcertEvent::HoldReleased { hold_id, ticket_type_id: hold.ticket_type_id, quantity: hold.quantity })
+    }
+
+    /// Gives a hold back that has run out at `now`.
+    pub(crate) fn decide_expire(&self, hold_id: HoldId, now: DateTime<Utc>) -> Result<ConcertEvent, ConcertError> {
+        let hold = self.find(hold_id)?;
+        if !hold.is_expired(now) {
+            return Err(ConcertError::HoldNotExpired { hold_id, expires_at: hold.expires_at });
+        }
+        Ok(ConcertEvent::HoldExpired { hold_id, ticket_type_id: hold.ticket_type_id, quantity: hold.quantity })
+    }
+
+    /// Sells live holds, none expired, none named twice, to `order_id`.
+    pub(crate) fn decide_sell(
+        &self,
+        hold_ids: &[HoldId],
+        order_id: OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<ConcertEvent, ConcertError> {
+        if hold_ids.is_empty() {
+            return Err(ConcertError::NoHolds);
+        }
+        let mut seen = BTreeSet::new();
+        let mut holds = Vec::with_capacity(hold_ids.len());
+        for &hold_id in hold_ids {
+            if !seen.insert(hold_id) {
+                return Err(ConcertError::DuplicateHold(hold_id));
+            }
+            let hold = self.find(hold_id)?;
+            if hold.is_expired(now) {
+                return Err(ConcertError::HoldExpired { hold_id, expires_at: hold.expires_at });
+            }
+            holds.push(SoldHold { hold_id, ticket_type_id: hold.ticket_type_id, quantity: hold.quantity });
+        }
+        Ok(ConcertEvent::TicketsSold { order_id, holds, sold_at: now })
+    }
+
+    /// Takes a hold event into the book and says how the owner's counts
+    /// change; nothing for events that are not about holds. The events were
+    /// decided against this book, so a settled hold is always live here.
+    pub(crate) fn apply(&mut self, event: &ConcertEvent) -> Vec<CountChange> {
+        match event {
+            ConcertEvent::TicketsHeld { hold_id, cart_id, ticket_type_id, quantity, expires_at } => {
+                let hold = Hold {
+                    cart_id: *cart_id,
+                    ticket_type_id: *ticket_type_id,
+                    quantity: *quantity,
+                    expires_at: *expires_at,
+                };
+                self.0.insert(*hold_id, hold);
+                vec![CountChange { ticket_type_id: *ticket_type_id, quantity: quantity.get(), change: Change::Held }]
+            }
+            ConcertEvent::HoldReleased { hold_id, .. } | ConcertEvent::HoldExpired { hold_id, .. } => {
+                self.settle(*hold_id, Change::Returned).into_iter().collect()
+            }
+            ConcertEvent::TicketsSold { holds, .. } => {
+                holds.iter().filter_map(|sold| self.settle(sold.hold_id, Change::Sold)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn settle(&mut self, hold_id: HoldId, change: Change) -> Option<CountChange> {
+        let hold = self.0.remove(&hold_id);
+        debug_assert!(hold.is_some(), "settling unknown hold {hold_id}");
+        hold.map(|hold| CountChange { ticket_type_id: hold.ticket_type_id, quantity: hold.quantity.get(), change })
+    }
+}
+
+/// Held and sold counts of one ticket type, changed by `change`. Saturating:
+/// a broken invariant must not wrap around in release builds.
+pub(crate) fn count(held: &mut u32, sold: &mut u32, change: &CountChange) {
+    match change.change {
+        Change::Held => *held = held.saturating_add(change.quantity),
+        Change::Returned => *held = held.saturating_sub(change.quantity),
+        Change::Sold => {
+            *held = held.saturating_sub(change.quantity);
+            *sold = sold.saturating_add(change.quantity);
+        }
+    }
+}
