@@ -2,6 +2,9 @@
 //! very router `cloudbash serve` uses. The gateway's JWT authorizer has verified the token before the function is
 //! called, so the function verifies nothing: it copies the verified claims from the request context into the
 //! request's [`GatewayClaims`] extension, and the API (in [`AuthState::gateway`] mode) takes the caller from there.
+//! The gateway's audience check lets an ID token of the app client through (its `aud` is the client id), so the
+//! claims count only when their `token_use` is `access`: [`GatewayClaims::caller`] refuses any other with a 401
+//! problem, on every route.
 //!
 //! [`AuthState::gateway`]: ticketing_api::auth::AuthState::gateway
 
@@ -78,7 +81,9 @@ pub fn verified_claims(extensions: &Extensions) -> Option<GatewayClaims> {
 #[cfg(test)]
 mod tests {
     use axum::http::StatusCode;
+    use axum::routing::get;
     use serde_json::json;
+    use ticketing_api::auth::{AuthError, AuthState, Caller};
 
     use super::*;
     use crate::{Config, Function};
@@ -111,13 +116,57 @@ mod tests {
     #[test]
     fn the_claims_of_the_jwt_authorizer_are_taken_from_the_request_context() {
         let sub = "3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b";
-        let request =
-            event(Some(json!({"jwt": {"claims": {"sub": sub, "cognito:groups": "[admin]"}, "scopes": null}})));
+        let claims = json!({"sub": sub, "token_use": "access", "cognito:groups": "[admin]"});
+        let request = event(Some(json!({"jwt": {"claims": claims, "scopes": null}})));
 
         let caller = verified_claims(request.extensions()).expect("claims").caller().expect("a caller");
 
         assert_eq!(caller.user_id.to_string(), sub);
         assert!(caller.admin);
+    }
+
+    /// The claims API Gateway passes on for a Cognito ID token of the app client: `aud` holds the client id, which
+    /// satisfies the authorizer's audience check.
+    fn id_token_authorizer() -> serde_json::Value {
+        let claims = json!({
+            "sub": "3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+            "aud": "6vf9hd3uvkqa8bo2k9j1q0r1fv",
+            "token_use": "id",
+            "cognito:groups": "[admin]",
+        });
+        json!({"jwt": {"claims": claims, "scopes": null}})
+    }
+
+    #[test]
+    fn the_claims_of_an_id_token_name_no_caller() {
+        let request = event(Some(id_token_authorizer()));
+
+        let caller = verified_claims(request.extensions()).expect("claims").caller();
+
+        assert!(matches!(caller, Err(AuthError::NotAccessToken)), "{caller:?}");
+    }
+
+    #[test]
+    fn claims_without_a_token_use_name_no_caller() {
+        let claims = json!({"sub": "3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b", "cognito:groups": "[admin]"});
+        let request = event(Some(json!({"jwt": {"claims": claims, "scopes": null}})));
+
+        let caller = verified_claims(request.extensions()).expect("claims").caller();
+
+        assert!(matches!(caller, Err(AuthError::NotAccessToken)), "{caller:?}");
+    }
+
+    #[tokio::test]
+    async fn an_id_token_let_through_by_the_gateway_is_a_401_problem() {
+        async fn cart(caller: Caller) -> String {
+            caller.user_id.to_string()
+        }
+        let router = Router::new().route("/cart", get(cart)).with_state(AuthState::gateway());
+
+        let response = behind_the_gateway(router).oneshot(event(Some(id_token_authorizer()))).await.expect("an answer");
+
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
     }
 
     #[test]

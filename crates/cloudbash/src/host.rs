@@ -6,6 +6,10 @@
 //! This is the composition root of the local and container hosts: the only
 //! place (with the Lambda functions) that picks backends.
 //!
+//! Whose tokens the API and pages accept is the host's choice too
+//! ([`Identity`]): those signed with the secret in the data directory, or
+//! only the access tokens of a trusted identity provider.
+//!
 //! The server is `ticketing_api::server`, not `axum::serve`: it adds a
 //! header-read timeout and a cap on connections. Around the routes go the edge
 //! limits of `ticketing_api::edge`: panics become 500 problems, requests have
@@ -21,7 +25,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use es_core::{CancellationToken, Clock, EventLog, EventStore, ProjectionRunner, SnapshotStore, SystemClock};
 use es_sqlite::{DATABASE_FILE, Durability, SqliteEventStore};
-use ticketing_api::auth::{AuthState, LOCAL_ISSUER, LocalSigner, Secret, Verifier};
+use ticketing_api::auth::{AuthState, LOCAL_ISSUER, LocalSigner, Secret, TrustedIssuer, Verifier};
 use ticketing_api::edge::{self, EdgeLimits};
 use ticketing_api::limits::LISTEN_BACKLOG;
 use ticketing_api::{ApiState, router};
@@ -45,6 +49,8 @@ pub(crate) struct HostConfig {
     pub(crate) backends: Backends,
     /// Whether anyone may sign in as a fan or an organiser at `/shop/sign-in` (a shop on one's own machine only).
     pub(crate) dev_sign_in: bool,
+    /// How many buckets concerts are published with; `None`: the backend's default.
+    pub(crate) buckets_per_concert: Option<u16>,
 }
 
 /// The log and read models a host composes.
@@ -54,6 +60,15 @@ pub(crate) enum Backends {
     Embedded,
     /// DynamoDB, a bus fed from the events table's stream, PostgreSQL at `database_url`.
     Aws { args: crate::aws::BackendArgs, database_url: String },
+}
+
+/// Whose bearer tokens the host accepts.
+#[derive(Debug, Clone)]
+pub(crate) enum Identity {
+    /// Tokens signed with the secret in the data directory (`cloudbash token`, the development sign-in).
+    Local,
+    /// Only the RS256 access tokens of this identity provider; no secret is read or created.
+    Trusted(TrustedIssuer),
 }
 
 /// A running shop.
@@ -84,14 +99,38 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// How requests are authenticated, and the signer of local tokens when there is one (for the development sign-in).
+/// A trusted issuer's keys are fetched before serving, so that the first requests need not wait for them; if that
+/// fails (logged), requests answer 503 until a later fetch succeeds.
+async fn authentication(data_dir: &Path, identity: &Identity) -> anyhow::Result<(AuthState, Option<LocalSigner>)> {
+    match identity {
+        Identity::Local => {
+            let secret = Secret::load_or_create(data_dir).context("loading the signing secret")?;
+            Ok((AuthState::new(Verifier::new(&secret, LOCAL_ISSUER)), Some(LocalSigner::new(&secret, LOCAL_ISSUER))))
+        }
+        Identity::Trusted(trusted) => {
+            let verifier = Verifier::trusting(trusted).context("trusting the identity provider")?;
+            // A failure is logged where it happens, and not fatal: the provider may be back by the first request.
+            let _ = verifier.fetch_keys().await;
+            Ok((AuthState::new(verifier), None))
+        }
+    }
+}
+
 impl Host {
-    /// Starts every part and begins serving, with the default edge limits.
+    /// Starts every part and begins serving, with the default edge limits and local tokens.
     pub(crate) async fn start(config: &HostConfig) -> anyhow::Result<Self> {
-        Self::start_with(config, &EdgeLimits::default()).await
+        Self::start_with(config, &EdgeLimits::default(), &Identity::Local).await
     }
 
-    /// Starts every part and begins serving within `limits`.
-    pub(crate) async fn start_with(config: &HostConfig, limits: &EdgeLimits) -> anyhow::Result<Self> {
+    /// Starts every part and begins serving within `limits`, accepting the tokens of `identity`.
+    pub(crate) async fn start_with(
+        config: &HostConfig,
+        limits: &EdgeLimits,
+        identity: &Identity,
+    ) -> anyhow::Result<Self> {
+        // First, so that a host that cannot authenticate anyone stops before it starts anything else.
+        let (auth, signer) = authentication(&config.data_dir, identity).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -116,10 +155,11 @@ impl Host {
                     (log, backends.store.clone(), Arc::new(backends.queries.clone()), None)
                 }
             };
-        let shop = Arc::new(Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes)));
-        let secret = Secret::load_or_create(&config.data_dir).context("loading the signing secret")?;
-        let auth = AuthState::new(Verifier::new(&secret, LOCAL_ISSUER));
-        let signer = LocalSigner::new(&secret, LOCAL_ISSUER);
+        // Processes sharing a DynamoDB log hold side by side in buckets
+        // (`ticketing::bucket`); off unless asked for (see `serve --help`).
+        let buckets = config.buckets_per_concert.unwrap_or(0);
+        let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
+        let shop = Arc::new(shop.with_buckets_per_concert(buckets));
         tasks.spawn(HoldExpiry::new().run(Arc::clone(&shop), log, clock, shutdown.clone()));
 
         let listener = listen(config.addr).with_context(|| format!("listening on {}", config.addr))?;
@@ -134,7 +174,10 @@ impl Host {
         // The pages call the API in-process. Signing users in without an identity provider hands out the organiser's
         // role to whoever asks, so it exists only where the operator asked for it.
         let web = WebState::new(api.clone(), auth.clone());
-        let web = ticketing_web::router(if config.dev_sign_in { web.with_dev_sign_in(signer) } else { web });
+        let web = ticketing_web::router(match signer.filter(|_| config.dev_sign_in) {
+            Some(signer) => web.with_dev_sign_in(signer),
+            None => web,
+        });
         let api = edge::limit_commands(api, auth, limits.commands);
         let app = edge::with_edge(api.merge(web), limits);
         let (stop, limits) = (shutdown.clone(), *limits);

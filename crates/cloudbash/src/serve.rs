@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use std::io::Write;
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, ValueEnum};
+use ticketing_api::auth::TrustedIssuer;
 use ticketing_api::edge::{CommandRate, EdgeLimits};
 use ticketing_api::limits::{COMMAND_BURST, COMMANDS_PER_SECOND};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::aws::BackendArgs;
 use crate::demo;
-use crate::host::{Backends, Host, HostConfig};
+use crate::host::{Backends, Host, HostConfig, Identity};
 
 /// Options of `cloudbash serve`.
 #[derive(Debug, Args)]
@@ -33,10 +35,17 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "CLOUDBASH_DEV_SIGN_IN")]
     dev_sign_in: bool,
     #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
     stores: StoreArgs,
     /// Where carts live: SQLite, or DynamoDB (`--carts-table`).
     #[arg(long, value_enum, env = "CLOUDBASH_CART_STORE", default_value = "sqlite")]
     cart_store: CartStore,
+    /// How many buckets each concert published from now on sells from (0 to 8, default 0): buyers on different
+    /// buckets hold tickets at the same moment, however many processes share a DynamoDB log. One process gains
+    /// nothing from them (it shares appends already).
+    #[arg(long, env = "CLOUDBASH_BUCKETS_PER_CONCERT", value_parser = clap::value_parser!(u16).range(0..=8))]
+    buckets_per_concert: Option<u16>,
     #[command(flatten)]
     aws: BackendArgs,
     /// Commands (POST, PUT, PATCH, DELETE of the API) each caller may send per second on average; a caller is the
@@ -53,6 +62,52 @@ pub(crate) struct ServeArgs {
     /// connections being closed without waiting for the production value.
     #[arg(long, env = "CLOUDBASH_HEADER_TIMEOUT_MS", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_ms: Option<u64>,
+}
+
+/// Whose bearer tokens `serve` accepts: by default those signed with the secret in the data directory (`cloudbash
+/// token`); with `--jwt-issuer`, only an identity provider's access tokens.
+#[derive(Debug, Args)]
+struct IdentityArgs {
+    /// Accept only the RS256 access tokens of this issuer, named exactly as its tokens name it in `iss` (Amazon
+    /// Cognito: `https://cognito-idp.<region>.amazonaws.com/<user pool id>`); locally signed tokens are refused.
+    /// Needs `--jwt-client-id`; rules out `--dev-sign-in` and `--demo`.
+    #[arg(long, env = "CLOUDBASH_JWT_ISSUER", value_parser = NonEmptyStringValueParser::new())]
+    jwt_issuer: Option<String>,
+    /// Where the issuer publishes its signing keys, a JSON Web Key Set (default: `<issuer>/.well-known/jwks.json`).
+    #[arg(long, env = "CLOUDBASH_JWT_JWKS_URL", value_parser = NonEmptyStringValueParser::new())]
+    jwt_jwks_url: Option<String>,
+    /// The app client whose access tokens are accepted (their `client_id` claim).
+    #[arg(long, env = "CLOUDBASH_JWT_CLIENT_ID", value_parser = NonEmptyStringValueParser::new())]
+    jwt_client_id: Option<String>,
+}
+
+impl IdentityArgs {
+    /// Whose tokens to accept. `dev_sign_in` says whether the development sign-in was asked for: it issues local
+    /// tokens, which a server trusting an identity provider would refuse, so the two do not go together.
+    fn identity(&self, dev_sign_in: bool) -> anyhow::Result<Identity> {
+        let Some(issuer) = &self.jwt_issuer else {
+            anyhow::ensure!(
+                self.jwt_jwks_url.is_none() && self.jwt_client_id.is_none(),
+                "--jwt-jwks-url and --jwt-client-id belong to --jwt-issuer (or CLOUDBASH_JWT_ISSUER)"
+            );
+            return Ok(Identity::Local);
+        };
+        let client_id = self.jwt_client_id.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "--jwt-issuer needs --jwt-client-id (or CLOUDBASH_JWT_CLIENT_ID): the app client whose tokens count"
+            )
+        })?;
+        anyhow::ensure!(
+            !dev_sign_in,
+            "--jwt-issuer rules out --dev-sign-in and --demo: the development sign-in issues local tokens, \
+             which a server trusting an identity provider refuses"
+        );
+        let trusted = TrustedIssuer::new(issuer, client_id);
+        Ok(Identity::Trusted(match &self.jwt_jwks_url {
+            Some(jwks_url) => trusted.with_jwks_url(jwks_url),
+            None => trusted,
+        }))
+    }
 }
 
 /// Where the log and the relational read models live: what `serve` and
@@ -141,22 +196,24 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         backends: args.backends()?,
         dev_sign_in: args.dev_sign_in || args.demo,
+        buckets_per_concert: args.buckets_per_concert,
     };
-    let host = Host::start_with(&config, &args.edge_limits()).await?;
+    let identity = args.identity.identity(config.dev_sign_in)?;
+    let host = Host::start_with(&config, &args.edge_limits(), &identity).await?;
     if args.demo {
         let seeded = demo::seed(host.shop()).await?;
         tracing::info!(seeded, "demo data");
     }
     // Listen before announcing the address: whoever reads it may signal at once.
     let signals = Signals::listen()?;
-    banner(&host, &args, config.dev_sign_in);
+    banner(&host, &args, config.dev_sign_in, &identity);
     signals.wait().await;
     tracing::info!("stopping");
     host.stop().await;
     Ok(())
 }
 
-fn banner(host: &Host, args: &ServeArgs, dev_sign_in: bool) {
+fn banner(host: &Host, args: &ServeArgs, dev_sign_in: bool, identity: &Identity) {
     // The first line is machine-readable: tests and scripts read the port from
     // it. A reader that has gone away must not stop the shop, so write errors
     // are ignored rather than panicking as `println!` would.
@@ -165,11 +222,21 @@ fn banner(host: &Host, args: &ServeArgs, dev_sign_in: bool) {
     let _ = writeln!(out, "listening on http://{}", host.addr());
     if dev_sign_in {
         let _ = writeln!(out, "shop:         http://{}/  (development sign-in at /shop/sign-in)", host.addr());
+    } else if let Identity::Trusted(_) = identity {
+        let _ = writeln!(out, "shop:         http://{}/  (no sign-in page)", host.addr());
     } else {
         let _ = writeln!(out, "shop:         http://{}/  (no sign-in page: --dev-sign-in offers one)", host.addr());
     }
     let _ = writeln!(out, "data directory: {data_dir}");
-    let _ = writeln!(out, "get a token:  cloudbash token --data-dir {data_dir} --sub <uuid> [--admin]");
+    match identity {
+        Identity::Local => {
+            let _ = writeln!(out, "get a token:  cloudbash token --data-dir {data_dir} --sub <uuid> [--admin]");
+        }
+        Identity::Trusted(trusted) => {
+            let (issuer, client_id) = (trusted.issuer(), trusted.client_id());
+            let _ = writeln!(out, "tokens:       access tokens of {issuer} for app client {client_id}");
+        }
+    }
     let _ = writeln!(out, "try:          curl http://{}/concerts", host.addr());
     let _ = out.flush();
 }
@@ -190,5 +257,80 @@ impl Signals {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// The identity flags alone, as `serve` parses them.
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        identity: IdentityArgs,
+    }
+
+    fn identity(flags: &[&str], dev_sign_in: bool) -> anyhow::Result<Identity> {
+        let parsed = Flags::try_parse_from(std::iter::once("serve").chain(flags.iter().copied()))?;
+        parsed.identity.identity(dev_sign_in)
+    }
+
+    const POOL: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123";
+
+    #[test]
+    fn without_an_issuer_the_local_tokens_count() {
+        assert!(matches!(identity(&[], false), Ok(Identity::Local)));
+        assert!(matches!(identity(&[], true), Ok(Identity::Local)));
+    }
+
+    #[test]
+    fn an_issuer_with_its_client_is_trusted_with_its_keys_at_the_well_known_address() {
+        let identity = identity(&["--jwt-issuer", POOL, "--jwt-client-id", "app"], false);
+
+        match identity {
+            Ok(Identity::Trusted(trusted)) => {
+                assert_eq!(trusted, TrustedIssuer::new(POOL, "app"));
+                assert_eq!(trusted.jwks_url(), format!("{POOL}/.well-known/jwks.json"));
+            }
+            other => panic!("an issuer is trusted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_key_set_address_may_be_given() {
+        let flags = ["--jwt-issuer", POOL, "--jwt-client-id", "app", "--jwt-jwks-url", "http://127.0.0.1:5000/keys"];
+
+        match identity(&flags, false) {
+            Ok(Identity::Trusted(trusted)) => assert_eq!(trusted.jwks_url(), "http://127.0.0.1:5000/keys"),
+            other => panic!("an issuer is trusted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_issuer_without_a_client_is_refused() {
+        let refused = identity(&["--jwt-issuer", POOL], false);
+
+        assert!(refused.is_err_and(|error| error.to_string().contains("--jwt-client-id")));
+    }
+
+    #[test]
+    fn a_client_or_key_set_without_an_issuer_is_refused() {
+        assert!(identity(&["--jwt-client-id", "app"], false).is_err());
+        assert!(identity(&["--jwt-jwks-url", "http://127.0.0.1:5000/keys"], false).is_err());
+    }
+
+    #[test]
+    fn an_issuer_rules_out_the_development_sign_in() {
+        let refused = identity(&["--jwt-issuer", POOL, "--jwt-client-id", "app"], true);
+
+        assert!(refused.is_err_and(|error| error.to_string().contains("--dev-sign-in")));
+    }
+
+    #[test]
+    fn an_empty_issuer_is_refused() {
+        assert!(identity(&["--jwt-issuer", "", "--jwt-client-id", "app"], false).is_err());
     }
 }

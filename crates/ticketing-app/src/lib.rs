@@ -32,3 +32,5 @@ pub use error::AppError;
 pub use expiry::{DueHolds, HoldExpiry, SweepReport, expire_due_holds};
 pub use sales::{CONCERTS_PER_CART_MAX, Reservation};
 pub use shop::Shop;
+/// The most buckets [`Shop::with_buckets_per_concert`] takes.
+pub use ticketing::limits::BUCKETS_PER_CONCERT_MAX;

@@ -79,6 +79,7 @@ pub(super) async fn run(args: &FlashSaleArgs, common: &Common, reporter: &mut Re
                     data_dir: dir.path().to_path_buf(),
                     backends: Backends::Embedded,
                     dev_sign_in: false,
+                    buckets_per_concert: None,
                 };
                 let host = Host::start(&config).await.context("starting the shop")?;
                 let tokens = Tokens::Signer(signer(dir.path())?);
