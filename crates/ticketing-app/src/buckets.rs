@@ -74,7 +74,8 @@ impl Shop {
                 let pinned = cart.state.items().iter().find(|item| item.concert_id == request.concert_id);
                 let target = pinned.and_then(|item| item.bucket).unwrap_or(start);
                 let mut batch = Batch::new(&context);
-                let chosen = shop.hold_in_buckets(&mut batch, cart_id, &request, target, pinned.is_some(), reads).await?;
+                let chosen =
+                    shop.hold_in_buckets(&mut batch, cart_id, &request, target, pinned.is_some(), reads).await?;
                 let item = CartItem {
                     item_id: request.reservation.hold_id,
                     concert_id: request.concert_id,

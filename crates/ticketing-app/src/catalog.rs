@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use es_core::{AggregateId, CommandContext, Loaded};
 use ticketing::{
-    Concert, ConcertCommand, ConcertError, ConcertId, Description, DetailsUpdate, Genre, Money, Name, NewConcert, Quantity,
-    TicketTypeId, VenueCommand, VenueError, VenueId, VenueProfile, WebUrl,
+    Concert, ConcertCommand, ConcertError, ConcertId, Description, DetailsUpdate, Genre, Money, Name, NewConcert,
+    Quantity, TicketTypeId, VenueCommand, VenueError, VenueId, VenueProfile, WebUrl,
 };
 
 use ticketing::bucket;

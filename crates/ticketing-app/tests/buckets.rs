@@ -36,9 +36,10 @@ async fn buckets(shop: &Shop, concert_id: ConcertId) -> Result<Vec<Bucket>, Box<
 
 /// (quantity, held, sold) of a ticket type summed over the buckets.
 fn totals(buckets: &[Bucket], ticket_type_id: TicketTypeId) -> (u32, u32, u32) {
-    buckets.iter().filter_map(|bucket| bucket.stock_of(ticket_type_id)).fold((0, 0, 0), |(q, h, s), stock| {
-        (q + stock.quantity, h + stock.held, s + stock.sold)
-    })
+    buckets
+        .iter()
+        .filter_map(|bucket| bucket.stock_of(ticket_type_id))
+        .fold((0, 0, 0), |(q, h, s), stock| (q + stock.quantity, h + stock.held, s + stock.sold))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

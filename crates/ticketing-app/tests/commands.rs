@@ -8,14 +8,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use es_core::{CommandContext, CommandId, EventLog, Position, Repository};
-use ticketing::{
-    Concert, ConcertId, RefusalKind,
-    VenueId,
-};
+use ticketing::{Concert, ConcertId, RefusalKind, VenueId};
 use ticketing_app::idempotency::{Fingerprint, for_request};
-use ticketing_app::{
-    AppError, CONCERTS_PER_CART_MAX, DueHolds, HoldExpiry, Shop, expire_due_holds,
-};
+use ticketing_app::{AppError, CONCERTS_PER_CART_MAX, DueHolds, HoldExpiry, Shop, expire_due_holds};
 
 mod common;
 

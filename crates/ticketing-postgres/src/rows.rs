@@ -6,8 +6,7 @@
 use es_core::{DomainEvent, RecordedEvent};
 use sqlx_postgres::PgConnection;
 use ticketing::{
-    BUCKET_EVENT_TYPES, CONCERT_EVENT_TYPES, ConcertEvent, ORDER_EVENT_TYPES, OrderEvent, VENUE_EVENT_TYPES,
-    VenueEvent,
+    BUCKET_EVENT_TYPES, CONCERT_EVENT_TYPES, ConcertEvent, ORDER_EVENT_TYPES, OrderEvent, VENUE_EVENT_TYPES, VenueEvent,
 };
 
 /// A decoded event of the shop.

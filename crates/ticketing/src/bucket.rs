@@ -343,7 +343,12 @@ impl Bucket {
         Ok(vec![BucketEvent::Change(BucketChange::TicketTypeWithdrawn { ticket_type_id })])
     }
 
-    fn decide_move_out(&self, ticket_type_id: TicketTypeId, quantity: u32, to: u16) -> Result<BucketEvent, ConcertError> {
+    fn decide_move_out(
+        &self,
+        ticket_type_id: TicketTypeId,
+        quantity: u32,
+        to: u16,
+    ) -> Result<BucketEvent, ConcertError> {
         self.open_for_changes()?;
         let available = self.find_stock(ticket_type_id)?.available();
         if quantity == 0 || quantity > available {
@@ -424,7 +429,12 @@ impl Aggregate for Bucket {
                 self.opened = Some(Opening { concert_id: *concert_id, index: *index, starts_at: *starts_at });
                 self.stock = stock
                     .iter()
-                    .map(|share| Stock { ticket_type_id: share.ticket_type_id, quantity: share.quantity, held: 0, sold: 0 })
+                    .map(|share| Stock {
+                        ticket_type_id: share.ticket_type_id,
+                        quantity: share.quantity,
+                        held: 0,
+                        sold: 0,
+                    })
                     .collect();
             }
             BucketEvent::Change(BucketChange::Rescheduled { starts_at }) => {

@@ -106,4 +106,3 @@ pub(crate) fn quantity(count: u32) -> Quantity {
 pub(crate) fn is_refusal(result: &Result<impl std::fmt::Debug, AppError>, expected: RefusalKind) -> bool {
     matches!(result, Err(AppError::Rejected { kind, .. }) if *kind == expected)
 }
-

@@ -105,9 +105,9 @@ fn a_published_concert_opens_each_bucket_with_its_share_of_every_ticket_type() {
 #[test]
 fn a_bucket_holds_up_to_its_share_and_refuses_beyond() {
     given([opened(3)]).when(BucketCommand::Hold(request(1, 3))).then([held(1, 3)]);
-    given([opened(3), held(1, 2)]).when(BucketCommand::Hold(request(2, 2))).then_refused(
-        ConcertError::NotEnoughTickets { ticket_type_id: id(REGULAR), available: 1, requested: 2 },
-    );
+    given([opened(3), held(1, 2)])
+        .when(BucketCommand::Hold(request(2, 2)))
+        .then_refused(ConcertError::NotEnoughTickets { ticket_type_id: id(REGULAR), available: 1, requested: 2 });
 }
 
 #[test]
@@ -120,7 +120,9 @@ fn a_bucket_sells_nothing_before_it_opens_after_it_closes_or_once_the_concert_st
         .when(BucketCommand::Hold(late))
         .then_refused(ConcertError::AlreadyStarted { starts_at: at(STARTS) });
     let moved = [opened(3), BucketEvent::Change(BucketChange::Rescheduled { starts_at: at(5) })];
-    given(moved).when(BucketCommand::Hold(request(1, 1))).then_refused(ConcertError::AlreadyStarted { starts_at: at(5) });
+    given(moved)
+        .when(BucketCommand::Hold(request(1, 1)))
+        .then_refused(ConcertError::AlreadyStarted { starts_at: at(5) });
 }
 
 #[test]
@@ -136,9 +138,9 @@ fn a_closed_bucket_still_gives_holds_back_but_sells_none() {
 #[test]
 fn moves_change_the_shares_but_never_take_held_or_sold_tickets() {
     let history = [opened(5), held(1, 4)];
-    given(history.clone()).when(BucketCommand::MoveOut { ticket_type_id: id(REGULAR), quantity: 2, to: 1 }).then_refused(
-        ConcertError::NothingToMove { ticket_type_id: id(REGULAR), available: 1, requested: 2 },
-    );
+    given(history.clone())
+        .when(BucketCommand::MoveOut { ticket_type_id: id(REGULAR), quantity: 2, to: 1 })
+        .then_refused(ConcertError::NothingToMove { ticket_type_id: id(REGULAR), available: 1, requested: 2 });
     let out = BucketChange::MovedOut { ticket_type_id: id(REGULAR), quantity: 1, to: 1 };
     given(history.clone())
         .when(BucketCommand::MoveOut { ticket_type_id: id(REGULAR), quantity: 1, to: 1 })

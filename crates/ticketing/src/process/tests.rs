@@ -34,7 +34,15 @@ fn cart_with(items: &[CartItem]) -> Cart {
     let mut cart = Cart::default();
     for item in items {
         let CartItem { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket } = *item;
-        cart.evolve(&CartEvent::ItemAdded { item_id, concert_id, ticket_type_id, quantity, unit_price, expires_at, bucket });
+        cart.evolve(&CartEvent::ItemAdded {
+            item_id,
+            concert_id,
+            ticket_type_id,
+            quantity,
+            unit_price,
+            expires_at,
+            bucket,
+        });
     }
     cart
 }
