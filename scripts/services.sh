@@ -2,7 +2,13 @@
 # where they listen. Source it (`. scripts/services.sh`); they stop when the
 # sourcing shell exits.
 #
-# - moto_server: DynamoDB, DynamoDB Streams, SQS (pinned in tools/emulators/requirements.txt)
+# - moto: DynamoDB, DynamoDB Streams, SQS (pinned in tools/emulators/requirements.txt),
+#   started by tools/emulators/moto_server.py, which keeps a cancelled
+#   transaction's records out of the table's stream. Its DynamoDB and Streams
+#   APIs sit behind tools/latency-proxy with --isolate-writes (no delay):
+#   moto restores a copy of its tables when a transaction fails, so a write
+#   beside it would be lost; DynamoDB isolates every write, and so does the
+#   proxy.
 # - kinesis-local: Kinesis (pinned in tools/emulators/package-lock.json)
 # - PostgreSQL 15: a throwaway cluster under /tmp (the system's server package)
 #
@@ -50,7 +56,7 @@ test -x "$PGBIN/postgres" || { apt-get update -qq && apt-get install -y -qq --no
 
 # --- moto: DynamoDB, DynamoDB Streams, SQS ------------------------------------
 MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$CLOUDBASH_SERVICES_LOG/moto.log" 2>&1 &
+"$venv/bin/python" "$CLOUDBASH_ROOT/tools/emulators/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT" > "$CLOUDBASH_SERVICES_LOG/moto.log" 2>&1 &
 CLOUDBASH_PIDS+=($!)
 
 # --- kinesis-local: Kinesis ---------------------------------------------------
@@ -77,13 +83,18 @@ as_postgres "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -t 60 \
   start > /dev/null
 
 wait_for "http://127.0.0.1:$MOTO_PORT/moto-api/" moto
+DYNAMODB_PORT=$(free_port)
+python3 "$CLOUDBASH_ROOT/tools/latency-proxy/latency_proxy.py" --upstream "http://127.0.0.1:$MOTO_PORT" \
+  --port "$DYNAMODB_PORT" --delay-ms 0 --isolate-writes > /dev/null 2> "$CLOUDBASH_SERVICES_LOG/isolation.log" &
+CLOUDBASH_PIDS+=($!)
+wait_for "http://127.0.0.1:$DYNAMODB_PORT/__proxy/stats" isolation
 wait_for "http://127.0.0.1:$KINESIS_PORT/" kinesis
 
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$MOTO_PORT"
-export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$MOTO_PORT"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
+export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$MOTO_PORT"
 export AWS_ENDPOINT_URL_KINESIS="http://127.0.0.1:$KINESIS_PORT"
 export CLOUDBASH_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
-echo "services: moto :$MOTO_PORT, kinesis-local :$KINESIS_PORT, postgres :$PG_PORT (logs in $CLOUDBASH_SERVICES_LOG)" >&2
+echo "services: moto :$MOTO_PORT (DynamoDB isolated at :$DYNAMODB_PORT), kinesis-local :$KINESIS_PORT, postgres :$PG_PORT (logs in $CLOUDBASH_SERVICES_LOG)" >&2

@@ -12,6 +12,7 @@ cargo fmt --all -- --check
 python3 tools/latency-proxy/test_latency_proxy.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
 . scripts/services.sh
+python3 tools/emulators/test_moto_server.py
 cfn-lint deploy/template.yaml
 bash scripts/setup-browser.sh
 cargo test --workspace --locked

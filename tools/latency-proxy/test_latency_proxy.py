@@ -78,6 +78,43 @@ class Upstream(http.server.ThreadingHTTPServer):
 CHUNKED_BODY = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"
 
 
+class Overlaps(http.server.ThreadingHTTPServer):
+    """Holds each request a moment and records which operations were upstream at the same time."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), OverlapHandler)
+        self.lock = threading.Lock()
+        self.upstream: list[str] = []
+        self.overlaps: list[tuple[str, ...]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class OverlapHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        operation = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
+        with self.server.lock:
+            self.server.upstream.append(operation)
+            self.server.overlaps.append(tuple(sorted(self.server.upstream)))
+        time.sleep(0.02)
+        with self.server.lock:
+            self.server.upstream.remove(operation)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
 class UpstreamHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 0.5  # closes idle keep-alive connections
@@ -128,10 +165,10 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
 # --- helpers -------------------------------------------------------------------
 
 
-def start_proxy(upstream_url: str, stderr) -> tuple[subprocess.Popen, int]:
+def start_proxy(upstream_url: str, stderr, *extra: str) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
         [sys.executable, str(PROXY), "--upstream", upstream_url, "--port", "0",
-         "--delay-ms", str(DELAY_MS)],
+         "--delay-ms", str(DELAY_MS), *extra],
         stdout=subprocess.PIPE, stderr=stderr, text=True)
     line = process.stdout.readline()
     match = re.fullmatch(r"listening on http://127\.0\.0\.1:(\d+)\n", line)
@@ -166,6 +203,43 @@ def recv_until(sock: socket.socket, end: bytes) -> bytes:
 
 
 # --- tests ---------------------------------------------------------------------
+
+
+class IsolateWritesTest(unittest.TestCase):
+    """With --isolate-writes a write is never upstream beside another call; reads still overlap."""
+
+    def test_writes_go_upstream_alone_and_reads_together(self) -> None:
+        upstream = Overlaps()
+        threading.Thread(target=upstream.serve_forever, daemon=True).start()
+        with tempfile.TemporaryFile(mode="w+") as log:
+            proxy, port = start_proxy(upstream.url, log, "--isolate-writes")
+            try:
+                operations = ["TransactWriteItems", "PutItem", "Query", "GetItem"] * 6
+
+                def call(operation: str) -> int:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                    try:
+                        conn.request("POST", "/", body=b"{}", headers={"X-Amz-Target": f"DynamoDB_20120810.{operation}"})
+                        return conn.getresponse().status
+                    finally:
+                        conn.close()
+
+                with ThreadPoolExecutor(len(operations)) as pool:
+                    statuses = list(pool.map(call, operations))
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                conn.request("GET", "/__proxy/stats")
+                stats = json.loads(conn.getresponse().read())
+                conn.close()
+            finally:
+                stop_proxy(proxy)
+                upstream.shutdown()
+                upstream.server_close()
+        self.assertEqual(statuses, [200] * len(operations))
+        writes = {"TransactWriteItems", "PutItem"}
+        beside_a_write = [seen for seen in upstream.overlaps if len(seen) > 1 and writes & set(seen)]
+        self.assertEqual(beside_a_write, [], "a write was upstream beside another call")
+        self.assertTrue(any(len(seen) > 1 for seen in upstream.overlaps), "reads did not overlap")
+        self.assertGreater(stats["total"]["maxInFlight"], 4, "the proxy still counts what clients offer at once")
 
 
 class LatencyProxyTest(unittest.TestCase):

@@ -184,6 +184,7 @@ mod tests {
             carts_table: None,
             stream_name: None,
             database: None,
+            buckets_per_concert: 0,
         };
 
         let response = handle(&Resources::new(config), event(None)).await.expect("an answer");

@@ -89,6 +89,10 @@ pub struct Config {
     pub stream_name: Option<String>,
     /// `DATABASE_URL`, or `DATABASE_SECRET_ARN` with `DATABASE_HOST`, `DATABASE_PORT` and `DATABASE_NAME`.
     pub database: Option<DatabaseConfig>,
+    /// `BUCKETS_PER_CONCERT`: the buckets a concert is published with, so that containers sell it side by side
+    /// (`ticketing::bucket`; default and most: [`ticketing_app::BUCKETS_PER_CONCERT_MAX`]; 0 sells from the concert's
+    /// own stream).
+    pub buckets_per_concert: u16,
 }
 
 impl Config {
@@ -117,6 +121,17 @@ impl Config {
             }
             (None, None) => None,
         };
+        let buckets_per_concert = match get("BUCKETS_PER_CONCERT") {
+            None => ticketing_app::BUCKETS_PER_CONCERT_MAX,
+            Some(buckets) => {
+                buckets.parse().ok().filter(|buckets| *buckets <= ticketing_app::BUCKETS_PER_CONCERT_MAX).ok_or_else(
+                    || LambdaError::Config {
+                        name: "BUCKETS_PER_CONCERT",
+                        problem: format!("is {buckets:?}, not 0 to {}", ticketing_app::BUCKETS_PER_CONCERT_MAX),
+                    },
+                )?
+            }
+        };
         Ok(Self {
             function,
             events_table: get("EVENTS_TABLE"),
@@ -125,6 +140,7 @@ impl Config {
             carts_table: get("CARTS_TABLE"),
             stream_name: get("STREAM_NAME"),
             database,
+            buckets_per_concert,
         })
     }
 }
@@ -174,6 +190,19 @@ mod tests {
                 name: "cloudbash".to_owned(),
             })
         );
+    }
+
+    #[test]
+    fn concerts_sell_from_every_bucket_unless_told_otherwise() {
+        let buckets = |value: &str| config(&[("CLOUDBASH_FUNCTION", "api"), ("BUCKETS_PER_CONCERT", value)]);
+
+        assert_eq!(buckets("").expect("unset").buckets_per_concert, ticketing_app::BUCKETS_PER_CONCERT_MAX);
+        assert_eq!(buckets("0").expect("none").buckets_per_concert, 0);
+        assert_eq!(buckets("3").expect("three").buckets_per_concert, 3);
+        for wrong in ["9", "-1", "many"] {
+            let error = buckets(wrong).expect_err("out of range");
+            assert!(matches!(error, LambdaError::Config { name: "BUCKETS_PER_CONCERT", .. }), "{wrong}: {error}");
+        }
     }
 
     #[test]

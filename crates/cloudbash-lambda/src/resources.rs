@@ -107,7 +107,8 @@ impl Resources {
                 let clock: Arc<dyn Clock> = Arc::new(SystemClock);
                 let snapshots: Arc<dyn SnapshotStore> = store.clone();
                 let log = EventLog::new(store, Arc::clone(&clock));
-                Ok(Arc::new(Shop::new(log, Some(snapshots), clock, Arc::new(RandomTicketCodes))))
+                let shop = Shop::new(log, Some(snapshots), clock, Arc::new(RandomTicketCodes));
+                Ok(Arc::new(shop.with_buckets_per_concert(self.config.buckets_per_concert)))
             })
             .await
     }

@@ -74,6 +74,7 @@ fn resources(database: Option<DatabaseConfig>) -> Resources {
         carts_table: None,
         stream_name: None,
         database,
+        buckets_per_concert: 0,
     })
 }
 

@@ -141,6 +141,7 @@ async fn the_indexer_positions_each_event_of_the_stream_once_in_the_index_table_
         carts_table: None,
         stream_name: None,
         database: None,
+        buckets_per_concert: 0,
     };
     let resources = Resources::with_sdk_config(config, sdk.clone());
     let store = resources.store().await.expect("the log");

@@ -59,7 +59,9 @@ pub(crate) enum Backends {
     /// SQLite in the data directory, the bus in-process.
     Embedded,
     /// DynamoDB, a bus fed from the events table's stream, PostgreSQL at `database_url`.
-    Aws { args: crate::aws::BackendArgs, database_url: String },
+    /// `bus`: whether this process also runs the log's indexer, the forwarder, the read models' consumers and hold
+    /// expiry.
+    Aws { args: crate::aws::BackendArgs, database_url: String, bus: bool },
 }
 
 /// Whose bearer tokens the host accepts.
@@ -134,6 +136,12 @@ impl Host {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        // Processes sharing a DynamoDB log hold side by side in buckets (`ticketing::bucket`); one process on SQLite
+        // shares its appends already.
+        let buckets = config.buckets_per_concert.unwrap_or(match config.backends {
+            Backends::Embedded => 0,
+            Backends::Aws { .. } => ticketing_app::BUCKETS_PER_CONCERT_MAX,
+        });
         let (log, snapshots, queries, sqlite): (EventLog, Arc<dyn SnapshotStore>, Arc<dyn Queries>, _) =
             match &config.backends {
                 Backends::Embedded => {
@@ -147,20 +155,22 @@ impl Host {
                     }
                     (log, store.clone(), Arc::new(queries), Some(store))
                 }
-                Backends::Aws { args, database_url } => {
+                Backends::Aws { args, database_url, bus } => {
                     let backends = AwsBackends::open(args, database_url).await?;
-                    backends.spawn_bus(&mut tasks, &shutdown).await?;
+                    if *bus {
+                        backends.spawn_bus(&mut tasks, &shutdown).await?;
+                    }
                     let store: Arc<dyn EventStore> = backends.store.clone();
                     let log = EventLog::new(store, Arc::clone(&clock));
                     (log, backends.store.clone(), Arc::new(backends.queries.clone()), None)
                 }
             };
-        // Processes sharing a DynamoDB log hold side by side in buckets
-        // (`ticketing::bucket`); off unless asked for (see `serve --help`).
-        let buckets = config.buckets_per_concert.unwrap_or(0);
         let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
         let shop = Arc::new(shop.with_buckets_per_concert(buckets));
-        tasks.spawn(HoldExpiry::new().run(Arc::clone(&shop), log, clock, shutdown.clone()));
+        // Hold expiry follows the log where the bus runs: one process of a shared log is enough.
+        if !matches!(config.backends, Backends::Aws { bus: false, .. }) {
+            tasks.spawn(HoldExpiry::new().run(Arc::clone(&shop), log, clock, shutdown.clone()));
+        }
 
         let listener = listen(config.addr).with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;

@@ -41,11 +41,16 @@ pub(crate) struct ServeArgs {
     /// Where carts live: SQLite, or DynamoDB (`--carts-table`).
     #[arg(long, value_enum, env = "CLOUDBASH_CART_STORE", default_value = "sqlite")]
     cart_store: CartStore,
-    /// How many buckets each concert published from now on sells from (0 to 8, default 0): buyers on different
-    /// buckets hold tickets at the same moment, however many processes share a DynamoDB log. One process gains
-    /// nothing from them (it shares appends already).
+    /// How many buckets each concert published from now on sells from (0 to 8; default 8 on a DynamoDB log, 0 on
+    /// SQLite): buyers on different buckets hold tickets at the same moment, however many processes share a
+    /// DynamoDB log. One process on SQLite gains nothing from them (it shares appends already).
     #[arg(long, env = "CLOUDBASH_BUCKETS_PER_CONCERT", value_parser = clap::value_parser!(u16).range(0..=8))]
     buckets_per_concert: Option<u16>,
+    /// Serve requests only, on the AWS backends: the log's indexer, the forwarder, the read models' consumers and
+    /// hold expiry run in another process on the same log. One such process is enough for any number of serving ones; each
+    /// more only repeats its work.
+    #[arg(long, env = "CLOUDBASH_NO_BUS")]
+    no_bus: bool,
     #[command(flatten)]
     aws: BackendArgs,
     /// Commands (POST, PUT, PATCH, DELETE of the API) each caller may send per second on average; a caller is the
@@ -62,6 +67,11 @@ pub(crate) struct ServeArgs {
     /// connections being closed without waiting for the production value.
     #[arg(long, env = "CLOUDBASH_HEADER_TIMEOUT_MS", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_ms: Option<u64>,
+    /// How long, in seconds, a request may take before it is answered with a 503 (default:
+    /// `ticketing_api::limits::REQUEST_TIMEOUT`). Raise it where the services behind the shop are slow, such as
+    /// the local emulators under a load test.
+    #[arg(long, env = "CLOUDBASH_REQUEST_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout_secs: Option<u64>,
 }
 
 /// Whose bearer tokens `serve` accepts: by default those signed with the secret in the data directory (`cloudbash
@@ -161,6 +171,7 @@ impl ServeArgs {
         let defaults = EdgeLimits::default();
         EdgeLimits {
             header_read_timeout: self.header_timeout_ms.map_or(defaults.header_read_timeout, Duration::from_millis),
+            request_timeout: self.request_timeout_secs.map_or(defaults.request_timeout, Duration::from_secs),
             commands: CommandRate { per_second: self.commands_per_second, burst: self.command_burst },
             ..defaults
         }
@@ -177,10 +188,15 @@ impl ServeArgs {
     /// mix would leave some read models without a feed.
     fn backends(&self) -> anyhow::Result<Backends> {
         match (self.stores.event_store, self.stores.read_db, self.cart_store) {
-            (EventStoreKind::Sqlite, ReadDb::Sqlite, CartStore::Sqlite) => Ok(Backends::Embedded),
-            (EventStoreKind::Dynamodb, ReadDb::Postgres, CartStore::Dynamodb) => {
-                Ok(Backends::Aws { args: self.aws.clone(), database_url: self.stores.database_url()?.to_owned() })
+            (EventStoreKind::Sqlite, ReadDb::Sqlite, CartStore::Sqlite) => {
+                anyhow::ensure!(!self.no_bus, "--no-bus is for the AWS backends: the embedded ones run in one process");
+                Ok(Backends::Embedded)
             }
+            (EventStoreKind::Dynamodb, ReadDb::Postgres, CartStore::Dynamodb) => Ok(Backends::Aws {
+                args: self.aws.clone(),
+                database_url: self.stores.database_url()?.to_owned(),
+                bus: !self.no_bus,
+            }),
             _ => anyhow::bail!(
                 "the backends go together: either all embedded (the default), or \
                  --event-store dynamodb --read-db postgres --cart-store dynamodb"

@@ -13,7 +13,12 @@ use std::process::{Child, Command, Stdio};
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Backend, Caller, Server, token, user};
+use support::{Backend, Caller, Server, concert_on_sale, eventually, token, user};
+
+/// Fans racing for one concert's tickets, spread over four servers.
+const FANS: usize = 400;
+/// The concert's tickets.
+const TICKETS: u32 = 100;
 
 /// Clients creating venues at once, spread over the servers.
 const CLIENTS: usize = 16;
@@ -124,6 +129,93 @@ async fn two_servers_append_to_one_dynamodb_log_in_parallel_with_one_write_per_a
             && name.starts_with("Transact")
     });
     assert_eq!(head_writes, 0, "no append writes the log table: {stats}");
+    for server in servers {
+        server.stop();
+    }
+}
+
+/// Four `serve` processes on one DynamoDB log, 400 fans racing for the 100
+/// tickets of one concert: exactly 100 are sold, every other fan hears "sold
+/// out", nobody gets a 5xx; and the concert's holds are not queued behind one
+/// stream version: its buckets take appends from several processes at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_servers_sell_one_hot_concert_side_by_side_and_never_oversell() {
+    let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("scripts/services.sh names the emulator");
+    ticketing_testkit::services::assert_local("AWS_ENDPOINT_URL_DYNAMODB");
+    let proxy = Proxy::start(&upstream);
+    let backend = Backend::aws().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let through_proxy = [("AWS_ENDPOINT_URL_DYNAMODB", proxy.url.as_str())];
+    // One process runs the bus; the others serve requests only, as containers behind a load balancer would. The
+    // emulator answers a few hundred calls a second, all of them under one lock, so the race takes it a minute
+    // where DynamoDB would take seconds: the requests get the time it needs.
+    let servers: Vec<Server> = (0..4)
+        .map(|index| {
+            let flags: &[&str] = if index == 0 {
+                &["--request-timeout-secs", "180"]
+            } else {
+                &["--request-timeout-secs", "180", "--no-bus"]
+            };
+            Server::start_in(dir.path(), &backend, flags, &through_proxy)
+        })
+        .collect();
+    let admin =
+        Caller { http: Client::new(), base: servers[0].base.clone(), token: Some(token(dir.path(), &user(), true)) };
+    let (concert_id, ticket_type_id) = concert_on_sale(&admin, "Hot Show", "Utrecht", TICKETS).await;
+    let fans: Vec<Caller> = (0..FANS)
+        .map(|fan| Caller {
+            http: Client::new(),
+            base: servers[fan % servers.len()].base.clone(),
+            token: Some(token(dir.path(), &user(), false)),
+        })
+        .collect();
+    proxy.reset().await;
+
+    let attempts = fans.into_iter().map(|fan| {
+        let body = json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": 1});
+        tokio::spawn(async move {
+            let (status, problem) = fan.send(Method::POST, "/cart/items", Some(body)).await;
+            if status != StatusCode::CREATED {
+                return (status, problem);
+            }
+            fan.send(Method::POST, "/cart/checkout", None).await
+        })
+    });
+    let (mut orders, mut sold_out, mut unexpected) = (0, 0, Vec::new());
+    for attempt in attempts.collect::<Vec<_>>() {
+        let (status, body) = attempt.await.expect("a fan's task");
+        match status {
+            StatusCode::CREATED => orders += 1,
+            StatusCode::CONFLICT => sold_out += 1,
+            other => unexpected.push(format!("{other}: {body}")),
+        }
+    }
+    let stats = proxy.stats().await;
+    assert!(
+        unexpected.is_empty(),
+        "{} unexpected answers, the first {:?}: {stats}",
+        unexpected.len(),
+        unexpected.first()
+    );
+    assert_eq!((orders, sold_out), (TICKETS as usize, FANS - TICKETS as usize));
+
+    // Every write of the race was a fan's hold or checkout on this concert.
+    let (transactions, at_once) = counted(&stats, |name| name.starts_with("TransactWriteItems "));
+    eprintln!("{orders} orders from {FANS} fans: {transactions} transactions, at most {at_once} in flight");
+    assert!(at_once >= 4, "the concert takes at least 4 appends at once, not {at_once}: {stats}");
+
+    let concert_uri = format!("/concerts/{concert_id}");
+    eventually("no ticket is left", || async {
+        let concert = admin.expect(Method::GET, &concert_uri, None, StatusCode::OK).await;
+        (concert["ticketTypes"][0]["available"] == 0).then_some(())
+    })
+    .await;
+    let attendees_uri = format!("/concerts/{concert_id}/attendees?limit=100");
+    eventually("100 attendees", || async {
+        let attendees = admin.expect(Method::GET, &attendees_uri, None, StatusCode::OK).await;
+        (attendees["items"].as_array().expect("attendees").len() == TICKETS as usize).then_some(())
+    })
+    .await;
     for server in servers {
         server.stop();
     }

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
-use support::{BINARY, Backend, Caller, Server, eventually, token, user};
+use support::{BINARY, Backend, Caller, Server, concert_on_sale, eventually, token, user};
 
 struct Shop {
     dir: tempfile::TempDir,
@@ -51,45 +51,6 @@ impl Shop {
         }
         self.server = Some(Server::start(&self.data_dir(), &self.backend));
     }
-}
-
-/// Creates a venue and a published concert with one ticket type.
-async fn concert_on_sale(admin: &Caller, name: &str, city: &str, quantity: u32) -> (String, String) {
-    let venue = admin
-        .expect(
-            Method::POST,
-            "/venues",
-            Some(json!({"name": format!("{name} Hall"), "address": "Main Street 1", "city": city, "capacity": 5000})),
-            StatusCode::CREATED,
-        )
-        .await;
-    let concert = admin
-        .expect(
-            Method::POST,
-            "/concerts",
-            Some(json!({"name": name, "venueId": venue["id"], "genre": "rock"})),
-            StatusCode::CREATED,
-        )
-        .await;
-    let concert_id = concert["id"].as_str().expect("an id").to_owned();
-    let ticket_type = admin
-        .expect(
-            Method::POST,
-            &format!("/concerts/{concert_id}/ticket-types"),
-            Some(json!({"name": "Standing", "price": {"amount": 2500, "currency": "EUR"}, "quantity": quantity})),
-            StatusCode::CREATED,
-        )
-        .await;
-    admin
-        .expect(
-            Method::POST,
-            &format!("/concerts/{concert_id}/schedule"),
-            Some(json!({"startsAt": "2031-06-01T20:00:00Z", "endsAt": "2031-06-01T23:00:00Z"})),
-            StatusCode::OK,
-        )
-        .await;
-    admin.expect(Method::POST, &format!("/concerts/{concert_id}/publish"), None, StatusCode::OK).await;
-    (concert_id, ticket_type["id"].as_str().expect("an id").to_owned())
 }
 
 fn ids(list: &Value) -> Vec<&str> {

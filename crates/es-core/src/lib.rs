@@ -41,7 +41,9 @@ pub use projection::{
     ProjectionStatus, Rebuildable, StagedGeneration, rebuild,
 };
 pub use record::{Metadata, NewEvent, RecordedEvent, format_created, parse_created, truncate_to_millis};
-pub use repository::{CommandContext, Executed, Loaded, Repository, RepositoryError, Transaction, retry_on_conflict};
+pub use repository::{
+    CommandContext, Executed, Loaded, Repository, RepositoryError, Transaction, conflict_backoff, retry_on_conflict,
+};
 pub use store::{
     AppendError, AppendRequest, Appended, CheckpointStore, CommandRecord, Commit, EventStore, InvalidAppend, LogOrder,
     Snapshot, SnapshotStore, StoreError, StreamAppend, VersionConflict,

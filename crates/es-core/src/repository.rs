@@ -169,7 +169,7 @@ where
 /// pause is for writers in different processes (Lambda functions on
 /// DynamoDB), which would otherwise collide again in lock step, the faster
 /// one starving the other.
-fn conflict_backoff(number: u32) -> std::time::Duration {
+pub fn conflict_backoff(number: u32) -> std::time::Duration {
     let ceiling = (limits::CONFLICT_BACKOFF_BASE_MICROS << number.min(16)).min(limits::CONFLICT_BACKOFF_MAX_MICROS);
     let random = uuid::Uuid::new_v4().as_u128() as u64;
     std::time::Duration::from_micros(random % ceiling.max(1))

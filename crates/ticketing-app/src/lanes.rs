@@ -125,13 +125,25 @@ impl Serving {
     /// Serves rounds until the lane is empty. The lead's turn is taken for
     /// each round and given up between rounds, so that other commands on
     /// the lead (an expiry sweep, a cancellation) get their turn too.
+    ///
+    /// After a round that conflicted (a writer in another process moved an
+    /// aggregate on), the lane pauses as a single command would
+    /// ([`es_core::conflict_backoff`]), so that lanes of several processes
+    /// on one aggregate do not collide again in lock step.
     async fn serve(&self) {
+        let mut conflicts_in_a_row = 0;
         loop {
             let turn = self.shop.turns().take(&[self.lead]).await;
             let Some(round) = self.shop.lanes().next_round(self.lead) else { return };
-            let again = run_round(&self.shop, round).await;
+            let (again, conflicted) = run_round(&self.shop, round).await;
             self.shop.lanes().put_back(self.lead, again);
             drop(turn);
+            if conflicted {
+                conflicts_in_a_row += 1;
+                tokio::time::sleep(es_core::conflict_backoff(conflicts_in_a_row)).await;
+            } else {
+                conflicts_in_a_row = 0;
+            }
         }
     }
 }
@@ -148,8 +160,9 @@ impl Drop for Serving {
 }
 
 /// Decides `members` in order on shared states, appends them as one, and
-/// answers them; returns those that must run again, in order.
-async fn run_round(shop: &Shop, members: Vec<Box<dyn Member>>) -> Vec<Box<dyn Member>> {
+/// answers them; returns those that must run again, in order, and whether
+/// the append met a conflict.
+async fn run_round(shop: &Shop, members: Vec<Box<dyn Member>>) -> (Vec<Box<dyn Member>>, bool) {
     let mut states = States::default();
     let mut batch = Transaction::new(&CommandContext::default());
     // With the aggregates each one wrote or checked: what its caller waits to see.
@@ -195,7 +208,7 @@ async fn run_round(shop: &Shop, members: Vec<Box<dyn Member>>) -> Vec<Box<dyn Me
             for member in decided.into_iter().map(|(member, _)| member).chain(refused) {
                 retry_or_give_up(member, &mut again);
             }
-            return again;
+            return (again, true);
         }
         Err(Failure::Failed(error)) => {
             for (member, _) in decided {
@@ -204,7 +217,7 @@ async fn run_round(shop: &Shop, members: Vec<Box<dyn Member>>) -> Vec<Box<dyn Me
         }
     }
     confirm_refusals(shop, refused, &mut again).await;
-    again
+    (again, false)
 }
 
 /// What of the round's `commit` a member wrote or checked: the round's

@@ -57,6 +57,7 @@ pub async fn fresh_stack(sdk: &SdkConfig) -> Config {
         carts_table: Some(carts),
         stream_name: Some(stream),
         database: Some(DatabaseConfig::Url(fresh_database().await)),
+        buckets_per_concert: ticketing_app::BUCKETS_PER_CONCERT_MAX,
     }
 }
 
