@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use es_core::{Aggregate, CommandContext, Loaded};
 use ticketing::bucket::moves_for;
-use ticketing::process::Keeper;
+use ticketing::process::{ExpiredHold, Keeper};
 use ticketing::{
     Bucket, BucketCommand, BucketEvent, BucketId, CartCommand, CartId, CartItem, ConcertCommand, ConcertError,
     ConcertId, CustomerId, HoldId, HoldRequest, Money, Quantity, TicketTypeId,
@@ -24,16 +24,7 @@ use ticketing::{
 
 use crate::error::{AppError, AttemptError, rejected};
 use crate::sales::{Reservation, room_for_concert};
-use crate::shop::{Batch, Reads, Shop, decide, load};
-
-/// What happens to a hold where it is kept.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Settle {
-    /// The buyer gives it back.
-    Release(HoldId),
-    /// It ran out at the time given.
-    Expire(HoldId, DateTime<Utc>),
-}
+use crate::shop::{Batch, Reads, Shop, decide, decide_each, load};
 
 /// A reservation on a concert that sells from `buckets` buckets.
 #[derive(Clone, Copy, Debug)]
@@ -151,30 +142,52 @@ impl Shop {
         Ok(target)
     }
 
-    /// Records `settle` on the concert or bucket that keeps the hold.
-    pub(crate) async fn settle_at(
+    /// Records the expiry of each of `holds` on the concert or bucket that
+    /// keeps them; returns those it expired (the others were settled
+    /// meanwhile).
+    pub(crate) async fn expire_at(
         &self,
         batch: &mut Batch,
         keeper: Keeper,
-        settle: Settle,
+        holds: &[ExpiredHold],
+        now: DateTime<Utc>,
+        reads: Reads<'_>,
+    ) -> Result<Vec<HoldId>, AttemptError> {
+        let hold_ids = holds.iter().map(|hold| hold.hold_id);
+        match keeper {
+            Keeper::Concert(concert_id) => {
+                let concert = load(self.concerts(), concert_id, reads).await?;
+                let commands = hold_ids.map(|hold_id| (hold_id, ConcertCommand::ExpireHold { hold_id, now }));
+                let (events, expired) = decide_each(&concert, commands)?;
+                batch.add(self.concerts(), &concert, &events)?;
+                Ok(expired)
+            }
+            Keeper::Bucket(..) => {
+                let bucket = load(self.buckets(), keeper.aggregate_id(), reads).await?;
+                let commands = hold_ids.map(|hold_id| (hold_id, BucketCommand::Expire { hold_id, now }));
+                let (events, expired) = decide_each(&bucket, commands)?;
+                batch.add(self.buckets(), &bucket, &events)?;
+                Ok(expired)
+            }
+        }
+    }
+
+    /// Records the release of a hold on the concert or bucket that keeps it.
+    pub(crate) async fn release_at(
+        &self,
+        batch: &mut Batch,
+        keeper: Keeper,
+        hold_id: HoldId,
         reads: Reads<'_>,
     ) -> Result<(), AttemptError> {
         match keeper {
             Keeper::Concert(concert_id) => {
-                let command = match settle {
-                    Settle::Release(hold_id) => ConcertCommand::ReleaseHold { hold_id },
-                    Settle::Expire(hold_id, now) => ConcertCommand::ExpireHold { hold_id, now },
-                };
                 let concert = load(self.concerts(), concert_id, reads).await?;
-                batch.add(self.concerts(), &concert, &decide(&concert, &command)?)?;
+                batch.add(self.concerts(), &concert, &decide(&concert, &ConcertCommand::ReleaseHold { hold_id })?)?;
             }
             Keeper::Bucket(..) => {
-                let command = match settle {
-                    Settle::Release(hold_id) => BucketCommand::Release { hold_id },
-                    Settle::Expire(hold_id, now) => BucketCommand::Expire { hold_id, now },
-                };
                 let bucket = load(self.buckets(), keeper.aggregate_id(), reads).await?;
-                batch.add(self.buckets(), &bucket, &decide(&bucket, &command)?)?;
+                batch.add(self.buckets(), &bucket, &decide(&bucket, &BucketCommand::Release { hold_id })?)?;
             }
         }
         Ok(())

@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 use es_core::{
     AggregateId, CancellationToken, Clock, DomainEvent, EventLog, Position, RecordedEvent, Subscription, async_trait,
 };
+use futures_util::StreamExt;
 use ticketing::{ConcertEvent, HoldId};
 
 use crate::queries::QueryError;
@@ -78,20 +79,33 @@ pub async fn expire_due_holds(
     Ok(report)
 }
 
-/// Expires each concert's run-out holds with `expire`, going on past a
-/// concert that fails.
-async fn expire_each<F, Fut>(concerts: Vec<AggregateId>, mut expire: F) -> SweepReport
+/// Keepers whose holds a sweep expires at once: they are independent streams
+/// (a concert's buckets most of all), so a sale's worth of holds is released
+/// in the time of its largest keeper, not of all of them in a row.
+const KEEPERS_AT_ONCE: usize = 8;
+
+/// Expires each keeper's run-out holds with `expire`, [`KEEPERS_AT_ONCE`] at
+/// a time, going on past a keeper that fails.
+async fn expire_each<F, Fut>(keepers: Vec<AggregateId>, mut expire: F) -> SweepReport
 where
     F: FnMut(AggregateId) -> Fut,
     Fut: std::future::Future<Output = Result<usize, AppError>>,
 {
+    let outcomes: Vec<(AggregateId, Result<usize, AppError>)> = futures_util::stream::iter(keepers)
+        .map(|keeper| {
+            let expiring = expire(keeper);
+            async move { (keeper, expiring.await) }
+        })
+        .buffer_unordered(KEEPERS_AT_ONCE)
+        .collect()
+        .await;
     let mut report = SweepReport::default();
-    for concert_id in concerts {
-        match expire(concert_id).await {
+    for (keeper, outcome) in outcomes {
+        match outcome {
             Ok(expired) => report.expired += expired,
             Err(error) => {
                 report.failed += 1;
-                tracing::warn!(keeper = %concert_id, %error, "expiring the holds of a concert or bucket failed; the others go on");
+                tracing::warn!(%keeper, %error, "expiring the holds of a concert or bucket failed; the others go on");
             }
         }
     }

@@ -12,24 +12,55 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use es_core::limits::AGGREGATES_PER_APPEND_MAX;
+use es_core::limits::{AGGREGATES_PER_APPEND_MAX, EVENTS_PER_APPEND_MAX};
 use es_core::{AggregateId, CommandContext, RepositoryError};
 use serde::{Deserialize, Serialize};
 use ticketing::limits::HOLD_MINUTES;
-use ticketing::process::{Keeper, expired_holds, plan_checkout};
+use ticketing::process::{ExpiredHold, Keeper, expired_holds, plan_checkout};
 use ticketing::{
     Cart, CartCommand, CartId, CartItem, ConcertCommand, ConcertError, ConcertId, CustomerId, HoldId, HoldRequest,
     OrderCommand, OrderError, OrderId, Quantity, RefusalKind, TicketCode, TicketTypeId,
 };
 
-use crate::buckets::{BucketReservation, Settle};
+use crate::buckets::BucketReservation;
 use crate::error::{AppError, AttemptError, Refused, rejected};
-use crate::shop::{Batch, Reads, Shop, decide, load};
+use crate::shop::{Batch, Reads, Shop, decide, decide_each, load};
 
 /// Most concerts one cart may hold tickets of. Checkout appends the cart, the
 /// new order and every concert of the cart in one atomic append, and the log
 /// takes at most [`AGGREGATES_PER_APPEND_MAX`] aggregates per append.
 pub const CONCERTS_PER_CART_MAX: usize = AGGREGATES_PER_APPEND_MAX - 2;
+
+/// Most carts whose run-out holds one append expires: with their keeper,
+/// as many aggregates as an append takes.
+pub(crate) const EXPIRIES_PER_APPEND: usize = AGGREGATES_PER_APPEND_MAX - 1;
+
+/// Most holds one append expires: each writes an event to its keeper and
+/// one to its cart.
+const EXPIRED_HOLDS_PER_APPEND: usize = EVENTS_PER_APPEND_MAX / 2;
+
+/// Run-out holds in groups that fit one append each: at most
+/// [`EXPIRIES_PER_APPEND`] carts and [`EXPIRED_HOLDS_PER_APPEND`] holds.
+fn in_groups(mut holds: Vec<ExpiredHold>) -> Vec<Vec<ExpiredHold>> {
+    holds.sort_by_key(|hold| (hold.cart_id.0, hold.hold_id.0));
+    let mut groups: Vec<Vec<ExpiredHold>> = Vec::new();
+    let mut carts = 0;
+    for hold in holds {
+        let last = groups.last_mut().filter(|group| group.len() < EXPIRED_HOLDS_PER_APPEND);
+        let new_cart = last.as_ref().and_then(|group| group.last()).is_none_or(|held| held.cart_id != hold.cart_id);
+        match last {
+            Some(group) if !new_cart || carts < EXPIRIES_PER_APPEND => {
+                carts += usize::from(new_cart);
+                group.push(hold);
+            }
+            _ => {
+                groups.push(vec![hold]);
+                carts = 1;
+            }
+        }
+    }
+    groups
+}
 
 /// Tickets held in a cart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,7 +151,7 @@ impl Shop {
                 let cart_events = decide(&cart, &CartCommand::RemoveItem { item_id: hold_id })?;
                 let mut batch = Batch::new(context);
                 batch.add(self.carts(), &cart, &cart_events)?;
-                self.settle_at(&mut batch, keeper, Settle::Release(hold_id), reads).await?;
+                self.release_at(&mut batch, keeper, hold_id, reads).await?;
                 Ok(batch.finish(()))
             })
         })
@@ -128,9 +159,11 @@ impl Shop {
     }
 
     /// Releases every hold kept by `keeper` (a concert, or a bucket's
-    /// stream) that has run out at `now`, and removes its cart item, one
-    /// append per hold. Holds settled meanwhile by someone else are skipped.
-    /// Returns how many holds it expired.
+    /// stream) that has run out at `now`, and removes its cart item: the
+    /// holds of up to [`EXPIRIES_PER_APPEND`] carts in one append, so that
+    /// thousands of abandoned holds cost a hundred-odd appends. Holds settled
+    /// meanwhile by someone else are skipped. Returns how many holds it
+    /// expired.
     pub async fn expire_holds(&self, keeper: AggregateId, now: DateTime<Utc>) -> Result<usize, AppError> {
         // A sweep reads the log's head: holds made by other processes count too.
         let (keeper, holds) = if self.is_bucket(keeper).await? {
@@ -142,30 +175,34 @@ impl Shop {
             (Keeper::Concert(keeper.into()), expired_holds(concert.state.holds(), now))
         };
         let mut expired = 0;
-        for hold in holds {
-            let (hold_id, cart_id) = (hold.hold_id, hold.cart_id);
-            // One command id per hold would make the sweep idempotent across
-            // processes; without one, a settled hold is simply refused below.
+        for group in in_groups(holds) {
+            let mut involved = vec![keeper.aggregate_id()];
+            involved.extend(group.iter().map(|hold| AggregateId::from(hold.cart_id)));
+            involved.dedup();
+            // One command id per group would make the sweep idempotent across
+            // processes; without one, a settled hold is simply passed over.
             let context = &CommandContext::default();
-            let outcome = self
-                .run(context, &[keeper.aggregate_id(), cart_id.into()], move |reads| {
+            let group = &group;
+            expired += self
+                .run(context, &involved, move |reads| {
                     Box::pin(async move {
                         let mut batch = Batch::new(context);
-                        self.settle_at(&mut batch, keeper, Settle::Expire(hold_id, now), reads).await?;
-                        let cart = load(self.carts(), cart_id, reads).await?;
-                        let cart_events = decide(&cart, &CartCommand::ExpireItem { item_id: hold_id, now })?;
-                        batch.add(self.carts(), &cart, &cart_events)?;
-                        Ok(batch.finish(()))
+                        let settled = self.expire_at(&mut batch, keeper, group, now, reads).await?;
+                        let mut carts: Vec<CartId> = group.iter().map(|hold| hold.cart_id).collect();
+                        carts.dedup();
+                        for cart_id in carts {
+                            let cart = load(self.carts(), cart_id, reads).await?;
+                            let mine =
+                                group.iter().filter(|hold| hold.cart_id == cart_id && settled.contains(&hold.hold_id));
+                            let commands =
+                                mine.map(|hold| (hold.hold_id, CartCommand::ExpireItem { item_id: hold.hold_id, now }));
+                            let (events, _) = decide_each(&cart, commands)?;
+                            batch.add(self.carts(), &cart, &events)?;
+                        }
+                        Ok(batch.finish(settled.len()))
                     })
                 })
-                .await;
-            match outcome {
-                Ok(()) => expired += 1,
-                Err(AppError::Rejected { kind: ticketing::RefusalKind::NotFound, message }) => {
-                    tracing::debug!(%hold_id, %message, "hold settled meanwhile, not expiring it");
-                }
-                Err(error) => return Err(error),
-            }
+                .await?;
         }
         Ok(expired)
     }
@@ -394,6 +431,27 @@ mod tests {
     use ticketing::{CartEvent, Currency, Money};
 
     use super::*;
+
+    fn hold_of(cart: u128) -> ExpiredHold {
+        ExpiredHold { hold_id: HoldId(uuid::Uuid::new_v4()), cart_id: CartId(uuid::Uuid::from_u128(cart)) }
+    }
+
+    #[test]
+    fn expiries_come_in_groups_that_fit_one_append() {
+        // 40 carts with one hold each, then one cart with 40 holds.
+        let mut holds: Vec<ExpiredHold> = (0..40).map(hold_of).collect();
+        holds.extend((0..40).map(|_| hold_of(1_000)));
+
+        let groups = in_groups(holds);
+
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 80, "every hold once");
+        for group in &groups {
+            let mut carts: Vec<CartId> = group.iter().map(|hold| hold.cart_id).collect();
+            carts.dedup();
+            assert!(carts.len() <= EXPIRIES_PER_APPEND && group.len() <= EXPIRED_HOLDS_PER_APPEND, "{group:?}");
+        }
+        assert!(groups.len() <= 6, "{} groups", groups.len());
+    }
 
     /// A cart holding one ticket of each of `concerts` concerts, as its events built it (whatever rules held then).
     fn cart_of(concerts: usize) -> Cart {

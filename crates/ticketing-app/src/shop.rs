@@ -18,7 +18,7 @@ use es_core::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use ticketing::{Bucket, Cart, Concert, Order, Venue};
+use ticketing::{Bucket, Cart, Concert, Order, RefusalKind, Venue};
 
 use crate::codes::TicketCodes;
 use crate::error::{AppError, AttemptError, Refusal, Refused, refused};
@@ -356,6 +356,35 @@ where
         Reads::Confirming(_) => repository.load(aggregate_id).await,
     };
     loaded.map_err(|error| error.map_rejected(refused))
+}
+
+/// Decides each of `commands` in turn on the state the previous ones left,
+/// passing over those refused as not found (settled meanwhile): the events of
+/// all, and the keys of those decided.
+pub(crate) fn decide_each<A, K>(
+    loaded: &Loaded<A>,
+    commands: impl IntoIterator<Item = (K, A::Command)>,
+) -> Result<(Vec<A::Event>, Vec<K>), AttemptError>
+where
+    A: Aggregate,
+    A::Error: Refusal,
+{
+    let mut state = loaded.clone();
+    let (mut events, mut decided) = (Vec::new(), Vec::new());
+    for (key, command) in commands {
+        match decide(&state, &command) {
+            Ok(new) => {
+                for event in &new {
+                    state.state.evolve(event);
+                }
+                events.extend(new);
+                decided.push(key);
+            }
+            Err(RepositoryError::Rejected(Refused::Domain { kind: RefusalKind::NotFound, .. })) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok((events, decided))
 }
 
 /// A decision refused by the domain.
