@@ -3,7 +3,8 @@
 # Needs the Rust toolchain, Python 3, Node.js and PostgreSQL 15's server
 # package; scripts/services.sh installs and starts the local stand-ins for the
 # cloud services (DynamoDB, DynamoDB Streams, SQS, Kinesis) and a throwaway
-# PostgreSQL for the tests, pinned in tools/emulators/.
+# PostgreSQL for the tests, pinned in tools/emulators/ (with Schemathesis, the
+# OpenAPI fuzzer run last).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Build outside the clone so that repeated runs (and CI on the same machine) reuse it.
@@ -16,3 +17,5 @@ python3 tools/emulators/test_moto_server.py
 cfn-lint deploy/template.yaml
 bash scripts/setup-browser.sh
 cargo test --workspace --locked
+# The served OpenAPI document against the server, fuzzed (the binary the tests just built).
+python3 tools/api-fuzz/fuzz_api.py --binary "$CARGO_TARGET_DIR/debug/cloudbash"

@@ -85,6 +85,17 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
     /// The append broke a limit: a programmer error or oversized input.
     #[error(transparent)]
     Invalid(#[from] InvalidAppend),
+    /// The id names a stream of another kind of aggregate (its first event
+    /// is not one of this kind's): to this kind, no such aggregate exists.
+    #[error("{aggregate_id} is not a {kind}: its stream starts with {event_type:?}")]
+    OtherKind {
+        /// The id asked for.
+        aggregate_id: AggregateId,
+        /// The kind asked for.
+        kind: &'static str,
+        /// The first event of the stream the id names.
+        event_type: String,
+    },
     /// Events could not be encoded or decoded.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -114,6 +125,9 @@ impl<E: std::error::Error + 'static> RepositoryError<E> {
             RepositoryError::Conflict(conflict) => RepositoryError::Conflict(conflict),
             RepositoryError::TooManyConflicts(attempts) => RepositoryError::TooManyConflicts(attempts),
             RepositoryError::Invalid(invalid) => RepositoryError::Invalid(invalid),
+            RepositoryError::OtherKind { aggregate_id, kind, event_type } => {
+                RepositoryError::OtherKind { aggregate_id, kind, event_type }
+            }
             RepositoryError::Codec(codec) => RepositoryError::Codec(codec),
             RepositoryError::Read(read) => RepositoryError::Read(read),
             RepositoryError::Store(store) => RepositoryError::Store(store),
@@ -259,7 +273,16 @@ impl<A: Aggregate> Repository<A> {
             None => self.load_snapshot(aggregate_id).await?,
         };
         for record in self.inner.log.load(aggregate_id, loaded.version).await? {
-            let event = A::Event::from_record(&record)?;
+            let event = match A::Event::from_record(&record) {
+                Ok(event) => event,
+                // Ids reach the log from outside (a path, a body): one may
+                // name another kind's stream. A type unknown later in a
+                // stream is a real decoding failure.
+                Err(CodecError::UnknownType(event_type)) if record.aggregate_version == Version(1) => {
+                    return Err(RepositoryError::OtherKind { aggregate_id, kind: A::KIND, event_type });
+                }
+                Err(error) => return Err(error.into()),
+            };
             loaded.state.evolve(&event);
             loaded.version = record.aggregate_version;
         }

@@ -77,9 +77,10 @@ pub const BEARER_SCHEME: &str = "bearer";
             Unprocessable,
             KeyReused,
             Busy,
+            RateLimited,
         )
     ),
-    modifiers(&BearerSecurity),
+    modifiers(&BearerSecurity, &RateLimitedCommands),
     tags(
         (name = "venues", description = "Where concerts take place."),
         (name = "concerts", description = "Concerts, their schedule and ticket types."),
@@ -186,6 +187,32 @@ pub struct KeyReused(pub Problem);
     content_type = "application/problem+json"
 )]
 pub struct Busy(pub Problem);
+
+/// A 429 of a command.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "The caller sent more commands than the server takes from one caller; retry after \
+                   `Retry-After` seconds.",
+    content_type = "application/problem+json"
+)]
+pub struct RateLimited(pub Problem);
+
+/// Adds the 429 [`RateLimited`] to every command (POST, PUT, PATCH, DELETE): the edge limits each caller's
+/// commands before any handler runs (`edge::limit_commands`), so no handler lists it itself.
+#[derive(Debug)]
+struct RateLimitedCommands;
+
+impl Modify for RateLimitedCommands {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let commands = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in commands.into_iter().flatten() {
+                let rate_limited = utoipa::openapi::Ref::from_response_name("RateLimited");
+                operation.responses.responses.insert("429".to_owned(), rate_limited.into());
+            }
+        }
+    }
+}
 
 /// Adds the bearer JWT scheme: Cognito-shaped access tokens (see [`crate::auth`]).
 #[derive(Debug)]

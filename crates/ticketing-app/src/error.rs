@@ -96,6 +96,8 @@ impl From<AttemptError> for AppError {
             // The domain's limits keep every append far within the kernel's,
             // so an invalid append is a bug, reported like a backend failure.
             RepositoryError::Invalid(invalid) => AppError::Store(invalid.to_string()),
+            // An id of something else: as far as this kind goes, there is none.
+            RepositoryError::OtherKind { kind, .. } => AppError::NotFound(kind.to_owned()),
             RepositoryError::Codec(codec) => AppError::Store(codec.to_string()),
             RepositoryError::Read(read) => AppError::Store(read.to_string()),
             RepositoryError::Store(store) => AppError::Store(store.to_string()),

@@ -462,3 +462,25 @@ async fn a_scheduled_sweep_expires_the_holds_of_the_concerts_it_is_told_of_a_bou
     assert_eq!((second.expired, second.concerts_left), (2, 0), "the next run does the rest");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_id_of_another_kind_of_aggregate_is_not_found_rather_than_a_failure() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
+    let buyer = customer();
+    shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(1)).await?;
+
+    // The buyer's id is their cart's stream; as a venue it names nothing.
+    let form = ticketing_app::ConcertForm {
+        name: ticketing::Name::new("Elsewhere").expect("a name"),
+        venue_id: VenueId(buyer.as_uuid()),
+        description: None,
+        genre: None,
+        image_url: None,
+    };
+    let created = shop.create_concert(&ctx(), form).await;
+
+    assert!(matches!(created, Err(AppError::NotFound(ref what)) if what == "venue"), "{created:?}");
+    Ok(())
+}

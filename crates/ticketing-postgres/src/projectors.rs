@@ -222,7 +222,9 @@ async fn ticket_types(
         ConcertEvent::TicketTypeAdded { ticket_type_id, name, price, quantity } => {
             query(
                 "INSERT INTO ticket_types (ticket_type_id, concert_id, seq, name, price_amount, currency, quantity, \
-                 held, sold, available, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $7, $3)",
+                 held, sold, available, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $7, $3) \
+                 ON CONFLICT (ticket_type_id) DO UPDATE SET concert_id = $2, seq = $3, name = $4, price_amount = $5, \
+                 currency = $6, quantity = $7, available = $7 - ticket_types.held - ticket_types.sold, version = $3",
             )
             .bind(ticket_type_id.0)
             .bind(concert_id)
@@ -243,18 +245,18 @@ async fn ticket_types(
             one_row(changed, "removing an unknown ticket type")?;
         }
         ConcertEvent::TicketsHeld { hold_id, ticket_type_id, quantity, expires_at, .. } => {
-            adjust(connection, ticket_type_id.0, i64::from(quantity.get()), 0, version).await?;
+            adjust(connection, concert_id, ticket_type_id.0, i64::from(quantity.get()), 0, version).await?;
             crate::holds::held(connection, hold_id, concert_id, expires_at).await?;
         }
         ConcertEvent::HoldReleased { hold_id, ticket_type_id, quantity }
         | ConcertEvent::HoldExpired { hold_id, ticket_type_id, quantity } => {
-            adjust(connection, ticket_type_id.0, -i64::from(quantity.get()), 0, version).await?;
+            adjust(connection, concert_id, ticket_type_id.0, -i64::from(quantity.get()), 0, version).await?;
             crate::holds::settled(connection, &[hold_id]).await?;
         }
         ConcertEvent::TicketsSold { holds, .. } => {
             for hold in &holds {
                 let count = i64::from(hold.quantity.get());
-                adjust(connection, hold.ticket_type_id.0, -count, count, version).await?;
+                adjust(connection, concert_id, hold.ticket_type_id.0, -count, count, version).await?;
             }
             let settled: Vec<HoldId> = holds.iter().map(|hold| hold.hold_id).collect();
             crate::holds::settled(connection, &settled).await?;
@@ -269,25 +271,32 @@ async fn ticket_types(
 }
 
 /// Moves a ticket type's held and sold counts, keeping `available` in step.
+/// `keeper` wrote the event: the concert, or one of its buckets. A bucket's
+/// stream is not ordered with its concert's, so its holds may arrive before
+/// the ticket type does: the counts then wait in a row keyed by the bucket
+/// (no concert lists it) until `TicketTypeAdded` fills in the rest.
 async fn adjust(
     connection: &mut PgConnection,
+    keeper: Id,
     ticket_type_id: Id,
     held: i64,
     sold: i64,
     version: i64,
 ) -> Result<(), Refusal> {
-    let changed = query(
-        "UPDATE ticket_types SET held = held + $2, sold = sold + $3, \
-         available = quantity - (held + $2) - (sold + $3), version = $4 WHERE ticket_type_id = $1",
+    query(
+        "INSERT INTO ticket_types (ticket_type_id, concert_id, seq, name, price_amount, currency, quantity, held, \
+         sold, available, version) VALUES ($1, $5, 0, '', 0, '', 0, $2, $3, -($2 + $3), $4) \
+         ON CONFLICT (ticket_type_id) DO UPDATE SET held = ticket_types.held + $2, sold = ticket_types.sold + $3, \
+         available = ticket_types.quantity - (ticket_types.held + $2) - (ticket_types.sold + $3), version = $4",
     )
     .bind(ticket_type_id)
     .bind(held)
     .bind(sold)
     .bind(version)
+    .bind(keeper)
     .execute(&mut *connection)
-    .await?
-    .rows_affected();
-    one_row(changed, "tickets of an unknown ticket type")
+    .await?;
+    Ok(())
 }
 
 async fn order(connection: &mut PgConnection, order_id: Id, version: i64, fact: OrderEvent) -> Result<(), Refusal> {
