@@ -15,6 +15,7 @@ use chrono::{Duration, Utc};
 use cloudbash_lambda::{Config, Function, Resources, forwarder, hold_expiry, indexer, projector};
 use es_core::{AggregateId, AppendRequest, EventId, EventStore, ExpectedVersion, Metadata, NewEvent, Position};
 use es_dynamodb::{Tables, create_tables};
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 use support::streams::stream_batches;
 use support::{Identity, expect_api, http_api_event};
@@ -32,7 +33,7 @@ async fn a_concert_created_through_the_api_reaches_the_read_models_over_the_bus(
     assert_eq!(migrated, json!({"migrated": true}));
 
     let admin = Identity::admin();
-    let (concert_id, _) = concert_on_sale(&resources, &admin).await;
+    let (concert_id, _) = concert_on_sale(&resources, &admin, 100).await;
 
     // Nothing is projected yet: the concert is only in the log.
     let public =
@@ -85,7 +86,7 @@ async fn the_hold_expiry_function_releases_the_holds_the_read_model_shows_run_ou
     let admin = Identity::admin();
     let mut concerts = Vec::new();
     for _ in 0..3 {
-        concerts.push(concert_on_sale(&resources, &admin).await);
+        concerts.push(concert_on_sale(&resources, &admin, 100).await);
     }
     // Abandoned holds: several fans per concert reserve and never check out.
     for (concert_id, ticket_type_id) in &concerts {
@@ -128,6 +129,55 @@ async fn the_hold_expiry_function_releases_the_holds_the_read_model_shows_run_ou
         .await;
         assert_eq!(concert["ticketTypes"][0]["available"], concert["ticketTypes"][0]["quantity"], "{concert}");
     }
+}
+
+/// A sale that leaves a thousand holds abandoned on one concert (kept by its buckets): one run of the function
+/// releases them all, whatever the log's length, and a second finds nothing left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_of_the_hold_expiry_function_releases_a_thousand_abandoned_holds() {
+    const HOLDS: usize = 1_000;
+    let sdk = support::sdk_config().await;
+    let resources = Resources::with_sdk_config(support::fresh_stack(&sdk).await, sdk.clone());
+    cloudbash_lambda::migrate::handle(&resources, json!({})).await.expect("migrates");
+    let (concert_id, ticket_type_id) = concert_on_sale(&resources, &Identity::admin(), HOLDS as u32).await;
+    let shop = resources.shop().await.expect("the shop");
+    let concert_id = ticketing::ConcertId(concert_id.parse().expect("a uuid"));
+    let ticket_type_id = ticketing::TicketTypeId(ticket_type_id.parse().expect("a uuid"));
+    let one = ticketing::Quantity::new(1).expect("a quantity");
+    // Fans reserve side by side, as the API's containers would, and never check out.
+    futures_util::stream::iter(0..HOLDS)
+        .map(|_| async {
+            let fan = ticketing::CustomerId(uuid::Uuid::new_v4());
+            shop.reserve(&es_core::CommandContext::default(), fan, concert_id, ticket_type_id, one).await
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("every fan holds a ticket");
+    forward_in_batches_of(&resources, &sdk, 100).await;
+    project_in_batches_of(&resources, &sdk, 100).await;
+
+    let later = Utc::now() + Duration::minutes(20);
+    let run = hold_expiry::handle(&resources, later).await.expect("a run");
+    assert_eq!((run.expired, run.failed, run.concerts_left), (HOLDS, 0, 0));
+    forward_in_batches_of(&resources, &sdk, 100).await;
+    project_in_batches_of(&resources, &sdk, 100).await;
+    let again = hold_expiry::handle(&resources, later).await.expect("a run");
+    assert_eq!(again.expired, 0, "an expired hold is expired once");
+    let concert = expect_api(
+        &resources,
+        &http_api_event(
+            &Identity::admin(),
+            "GET",
+            "/concerts/{concertId}",
+            &[("concertId", &concert_id.to_string())],
+            "",
+            None,
+        ),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(concert["ticketTypes"][0]["available"], HOLDS, "{concert}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +240,7 @@ fn counted(n: u32) -> NewEvent {
 
 /// Creates a venue and a published concert with one ticket type through the `api` function; returns the ids of
 /// the concert and the ticket type.
-async fn concert_on_sale(resources: &Resources, admin: &Identity) -> (String, String) {
+async fn concert_on_sale(resources: &Resources, admin: &Identity, quantity: u32) -> (String, String) {
     let venue = json!({"name": "Paradiso", "address": "Weteringschans 6", "city": "Amsterdam", "capacity": 1500});
     let venue =
         expect_api(resources, &http_api_event(admin, "POST", "/venues", &[], "", Some(&venue)), StatusCode::CREATED)
@@ -204,7 +254,7 @@ async fn concert_on_sale(resources: &Resources, admin: &Identity) -> (String, St
     .await;
     let concert_id = concert["id"].as_str().expect("an id").to_owned();
     let at = [("concertId", concert_id.as_str())];
-    let ticket_type = json!({"name": "Standing", "price": {"amount": 2500, "currency": "EUR"}, "quantity": 100});
+    let ticket_type = json!({"name": "Standing", "price": {"amount": 2500, "currency": "EUR"}, "quantity": quantity});
     let ticket_type = http_api_event(admin, "POST", "/concerts/{concertId}/ticket-types", &at, "", Some(&ticket_type));
     let ticket_type = expect_api(resources, &ticket_type, StatusCode::CREATED).await;
     let dates = json!({"startsAt": "2031-06-01T20:00:00Z", "endsAt": "2031-06-01T23:00:00Z"});
@@ -218,9 +268,14 @@ async fn concert_on_sale(resources: &Resources, admin: &Identity) -> (String, St
 /// The stand-in for the forwarder's event source mapping: hands the whole stream of the events table to the
 /// `forwarder` in batches. Returns the records forwarded.
 async fn forward_the_log_s_stream(resources: &Resources, sdk: &aws_config::SdkConfig) -> usize {
+    forward_in_batches_of(resources, sdk, BATCH_SIZE).await
+}
+
+/// [`forward_the_log_s_stream`] in batches of `size`.
+async fn forward_in_batches_of(resources: &Resources, sdk: &aws_config::SdkConfig, size: i32) -> usize {
     let store = resources.store().await.expect("the log");
     let mut forwarded = 0;
-    for event in stream_batches(sdk, store, BATCH_SIZE).await {
+    for event in stream_batches(sdk, store, size).await {
         forwarded += event.records.len();
         let response = forwarder::handle(resources, event).await.expect("the forwarder runs");
         assert!(response.batch_item_failures.is_empty(), "the forwarder failed a batch");
@@ -241,6 +296,11 @@ async fn index_the_log_s_stream(resources: &Resources, sdk: &aws_config::SdkConf
 /// The stand-in for the projector's event source mapping: reads every shard of the bus from its start with
 /// GetRecords and hands it to the `projector` in batches, as Kinesis events. Returns the records projected.
 async fn project_the_bus(resources: &Resources, sdk: &aws_config::SdkConfig) -> usize {
+    project_in_batches_of(resources, sdk, BATCH_SIZE).await
+}
+
+/// [`project_the_bus`] in batches of `size`.
+async fn project_in_batches_of(resources: &Resources, sdk: &aws_config::SdkConfig, size: i32) -> usize {
     let stream = resources.config().stream_name.clone().expect("a stream");
     let kinesis = aws_sdk_kinesis::Client::new(sdk);
     let shards = kinesis.list_shards().stream_name(&stream).send().await.expect("shards");
@@ -258,7 +318,7 @@ async fn project_the_bus(resources: &Resources, sdk: &aws_config::SdkConfig) -> 
             .shard_iterator()
             .map(str::to_owned);
         while let Some(current) = iterator.take() {
-            let got = kinesis.get_records().shard_iterator(current).limit(BATCH_SIZE).send().await.expect("records");
+            let got = kinesis.get_records().shard_iterator(current).limit(size).send().await.expect("records");
             if got.records().is_empty() {
                 break;
             }
