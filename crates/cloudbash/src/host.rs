@@ -28,6 +28,7 @@ use es_sqlite::{DATABASE_FILE, Durability, SqliteEventStore};
 use ticketing_api::auth::{AuthState, LOCAL_ISSUER, LocalSigner, Secret, TrustedIssuer, Verifier};
 use ticketing_api::edge::{self, EdgeLimits};
 use ticketing_api::limits::LISTEN_BACKLOG;
+use ticketing_api::ready::Readiness;
 use ticketing_api::{ApiState, router};
 use ticketing_app::queries::Queries;
 use ticketing_app::{HoldExpiry, RandomTicketCodes, Shop};
@@ -36,7 +37,7 @@ use ticketing_web::WebState;
 use tokio::task::JoinSet;
 
 use crate::aws_host::AwsBackends;
-use crate::ready::EmbeddedReadiness;
+use crate::ready::{AwsReadiness, EmbeddedReadiness};
 
 /// Where and how the shop runs, read once from the command line.
 #[derive(Debug, Clone)]
@@ -142,7 +143,7 @@ impl Host {
             Backends::Embedded => 0,
             Backends::Aws { .. } => ticketing_app::BUCKETS_PER_CONCERT_MAX,
         });
-        let (log, snapshots, queries, sqlite): (EventLog, Arc<dyn SnapshotStore>, Arc<dyn Queries>, _) =
+        let (log, snapshots, queries, readiness, sqlite): (EventLog, Arc<dyn SnapshotStore>, Arc<dyn Queries>, _, _) =
             match &config.backends {
                 Backends::Embedded => {
                     let store = open_store(&config.data_dir)?;
@@ -153,7 +154,10 @@ impl Host {
                         let runner = ProjectionRunner::new(log.clone(), projection);
                         tasks.spawn(runner.run(shutdown.clone()));
                     }
-                    (log, store.clone(), Arc::new(queries), Some(store))
+                    let queries: Arc<dyn Queries> = Arc::new(queries);
+                    let readiness: Arc<dyn Readiness> =
+                        Arc::new(EmbeddedReadiness { store: Arc::clone(&store), queries: Arc::clone(&queries) });
+                    (log, store.clone(), queries, readiness, Some(store))
                 }
                 Backends::Aws { args, database_url, bus } => {
                     let backends = AwsBackends::open(args, database_url).await?;
@@ -162,7 +166,11 @@ impl Host {
                     }
                     let store: Arc<dyn EventStore> = backends.store.clone();
                     let log = EventLog::new(store, Arc::clone(&clock));
-                    (log, backends.store.clone(), Arc::new(backends.queries.clone()), None)
+                    let readiness: Arc<dyn Readiness> = Arc::new(AwsReadiness {
+                        store: Arc::clone(&backends.store),
+                        queries: backends.queries.clone(),
+                    });
+                    (log, backends.store.clone(), Arc::new(backends.queries.clone()), readiness, None)
                 }
             };
         let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
@@ -174,12 +182,10 @@ impl Host {
 
         let listener = listen(config.addr).with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let mut api_state = ApiState::new(auth.clone(), Arc::clone(&shop))
+        let api_state = ApiState::new(auth.clone(), Arc::clone(&shop))
             .with_queries(Arc::clone(&queries))
-            .with_shutdown(shutdown.clone());
-        if let Some(store) = &sqlite {
-            api_state = api_state.with_readiness(Arc::new(EmbeddedReadiness { store: Arc::clone(store), queries }));
-        }
+            .with_shutdown(shutdown.clone())
+            .with_readiness(readiness);
         let api = router(api_state);
         // The pages call the API in-process. Signing users in without an identity provider hands out the organiser's
         // role to whoever asks, so it exists only where the operator asked for it.

@@ -5,16 +5,19 @@
 //! process that would refuse every command or answer from stale read models;
 //! `GET /health` stays a liveness check.
 //!
-//! The AWS configuration gives no readiness of its own: its log is
-//! DynamoDB's, and its read models follow the bus per aggregate, with no
-//! global position to compare.
+//! On the AWS services it checks that the log (the index of the events
+//! table) and the read database answer. Its read models follow the bus per
+//! aggregate, with no global position to compare with the log's, so their
+//! lag is not part of it.
 
 use std::sync::Arc;
 
 use es_core::{EventStore, Position, async_trait};
+use es_dynamodb::DynamoDbEventStore;
 use es_sqlite::SqliteEventStore;
 use ticketing_api::ready::Readiness;
 use ticketing_app::queries::Queries;
+use ticketing_postgres::PostgresQueries;
 
 /// Events the read models may trail the log by and still take traffic: a
 /// second or so of a busy shop's commits.
@@ -33,6 +36,20 @@ impl Readiness for EmbeddedReadiness {
         let head = self.store.head().await.map_err(|error| format!("the log cannot be read: {error}"))?;
         let seen = self.queries.position().await.map_err(|error| format!("the read models cannot be read: {error}"))?;
         within_reach(head, seen)
+    }
+}
+
+/// The AWS host's log and read database.
+pub(crate) struct AwsReadiness {
+    pub(crate) store: Arc<DynamoDbEventStore>,
+    pub(crate) queries: PostgresQueries,
+}
+
+#[async_trait]
+impl Readiness for AwsReadiness {
+    async fn check(&self) -> Result<(), String> {
+        self.store.head().await.map_err(|error| format!("the log cannot be read: {error}"))?;
+        self.queries.ping().await.map_err(|error| format!("the read database does not answer: {error}"))
     }
 }
 
@@ -56,6 +73,28 @@ mod tests {
         assert_eq!(within_reach(Position(20_000), Position(10_000)), Ok(()));
         let far = within_reach(Position(20_001), Position(10_000));
         assert_eq!(far, Err("the read models are 10001 events behind the log".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn the_aws_host_is_ready_once_its_log_and_read_database_answer() {
+        ticketing_testkit::services::assert_local("AWS_ENDPOINT_URL_DYNAMODB");
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let name = format!("ready-{}", uuid::Uuid::new_v4().simple());
+        let tables = es_dynamodb::Tables::named(&name);
+        let pool = ticketing_postgres::connect(&ticketing_testkit::services::fresh_database("ready").await)
+            .await
+            .expect("the test database");
+        let carts = Arc::new(ticketing_dynamodb::DynamoDbCarts::new(client.clone(), format!("{name}-carts")));
+        let readiness = AwsReadiness {
+            store: Arc::new(DynamoDbEventStore::new(client.clone(), tables.clone())),
+            queries: PostgresQueries::new(pool, carts),
+        };
+
+        let missing = readiness.check().await.expect_err("no log tables yet");
+        assert!(missing.starts_with("the log cannot be read"), "{missing}");
+        es_dynamodb::create_tables(&client, &tables).await.expect("the log's tables");
+        assert_eq!(readiness.check().await, Ok(()));
     }
 
     #[tokio::test]

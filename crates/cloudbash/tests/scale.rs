@@ -93,6 +93,10 @@ async fn two_servers_append_to_one_dynamodb_log_in_parallel_with_one_write_per_a
         Server::start_in(dir.path(), &backend, &[], &through_proxy),
     ];
     let admin = token(dir.path(), &user(), true);
+    for server in &servers {
+        let ready = Caller { http: Client::new(), base: server.base.clone(), token: None };
+        ready.expect(Method::GET, "/ready", None, StatusCode::OK).await;
+    }
     proxy.reset().await;
 
     let mut clients = Vec::new();

@@ -97,6 +97,12 @@ impl PostgresQueries {
         Self { pool, carts }
     }
 
+    /// Whether the database answers a statement: a readiness probe.
+    pub async fn ping(&self) -> Result<(), QueryError> {
+        query_as::<_, (i32,)>("SELECT 1").fetch_one(&self.pool).await.map_err(PostgresError::from)?;
+        Ok(())
+    }
+
     /// The version of `aggregate` that every read model here that reads its
     /// kind has applied, at least: what a caller waits for to read its own
     /// writes ("until version N of aggregate A is visible"). `None` while
