@@ -101,6 +101,10 @@ impl Subscription {
     /// `None` once `shutdown` is cancelled.
     pub async fn next_batch(&mut self, shutdown: &CancellationToken) -> Result<Option<Vec<RecordedEvent>>, ReadError> {
         loop {
+            // A consumer told to stop starts no further read.
+            if shutdown.is_cancelled() {
+                return Ok(None);
+            }
             // Mark the current head as seen *before* reading, so a commit that
             // lands after the read still wakes us.
             self.commits.borrow_and_update();
