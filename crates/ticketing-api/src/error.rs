@@ -13,7 +13,7 @@ use ticketing::RefusalKind;
 use ticketing_app::AppError;
 use ticketing_app::queries::QueryError;
 
-use crate::limits::BUSY_RETRY_AFTER;
+use crate::limits::{BUSY_RETRY_AFTER, UNAVAILABLE_RETRY_AFTER};
 use crate::problem::{FieldError, Problem};
 
 impl From<AppError> for Problem {
@@ -33,6 +33,13 @@ impl From<AppError> for Problem {
                 "Too many concurrent changes to the same data; retry with the same Idempotency-Key.",
                 BUSY_RETRY_AFTER,
             ),
+            AppError::Unavailable(_) => {
+                tracing::warn!(%error, "answering 503: the backend is unavailable");
+                Problem::service_unavailable(
+                    "The shop's storage cannot be reached right now; retry with the same Idempotency-Key.",
+                    UNAVAILABLE_RETRY_AFTER,
+                )
+            }
             AppError::Store(_) => Problem::internal(&error),
         }
     }
@@ -76,6 +83,16 @@ mod tests {
 
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[RETRY_AFTER], BUSY_RETRY_AFTER.as_secs().to_string().as_str());
+    }
+
+    #[test]
+    fn unreachable_storage_is_a_503_that_says_when_to_retry_and_not_why() {
+        let unavailable = AppError::Unavailable("event store unavailable: throttled on table t".to_owned());
+        let response = Problem::from(unavailable.clone()).into_response();
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], UNAVAILABLE_RETRY_AFTER.as_secs().to_string().as_str());
+        assert!(!Problem::from(unavailable).detail().contains("table t"));
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub const SECRET_BYTES_MAX: usize = 1024;
 /// aggregate passes within moments, and retrying with the same `Idempotency-Key` is safe.
 pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// `Retry-After` of a 503 when the storage cannot be reached: long enough
+/// for a throttled or restarting backend to recover.
+pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(2);
+
 /// How many events the ticket index reads from the log per page while catching up.
 pub const TICKET_INDEX_PAGE_EVENTS: u32 = 500;
 

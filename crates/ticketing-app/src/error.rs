@@ -1,6 +1,7 @@
 //! One error type for every handler, so that the HTTP layer maps all of them
 //! with one `match`: a refusal carries its [`RefusalKind`] (422/409/404),
-//! `Busy` means "too hot, retry later" (503), `Store` is a backend failure
+//! `Busy` means "too hot, retry later" (503), `Unavailable` means the backend
+//! cannot be reached right now (503), `Store` is any other backend failure
 //! (500). Domain variants are flattened to a kind and a message here, at the
 //! one place that knows every domain error type.
 
@@ -27,6 +28,11 @@ pub enum AppError {
     /// now. Retrying later (with the same command id) is safe.
     #[error("too many concurrent changes, try again later")]
     Busy,
+    /// The backend cannot be reached or is shutting down
+    /// ([`es_core::StoreError::Unavailable`]): nothing was decided, and
+    /// retrying later (with the same command id) is safe.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// The backend failed, or the log could not be read or written.
     #[error("storage failure: {0}")]
     Store(String),
@@ -99,6 +105,10 @@ impl From<AttemptError> for AppError {
             // An id of something else: as far as this kind goes, there is none.
             RepositoryError::OtherKind { kind, .. } => AppError::NotFound(kind.to_owned()),
             RepositoryError::Codec(codec) => AppError::Store(codec.to_string()),
+            RepositoryError::Store(store @ es_core::StoreError::Unavailable(_))
+            | RepositoryError::Read(es_core::ReadError::Store(store @ es_core::StoreError::Unavailable(_))) => {
+                AppError::Unavailable(store.to_string())
+            }
             RepositoryError::Read(read) => AppError::Store(read.to_string()),
             RepositoryError::Store(store) => AppError::Store(store.to_string()),
         }
@@ -109,5 +119,22 @@ impl Refused {
     /// The cart has no item with this id.
     pub(crate) fn from_cart_item(item_id: ticketing::HoldId) -> Self {
         refused(CartError::ItemNotFound(item_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use es_core::{ReadError, StoreError};
+
+    use super::*;
+
+    #[test]
+    fn an_unreachable_backend_is_unavailable_and_any_other_failure_a_store_failure() {
+        let unavailable = |error: AttemptError| matches!(AppError::from(error), AppError::Unavailable(_));
+
+        assert!(unavailable(RepositoryError::Store(StoreError::Unavailable("throttled".into()))));
+        assert!(unavailable(RepositoryError::Read(ReadError::Store(StoreError::Unavailable("closed".into())))));
+        let corrupt = AppError::from(RepositoryError::Store(StoreError::Corrupt("a bad item".into())));
+        assert!(matches!(corrupt, AppError::Store(_)), "{corrupt:?}");
     }
 }

@@ -112,7 +112,7 @@ fn settle<T>(seed: u64, step: usize, what: &str, result: Result<T, AppError>) ->
     match result {
         Ok(value) => Some(value),
         Err(AppError::Rejected { .. } | AppError::NotFound(_)) => None,
-        Err(error @ (AppError::Busy | AppError::Store(_))) => {
+        Err(error @ (AppError::Busy | AppError::Unavailable(_) | AppError::Store(_))) => {
             panic!("seed {seed:#x}, step {step}: {what} failed: {error}")
         }
     }

@@ -172,7 +172,7 @@ fn settle<T>(tally: &mut Tally, seed: u64, step: usize, what: &'static str, resu
             }
             None
         }
-        Err(error @ (AppError::Busy | AppError::Store(_))) => {
+        Err(error @ (AppError::Busy | AppError::Unavailable(_) | AppError::Store(_))) => {
             panic!("seed {seed:#x}, step {step}: {what} failed: {error}")
         }
     }
