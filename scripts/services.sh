@@ -6,9 +6,9 @@
 #   started by tools/emulators/moto_server.py, which keeps a cancelled
 #   transaction's records out of the table's stream. Its DynamoDB and Streams
 #   APIs sit behind tools/latency-proxy with --isolate-writes (no delay):
-#   moto restores a copy of its tables when a transaction fails, so a write
-#   beside it would be lost; DynamoDB isolates every write, and so does the
-#   proxy.
+#   moto puts back what a failed transaction changed, so a write beside it
+#   would be lost and a read beside it could see what was taken back;
+#   DynamoDB isolates every write, and so does the proxy.
 # - kinesis-local: Kinesis (pinned in tools/emulators/package-lock.json)
 # - PostgreSQL 15: a throwaway cluster under /tmp (the system's server package)
 #

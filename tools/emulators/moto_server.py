@@ -12,7 +12,7 @@ names; on cancellation it puts the copies back. Two things follow:
 
 This launcher keeps moto's transaction code and changes only its undo: the
 tables stay in place, a cheap copy of their item maps is taken instead (a deep
-one only of tables that an `Update` or `Delete` of the transaction changes in
+one only of tables whose items an `Update` of the transaction changes in
 place), and on cancellation the maps are put back and the stream shard is cut
 back to its length before the transaction. Writes beside a transaction are
 isolated by tools/latency-proxy (--isolate-writes), as moto does not isolate
@@ -45,13 +45,8 @@ _transact_write_items = DynamoDBBackend.transact_write_items
 
 
 def _changed_in_place(transact_items):
-    """Names of the tables an `Update` or `Delete` of the transaction touches."""
-    return {
-        op.get("TableName")
-        for item in transact_items
-        for op_type, op in item.items()
-        if op_type in ("Update", "Delete")
-    }
+    """Names of the tables whose items an `Update` of the transaction changes in place."""
+    return {op.get("TableName") for item in transact_items for op_type, op in item.items() if op_type == "Update"}
 
 
 def transact_write_items(self, transact_items):

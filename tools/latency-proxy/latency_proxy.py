@@ -476,11 +476,11 @@ WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWrite
 class Isolation:
     """Forwards one write at a time with nothing else upstream, and reads together between writes.
 
-    moto applies a ``TransactWriteItems`` to copies of its tables and swaps them in afterwards, so a write that
-    runs beside it upstream can be lost, and a cancelled transaction can leave records in the table's stream
-    for items that were never stored (measured with moto 5.2.5: eight threads of conflicting two-item
-    transactions lost acknowledged items and streamed ghosts). DynamoDB isolates every write; this gives the
-    emulator the same isolation from outside. A waiting write holds back later reads, so writes are never
+    moto applies a ``TransactWriteItems`` item by item to its live tables and, when the transaction is
+    cancelled, puts back what it saved before: a write that ran beside it upstream is lost, and a read beside
+    it can see items that are then taken back (measured with moto 5.2.5: eight threads of conflicting
+    two-item transactions lost acknowledged items). DynamoDB isolates every write; this gives the emulator the
+    same isolation from outside. A waiting write holds back later reads, so writes are never
     starved. The proxy's counters still see every call from the moment it arrives, so the concurrency a client
     offers stays measurable.
     """

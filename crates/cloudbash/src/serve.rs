@@ -47,8 +47,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "CLOUDBASH_BUCKETS_PER_CONCERT", value_parser = clap::value_parser!(u16).range(0..=8))]
     buckets_per_concert: Option<u16>,
     /// Serve requests only, on the AWS backends: the log's indexer, the forwarder, the read models' consumers and
-    /// hold expiry run in another process on the same log. One such process is enough for any number of serving ones; each
-    /// more only repeats its work.
+    /// hold expiry run in another process on the same log. One such process is enough for any number of serving
+    /// ones; each more only repeats its work.
     #[arg(long, env = "CLOUDBASH_NO_BUS")]
     no_bus: bool,
     #[command(flatten)]

@@ -32,11 +32,14 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(upstream: &str) -> Proxy {
+    /// The proxy in front of the DynamoDB emulator that `scripts/services.sh` started.
+    fn in_front_of_the_emulator() -> Proxy {
+        let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("scripts/services.sh names the emulator");
+        ticketing_testkit::services::assert_local("AWS_ENDPOINT_URL_DYNAMODB");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/latency-proxy/latency_proxy.py");
         let mut child = Command::new("python3")
             .arg(script)
-            .args(["--upstream", upstream, "--port", "0", "--delay-ms", "50"])
+            .args(["--upstream", upstream.as_str(), "--port", "0", "--delay-ms", "50"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -80,9 +83,7 @@ fn counted(stats: &Value, wanted: impl Fn(&str) -> bool) -> (u64, u64) {
 /// process or across the two), and each costs one write call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_append_to_one_dynamodb_log_in_parallel_with_one_write_per_append() {
-    let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("scripts/services.sh names the emulator");
-    ticketing_testkit::services::assert_local("AWS_ENDPOINT_URL_DYNAMODB");
-    let proxy = Proxy::start(&upstream);
+    let proxy = Proxy::in_front_of_the_emulator();
     let backend = Backend::aws().await;
     let Backend::Aws { serve, .. } = &backend else { unreachable!("an AWS backend") };
     let events_table = serve.iter().skip_while(|flag| *flag != "--events-table").nth(1).expect("the events table");
@@ -144,9 +145,7 @@ async fn two_servers_append_to_one_dynamodb_log_in_parallel_with_one_write_per_a
 /// stream version: its buckets take appends from several processes at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_servers_sell_one_hot_concert_side_by_side_and_never_oversell() {
-    let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("scripts/services.sh names the emulator");
-    ticketing_testkit::services::assert_local("AWS_ENDPOINT_URL_DYNAMODB");
-    let proxy = Proxy::start(&upstream);
+    let proxy = Proxy::in_front_of_the_emulator();
     let backend = Backend::aws().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let through_proxy = [("AWS_ENDPOINT_URL_DYNAMODB", proxy.url.as_str())];

@@ -35,9 +35,9 @@ pub const SUBSCRIPTION_BATCH_DEFAULT: u32 = 1_000;
 /// means another writer committed, so the shop as a whole moves on; the limit
 /// only stops one command from losing for ever. Within one process commands on
 /// an aggregate take turns and rarely conflict; several processes on one
-/// DynamoDB log (four servers, 400 fans, one concert: `cloudbash --test
-/// scale`) made some commands lose 8 rounds in a row, none 32. The request's
-/// time limit bounds the wait as well.
+/// DynamoDB log (four servers, 400 fans, one concert: `cargo test -p
+/// cloudbash --test scale`) made some commands lose 8 rounds in a row, and
+/// none 32 in the runs made. The request's time limit bounds the wait as well.
 pub const COMMAND_ATTEMPTS_MAX: u32 = 32;
 
 /// Ceiling of the pause after a first version conflict; it doubles with

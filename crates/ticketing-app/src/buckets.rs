@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use es_core::{Aggregate, CommandContext, Loaded};
+use es_core::{Aggregate, AggregateId, CommandContext, Loaded, Repository};
 use ticketing::bucket::moves_for;
 use ticketing::process::{ExpiredHold, Keeper};
 use ticketing::{
@@ -22,7 +22,7 @@ use ticketing::{
     ConcertId, CustomerId, HoldId, HoldRequest, Money, Quantity, TicketTypeId,
 };
 
-use crate::error::{AppError, AttemptError, rejected};
+use crate::error::{AppError, AttemptError, Refusal, rejected};
 use crate::sales::{Reservation, room_for_concert};
 use crate::shop::{Batch, Reads, Shop, decide, decide_each, load};
 
@@ -156,18 +156,12 @@ impl Shop {
         let hold_ids = holds.iter().map(|hold| hold.hold_id);
         match keeper {
             Keeper::Concert(concert_id) => {
-                let concert = load(self.concerts(), concert_id, reads).await?;
                 let commands = hold_ids.map(|hold_id| (hold_id, ConcertCommand::ExpireHold { hold_id, now }));
-                let (events, expired) = decide_each(&concert, commands)?;
-                batch.add(self.concerts(), &concert, &events)?;
-                Ok(expired)
+                decide_each_on(batch, self.concerts(), concert_id.into(), commands, reads).await
             }
             Keeper::Bucket(..) => {
-                let bucket = load(self.buckets(), keeper.aggregate_id(), reads).await?;
                 let commands = hold_ids.map(|hold_id| (hold_id, BucketCommand::Expire { hold_id, now }));
-                let (events, expired) = decide_each(&bucket, commands)?;
-                batch.add(self.buckets(), &bucket, &events)?;
-                Ok(expired)
+                decide_each_on(batch, self.buckets(), keeper.aggregate_id(), commands, reads).await
             }
         }
     }
@@ -192,6 +186,26 @@ impl Shop {
         }
         Ok(())
     }
+}
+
+/// Loads `aggregate_id`, decides `commands` on it one after another
+/// ([`decide_each`]) and records their events in `batch`; the keys of those
+/// decided.
+async fn decide_each_on<A>(
+    batch: &mut Batch,
+    repository: &Repository<A>,
+    aggregate_id: AggregateId,
+    commands: impl IntoIterator<Item = (HoldId, A::Command)>,
+    reads: Reads<'_>,
+) -> Result<Vec<HoldId>, AttemptError>
+where
+    A: Aggregate,
+    A::Error: Refusal,
+{
+    let loaded = load(repository, aggregate_id, reads).await?;
+    let (events, decided) = decide_each(&loaded, commands)?;
+    batch.add(repository, &loaded, &events)?;
+    Ok(decided)
 }
 
 /// The refusal when the buckets together cannot cover a hold: the target

@@ -188,12 +188,10 @@ impl Shop {
                     Box::pin(async move {
                         let mut batch = Batch::new(context);
                         let settled = self.expire_at(&mut batch, keeper, group, now, reads).await?;
-                        let mut carts: Vec<CartId> = group.iter().map(|hold| hold.cart_id).collect();
-                        carts.dedup();
-                        for cart_id in carts {
-                            let cart = load(self.carts(), cart_id, reads).await?;
-                            let mine =
-                                group.iter().filter(|hold| hold.cart_id == cart_id && settled.contains(&hold.hold_id));
+                        // A group holds each cart's holds side by side (`in_groups`).
+                        for holds in group.chunk_by(|one, other| one.cart_id == other.cart_id) {
+                            let cart = load(self.carts(), holds[0].cart_id, reads).await?;
+                            let mine = holds.iter().filter(|hold| settled.contains(&hold.hold_id));
                             let commands =
                                 mine.map(|hold| (hold.hold_id, CartCommand::ExpireItem { item_id: hold.hold_id, now }));
                             let (events, _) = decide_each(&cart, commands)?;

@@ -7,10 +7,15 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Duration;
 use common::*;
-use es_core::{Aggregate, Clock};
+use es_core::{
+    Aggregate, AggregateId, AppendError, AppendRequest, Appended, Clock, CommandId, CommandRecord, EventStore,
+    Position, RecordedEvent, StoreError, Version,
+};
+use es_sqlite::SqliteEventStore;
 use ticketing::{Bucket, BucketId, ConcertId, Quantity, RefusalKind, TicketTypeId};
 use ticketing_app::Shop;
 
@@ -172,68 +177,44 @@ async fn a_published_concert_withdraws_a_ticket_type_from_every_bucket_only_whil
 
 /// The SQLite log, counting the appends made through it.
 struct CountingAppends {
-    log: Arc<es_sqlite::SqliteEventStore>,
-    appends: std::sync::atomic::AtomicUsize,
+    log: Arc<SqliteEventStore>,
+    appends: AtomicUsize,
 }
 
 #[es_core::async_trait]
-impl es_core::EventStore for CountingAppends {
-    async fn append(&self, request: es_core::AppendRequest) -> Result<es_core::Appended, es_core::AppendError> {
-        self.appends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+impl EventStore for CountingAppends {
+    async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        self.appends.fetch_add(1, Ordering::Relaxed);
         self.log.append(request).await
     }
 
     async fn load(
         &self,
-        aggregate_id: es_core::AggregateId,
-        after: es_core::Version,
+        aggregate_id: AggregateId,
+        after: Version,
         limit: u32,
-    ) -> Result<Vec<es_core::RecordedEvent>, es_core::StoreError> {
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.log.load(aggregate_id, after, limit).await
     }
 
-    async fn read_all(
-        &self,
-        after: es_core::Position,
-        limit: u32,
-    ) -> Result<Vec<es_core::RecordedEvent>, es_core::StoreError> {
+    async fn read_all(&self, after: Position, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
         self.log.read_all(after, limit).await
     }
 
-    async fn position_before(
-        &self,
-        time: chrono::DateTime<chrono::Utc>,
-    ) -> Result<es_core::Position, es_core::StoreError> {
+    async fn position_before(&self, time: chrono::DateTime<chrono::Utc>) -> Result<Position, StoreError> {
         self.log.position_before(time).await
     }
 
-    async fn stored_command(
-        &self,
-        command_id: es_core::CommandId,
-    ) -> Result<Option<es_core::CommandRecord>, es_core::StoreError> {
+    async fn stored_command(&self, command_id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
         self.log.stored_command(command_id).await
     }
 
-    async fn head(&self) -> Result<es_core::Position, es_core::StoreError> {
+    async fn head(&self) -> Result<Position, StoreError> {
         self.log.head().await
     }
 
-    fn commits(&self) -> tokio::sync::watch::Receiver<es_core::Position> {
+    fn commits(&self) -> tokio::sync::watch::Receiver<Position> {
         self.log.commits()
-    }
-}
-
-/// A read model's answer to "which keepers have run-out holds": the buckets.
-struct EveryBucket(ConcertId);
-
-#[es_core::async_trait]
-impl ticketing_app::DueHolds for EveryBucket {
-    async fn keepers_with_due_holds(
-        &self,
-        _now: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> Result<Vec<es_core::AggregateId>, ticketing_app::queries::QueryError> {
-        Ok((0..8).map(|index| BucketId::of(self.0, index).into()).take(limit).collect())
     }
 }
 
@@ -243,8 +224,7 @@ impl ticketing_app::DueHolds for EveryBucket {
 async fn thousands_of_abandoned_holds_expire_in_one_sweep_many_per_append() -> TestResult {
     const HOLDS: usize = 1_000;
     let fixture = open()?;
-    let counting =
-        Arc::new(CountingAppends { log: Arc::clone(&fixture.store), appends: std::sync::atomic::AtomicUsize::new(0) });
+    let counting = Arc::new(CountingAppends { log: Arc::clone(&fixture.store), appends: AtomicUsize::new(0) });
     let log = es_core::EventLog::new(counting.clone(), fixture.clock.clone());
     let shop = Shop::new(log, None, fixture.clock.clone(), Arc::new(ticketing_app::RandomTicketCodes))
         .with_buckets_per_concert(8);
@@ -253,12 +233,13 @@ async fn thousands_of_abandoned_holds_expire_in_one_sweep_many_per_append() -> T
         shop.reserve(&ctx(), customer(), concert_id, ticket_type_id, quantity(1)).await?;
     }
     fixture.clock.advance(Duration::minutes(ticketing::limits::HOLD_MINUTES));
-    let before = counting.appends.load(std::sync::atomic::Ordering::Relaxed);
+    let before = counting.appends.load(Ordering::Relaxed);
 
     let now = fixture.clock.now();
-    let sweep = ticketing_app::expire_due_holds(&shop, &EveryBucket(concert_id), now, 200).await?;
+    let every_bucket = named((0..8).map(|index| BucketId::of(concert_id, index)));
+    let sweep = ticketing_app::expire_due_holds(&shop, &every_bucket, now, 200).await?;
 
-    let appends = counting.appends.load(std::sync::atomic::Ordering::Relaxed) - before;
+    let appends = counting.appends.load(Ordering::Relaxed) - before;
     assert_eq!((sweep.expired, sweep.failed, sweep.concerts_left), (HOLDS, 0, 0));
     assert!(appends <= HOLDS.div_ceil(15) + 8, "{appends} appends for {HOLDS} holds");
     let mut all = Vec::new();

@@ -6,11 +6,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use es_core::{CommandContext, CommandId, EventLog, Position, Repository};
 use ticketing::{Concert, ConcertId, RefusalKind, VenueId};
 use ticketing_app::idempotency::{Fingerprint, for_request};
-use ticketing_app::{AppError, CONCERTS_PER_CART_MAX, DueHolds, HoldExpiry, Shop, expire_due_holds};
+use ticketing_app::{AppError, CONCERTS_PER_CART_MAX, HoldExpiry, Shop, expire_due_holds};
 
 mod common;
 
@@ -427,20 +427,6 @@ async fn the_running_expiry_process_frees_tickets_once_the_clock_passes_the_hold
     Ok(())
 }
 
-/// A read model's answer to "which concerts have run-out holds", as a list.
-struct Named(Vec<ConcertId>);
-
-#[es_core::async_trait]
-impl DueHolds for Named {
-    async fn keepers_with_due_holds(
-        &self,
-        _now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<es_core::AggregateId>, ticketing_app::queries::QueryError> {
-        Ok(self.0.iter().copied().map(Into::into).take(limit).collect())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scheduled_sweep_expires_the_holds_of_the_concerts_it_is_told_of_a_bounded_number_at_a_time() -> TestResult {
     let fixture = open()?;
@@ -454,11 +440,11 @@ async fn a_scheduled_sweep_expires_the_holds_of_the_concerts_it_is_told_of_a_bou
     }
     let due = start() + Duration::minutes(15);
 
-    let early = expire_due_holds(shop, &Named(concerts.clone()), due - Duration::milliseconds(1), 2).await?;
+    let early = expire_due_holds(shop, &named(concerts.clone()), due - Duration::milliseconds(1), 2).await?;
     assert_eq!((early.expired, early.failed), (0, 0), "nothing has run out before its time");
-    let first = expire_due_holds(shop, &Named(concerts.clone()), due, 2).await?;
+    let first = expire_due_holds(shop, &named(concerts.clone()), due, 2).await?;
     assert_eq!((first.expired, first.failed, first.concerts_left), (4, 0, 1), "two concerts, two holds each");
-    let second = expire_due_holds(shop, &Named(concerts[2..].to_vec()), due, 2).await?;
+    let second = expire_due_holds(shop, &named(concerts[2..].to_vec()), due, 2).await?;
     assert_eq!((second.expired, second.concerts_left), (2, 0), "the next run does the rest");
     Ok(())
 }
@@ -472,14 +458,7 @@ async fn an_id_of_another_kind_of_aggregate_is_not_found_rather_than_a_failure()
     shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(1)).await?;
 
     // The buyer's id is their cart's stream; as a venue it names nothing.
-    let form = ticketing_app::ConcertForm {
-        name: ticketing::Name::new("Elsewhere").expect("a name"),
-        venue_id: VenueId(buyer.as_uuid()),
-        description: None,
-        genre: None,
-        image_url: None,
-    };
-    let created = shop.create_concert(&ctx(), form).await;
+    let created = draft(shop, VenueId(buyer.as_uuid())).await;
 
     assert!(matches!(created, Err(AppError::NotFound(ref what)) if what == "venue"), "{created:?}");
     Ok(())

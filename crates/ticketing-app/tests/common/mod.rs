@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use es_core::{CommandContext, EventLog, ManualClock, SnapshotStore};
+use es_core::{AggregateId, CommandContext, EventLog, ManualClock, SnapshotStore};
 use es_sqlite::{Durability, SqliteEventStore};
 use tempfile::TempDir;
 use ticketing::{
@@ -105,4 +105,23 @@ pub(crate) fn quantity(count: u32) -> Quantity {
 
 pub(crate) fn is_refusal(result: &Result<impl std::fmt::Debug, AppError>, expected: RefusalKind) -> bool {
     matches!(result, Err(AppError::Rejected { kind, .. }) if *kind == expected)
+}
+
+/// A read model's answer to "which keepers have run-out holds": a list.
+pub(crate) struct Named(Vec<AggregateId>);
+
+/// [`Named`] for `keepers` (concerts or buckets).
+pub(crate) fn named<K: Into<AggregateId>>(keepers: impl IntoIterator<Item = K>) -> Named {
+    Named(keepers.into_iter().map(Into::into).collect())
+}
+
+#[es_core::async_trait]
+impl ticketing_app::DueHolds for Named {
+    async fn keepers_with_due_holds(
+        &self,
+        _now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AggregateId>, ticketing_app::queries::QueryError> {
+        Ok(self.0.iter().copied().take(limit).collect())
+    }
 }
