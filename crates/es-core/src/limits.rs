@@ -3,11 +3,17 @@
 //! qualifier last (`…_MAX`), as in TigerBeetle's style guide.
 
 /// Most events one append may carry over all its aggregates. DynamoDB's
-/// `TransactWriteItems` takes 100 actions; an append needs one per event, at
-/// most two version checks per aggregate, one for the log's head and one for
-/// the command id: 64 + 2 × 16 + 2 = 98. Keeping the kernel's limits inside
-/// that means every backend can honour the same atomicity.
+/// `TransactWriteItems` takes 100 actions; an append needs one per event and
+/// per command record, and at most two version checks per aggregate (see
+/// [`RECORDS_PER_APPEND_MAX`]). Keeping the kernel's limits inside that
+/// means every backend can honour the same atomicity.
 pub const EVENTS_PER_APPEND_MAX: usize = 64;
+
+/// Most records one append may write: events plus command records (one per
+/// command id carried; commands sharing an append carry one each). With two
+/// version checks per aggregate: 66 + 2 × 16 = 98 of DynamoDB's 100 actions.
+/// A single command with the most events and its id fits.
+pub const RECORDS_PER_APPEND_MAX: usize = EVENTS_PER_APPEND_MAX + 2;
 
 /// Most aggregates one atomic append may touch.
 pub const AGGREGATES_PER_APPEND_MAX: usize = 16;

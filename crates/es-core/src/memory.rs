@@ -64,9 +64,7 @@ impl EventStore for InMemoryEventStore {
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         request.validate()?;
         let mut log = lock(&self.log);
-        if let Some(command) = &request.command
-            && let Some(first) = log.commands.get(&command.command_id)
-        {
+        if let Some(first) = request.commands.iter().find_map(|command| log.commands.get(&command.command_id)) {
             return Ok(Appended::AlreadyApplied(first.clone()));
         }
         for stream in &request.streams {
@@ -98,7 +96,7 @@ impl EventStore for InMemoryEventStore {
             }
             versions.push((stream.aggregate_id, version));
         }
-        if let Some(command) = request.command {
+        for command in request.commands {
             log.commands.insert(command.command_id, command);
         }
         let position = Position(log.events.len() as u64);

@@ -561,15 +561,15 @@ impl Transaction {
         log: &EventLog,
         result: &impl Serialize,
     ) -> Result<Appended, RepositoryError<E>> {
-        let command = match self.context.command_id {
-            Some(command_id) => Some(CommandRecord {
+        let commands = match self.context.command_id {
+            Some(command_id) => vec![CommandRecord {
                 command_id,
                 result: serde_json::to_string(result)
                     .map_err(|source| CodecError::Json { event_type: "command result".to_owned(), source })?,
-            }),
-            None => None,
+            }],
+            None => Vec::new(),
         };
-        let request = AppendRequest { streams: self.streams, command };
+        let request = AppendRequest { streams: self.streams, commands };
         match log.append(request).await {
             Ok(Appended::Committed(commit)) => {
                 for (_, update) in self.after_commit {

@@ -43,15 +43,17 @@ pub struct CommandRecord {
 pub struct AppendRequest {
     /// One entry per aggregate; an aggregate appears at most once.
     pub streams: Vec<StreamAppend>,
-    /// When set, the command id is stored in the same transaction; if it is
-    /// already stored, nothing is written and the first result comes back.
-    pub command: Option<CommandRecord>,
+    /// The ids and results of the commands this append carries out (one,
+    /// or several commands sharing an append), stored in the same
+    /// transaction. If any id is already stored, nothing is written and
+    /// that id's first result comes back ([`Appended::AlreadyApplied`]).
+    pub commands: Vec<CommandRecord>,
 }
 
 impl AppendRequest {
     /// An append to a single aggregate.
     pub fn single(aggregate_id: AggregateId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Self {
-        Self { streams: vec![StreamAppend { aggregate_id, expected, events }], command: None }
+        Self { streams: vec![StreamAppend { aggregate_id, expected, events }], commands: Vec::new() }
     }
 
     /// Number of events over all members.
@@ -71,6 +73,14 @@ impl AppendRequest {
         }
         if self.event_count() > limits::EVENTS_PER_APPEND_MAX {
             return Err(InvalidAppend::TooManyEvents(self.event_count()));
+        }
+        if self.event_count() + self.commands.len() > limits::RECORDS_PER_APPEND_MAX {
+            return Err(InvalidAppend::TooManyRecords(self.event_count() + self.commands.len()));
+        }
+        for (index, command) in self.commands.iter().enumerate() {
+            if self.commands[..index].iter().any(|other| other.command_id == command.command_id) {
+                return Err(InvalidAppend::RepeatedCommand(command.command_id));
+            }
         }
         let data_bytes: usize =
             self.streams.iter().flat_map(|stream| &stream.events).map(|event| event.data.len()).sum();
@@ -113,8 +123,9 @@ fn validate_event(event: &NewEvent) -> Result<(), InvalidAppend> {
 pub enum Appended {
     /// The events were committed.
     Committed(Commit),
-    /// The command id was already stored: nothing was written, and this is the
-    /// result of the first execution.
+    /// A command id of the request was already stored: nothing was written,
+    /// and this is that command's record from its first execution (with
+    /// several commands, its id says which one).
     AlreadyApplied(CommandRecord),
 }
 
@@ -173,6 +184,12 @@ pub enum InvalidAppend {
     /// More events than [`limits::EVENTS_PER_APPEND_MAX`].
     #[error("an append may carry at most {max} events, not {0}", max = limits::EVENTS_PER_APPEND_MAX)]
     TooManyEvents(usize),
+    /// More events and command records than [`limits::RECORDS_PER_APPEND_MAX`].
+    #[error("an append may write at most {max} events and command records, not {0}", max = limits::RECORDS_PER_APPEND_MAX)]
+    TooManyRecords(usize),
+    /// One command id appears twice in one request.
+    #[error("command {0} appears more than once in one append")]
+    RepeatedCommand(CommandId),
     /// One aggregate appears twice in one request.
     #[error("aggregate {0} appears more than once in one append")]
     RepeatedAggregate(AggregateId),

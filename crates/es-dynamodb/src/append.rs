@@ -44,8 +44,8 @@ use crate::limits::{ATTEMPTS_MAX, CONTENTION_BACKOFF_MAX, ITEM_BYTES_MAX, TRANSA
 enum Action {
     /// A version check or an event of the request's member at this index.
     Member(usize),
-    /// The command id's result.
-    Command,
+    /// The result of the request's command at this index.
+    Command(usize),
 }
 
 /// The writes of one attempt.
@@ -59,8 +59,9 @@ enum Plan {
 /// Why an attempt did not commit.
 #[derive(Debug)]
 enum Refused {
-    /// The command id is stored: this is a retry of a committed command.
-    CommandStored(Option<Item>),
+    /// The command id at this index of the request is stored: this is a
+    /// retry of a committed command.
+    CommandStored(usize, Option<Item>),
     /// A member's version check failed.
     Conflict(usize),
     /// Transactions on the same items collided, or DynamoDB throttled; retry
@@ -73,10 +74,10 @@ enum Refused {
 impl DynamoDbEventStore {
     pub(crate) async fn append_request(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         request.validate()?;
-        if let Some(command) = &request.command
-            && let Some(stored) = self.stored_command_record(command.command_id).await?
-        {
-            return Ok(Appended::AlreadyApplied(stored));
+        for command in &request.commands {
+            if let Some(stored) = self.stored_command_record(command.command_id).await? {
+                return Ok(Appended::AlreadyApplied(stored));
+            }
         }
         let mut expected = self.resolve_expected(&request).await?;
         for attempt in 0..ATTEMPTS_MAX {
@@ -97,8 +98,8 @@ impl DynamoDbEventStore {
                 Err(refused) => refused,
             };
             match refused {
-                Refused::CommandStored(item) => {
-                    return Ok(Appended::AlreadyApplied(self.command_stored(&request, item).await?));
+                Refused::CommandStored(index, item) => {
+                    return Ok(Appended::AlreadyApplied(self.command_stored(&request, index, item).await?));
                 }
                 Refused::Conflict(member) => {
                     let stream = &request.streams[member];
@@ -125,11 +126,16 @@ impl DynamoDbEventStore {
     }
 
     /// The first result of a command whose id is already stored.
-    async fn command_stored(&self, request: &AppendRequest, item: Option<Item>) -> Result<CommandRecord, StoreError> {
+    async fn command_stored(
+        &self,
+        request: &AppendRequest,
+        index: usize,
+        item: Option<Item>,
+    ) -> Result<CommandRecord, StoreError> {
         if let Some(item) = item {
             return command_record(&item);
         }
-        let command_id = request.command.as_ref().map(|command| command.command_id);
+        let command_id = request.commands.get(index).map(|command| command.command_id);
         match command_id {
             Some(command_id) => self.stored_command_record(command_id).await?,
             None => None,
@@ -152,7 +158,7 @@ impl DynamoDbEventStore {
 
     /// Builds the writes for one attempt.
     async fn plan(&self, request: &AppendRequest, expected: &[Version]) -> Result<Plan, AppendError> {
-        if let ([stream], [version], None) = (request.streams.as_slice(), expected, &request.command)
+        if let ([stream], [version], []) = (request.streams.as_slice(), expected, request.commands.as_slice())
             && let [event] = stream.events.as_slice()
         {
             if !self.is_known(stream.aggregate_id, *version) {
@@ -218,7 +224,7 @@ impl DynamoDbEventStore {
                 actions.push(Action::Member(member));
             }
         }
-        if let Some(command) = &request.command {
+        for (index, command) in request.commands.iter().enumerate() {
             let mut item = Item::new();
             item.insert(attr::KEY.into(), s(items::command_key(command.command_id)));
             item.insert(attr::RESULT.into(), s(command.result.clone()));
@@ -232,7 +238,7 @@ impl DynamoDbEventStore {
                 .build()
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
-            actions.push(Action::Command);
+            actions.push(Action::Command(index));
         }
         if items.len() > TRANSACT_ITEMS_MAX {
             return Err(InvalidAppend::TooManyEvents(request.event_count()).into());
@@ -312,8 +318,8 @@ fn classify(
             .zip(actions)
             .find(|(reason, action)| reason.code() == Some("ConditionalCheckFailed") && wanted(action))
     };
-    if let Some((reason, _)) = failed(|action| *action == Action::Command) {
-        return Refused::CommandStored(reason.item().cloned());
+    if let Some((reason, Action::Command(index))) = failed(|action| matches!(action, Action::Command(_))) {
+        return Refused::CommandStored(*index, reason.item().cloned());
     }
     if let Some((_, Action::Member(member))) = failed(|action| matches!(action, Action::Member(_))) {
         return Refused::Conflict(*member);

@@ -212,15 +212,9 @@ impl Writer {
         let mut outcomes = Vec::with_capacity(requests.len());
         for request in requests {
             // Requests were validated by `SqliteEventStore::append` before they queued.
-            if let Some(command) = &request.command {
-                let first = match batch_commands.get(&command.command_id) {
-                    Some(first) => Some(first.clone()),
-                    None => stored_command(&transaction, command.command_id)?,
-                };
-                if let Some(first) = first {
-                    outcomes.push(Outcome::Answered(Ok(Appended::AlreadyApplied(first))));
-                    continue;
-                }
+            if let Some(first) = first_stored(&transaction, &batch_commands, &request.commands)? {
+                outcomes.push(Outcome::Answered(Ok(Appended::AlreadyApplied(first))));
+                continue;
             }
             if let Some(conflict) = find_conflict(&mut self.heads, &transaction, &batch_heads, request)? {
                 self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
@@ -255,7 +249,7 @@ impl Writer {
                 batch_heads.insert(stream.aggregate_id, version);
                 versions.push((stream.aggregate_id, version));
             }
-            if let Some(command) = &request.command {
+            for command in &request.commands {
                 transaction
                     .prepare_cached("INSERT INTO commands (CommandId, Result, Position) VALUES (?1, ?2, ?3)")?
                     .execute(params![command.command_id.to_string(), command.result, sql_int(position)])?;
@@ -324,6 +318,24 @@ pub(crate) fn max_position(connection: &Connection) -> rusqlite::Result<u64> {
     let position: Option<i64> =
         connection.prepare_cached("SELECT max(Position) FROM events")?.query_row([], |row| row.get(0))?;
     Ok(position.map_or(0, |position| position.max(0) as u64))
+}
+
+/// The first of `commands` already stored, in this batch or before.
+fn first_stored(
+    connection: &Connection,
+    batch: &HashMap<CommandId, CommandRecord>,
+    commands: &[CommandRecord],
+) -> rusqlite::Result<Option<CommandRecord>> {
+    for command in commands {
+        let first = match batch.get(&command.command_id) {
+            Some(first) => Some(first.clone()),
+            None => stored_command(connection, command.command_id)?,
+        };
+        if first.is_some() {
+            return Ok(first);
+        }
+    }
+    Ok(None)
 }
 
 pub(crate) fn stored_command(

@@ -212,7 +212,7 @@ pub async fn an_atomic_append_with_one_conflicting_member_writes_nothing_for_any
             member(a, ExpectedVersion::Exact(Version(1)), vec![numbered(2)]),
             member(b, ExpectedVersion::Exact(Version(0)), vec![numbered(2)]),
         ],
-        command: None,
+        commands: Vec::new(),
     };
     assert_eq!(
         expect_conflict(store.append(stale_last).await),
@@ -226,7 +226,7 @@ pub async fn an_atomic_append_with_one_conflicting_member_writes_nothing_for_any
             member(b, ExpectedVersion::Exact(Version(1)), vec![numbered(2)]),
             member(fresh, ExpectedVersion::Exact(Version(0)), vec![numbered(1)]),
         ],
-        command: None,
+        commands: Vec::new(),
     };
     assert_eq!(
         expect_conflict(store.append(stale_first).await),
@@ -254,7 +254,7 @@ pub async fn an_atomic_append_over_several_aggregates_writes_every_member(factor
             member(b, ExpectedVersion::NoStream, b_events.clone()),
             member(c, ExpectedVersion::Exact(Version(0)), c_events.clone()),
         ],
-        command: None,
+        commands: Vec::new(),
     };
     let commit = commit(store, request).await;
     assert_eq!(commit.versions, vec![(a, Version(4)), (b, Version(1)), (c, Version(3))], "versions in request order");
@@ -305,7 +305,7 @@ pub async fn a_member_without_events_only_checks_its_version(factory: &dyn Backe
             member(written, ExpectedVersion::NoStream, vec![event.clone()]),
             member(checked, ExpectedVersion::Exact(Version(1)), Vec::new()),
         ],
-        command: None,
+        commands: Vec::new(),
     };
     let commit = commit(store, request).await;
     assert_eq!(commit.versions, vec![(written, Version(1)), (checked, Version(1))]);
@@ -320,7 +320,7 @@ pub async fn a_member_without_events_only_checks_its_version(factory: &dyn Backe
             member(refused, ExpectedVersion::NoStream, vec![numbered(1)]),
             member(checked, ExpectedVersion::Exact(Version(0)), Vec::new()),
         ],
-        command: None,
+        commands: Vec::new(),
     };
     assert_eq!(
         expect_conflict(store.append(request).await),
@@ -341,7 +341,7 @@ pub async fn invalid_appends_are_refused_by_the_store_itself_and_write_nothing(f
     let valid = || member(b, ExpectedVersion::NoStream, vec![numbered(1)]);
     let with_event = |event: NewEvent| AppendRequest {
         streams: vec![valid(), member(a, ExpectedVersion::Exact(Version(1)), vec![event])],
-        command: None,
+        commands: Vec::new(),
     };
     let many_aggregates = (0..=AGGREGATES_PER_APPEND_MAX)
         .map(|_| member(AggregateId::random(), ExpectedVersion::NoStream, vec![numbered(1)]))
@@ -362,14 +362,14 @@ pub async fn invalid_appends_are_refused_by_the_store_itself_and_write_nothing(f
         ("no members", AppendRequest::default(), InvalidAppend::Empty),
         (
             "members without events",
-            AppendRequest { streams: vec![member(b, ExpectedVersion::NoStream, Vec::new())], command: None },
+            AppendRequest { streams: vec![member(b, ExpectedVersion::NoStream, Vec::new())], commands: Vec::new() },
             InvalidAppend::Empty,
         ),
         (
             "an aggregate twice",
             AppendRequest {
                 streams: vec![valid(), member(b, ExpectedVersion::Exact(Version(1)), vec![numbered(2)])],
-                command: None,
+                commands: Vec::new(),
             },
             InvalidAppend::RepeatedAggregate(b),
         ),
@@ -416,7 +416,7 @@ pub async fn invalid_appends_are_refused_by_the_store_itself_and_write_nothing(f
         ),
         (
             "too many events over several members",
-            AppendRequest { streams: spread_events, command: None },
+            AppendRequest { streams: spread_events, commands: Vec::new() },
             InvalidAppend::TooManyEvents(4 * events_per_member),
         ),
         (
@@ -430,7 +430,7 @@ pub async fn invalid_appends_are_refused_by_the_store_itself_and_write_nothing(f
         ),
         (
             "too many aggregates",
-            AppendRequest { streams: many_aggregates, command: None },
+            AppendRequest { streams: many_aggregates, commands: Vec::new() },
             InvalidAppend::TooManyAggregates(AGGREGATES_PER_APPEND_MAX + 1),
         ),
     ];
@@ -438,7 +438,7 @@ pub async fn invalid_appends_are_refused_by_the_store_itself_and_write_nothing(f
     let before = Untouched::capture(&backend, &[a, b]).await;
     for (what, mut request, expected) in cases {
         let command = CommandRecord { command_id: CommandId::random(), result: "{}".to_owned() };
-        request.command = Some(command.clone());
+        request.commands = vec![command.clone()];
         assert_eq!(request.validate(), Err(expected.clone()), "the kernel's own validation agrees ({what})");
         match store.append(request).await {
             Err(AppendError::Invalid(invalid)) => assert_eq!(invalid, expected, "{what}"),

@@ -15,7 +15,7 @@ use crate::support::{
 };
 
 fn with_command(mut request: AppendRequest, command: &CommandRecord) -> AppendRequest {
-    request.command = Some(command.clone());
+    request.commands = vec![command.clone()];
     request
 }
 
@@ -90,7 +90,7 @@ pub async fn concurrent_appends_with_one_command_id_commit_exactly_once(factory:
                 let event = numbered(task as u64);
                 let record = CommandRecord { command_id, result: format!(r#"{{"task":{task}}}"#) };
                 let request = AppendRequest {
-                    command: Some(record.clone()),
+                    commands: vec![record.clone()],
                     ..AppendRequest::single(aggregate, ExpectedVersion::NoStream, vec![event.clone()])
                 };
                 barrier.wait().await;
@@ -172,4 +172,47 @@ pub async fn a_conflicting_append_does_not_store_its_command_id(factory: &dyn Ba
         "the command that finally committed is stored"
     );
     assert_eq!(load_everything(store, aggregate).await.last().map(|last| last.event_id), Some(event.event_id));
+}
+
+/// Commands sharing one append store every id with its own result; a later
+/// append that carries one of those ids among new ones writes nothing and
+/// gets that id's first result back (its id says which command it was), and
+/// an append repeating an id within itself is refused as invalid.
+pub async fn commands_sharing_an_append_store_each_id_and_a_repeat_of_any_writes_nothing(factory: &dyn BackendFactory) {
+    let backend = factory.fresh().await;
+    let store = &*backend.store;
+    let (a, b) = (AggregateId::random(), AggregateId::random());
+    let record = |result: &str| CommandRecord { command_id: CommandId::random(), result: result.to_owned() };
+    let (first, second) = (record(r#"{"n":1}"#), record(r#"{"n":2}"#));
+    let mut shared = AppendRequest::single(a, ExpectedVersion::NoStream, vec![numbered(1), numbered(2)]);
+    shared.commands = vec![first.clone(), second.clone()];
+    commit(store, shared).await;
+    for command in [&first, &second] {
+        assert_eq!(
+            store.stored_command(command.command_id).await.expect("stored_command"),
+            Some(command.clone()),
+            "each command of a shared append keeps its own result"
+        );
+    }
+    let before = Untouched::capture(&backend, &[a, b]).await;
+
+    let fresh = record(r#"{"n":3}"#);
+    let mut repeat = AppendRequest::single(b, ExpectedVersion::NoStream, vec![numbered(3)]);
+    repeat.commands = vec![fresh.clone(), CommandRecord { result: "{}".to_owned(), ..second.clone() }];
+    match store.append(repeat).await {
+        Ok(Appended::AlreadyApplied(record)) => assert_eq!(record, second, "the repeated id's first result"),
+        other => panic!("an append repeating a stored id must be AlreadyApplied, got {other:?}"),
+    }
+    before.assert_unchanged(&backend, "an append repeating one of its ids").await;
+    assert_eq!(store.stored_command(fresh.command_id).await.expect("stored_command"), None, "nothing of it stored");
+
+    let mut twice = AppendRequest::single(b, ExpectedVersion::NoStream, vec![numbered(4)]);
+    twice.commands = vec![fresh.clone(), fresh.clone()];
+    match store.append(twice).await {
+        Err(es_core::AppendError::Invalid(es_core::InvalidAppend::RepeatedCommand(id))) => {
+            assert_eq!(id, fresh.command_id);
+        }
+        other => panic!("an id twice in one append must be refused as invalid, got {other:?}"),
+    }
+    before.assert_unchanged(&backend, "an append naming one id twice").await;
 }

@@ -63,7 +63,9 @@ pub use append::{
 };
 pub use idempotency::{
     a_command_applied_twice_commits_once_and_the_retry_gets_the_first_result,
-    a_conflicting_append_does_not_store_its_command_id, concurrent_appends_with_one_command_id_commit_exactly_once,
+    a_conflicting_append_does_not_store_its_command_id,
+    commands_sharing_an_append_store_each_id_and_a_repeat_of_any_writes_nothing,
+    concurrent_appends_with_one_command_id_commit_exactly_once,
 };
 pub use projections::{
     a_consumer_that_crashes_mid_batch_resumes_from_its_checkpoint_and_applies_every_event_once,
@@ -193,6 +195,7 @@ macro_rules! conformance_tests {
             a_command_applied_twice_commits_once_and_the_retry_gets_the_first_result,
             concurrent_appends_with_one_command_id_commit_exactly_once,
             a_conflicting_append_does_not_store_its_command_id,
+            commands_sharing_an_append_store_each_id_and_a_repeat_of_any_writes_nothing,
             racing_writers_on_one_aggregate_each_win_exactly_once_per_version,
             a_waiting_subscription_wakes_promptly_on_a_commit,
             a_waiting_subscription_returns_none_when_cancelled,

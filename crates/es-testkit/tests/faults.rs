@@ -42,6 +42,8 @@ enum Fault {
     PositionBeforeOffByOne,
     /// Never stores command ids.
     ForgetsCommands,
+    /// Stores only the first command id of an append.
+    KeepsOneCommand,
     /// Answers a repeated command with the repeat's result.
     AnswersWithTheRepeat,
     /// Never announces commits.
@@ -91,11 +93,12 @@ impl EventStore for FaultyStore {
                     stream.expected = ExpectedVersion::Any;
                 }
             }
-            Fault::ForgetsCommands => request.command = None,
+            Fault::ForgetsCommands => request.commands.clear(),
+            Fault::KeepsOneCommand => request.commands.truncate(1),
             Fault::NonAtomic if request.streams.len() > 1 => {
                 let mut last = None;
                 for stream in request.streams {
-                    let single = AppendRequest { streams: vec![stream], command: None };
+                    let single = AppendRequest { streams: vec![stream], commands: Vec::new() };
                     last = Some(self.inner.append(single).await?);
                 }
                 return last.ok_or(AppendError::Invalid(es_core::InvalidAppend::Empty));
@@ -107,7 +110,7 @@ impl EventStore for FaultyStore {
             }
             _ => {}
         }
-        let retry = request.command.clone();
+        let retry = request.commands.first().cloned();
         match self.inner.append(request).await {
             Err(AppendError::Conflict(mut conflict)) if self.fault == Fault::ConflictWithoutActual => {
                 conflict.actual = Version::INITIAL;
@@ -311,6 +314,9 @@ caught!(a_backend_that_forgets_command_ids_is_caught: Fault::ForgetsCommands =>
     concurrent_appends_with_one_command_id_commit_exactly_once,
     a_conflicting_append_does_not_store_its_command_id,
     an_idempotent_command_executed_twice_is_applied_once,
+);
+caught!(a_backend_that_keeps_one_command_id_per_append_is_caught: Fault::KeepsOneCommand =>
+    commands_sharing_an_append_store_each_id_and_a_repeat_of_any_writes_nothing,
 );
 caught!(a_backend_that_answers_a_repeat_with_its_own_result_is_caught: Fault::AnswersWithTheRepeat =>
     a_command_applied_twice_commits_once_and_the_retry_gets_the_first_result,
