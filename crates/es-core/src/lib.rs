@@ -18,6 +18,7 @@
 
 mod aggregate;
 mod clock;
+mod decide;
 mod event;
 mod ids;
 pub mod limits;
@@ -26,6 +27,7 @@ pub mod memory;
 mod projection;
 mod record;
 mod repository;
+mod runner;
 mod store;
 mod subscription;
 mod tail;
@@ -33,6 +35,7 @@ mod turns;
 
 pub use aggregate::Aggregate;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use decide::{AttemptFuture, Batch, Changes, Decision, Reads, Refreshed, States, load};
 pub use event::{CodecError, DomainEvent, UpcastError, Upcasters, decode_adjacent, encode_adjacent};
 pub use ids::{AggregateId, CommandId, CorrelationId, EventId, ExpectedVersion, Position, Version};
 pub use log::{EventLog, ReadError};
@@ -41,9 +44,8 @@ pub use projection::{
     ProjectionStatus, Rebuildable, StagedGeneration, rebuild,
 };
 pub use record::{Metadata, NewEvent, RecordedEvent, format_created, parse_created, truncate_to_millis};
-pub use repository::{
-    CommandContext, Executed, Loaded, Repository, RepositoryError, Transaction, conflict_backoff, retry_on_conflict,
-};
+pub use repository::{CommandContext, Executed, Loaded, Repository, RepositoryError, Transaction, conflict_backoff};
+pub use runner::{Command, Decode, Encode, Receipt, Runner};
 pub use store::{
     AppendError, AppendRequest, Appended, CheckpointStore, CommandRecord, Commit, EventStore, InvalidAppend, LogOrder,
     Snapshot, SnapshotStore, StoreError, StreamAppend, VersionConflict,

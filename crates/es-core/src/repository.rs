@@ -17,18 +17,19 @@
 //! repositories, one atomic append, every cache updated after the commit.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use thiserror::Error;
 
 use crate::aggregate::Aggregate;
+use crate::decide::{Batch, Decision, load};
 use crate::event::{CodecError, DomainEvent};
 use crate::ids::{AggregateId, CommandId, ExpectedVersion, Version};
 use crate::limits;
 use crate::log::{EventLog, ReadError};
 use crate::record::Metadata;
+use crate::runner::{Command, Receipt, Runner};
 use crate::store::{
     AppendError, AppendRequest, Appended, CommandRecord, Commit, InvalidAppend, Snapshot, SnapshotStore, StoreError,
     StreamAppend, VersionConflict,
@@ -152,29 +153,6 @@ pub enum Executed<A: Aggregate> {
     /// The command was accepted but changes nothing (an idempotent domain
     /// operation): nothing was appended.
     Unchanged(Loaded<A>),
-}
-
-/// Runs `attempt` again while it fails with a version conflict, at most
-/// [`limits::COMMAND_ATTEMPTS_MAX`] times. Each attempt must load afresh
-/// (the failed commit already refreshed the caches involved).
-pub async fn retry_on_conflict<T, E, F, Fut>(mut attempt: F) -> Result<T, RepositoryError<E>>
-where
-    E: std::error::Error + 'static,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, RepositoryError<E>>>,
-{
-    for number in 1..=limits::COMMAND_ATTEMPTS_MAX {
-        match attempt().await {
-            Err(RepositoryError::Conflict(conflict)) => {
-                tracing::debug!(attempt = number, %conflict, "version conflict, deciding again");
-                if number < limits::COMMAND_ATTEMPTS_MAX {
-                    tokio::time::sleep(conflict_backoff(number)).await;
-                }
-            }
-            other => return other,
-        }
-    }
-    Err(RepositoryError::TooManyConflicts(limits::COMMAND_ATTEMPTS_MAX))
 }
 
 /// The pause before deciding again after the `number`th conflict in a row:
@@ -314,43 +292,54 @@ impl<A: Aggregate> Repository<A> {
     }
 
     /// Decides `command` on the aggregate and appends the result, deciding
-    /// again after a version conflict.
+    /// again after a version conflict: a command of one aggregate, run alone
+    /// by the kernel's [`Runner`].
     pub async fn execute(
         &self,
         aggregate_id: AggregateId,
-        command: &A::Command,
+        command: A::Command,
         context: &CommandContext,
-    ) -> Result<Executed<A>, RepositoryError<A::Error>> {
-        if let Some(command_id) = context.command_id
-            && let Some(record) = self.inner.log.store().stored_command(command_id).await?
-        {
-            return Ok(Executed::AlreadyApplied(record));
+    ) -> Result<Executed<A>, RepositoryError<A::Error>>
+    where
+        A::Command: 'static,
+    {
+        let runner = Runner::<Self, A::Error, Shared<A::Error>>::new(self.log().clone(), Arc::clone(&self.inner.turns));
+        let mut plan = Command::new(vec![aggregate_id]);
+        if let Some(command_id) = context.command_id {
+            plan = plan.with_receipt(Receipt {
+                command_id,
+                encode: Box::new(move |decided: &Decided<A>| {
+                    let version = match decided {
+                        Decided::Committed { after, .. } => after.version,
+                        Decided::Unchanged(loaded) => loaded.version,
+                        Decided::Repeat(_) => Version::INITIAL,
+                    };
+                    serde_json::to_string(&CommandResult { aggregate_id, version })
+                        .map_err(|source| CodecError::Json { event_type: "command result".to_owned(), source })
+                }),
+                decode: Box::new(|record| Ok(Decided::Repeat(record.clone()))),
+            });
         }
-        let _turn = self.inner.turns.take(&[aggregate_id]).await;
-        retry_on_conflict(|| async {
-            let mut loaded = self.load(aggregate_id).await?;
-            let events = match loaded.state.decide(command) {
-                Ok(events) => events,
-                // A refusal appends nothing, so no version check would catch a
-                // cached state that another process has moved past: confirm the
-                // refusal on the log's current state before reporting it.
-                Err(_) => {
-                    loaded = self.refresh(aggregate_id).await?;
-                    loaded.state.decide(command).map_err(RepositoryError::Rejected)?
+        let (command, context) = (Arc::new(command), Arc::new(context.clone()));
+        let running = runner.run(self, plan, move |repository, reads| {
+            let (command, context) = (Arc::clone(&command), Arc::clone(&context));
+            Box::pin(async move {
+                let loaded = load(repository, aggregate_id, reads).await?;
+                let events = loaded.state.decide(&command).map_err(RepositoryError::Rejected)?;
+                if events.is_empty() {
+                    return Ok(Decision::unchanged(Decided::Unchanged(loaded)));
                 }
-            };
-            if events.is_empty() {
-                return Ok(Executed::Unchanged(loaded));
-            }
-            let mut transaction = Transaction::new(context);
-            let after = transaction.record(self, &loaded, &events)?;
-            let result = CommandResult { aggregate_id, version: after.version };
-            match transaction.commit(&self.inner.log, &result).await? {
-                Appended::Committed(commit) => Ok(Executed::Committed { commit, events, after }),
-                Appended::AlreadyApplied(record) => Ok(Executed::AlreadyApplied(record)),
-            }
+                let mut batch = Batch::new(&context);
+                let after = batch.add(repository, &loaded, &events)?;
+                Ok(batch.finish(Decided::Committed { events, after }))
+            })
+        });
+        let outcome = running.await.map_err(Shared::into_inner)?;
+        Ok(match outcome {
+            (Decided::Committed { events, after }, Some(commit)) => Executed::Committed { commit, events, after },
+            (Decided::Committed { after, .. } | Decided::Unchanged(after), _) => Executed::Unchanged(after),
+            (Decided::Repeat(record), _) => Executed::AlreadyApplied(record),
         })
-        .await
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<AggregateId, CacheEntry<A>>> {
@@ -418,6 +407,41 @@ impl<A: Aggregate> Repository<A> {
     }
 }
 
+/// What one attempt of [`Repository::execute`] decided.
+enum Decided<A: Aggregate> {
+    Committed {
+        events: Vec<A::Event>,
+        after: Loaded<A>,
+    },
+    Unchanged(Loaded<A>),
+    /// A repeated command id, with its first result.
+    Repeat(CommandRecord),
+}
+
+/// A repository error shared by the commands of one failed append (the
+/// runner hands each a clone); [`Repository::execute`] runs alone, so the
+/// error comes back whole.
+struct Shared<E: std::error::Error + 'static>(Arc<RepositoryError<E>>);
+
+impl<E: std::error::Error + 'static> Clone for Shared<E> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<E: std::error::Error + 'static> From<RepositoryError<E>> for Shared<E> {
+    fn from(error: RepositoryError<E>) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl<E: std::error::Error + 'static> Shared<E> {
+    fn into_inner(self) -> RepositoryError<E> {
+        Arc::try_unwrap(self.0)
+            .unwrap_or_else(|shared| RepositoryError::Store(StoreError::Backend(shared.to_string().into())))
+    }
+}
+
 /// The default result remembered for an idempotent single-aggregate command.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -435,6 +459,9 @@ type AfterCommit = Box<dyn FnOnce(bool) + Send>;
 pub struct Transaction {
     context: CommandContext,
     streams: Vec<StreamAppend>,
+    /// The ids and results of the commands carried out (several when
+    /// commands share the append).
+    commands: Vec<CommandRecord>,
     after_commit: Vec<(AggregateId, AfterCommit)>,
 }
 
@@ -447,7 +474,7 @@ impl std::fmt::Debug for Transaction {
 impl Transaction {
     /// An empty transaction for a command.
     pub fn new(context: &CommandContext) -> Self {
-        Self { context: context.clone(), streams: Vec::new(), after_commit: Vec::new() }
+        Self { context: context.clone(), streams: Vec::new(), commands: Vec::new(), after_commit: Vec::new() }
     }
 
     /// Adds `events` for the aggregate `loaded`, expecting its version to be
@@ -507,12 +534,20 @@ impl Transaction {
         self.streams.iter().flat_map(|stream| &stream.events).map(|event| event.data.len()).sum()
     }
 
+    /// Stores `record` (a command's id and result) in the same append.
+    pub(crate) fn carry(&mut self, record: CommandRecord) {
+        self.commands.push(record);
+    }
+
     /// Whether this transaction and `other` would still fit in one append
-    /// together (the kernel's limits on aggregates, events and bytes).
+    /// together (the kernel's limits on aggregates, events, records and
+    /// bytes).
     pub fn fits_with(&self, other: &Transaction) -> bool {
         let shared = other.streams.iter().filter(|stream| self.position_of(stream.aggregate_id).is_some()).count();
+        let events = self.events() + other.events();
         self.aggregates() + other.aggregates() - shared <= limits::AGGREGATES_PER_APPEND_MAX
-            && self.events() + other.events() <= limits::EVENTS_PER_APPEND_MAX
+            && events <= limits::EVENTS_PER_APPEND_MAX
+            && events + self.commands.len() + other.commands.len() <= limits::RECORDS_PER_APPEND_MAX
             && self.data_bytes() + other.data_bytes() <= limits::APPEND_DATA_BYTES_MAX
     }
 
@@ -546,6 +581,7 @@ impl Transaction {
                 None => self.streams.push(stream),
             }
         }
+        self.commands.extend(other.commands);
         self.after_commit.extend(other.after_commit);
         Ok(())
     }
@@ -557,19 +593,24 @@ impl Transaction {
     /// Appends every member atomically. `result` is what an idempotent retry
     /// of this command will get back.
     pub async fn commit<E: std::error::Error + 'static>(
-        self,
+        mut self,
         log: &EventLog,
         result: &impl Serialize,
     ) -> Result<Appended, RepositoryError<E>> {
-        let commands = match self.context.command_id {
-            Some(command_id) => vec![CommandRecord {
-                command_id,
-                result: serde_json::to_string(result)
-                    .map_err(|source| CodecError::Json { event_type: "command result".to_owned(), source })?,
-            }],
-            None => Vec::new(),
-        };
-        let request = AppendRequest { streams: self.streams, commands };
+        if let Some(command_id) = self.context.command_id {
+            let result = serde_json::to_string(result)
+                .map_err(|source| CodecError::Json { event_type: "command result".to_owned(), source })?;
+            self.carry(CommandRecord { command_id, result });
+        }
+        self.append(log).await
+    }
+
+    /// Appends every member atomically, with the command records it carries.
+    pub(crate) async fn append<E: std::error::Error + 'static>(
+        self,
+        log: &EventLog,
+    ) -> Result<Appended, RepositoryError<E>> {
+        let request = AppendRequest { streams: self.streams, commands: self.commands };
         match log.append(request).await {
             Ok(Appended::Committed(commit)) => {
                 for (_, update) in self.after_commit {

@@ -121,7 +121,7 @@ async fn a_batch_whose_first_member_is_stale_writes_nothing_at_all() {
     let stale = counters.load(id).await.expect("loads");
     // Another process moves the counter on behind the cache's back.
     let other_side = Repository::<Capped>::new(EventLog::new(store.clone(), Arc::new(SystemClock)));
-    other_side.execute(id, &5, &CommandContext::default()).await.expect("the other writer commits");
+    other_side.execute(id, 5, &CommandContext::default()).await.expect("the other writer commits");
 
     let mut batch = Transaction::new(&CommandContext::default());
     let (first, after) = member(&counters, &stale, 4);

@@ -25,7 +25,7 @@ fn deposit(amount: u64) -> AccountCommand {
 
 /// Executes and insists that the command committed; returns its version.
 async fn committed(repository: &Repository<Account>, account: AggregateId, command: &AccountCommand) -> Version {
-    match repository.execute(account, command, &CommandContext::default()).await {
+    match repository.execute(account, command.clone(), &CommandContext::default()).await {
         Ok(Executed::Committed { after, .. }) => after.version,
         other => panic!("expected {command:?} to commit, got {other:?}"),
     }
@@ -40,7 +40,7 @@ pub async fn a_repository_decides_and_appends_a_command(factory: &dyn BackendFac
     let repository = Repository::<Account>::new(backend.log());
     let account = AggregateId::random();
 
-    match repository.execute(account, &open(), &CommandContext::default()).await {
+    match repository.execute(account, open(), &CommandContext::default()).await {
         Ok(Executed::Committed { commit, events, after }) => {
             assert_eq!(commit.versions, vec![(account, Version(1))]);
             assert_eq!(events, vec![AccountEvent::Opened { owner: "ada".to_owned() }]);
@@ -55,7 +55,7 @@ pub async fn a_repository_decides_and_appends_a_command(factory: &dyn BackendFac
         actor: Some("teller-7".to_owned()),
     };
     let context = CommandContext { command_id: None, metadata: metadata.clone() };
-    match repository.execute(account, &deposit(10), &context).await {
+    match repository.execute(account, deposit(10), &context).await {
         Ok(Executed::Committed { commit, after, .. }) => {
             assert_eq!(commit.versions, vec![(account, Version(2))]);
             assert_eq!(after.state, Account { owner: Some("ada".to_owned()), balance: 10, deposits: 1 });
@@ -95,7 +95,7 @@ pub async fn a_refused_command_writes_nothing(factory: &dyn BackendFactory) {
         (unopened, deposit(5), AccountError::NotOpen),
     ];
     for (target, command, reason) in refusals {
-        match repository.execute(target, &command, &CommandContext::default()).await {
+        match repository.execute(target, command.clone(), &CommandContext::default()).await {
             Err(RepositoryError::Rejected(refused)) => assert_eq!(refused, reason, "{command:?}"),
             other => panic!("{command:?} must be refused with {reason:?}, got {other:?}"),
         }
@@ -119,14 +119,14 @@ pub async fn two_repositories_writing_one_aggregate_both_succeed_by_retrying_con
     assert_eq!(second.load(account).await.expect("load").version, Version(1), "the second cache holds version 1");
     assert_eq!(committed(&first, account, &deposit(5)).await, Version(2));
 
-    match second.execute(account, &deposit(7), &CommandContext::default()).await {
+    match second.execute(account, deposit(7), &CommandContext::default()).await {
         Ok(Executed::Committed { after, commit, .. }) => {
             assert_eq!(commit.versions, vec![(account, Version(3))], "decided again on the reloaded version");
             assert_eq!(after.state.balance, 12, "the retry decided on the other repository's deposit too");
         }
         other => panic!("a command on a stale cache must succeed after a retry, got {other:?}"),
     }
-    let withdrawal = first.execute(account, &AccountCommand::Withdraw { amount: 12 }, &CommandContext::default()).await;
+    let withdrawal = first.execute(account, AccountCommand::Withdraw { amount: 12 }, &CommandContext::default()).await;
     match withdrawal {
         Ok(Executed::Committed { after, .. }) => assert_eq!((after.version, after.state.balance), (Version(4), 0)),
         other => panic!("the first repository must see the second's deposit after its conflict, got {other:?}"),
@@ -137,7 +137,7 @@ pub async fn two_repositories_writing_one_aggregate_both_succeed_by_retrying_con
         tasks.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
             for _ in 0..DEPOSITS_EACH {
-                let outcome = repository.execute(account, &deposit(amount), &CommandContext::default()).await;
+                let outcome = repository.execute(account, deposit(amount), &CommandContext::default()).await;
                 outcomes.push(outcome.map(|executed| matches!(executed, Executed::Committed { .. })));
             }
             outcomes
@@ -176,7 +176,7 @@ pub async fn an_idempotent_command_executed_twice_is_applied_once(factory: &dyn 
     let command_id = CommandId::random();
     let context = CommandContext { command_id: Some(command_id), metadata: Metadata::default() };
 
-    match repository.execute(account, &deposit(10), &context).await {
+    match repository.execute(account, deposit(10), &context).await {
         Ok(Executed::Committed { after, .. }) => assert_eq!(after.version, Version(2)),
         other => panic!("the first execution must commit, got {other:?}"),
     }
@@ -192,7 +192,7 @@ pub async fn an_idempotent_command_executed_twice_is_applied_once(factory: &dyn 
         ("another repository", &other_process, deposit(10)),
         ("a different command", &repository, deposit(99)),
     ] {
-        match repeat.execute(account, &command, &context).await {
+        match repeat.execute(account, command, &context).await {
             Ok(Executed::AlreadyApplied(record)) => assert_eq!(record, stored, "{who} gets the first result"),
             other => panic!("{who} repeating the command id must get AlreadyApplied, got {other:?}"),
         }

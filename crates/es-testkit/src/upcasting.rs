@@ -129,11 +129,11 @@ pub async fn a_repository_decides_on_upcast_events(factory: &dyn BackendFactory)
     assert_eq!(loaded.state, Account { owner: Some("ada".to_owned()), balance: 47, deposits: 3 });
 
     let context = es_core::CommandContext::default();
-    match repository.execute(account, &AccountCommand::Withdraw { amount: 48 }, &context).await {
+    match repository.execute(account, AccountCommand::Withdraw { amount: 48 }, &context).await {
         Err(RepositoryError::Rejected(AccountError::InsufficientFunds { balance: 47, requested: 48 })) => {}
         other => panic!("a withdrawal over the upcast balance must be refused, got {other:?}"),
     }
-    match repository.execute(account, &AccountCommand::Withdraw { amount: 47 }, &context).await {
+    match repository.execute(account, AccountCommand::Withdraw { amount: 47 }, &context).await {
         Ok(es_core::Executed::Committed { after, .. }) => {
             assert_eq!((after.version, after.state.balance), (Version(5), 0));
         }

@@ -5,6 +5,8 @@
 //! takes them along in that append too ([`ticketing::bucket::following`]):
 //! they open on publication, follow a reschedule and close on cancellation.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use es_core::{AggregateId, CommandContext, Loaded};
 use ticketing::{
@@ -37,12 +39,14 @@ impl Shop {
     /// Creates a venue; returns its new id.
     pub async fn create_venue(&self, context: &CommandContext, profile: VenueProfile) -> Result<VenueId, AppError> {
         let venue_id = VenueId::from(AggregateId::random());
-        let command = &VenueCommand::Create(profile);
-        self.run(context, &[venue_id.into()], move |reads| {
+        let job = Arc::new((context.clone(), VenueCommand::Create(profile)));
+        self.run(context, &[venue_id.into()], move |shop, reads| {
+            let job = Arc::clone(&job);
             Box::pin(async move {
-                let venue = load(self.venues(), venue_id, reads).await?;
+                let (context, command) = &*job;
+                let venue = load(shop.venues(), venue_id, reads).await?;
                 let mut batch = Batch::new(context);
-                batch.add(self.venues(), &venue, &decide(&venue, command)?)?;
+                batch.add(shop.venues(), &venue, &decide(&venue, command)?)?;
                 Ok(batch.finish(venue_id))
             })
         })
@@ -52,12 +56,14 @@ impl Shop {
     /// Deletes a venue, unless a published concert still has to take place
     /// there.
     pub async fn delete_venue(&self, context: &CommandContext, venue_id: VenueId) -> Result<(), AppError> {
-        let command = &VenueCommand::Delete { now: self.now() };
-        self.run(context, &[venue_id.into()], move |reads| {
+        let job = Arc::new((context.clone(), VenueCommand::Delete { now: self.now() }));
+        self.run(context, &[venue_id.into()], move |shop, reads| {
+            let job = Arc::clone(&job);
             Box::pin(async move {
-                let venue = load(self.venues(), venue_id, reads).await?;
+                let (context, command) = &*job;
+                let venue = load(shop.venues(), venue_id, reads).await?;
                 let mut batch = Batch::new(context);
-                batch.add(self.venues(), &venue, &decide(&venue, command)?)?;
+                batch.add(shop.venues(), &venue, &decide(&venue, command)?)?;
                 Ok(batch.finish(()))
             })
         })
@@ -70,10 +76,12 @@ impl Shop {
     pub async fn create_concert(&self, context: &CommandContext, form: ConcertForm) -> Result<ConcertId, AppError> {
         let concert_id = ConcertId::from(AggregateId::random());
         let venue_id = form.venue_id;
-        let form = &form;
-        self.run(context, &[concert_id.into(), venue_id.into()], move |reads| {
+        let job = Arc::new((context.clone(), form));
+        self.run(context, &[concert_id.into(), venue_id.into()], move |shop, reads| {
+            let job = Arc::clone(&job);
             Box::pin(async move {
-                let venue = load(self.venues(), venue_id, reads).await?;
+                let (context, form) = &*job;
+                let venue = load(shop.venues(), venue_id, reads).await?;
                 if venue.state.is_deleted() {
                     return Err(rejected(VenueError::Deleted));
                 }
@@ -88,10 +96,10 @@ impl Shop {
                     genre: form.genre.clone(),
                     image_url: form.image_url.clone(),
                 });
-                let concert = load(self.concerts(), concert_id, reads).await?;
+                let concert = load(shop.concerts(), concert_id, reads).await?;
                 let mut batch = Batch::new(context);
-                batch.add(self.concerts(), &concert, &decide(&concert, &command)?)?;
-                batch.add(self.venues(), &venue, &[])?;
+                batch.add(shop.concerts(), &concert, &decide(&concert, &command)?)?;
+                batch.add(shop.venues(), &venue, &[])?;
                 Ok(batch.finish(concert_id))
             })
         })
@@ -120,7 +128,7 @@ impl Shop {
         let venue_id = self.venue_of(concert_id).await?;
         let schedule = ConcertCommand::Schedule { starts_at, ends_at, now: self.now() };
         let book = VenueCommand::Book { concert_id, starts_at, ends_at };
-        self.with_venue(context, concert_id, venue_id, &schedule, |_| Some(book.clone())).await
+        self.with_venue(context, concert_id, venue_id, schedule, move |_| Some(book.clone())).await
     }
 
     /// Offers a ticket type on a draft concert; returns its new id.
@@ -133,12 +141,14 @@ impl Shop {
         quantity: Quantity,
     ) -> Result<TicketTypeId, AppError> {
         let ticket_type_id = TicketTypeId(uuid::Uuid::now_v7());
-        let command = &ConcertCommand::AddTicketType { ticket_type_id, name, price, quantity };
-        self.run(context, &[concert_id.into()], move |reads| {
+        let job = Arc::new((context.clone(), ConcertCommand::AddTicketType { ticket_type_id, name, price, quantity }));
+        self.run(context, &[concert_id.into()], move |shop, reads| {
+            let job = Arc::clone(&job);
             Box::pin(async move {
-                let concert = load(self.concerts(), concert_id, reads).await?;
+                let (context, command) = &*job;
+                let concert = load(shop.concerts(), concert_id, reads).await?;
                 let mut batch = Batch::new(context);
-                batch.add(self.concerts(), &concert, &decide(&concert, command)?)?;
+                batch.add(shop.concerts(), &concert, &decide(&concert, command)?)?;
                 Ok(batch.finish(ticket_type_id))
             })
         })
@@ -161,7 +171,7 @@ impl Shop {
         let venue_id = self.venue_of(concert_id).await?;
         let publish = ConcertCommand::Publish { now: self.now(), buckets: self.buckets_per_concert() };
         let mark = VenueCommand::MarkBookingPublished { concert_id };
-        self.with_venue(context, concert_id, venue_id, &publish, |_| Some(mark.clone())).await
+        self.with_venue(context, concert_id, venue_id, publish, move |_| Some(mark.clone())).await
     }
 
     /// Calls a concert off and frees its venue booking (if it was ever
@@ -169,7 +179,7 @@ impl Shop {
     pub async fn cancel_concert(&self, context: &CommandContext, concert_id: ConcertId) -> Result<(), AppError> {
         let venue_id = self.venue_of(concert_id).await?;
         let release = VenueCommand::ReleaseBooking { concert_id };
-        self.with_venue(context, concert_id, venue_id, &ConcertCommand::Cancel, |venue| {
+        self.with_venue(context, concert_id, venue_id, ConcertCommand::Cancel, move |venue| {
             venue.bookings().contains_key(&concert_id).then(|| release.clone())
         })
         .await
@@ -193,12 +203,14 @@ impl Shop {
         concert_id: ConcertId,
         command: ConcertCommand,
     ) -> Result<(), AppError> {
-        let command = &command;
-        self.run(context, &[concert_id.into()], move |reads| {
+        let job = Arc::new((context.clone(), command));
+        self.run(context, &[concert_id.into()], move |shop, reads| {
+            let job = Arc::clone(&job);
             Box::pin(async move {
-                let concert = load(self.concerts(), concert_id, reads).await?;
+                let (context, command) = &*job;
+                let concert = load(shop.concerts(), concert_id, reads).await?;
                 let mut batch = Batch::new(context);
-                self.concert_and_buckets(&mut batch, concert_id, &concert, command, reads).await?;
+                shop.concert_and_buckets(&mut batch, concert_id, &concert, command, reads).await?;
                 Ok(batch.finish(()))
             })
         })
@@ -212,21 +224,23 @@ impl Shop {
         context: &CommandContext,
         concert_id: ConcertId,
         venue_id: VenueId,
-        concert_command: &ConcertCommand,
-        venue_command: impl Fn(&ticketing::Venue) -> Option<VenueCommand> + Sync,
+        concert_command: ConcertCommand,
+        venue_command: impl Fn(&ticketing::Venue) -> Option<VenueCommand> + Send + Sync + 'static,
     ) -> Result<(), AppError> {
-        let venue_command = &venue_command;
-        self.run(context, &[concert_id.into(), venue_id.into()], move |reads| {
+        let job = Arc::new((context.clone(), concert_command, venue_command));
+        self.run(context, &[concert_id.into(), venue_id.into()], move |shop, reads| {
+            let job = Arc::clone(&job);
             Box::pin(async move {
-                let concert = load(self.concerts(), concert_id, reads).await?;
-                let venue = load(self.venues(), venue_id, reads).await?;
+                let (context, concert_command, venue_command) = &*job;
+                let concert = load(shop.concerts(), concert_id, reads).await?;
+                let venue = load(shop.venues(), venue_id, reads).await?;
                 let mut batch = Batch::new(context);
-                self.concert_and_buckets(&mut batch, concert_id, &concert, concert_command, reads).await?;
+                shop.concert_and_buckets(&mut batch, concert_id, &concert, concert_command, reads).await?;
                 let venue_events = match venue_command(&venue.state) {
                     Some(command) => decide(&venue, &command)?,
                     None => Vec::new(),
                 };
-                batch.add(self.venues(), &venue, &venue_events)?;
+                batch.add(shop.venues(), &venue, &venue_events)?;
                 Ok(batch.finish(()))
             })
         })

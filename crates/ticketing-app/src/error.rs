@@ -97,7 +97,7 @@ impl From<AttemptError> for AppError {
     fn from(error: AttemptError) -> Self {
         match error {
             RepositoryError::Rejected(refused) => refused.into(),
-            // A conflict only escapes `retry_on_conflict` as `TooManyConflicts`.
+            // A conflict only escapes the runner as `TooManyConflicts`.
             RepositoryError::Conflict(_) | RepositoryError::TooManyConflicts(_) => AppError::Busy,
             // The domain's limits keep every append far within the kernel's,
             // so an invalid append is a bug, reported like a backend failure.

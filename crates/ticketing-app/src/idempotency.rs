@@ -19,12 +19,12 @@
 
 use std::future::Future;
 
-use es_core::{CodecError, CommandRecord, RepositoryError};
+use es_core::{CodecError, CommandId, CommandRecord, Receipt, RepositoryError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use ticketing::RefusalKind;
 
-use crate::error::{AttemptError, Refused};
+use crate::error::{AppError, AttemptError, Refused};
 
 tokio::task_local! {
     static REQUEST: Fingerprint;
@@ -65,20 +65,43 @@ struct StoredDocument {
     result: serde_json::Value,
 }
 
+/// How a command with `command_id` keeps its result: with the current
+/// request's fingerprint, taken now (the command may be decided in another
+/// task, a lane's), and answering a repeat only to the same request.
+pub(crate) fn receipt<T: Serialize + DeserializeOwned>(command_id: CommandId) -> Receipt<T, AppError> {
+    let request = current();
+    Receipt {
+        command_id,
+        encode: Box::new(move |result| {
+            serde_json::to_string(&Stored { request, result })
+                .map_err(|source| CodecError::Json { event_type: "command result".to_owned(), source })
+        }),
+        decode: Box::new(move |record| first_result_for(request, record).map_err(AppError::from)),
+    }
+}
+
 /// `result` as the current request stores it with its command id.
-pub(crate) fn stored<T: Serialize>(result: &T) -> Stored<'_, T> {
+#[cfg(test)]
+fn stored<T: Serialize>(result: &T) -> Stored<'_, T> {
     Stored { request: current(), result }
 }
 
 /// The first result of a repeated command id, refused when the current
 /// request is not the one that caused it.
-pub(crate) fn first_result<T: DeserializeOwned>(record: &CommandRecord) -> Result<T, AttemptError> {
+#[cfg(test)]
+fn first_result<T: DeserializeOwned>(record: &CommandRecord) -> Result<T, AttemptError> {
+    first_result_for(current(), record)
+}
+
+/// The first result of a repeated command id, refused when `now` is the
+/// fingerprint of another request than the one that caused it.
+fn first_result_for<T: DeserializeOwned>(now: Option<Fingerprint>, record: &CommandRecord) -> Result<T, AttemptError> {
     let (request, result) = match serde_json::from_str::<StoredDocument>(&record.result) {
         Ok(stored) => (stored.request, stored.result),
         // Stored before fingerprints were: the bare result.
         Err(_) => (None, serde_json::from_str(&record.result).map_err(unreadable)?),
     };
-    if let (Some(first), Some(now)) = (request, current())
+    if let (Some(first), Some(now)) = (request, now)
         && first != now
     {
         return Err(RepositoryError::Rejected(Refused::Domain {
@@ -97,8 +120,6 @@ fn unreadable(source: serde_json::Error) -> AttemptError {
 
 #[cfg(test)]
 mod tests {
-    use es_core::CommandId;
-
     use super::*;
 
     fn fingerprint(n: u128) -> Fingerprint {

@@ -3,15 +3,14 @@
 //! The domain (`ticketing`) decides; this crate does everything around a
 //! decision that the domain must not: it reads the clock, mints ids and
 //! ticket codes, loads aggregates through their repositories, appends the
-//! events of every aggregate a rule spans in one atomic
-//! [`es_core::Transaction`], retries on version conflicts, and turns every
-//! failure into one [`AppError`] that the HTTP layer maps without knowing
-//! domain variants.
-//!
-//! A refusal decided on a cached state may be stale (another process may
-//! have moved the aggregate on), and a refusal appends nothing, so no version
-//! check would notice: every handler confirms a refusal on freshly read
-//! states before reporting it, as `Repository::execute` does.
+//! events of every aggregate a rule spans in one atomic append, and turns
+//! every failure into one [`AppError`] that the HTTP layer maps without
+//! knowing domain variants. Every handler runs its command through the
+//! kernel's one runner ([`es_core::Runner`]): it retries on version
+//! conflicts, confirms a refusal decided on cached states on fresh ones (a
+//! refusal appends nothing, so no version check would notice a stale
+//! cache), and lets reservations and checkouts on a busy concert share
+//! appends.
 
 mod buckets;
 mod catalog;
@@ -19,7 +18,6 @@ mod codes;
 mod error;
 mod expiry;
 pub mod idempotency;
-mod lanes;
 mod paging;
 pub mod queries;
 mod sales;

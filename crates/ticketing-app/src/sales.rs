@@ -102,9 +102,7 @@ impl Shop {
         });
         // Read the cart here, beside the other buyers, rather than in the
         // concert's lane, where commands are decided one at a time.
-        if context.command_id.is_none() {
-            let _ = self.carts().load(cart_id.into()).await;
-        }
+        let _ = self.carts().load(cart_id.into()).await;
         let shared_context = Arc::new(context.clone());
         self.run_shared(context, &[concert_id.into(), cart_id.into()], move |shop, reads| {
             let (hold, context) = (hold.clone(), Arc::clone(&shared_context));
@@ -145,13 +143,15 @@ impl Shop {
     ) -> Result<(), AppError> {
         let cart_id = CartId::of(customer);
         let keeper = self.keeper_of_item(cart_id, hold_id).await?;
-        self.run(context, &[keeper.aggregate_id(), cart_id.into()], move |reads| {
+        let shared_context = Arc::new(context.clone());
+        self.run(context, &[keeper.aggregate_id(), cart_id.into()], move |shop, reads| {
+            let context = Arc::clone(&shared_context);
             Box::pin(async move {
-                let cart = load(self.carts(), cart_id, reads).await?;
+                let cart = load(shop.carts(), cart_id, reads).await?;
                 let cart_events = decide(&cart, &CartCommand::RemoveItem { item_id: hold_id })?;
-                let mut batch = Batch::new(context);
-                batch.add(self.carts(), &cart, &cart_events)?;
-                self.release_at(&mut batch, keeper, hold_id, reads).await?;
+                let mut batch = Batch::new(&context);
+                batch.add(shop.carts(), &cart, &cart_events)?;
+                shop.release_at(&mut batch, keeper, hold_id, reads).await?;
                 Ok(batch.finish(()))
             })
         })
@@ -181,21 +181,21 @@ impl Shop {
             involved.dedup();
             // One command id per group would make the sweep idempotent across
             // processes; without one, a settled hold is simply passed over.
-            let context = &CommandContext::default();
-            let group = &group;
+            let group = Arc::new(group);
             expired += self
-                .run(context, &involved, move |reads| {
+                .run(&CommandContext::default(), &involved, move |shop, reads| {
+                    let group = Arc::clone(&group);
                     Box::pin(async move {
-                        let mut batch = Batch::new(context);
-                        let settled = self.expire_at(&mut batch, keeper, group, now, reads).await?;
+                        let mut batch = Batch::new(&CommandContext::default());
+                        let settled = shop.expire_at(&mut batch, keeper, &group, now, reads).await?;
                         // A group holds each cart's holds side by side (`in_groups`).
                         for holds in group.chunk_by(|one, other| one.cart_id == other.cart_id) {
-                            let cart = load(self.carts(), holds[0].cart_id, reads).await?;
+                            let cart = load(shop.carts(), holds[0].cart_id, reads).await?;
                             let mine = holds.iter().filter(|hold| settled.contains(&hold.hold_id));
                             let commands =
                                 mine.map(|hold| (hold.hold_id, CartCommand::ExpireItem { item_id: hold.hold_id, now }));
                             let (events, _) = decide_each(&cart, commands)?;
-                            batch.add(self.carts(), &cart, &events)?;
+                            batch.add(shop.carts(), &cart, &events)?;
                         }
                         Ok(batch.finish(settled.len()))
                     })
@@ -293,10 +293,12 @@ impl Shop {
         let now = self.now();
         let mut involved: Vec<AggregateId> = door.into_iter().map(AggregateId::from).collect();
         involved.push(order_id.into());
-        let code = &code;
-        self.run(context, &involved, move |reads| {
+        let job = Arc::new((context.clone(), code));
+        self.run(context, &involved, move |shop, reads| {
+            let job = Arc::clone(&job);
             Box::pin(async move {
-                let order = load(self.orders(), order_id, reads).await?;
+                let (context, code) = &*job;
+                let order = load(shop.orders(), order_id, reads).await?;
                 let ticket_concert = order.state.ticket(code).map(|ticket| ticket.line.concert_id);
                 let Some(door) = door.or(ticket_concert) else {
                     let absent = match order.state.placed() {
@@ -305,7 +307,7 @@ impl Shop {
                     };
                     return Err(rejected(absent));
                 };
-                let concert = load(self.concerts(), door, reads).await?;
+                let concert = load(shop.concerts(), door, reads).await?;
                 if concert.state.details().is_none() {
                     return Err(rejected(ConcertError::NotFound));
                 }
@@ -316,8 +318,8 @@ impl Shop {
                     now,
                 };
                 let mut batch = Batch::new(context);
-                batch.add(self.orders(), &order, &decide(&order, &command)?)?;
-                batch.add(self.concerts(), &concert, &[])?;
+                batch.add(shop.orders(), &order, &decide(&order, &command)?)?;
+                batch.add(shop.concerts(), &concert, &[])?;
                 Ok(batch.finish(()))
             })
         })

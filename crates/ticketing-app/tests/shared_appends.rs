@@ -1,4 +1,5 @@
-//! Reservations and checkouts on one concert share appends (`lanes.rs`):
+//! Reservations and checkouts on one concert share appends (the kernel's
+//! runner, `es_core::Runner`), with or without an `Idempotency-Key`:
 //! many buyers at once are decided one after the other and appended
 //! together. These tests hold that sharing to the rules every command
 //! keeps alone: never more tickets held and sold than exist, at any version
@@ -9,13 +10,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use es_core::{CommandContext, DomainEvent, EventLog, ManualClock, Position, SnapshotStore};
+use es_core::{CommandContext, CommandId, DomainEvent, EventLog, ManualClock, Position, SnapshotStore};
 use es_sqlite::{Durability, SqliteEventStore};
 use tempfile::TempDir;
 use ticketing::{
     Address, Capacity, ConcertEvent, ConcertId, Currency, CustomerId, Money, Name, Quantity, RefusalKind, TicketTypeId,
     VenueProfile,
 };
+use ticketing_app::idempotency::{Fingerprint, for_request};
 use ticketing_app::{AppError, ConcertForm, RandomTicketCodes, Shop};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -216,5 +218,100 @@ async fn a_refusal_in_a_shared_round_is_confirmed_on_the_log_where_it_can_turn_i
     assert_eq!((held, refused), (2, 3), "{outcomes:?}");
     let (most, _) = audit(&fixture, concert_id).await?;
     assert!(most <= 2, "held + sold reached {most} at some version");
+    Ok(())
+}
+
+/// A command with an `Idempotency-Key` as the web edge runs it: its id and
+/// the request's fingerprint.
+async fn keyed<F: std::future::Future>(
+    key: CommandId,
+    request: u128,
+    work: impl FnOnce(CommandContext) -> F,
+) -> F::Output {
+    let context = CommandContext { command_id: Some(key), ..CommandContext::default() };
+    for_request(Fingerprint(uuid::Uuid::from_u128(request)), work(context)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn buyers_with_idempotency_keys_share_appends_and_each_retry_gets_its_first_result() -> TestResult {
+    let fixture = open()?;
+    let (concert_id, ticket_type_id) = on_sale(&fixture.shop, 100).await?;
+    let appends_before = fixture.store.stats().appends();
+
+    let buyers: Vec<_> = (0..200_u128)
+        .map(|n| {
+            let shop = Arc::clone(&fixture.shop);
+            tokio::spawn(async move {
+                let buyer = CustomerId(uuid::Uuid::now_v7());
+                let (reserve_key, checkout_key) = (CommandId::random(), CommandId::random());
+                let reserving = |context| {
+                    let shop = Arc::clone(&shop);
+                    async move { shop.reserve(&context, buyer, concert_id, ticket_type_id, one()).await }
+                };
+                keyed(reserve_key, 2 * n, reserving).await?;
+                let checking_out = |context| {
+                    let shop = Arc::clone(&shop);
+                    async move { shop.checkout(&context, buyer).await }
+                };
+                let order_id = keyed(checkout_key, 2 * n + 1, checking_out).await?;
+                Ok::<_, AppError>((buyer, checkout_key, 2 * n + 1, order_id))
+            })
+        })
+        .collect();
+    let mut bought = Vec::new();
+    for buyer in buyers {
+        match buyer.await? {
+            Ok(purchase) => bought.push(purchase),
+            Err(AppError::Rejected { kind: RefusalKind::Conflict, .. }) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    assert_eq!(bought.len(), 100, "exactly the tickets that exist are sold");
+    let appends = fixture.store.stats().appends() - appends_before;
+    assert!(appends < 200, "200 keyed commands that changed something took {appends} appends: nothing was shared");
+
+    // Every retry with the same key and request answers the first order and
+    // writes nothing; the key on another request is refused.
+    let before_retries = fixture.store.stats().appends();
+    for (buyer, key, request, order_id) in &bought {
+        let shop = Arc::clone(&fixture.shop);
+        let again = keyed(*key, *request, |context| async move { shop.checkout(&context, *buyer).await }).await?;
+        assert_eq!(again, *order_id);
+    }
+    assert_eq!(fixture.store.stats().appends(), before_retries, "retries write nothing");
+    let (buyer, key, _, _) = bought[0];
+    let shop = Arc::clone(&fixture.shop);
+    let reused = keyed(key, u128::MAX, |context| async move { shop.checkout(&context, buyer).await }).await;
+    assert!(matches!(reused, Err(AppError::Rejected { kind: RefusalKind::Invalid, .. })), "{reused:?}");
+    let (most, sold) = audit(&fixture, concert_id).await?;
+    assert_eq!((sold, most <= 100), (100, true), "held + sold reached {most}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_key_sent_many_times_at_once_reserves_once_and_answers_every_try_alike() -> TestResult {
+    let fixture = open()?;
+    let (concert_id, ticket_type_id) = on_sale(&fixture.shop, 100).await?;
+    let buyer = CustomerId(uuid::Uuid::now_v7());
+    let key = CommandId::random();
+
+    let tries: Vec<_> = (0..20)
+        .map(|_| {
+            let shop = Arc::clone(&fixture.shop);
+            tokio::spawn(keyed(key, 7, move |context| async move {
+                shop.reserve(&context, buyer, concert_id, ticket_type_id, one()).await
+            }))
+        })
+        .collect();
+    let mut holds = Vec::new();
+    for try_ in tries {
+        holds.push(try_.await??.hold_id);
+    }
+    holds.dedup();
+    assert_eq!(holds.len(), 1, "every try answers the one reservation");
+    let cart = fixture.shop.carts().refresh(ticketing::CartId::of(buyer).into()).await?;
+    assert_eq!(cart.state.items().len(), 1, "one item in the cart");
+    let (most, _) = audit(&fixture, concert_id).await?;
+    assert_eq!(most, 1, "one ticket held");
     Ok(())
 }

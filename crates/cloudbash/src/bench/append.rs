@@ -99,7 +99,7 @@ async fn once(workload: &Workload, common: &Common) -> anyhow::Result<Measuremen
                 for _ in 0..commands_per_aggregate {
                     for aggregate in &mine {
                         let began = Instant::now();
-                        repository.execute(*aggregate, &Reserve::seats(seats), &context).await?;
+                        repository.execute(*aggregate, Reserve::seats(seats), &context).await?;
                         latencies.push(began.elapsed());
                     }
                 }

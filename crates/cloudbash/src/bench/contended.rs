@@ -70,7 +70,7 @@ async fn once(args: &ContendedArgs, common: &Common) -> anyhow::Result<Measureme
                     }
                     let aggregate = hot[(number % hot.len() as u64) as usize];
                     let began = Instant::now();
-                    match repository.execute(aggregate, &Reserve::seats(1), &context).await {
+                    match repository.execute(aggregate, Reserve::seats(1), &context).await {
                         Ok(_) => tally.latencies.push(began.elapsed()),
                         Err(RepositoryError::TooManyConflicts(_)) => tally.gave_up += 1,
                         Err(other) => return Err(other),
