@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use es_core::{CancellationToken, Clock, EventLog, EventStore, ProjectionRunner, SnapshotStore, SystemClock};
+use es_core::{
+    CancellationToken, Clock, EventLog, EventStore, ProjectionRunner, SnapshotStore, SystemClock, lowest_position,
+};
 use es_sqlite::{DATABASE_FILE, Durability, SqliteEventStore};
 use ticketing_api::auth::{AuthState, LOCAL_ISSUER, LocalSigner, Secret, TrustedIssuer, Verifier};
 use ticketing_api::edge::{self, EdgeLimits};
@@ -143,36 +145,42 @@ impl Host {
             Backends::Embedded => 0,
             Backends::Aws { .. } => ticketing_app::BUCKETS_PER_CONCERT_MAX,
         });
-        let (log, snapshots, queries, readiness, sqlite): (EventLog, Arc<dyn SnapshotStore>, Arc<dyn Queries>, _, _) =
-            match &config.backends {
-                Backends::Embedded => {
-                    let store = open_store(&config.data_dir)?;
-                    let log = EventLog::new(store.clone(), Arc::clone(&clock));
-                    let read_models = ReadModels::open(&store).context("opening the read models")?;
-                    let queries = SqliteQueries::open(store.path(), &read_models).context("opening the read side")?;
-                    for projection in read_models.projections() {
-                        let runner = ProjectionRunner::new(log.clone(), projection);
-                        tasks.spawn(runner.run(shutdown.clone()));
-                    }
-                    let queries: Arc<dyn Queries> = Arc::new(queries);
-                    let readiness: Arc<dyn Readiness> =
-                        Arc::new(EmbeddedReadiness { store: Arc::clone(&store), queries: Arc::clone(&queries) });
-                    (log, store.clone(), queries, readiness, Some(store))
+        let (log, snapshots, queries, readiness, sqlite, progress): (
+            EventLog,
+            Arc<dyn SnapshotStore>,
+            Arc<dyn Queries>,
+            _,
+            _,
+            _,
+        ) = match &config.backends {
+            Backends::Embedded => {
+                let store = open_store(&config.data_dir)?;
+                let log = EventLog::new(store.clone(), Arc::clone(&clock));
+                let read_models = ReadModels::open(&store).context("opening the read models")?;
+                let queries = SqliteQueries::open(store.path(), &read_models).context("opening the read side")?;
+                let mut statuses = Vec::new();
+                for projection in read_models.projections() {
+                    let runner = ProjectionRunner::new(log.clone(), projection);
+                    statuses.push(runner.status());
+                    tasks.spawn(runner.run(shutdown.clone()));
                 }
-                Backends::Aws { args, database_url, bus } => {
-                    let backends = AwsBackends::open(args, database_url).await?;
-                    if *bus {
-                        backends.spawn_bus(&mut tasks, &shutdown).await?;
-                    }
-                    let store: Arc<dyn EventStore> = backends.store.clone();
-                    let log = EventLog::new(store, Arc::clone(&clock));
-                    let readiness: Arc<dyn Readiness> = Arc::new(AwsReadiness {
-                        store: Arc::clone(&backends.store),
-                        queries: backends.queries.clone(),
-                    });
-                    (log, backends.store.clone(), Arc::new(backends.queries.clone()), readiness, None)
+                let queries: Arc<dyn Queries> = Arc::new(queries);
+                let readiness: Arc<dyn Readiness> =
+                    Arc::new(EmbeddedReadiness { store: Arc::clone(&store), queries: Arc::clone(&queries) });
+                (log, store.clone(), queries, readiness, Some(store), Some(lowest_position(statuses)))
+            }
+            Backends::Aws { args, database_url, bus } => {
+                let backends = AwsBackends::open(args, database_url).await?;
+                if *bus {
+                    backends.spawn_bus(&mut tasks, &shutdown).await?;
                 }
-            };
+                let store: Arc<dyn EventStore> = backends.store.clone();
+                let log = EventLog::new(store, Arc::clone(&clock));
+                let readiness: Arc<dyn Readiness> =
+                    Arc::new(AwsReadiness { store: Arc::clone(&backends.store), queries: backends.queries.clone() });
+                (log, backends.store.clone(), Arc::new(backends.queries.clone()), readiness, None, None)
+            }
+        };
         let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
         let shop = Arc::new(shop.with_buckets_per_concert(buckets));
         // Hold expiry follows the log where the bus runs: one process of a shared log is enough.
@@ -186,6 +194,10 @@ impl Host {
             .with_queries(Arc::clone(&queries))
             .with_shutdown(shutdown.clone())
             .with_readiness(readiness);
+        let api_state = match progress {
+            Some(progress) => api_state.with_progress(progress),
+            None => api_state,
+        };
         let api = router(api_state);
         // The pages call the API in-process. Signing users in without an identity provider hands out the organiser's
         // role to whoever asks, so it exists only where the operator asked for it.

@@ -112,21 +112,27 @@ fn lag_sees_every_commit_reach_the_read_models() {
 
 #[test]
 fn a_flash_sale_over_http_sells_every_ticket_once_and_the_log_and_read_models_agree() {
-    let args = ["flash-sale", "--tickets", "20", "--buyers", "40", "--connections", "4"];
-    let line = &bench(&args)[0];
-    assert_common_fields(line, "flash-sale");
-    assert_eq!(line["purchases"], 20, "{line}");
-    assert_eq!(line["refusedSoldOut"], 20, "{line}");
-    assert_eq!(line["oversold"], 0, "{line}");
-    assert_eq!(line["orphanHolds"], 0, "{line}");
-    assert_eq!(line["errors5xx"], 0, "{line}");
-    assert_eq!(line["otherErrors"], 0, "{line}");
-    assert_eq!(line["lostPurchases"], 0, "{line}");
-    assert_eq!(line["versionsOverQuantity"], 0, "{line}");
-    assert_eq!((line["soldLog"].as_u64(), line["soldReadModel"].as_u64()), (Some(20), Some(20)));
-    assert_eq!((line["orderTicketsLog"].as_u64(), line["orderTicketsReadModel"].as_u64()), (Some(20), Some(20)));
-    assert_eq!(line["consistent"], true, "{line}");
-    assert_eq!(line["soldOut"], true, "{line}");
+    for via in ["api", "pages"] {
+        let args = ["flash-sale", "--tickets", "20", "--buyers", "40", "--connections", "4", "--via", via];
+        let line = &bench(&args)[0];
+        assert_common_fields(line, "flash-sale");
+        assert_eq!(line["via"], via, "{line}");
+        assert_eq!(line["purchases"], 20, "{line}");
+        assert_eq!(line["refusedSoldOut"], 20, "{line}");
+        assert_eq!(line["oversold"], 0, "{line}");
+        assert_eq!(line["orphanHolds"], 0, "{line}");
+        assert_eq!(line["errors5xx"], 0, "{line}");
+        assert_eq!(line["otherErrors"], 0, "{line}");
+        assert_eq!(line["lostPurchases"], 0, "{line}");
+        assert_eq!(line["versionsOverQuantity"], 0, "{line}");
+        assert_eq!((line["soldLog"].as_u64(), line["soldReadModel"].as_u64()), (Some(20), Some(20)));
+        assert_eq!((line["orderTicketsLog"].as_u64(), line["orderTicketsReadModel"].as_u64()), (Some(20), Some(20)));
+        assert_eq!(line["consistent"], true, "{line}");
+        assert_eq!(line["soldOut"], true, "{line}");
+        assert_eq!(line["requestsPerPurchase"], 2.0, "{line}");
+        assert!(number(line, "httpCeilingRequestsPerSec") > 0.0, "the ceiling is measured in the same run: {line}");
+        assert!(number(line, "shareOfCeiling") > 0.0, "{line}");
+    }
 }
 
 #[test]

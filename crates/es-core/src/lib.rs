@@ -41,7 +41,7 @@ pub use ids::{AggregateId, CommandId, CorrelationId, EventId, ExpectedVersion, P
 pub use log::{EventLog, ReadError};
 pub use projection::{
     AppliedVersions, CheckpointedConsumer, EventHandler, Projection, ProjectionError, ProjectionRunner,
-    ProjectionStatus, Rebuildable, StagedGeneration, rebuild,
+    ProjectionStatus, Rebuildable, StagedGeneration, lowest_position, rebuild,
 };
 pub use record::{Metadata, NewEvent, RecordedEvent, format_created, parse_created, truncate_to_millis};
 pub use repository::{CommandContext, Executed, Loaded, Repository, RepositoryError, Transaction, conflict_backoff};

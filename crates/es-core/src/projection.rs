@@ -262,6 +262,35 @@ impl ProjectionRunner {
     }
 }
 
+/// The lowest position of `statuses` (the runners of one process's read
+/// models), kept current: what every one of those read models shows. A
+/// reader waiting for its own writes waits on this instead of asking the
+/// read models again and again. Follows the runners until they are dropped.
+pub fn lowest_position(statuses: Vec<watch::Receiver<ProjectionStatus>>) -> watch::Receiver<Position> {
+    let lowest = |statuses: &[watch::Receiver<ProjectionStatus>]| {
+        statuses.iter().map(|status| status.borrow().position).min().unwrap_or(Position::START)
+    };
+    let (sender, receiver) = watch::channel(lowest(&statuses));
+    let (sender, statuses) = (Arc::new(sender), Arc::new(statuses));
+    for index in 0..statuses.len() {
+        let (sender, statuses) = (Arc::clone(&sender), Arc::clone(&statuses));
+        let mut status = statuses[index].clone();
+        tokio::spawn(async move {
+            while status.changed().await.is_ok() {
+                let now = lowest(&statuses);
+                sender.send_if_modified(|position| {
+                    let moved = now > *position;
+                    if moved {
+                        *position = now;
+                    }
+                    moved
+                });
+            }
+        });
+    }
+    receiver
+}
+
 /// Handles batches of events for a consumer whose writes cannot share a
 /// transaction with its checkpoint. Must be idempotent: after a crash the
 /// batch since the last checkpoint is delivered again.
@@ -326,5 +355,27 @@ impl AppliedVersions {
     /// The last applied version of an aggregate.
     pub fn get(&self, aggregate_id: AggregateId) -> Version {
         self.versions.get(&aggregate_id).copied().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_lowest_position_moves_when_the_slowest_read_model_does() {
+        let (fast, slow) =
+            (watch::Sender::new(ProjectionStatus::default()), watch::Sender::new(ProjectionStatus::default()));
+        let mut lowest = lowest_position(vec![fast.subscribe(), slow.subscribe()]);
+        fast.send_replace(ProjectionStatus { position: Position(9), failing: None });
+        tokio::task::yield_now().await;
+        assert_eq!(*lowest.borrow_and_update(), Position::START, "the slow one shows nothing yet");
+
+        slow.send_replace(ProjectionStatus { position: Position(4), failing: None });
+        let shown = tokio::time::timeout(Duration::from_secs(5), lowest.wait_for(|position| *position >= Position(4)))
+            .await
+            .expect("woken")
+            .map(|position| *position);
+        assert_eq!(shown.ok(), Some(Position(4)));
     }
 }

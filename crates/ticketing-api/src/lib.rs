@@ -64,6 +64,8 @@ pub struct ApiState {
     live: live::LiveStreams,
     /// What `GET /ready` checks; nothing beyond serving without it.
     readiness: Option<Arc<dyn ready::Readiness>>,
+    /// The read models' progress, where they signal it: read-your-writes waits on it instead of polling.
+    progress: read_your_writes::Progress,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -86,7 +88,7 @@ impl ApiState {
     pub fn new(auth: AuthState, shop: Arc<Shop>) -> Self {
         let tickets = Arc::new(LogTicketIndex::new(shop.log().clone()));
         let live = live::LiveStreams::new(CancellationToken::new());
-        Self { auth, shop, queries: None, tickets, live, readiness: None }
+        Self { auth, shop, queries: None, tickets, live, readiness: None, progress: read_your_writes::Progress(None) }
     }
 
     /// Makes `GET /ready` ask `readiness` (the host's log and read models).
@@ -101,6 +103,14 @@ impl ApiState {
     pub fn with_queries(mut self, queries: Arc<dyn Queries>) -> Self {
         self.tickets = Arc::new(ReadModelTickets(Arc::clone(&queries)));
         self.queries = Some(queries);
+        self
+    }
+
+    /// Lets read-your-writes wait on `progress`, the lowest position every read model behind
+    /// [`ApiState::with_queries`] shows ([`es_core::lowest_position`]), instead of asking them again and again. Only
+    /// for read models that follow the log in its order, in this process.
+    pub fn with_progress(mut self, progress: tokio::sync::watch::Receiver<es_core::Position>) -> Self {
+        self.progress = read_your_writes::Progress(Some(progress));
         self
     }
 
@@ -134,6 +144,12 @@ impl FromRef<ApiState> for Arc<dyn Queries> {
     fn from_ref(state: &ApiState) -> Self {
         let queries = state.queries.as_ref().expect("the routes that read queries exist only when the state has them");
         Arc::clone(queries)
+    }
+}
+
+impl FromRef<ApiState> for read_your_writes::Progress {
+    fn from_ref(state: &ApiState) -> Self {
+        state.progress.clone()
     }
 }
 

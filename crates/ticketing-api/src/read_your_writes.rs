@@ -10,8 +10,11 @@
 //! A successful command that noted nothing (a repeated command answered with its first result) waits for the log's
 //! head as read right after it, which includes the first execution's events.
 //!
-//! The wait is one middleware on the command router, so no handler can forget it. It polls, because read models
-//! advance without a signal this process can wait on (they may live in another process).
+//! The wait is one middleware on the command router, so no handler can forget it. Where the read models are this
+//! process's own and follow the log in its order (the embedded host), it waits on their runners' progress
+//! ([`Progress`], [`es_core::lowest_position`]) and wakes the moment they pass the command's position: no query per
+//! waiting request. Elsewhere it polls, because read models advance without a signal this process can wait on
+//! (they live in another process, fed by a bus).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +26,7 @@ use es_core::Position;
 use ticketing_app::Shop;
 use ticketing_app::queries::Queries;
 use ticketing_app::written::{Written, recording};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::limits::{READ_YOUR_WRITES_POLL_INTERVAL, READ_YOUR_WRITES_WAIT_MAX};
@@ -38,10 +42,16 @@ pub(crate) enum Caught {
     Unknown,
 }
 
+/// The lowest position every read model of this process shows, kept current by their runners; `None` where the
+/// read models give no such signal.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Progress(pub(crate) Option<watch::Receiver<Position>>);
+
 /// Middleware of the command routes: after a successful response, waits for the read models (see the module docs).
 /// Refusals append nothing, so they answer at once.
 pub(crate) async fn after_command(
     State(queries): State<Arc<dyn Queries>>,
+    State(progress): State<Progress>,
     State(shop): State<Arc<Shop>>,
     request: Request,
     next: Next,
@@ -58,9 +68,41 @@ pub(crate) async fn after_command(
                 }
             },
         };
-        wait_for_read_models(queries.as_ref(), &written, READ_YOUR_WRITES_WAIT_MAX).await;
+        match &progress.0 {
+            Some(progress) => {
+                wait_for_progress(progress.clone(), &written, READ_YOUR_WRITES_WAIT_MAX).await;
+            }
+            _ => {
+                wait_for_read_models(queries.as_ref(), &written, READ_YOUR_WRITES_WAIT_MAX).await;
+            }
+        }
     }
     response
+}
+
+/// Waits at most `wait_max` until `progress` passes the position of `written`.
+pub(crate) async fn wait_for_progress(
+    mut progress: watch::Receiver<Position>,
+    written: &Written,
+    wait_max: Duration,
+) -> Caught {
+    let started = Instant::now();
+    let position = written.position;
+    match tokio::time::timeout(wait_max, progress.wait_for(|shown| *shown >= position)).await {
+        Ok(Ok(_)) => Caught::Up { position, waited: started.elapsed() },
+        Ok(Err(_)) => {
+            tracing::warn!("the read models stopped; answering without waiting for them");
+            Caught::Unknown
+        }
+        Err(_) => {
+            tracing::warn!(
+                position = position.0,
+                wait_max_millis = wait_max.as_millis(),
+                "the read models did not show the command's writes in time; answering anyway"
+            );
+            Caught::TimedOut { position }
+        }
+    }
 }
 
 /// Waits at most `wait_max` until `queries` show `written`.
@@ -139,5 +181,24 @@ mod tests {
 
         assert_eq!(caught, Caught::TimedOut { position: Position(1) });
         assert!(started.elapsed() >= Duration::from_millis(50), "it gave up early: {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_wait_on_progress_ends_the_moment_the_read_models_pass_the_writes_and_at_its_bound_otherwise() {
+        let written = one_venue_written().await;
+        let (progress, shown) = watch::channel(Position(0));
+        let waiting = tokio::spawn({
+            let written = written.clone();
+            async move { wait_for_progress(shown, &written, Duration::from_secs(30)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "nothing was shown yet");
+        progress.send_replace(Position(1));
+        let caught = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("woken").expect("no panic");
+        assert!(matches!(caught, Caught::Up { position: Position(1), .. }), "{caught:?}");
+
+        let (_progress, behind) = watch::channel(Position(0));
+        let caught = wait_for_progress(behind, &written, Duration::from_millis(50)).await;
+        assert_eq!(caught, Caught::TimedOut { position: Position(1) });
     }
 }

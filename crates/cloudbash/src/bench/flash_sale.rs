@@ -4,7 +4,15 @@
 //! one with `--url`) sells one concert's tickets to many buyers at once,
 //! each with a token of their own, over a fixed number of keep-alive
 //! HTTP/1.1 connections. Every buyer reserves one ticket and, if that
-//! worked, checks out.
+//! worked, checks out — as the web shop does it: each request with an
+//! `Idempotency-Key` of its own, through the API (`--via api`, bearer
+//! token) or by posting the shop's own forms with a session cookie (`--via
+//! pages`; the redirects they answer are not followed).
+//!
+//! Each run also measures this machine's HTTP ceiling in the same process
+//! right after the sale (`http_floor.rs`, the same connections) and reports
+//! purchases per second next to it: the ceiling divided by the requests a
+//! purchase takes is the most any server could sell here.
 //!
 //! Afterwards the sale is audited from the outside, through the API only
 //! (`audit.rs`): the read models and the log must agree that no ticket was
@@ -23,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use ticketing_api::auth::{LOCAL_ISSUER, LocalSigner, Secret};
@@ -60,6 +69,29 @@ pub(crate) struct FlashSaleArgs {
     /// A file with one buyer token per line, at least `--buyers` of them.
     #[arg(long, requires = "token")]
     buyer_tokens: Option<PathBuf>,
+    /// How buyers reach the shop: the API with a bearer token, or the web
+    /// shop's forms with a session cookie.
+    #[arg(long, value_enum, default_value_t = Via::Api)]
+    via: Via,
+}
+
+/// How buyers reach the shop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Via {
+    /// `POST /cart/items` and `POST /cart/checkout` with a bearer token.
+    Api,
+    /// `POST /shop/cart/items` and `POST /shop/cart/checkout` forms with the
+    /// session cookie.
+    Pages,
+}
+
+impl Via {
+    fn name(self) -> &'static str {
+        match self {
+            Via::Api => "api",
+            Via::Pages => "pages",
+        }
+    }
 }
 
 /// Runs the sale `--runs` times, each on a fresh server (or a fresh concert
@@ -186,12 +218,30 @@ impl Api {
         Ok(body)
     }
 
-    /// Sends a request and reads its body away; only the status matters.
-    async fn status(&self, path: &str, token: &str, body: Option<&str>) -> Result<StatusCode, reqwest::Error> {
-        let mut request = self.http.post(format!("{}{path}", self.base)).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_owned());
-        }
+    /// Posts one buyer's command, with an `Idempotency-Key` of its own, as
+    /// `via` says, and reads the body away; only the status matters.
+    async fn post(&self, via: Via, path: &str, token: &str, body: Option<&str>) -> Result<StatusCode, reqwest::Error> {
+        let (path, content_type, credentials) = match via {
+            Via::Api => (path.to_owned(), "application/json", (AUTHORIZATION, format!("Bearer {token}"))),
+            Via::Pages => (
+                format!("/shop{path}"),
+                "application/x-www-form-urlencoded",
+                (COOKIE, format!("cloudbash_session={token}")),
+            ),
+        };
+        let key = uuid::Uuid::new_v4().to_string();
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(credentials.0, credentials.1)
+            .header(CONTENT_TYPE, content_type);
+        request = match via {
+            Via::Api => request.header("idempotency-key", key).body(body.unwrap_or_default().to_owned()),
+            Via::Pages => {
+                let form = body.map_or(format!("key={key}"), |body| format!("{body}&key={key}"));
+                request.body(form)
+            }
+        };
         let response = request.send().await?;
         let status = response.status();
         // Read to the end, so that the connection goes back to the pool.
@@ -266,15 +316,22 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
         .pool_max_idle_per_host(connections)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(60))
+        // The pages answer a purchase with a redirect; a buyer's next page is not part of the purchase.
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let api = Api { http, base: base.to_owned() };
     let admin = tokens.admin();
     let on_sale = concert_on_sale(&api, &admin, args.tickets).await?;
     let buyers: Arc<[String]> = tokens.buyers(args.buyers as usize).into();
-    let body: Arc<str> =
-        json!({"concertId": on_sale.concert_id, "ticketTypeId": on_sale.ticket_type_id, "quantity": 1})
+    let body: Arc<str> = match args.via {
+        Via::Api => json!({"concertId": on_sale.concert_id, "ticketTypeId": on_sale.ticket_type_id, "quantity": 1})
             .to_string()
-            .into();
+            .into(),
+        Via::Pages => {
+            format!("concert_id={}&ticket_type_id={}&quantity=1", on_sale.concert_id, on_sale.ticket_type_id).into()
+        }
+    };
+    let via = args.via;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -285,7 +342,7 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(token) = buyers.get(index) else { return tally };
-                buy(&api, token, &body, started, &mut tally).await;
+                buy(&api, via, token, &body, started, &mut tally).await;
             }
         });
     }
@@ -295,10 +352,17 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
     }
     let elapsed = started.elapsed();
     let audit = audit::audit(&api, &admin, &on_sale).await?;
+    // The ceiling: the same load generator against a trivial handler, now.
+    let ceiling = super::http_floor::ceiling(args.connections, (2 * tally.requests).clamp(2_000, 100_000)).await?;
     let purchases = tally.purchases.len() as u64;
     let sold_out_after = tally.purchases.iter().map(|(_, done)| *done).max().unwrap_or_default();
     let mut latencies: Vec<Duration> = tally.purchases.iter().map(|(took, _)| *took).collect();
     let oversold = audit.oversold(purchases);
+    // A buyer refused as sold out made one request; the rate to compare is
+    // that of a sale where everybody buys: two requests per purchase.
+    let per_purchase = if purchases == 0 { 0.0 } else { 2.0 };
+    let ceiling_purchases = if per_purchase > 0.0 { ceiling / per_purchase } else { 0.0 };
+    let share = if ceiling_purchases > 0.0 { per_second(purchases, sold_out_after) / ceiling_purchases } else { 0.0 };
     let measurement =
         Measurement::new(purchases, sold_out_after, Latencies::of(&mut latencies), "purchase (reserve + checkout)")
             .with("tickets", args.tickets)
@@ -309,8 +373,13 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
             .with("soldOut", audit.log_sold == u64::from(on_sale.quantity))
             .with("secondsToSellOut", (sold_out_after.as_secs_f64() * 1e4).round() / 1e4)
             .with("totalSeconds", (elapsed.as_secs_f64() * 1e4).round() / 1e4)
+            .with("via", via.name())
             .with("requests", tally.requests)
             .with("requestsPerSec", per_second(tally.requests, elapsed).round())
+            .with("requestsPerPurchase", (per_purchase * 100.0).round() / 100.0)
+            .with("httpCeilingRequestsPerSec", ceiling.round())
+            .with("ceilingPurchasesPerSec", ceiling_purchases.round())
+            .with("shareOfCeiling", (share * 1e3).round() / 1e3)
             .with("refusedSoldOut", tally.sold_out)
             .with("errors5xx", tally.errors_5xx)
             .with("otherErrors", tally.other_errors)
@@ -331,11 +400,15 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
 }
 
 /// One buyer: reserve a ticket, and check out if that worked.
-async fn buy(api: &Api, token: &str, body: &str, started: Instant, tally: &mut Tally) {
+async fn buy(api: &Api, via: Via, token: &str, body: &str, started: Instant, tally: &mut Tally) {
     let began = Instant::now();
+    let done = match via {
+        Via::Api => StatusCode::CREATED,
+        Via::Pages => StatusCode::SEE_OTHER,
+    };
     tally.requests += 1;
-    match api.status("/cart/items", token, Some(body)).await {
-        Ok(StatusCode::CREATED) => {}
+    match api.post(via, "/cart/items", token, Some(body)).await {
+        Ok(status) if status == done => {}
         Ok(StatusCode::CONFLICT) => {
             tally.sold_out += 1;
             return;
@@ -344,8 +417,8 @@ async fn buy(api: &Api, token: &str, body: &str, started: Instant, tally: &mut T
         Err(error) => return tally.failed(format!("reserve failed: {error}"), false),
     }
     tally.requests += 1;
-    match api.status("/cart/checkout", token, None).await {
-        Ok(StatusCode::CREATED) => tally.purchases.push((began.elapsed(), started.elapsed())),
+    match api.post(via, "/cart/checkout", token, None).await {
+        Ok(status) if status == done => tally.purchases.push((began.elapsed(), started.elapsed())),
         Ok(status) => tally.failed(format!("checkout answered {status}"), status.is_server_error()),
         Err(error) => tally.failed(format!("checkout failed: {error}"), false),
     }

@@ -50,6 +50,13 @@ async fn accept(axum::Json(body): axum::Json<Value>) -> (StatusCode, axum::Json<
     )
 }
 
+/// The ceiling as the flash sale reports it: requests per second of `requests`
+/// over `connections`.
+pub(super) async fn ceiling(connections: u32, requests: u64) -> anyhow::Result<f64> {
+    let measurement = once(&HttpFloorArgs { requests, connections }).await?;
+    Ok(measurement.per_second())
+}
+
 async fn once(args: &HttpFloorArgs) -> anyhow::Result<Measurement> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("binding the floor server")?;
     let base = format!("http://{}/items", listener.local_addr()?);
