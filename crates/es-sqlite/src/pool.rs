@@ -21,8 +21,14 @@ use tokio::sync::Semaphore;
 const CONNECTIONS_MAX: usize = 8;
 
 /// Bytes of the file a connection reads through memory mapping instead of
-/// `read` calls (replay reads the whole log; this saves a copy per page).
-const MMAP_BYTES_MAX: i64 = 256 * 1024 * 1024;
+/// `read` calls: none. Mapping saves a copy per page, worth ~4 % on a replay
+/// (`bench replay`, 735k against 707k events/s), but a connection unmaps and
+/// maps the file again at its next read transaction whenever the file has
+/// grown: under a stream of appends that is every read, and the `munmap`s
+/// (with their TLB shootdowns) and page faults cost a flash sale a fifth of
+/// its purchases (`bench flash-sale`, 885–890 against 712–723 per second in
+/// alternating runs).
+const MMAP_BYTES_MAX: i64 = 0;
 
 /// Prepared statements a connection keeps: every read model of the shop
 /// with its few statements each fits, so none is parsed twice.
