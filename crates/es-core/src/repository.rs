@@ -317,7 +317,7 @@ impl<A: Aggregate> Repository<A> {
                     serde_json::to_string(&CommandResult { aggregate_id, version })
                         .map_err(|source| CodecError::Json { event_type: "command result".to_owned(), source })
                 }),
-                decode: Box::new(|record| Ok(Decided::Repeat(record.clone()))),
+                decode: Arc::new(|record| Ok(Decided::Repeat(record.clone()))),
             });
         }
         let (command, context) = (Arc::new(command), Arc::new(context.clone()));

@@ -23,10 +23,13 @@
 //! conflict (another process wrote) sends the whole round back to decide
 //! again. A command refused on the round's states is confirmed on the log's
 //! head after the round committed, as every refusal is; if the head accepts
-//! it, it runs again. A command whose id the log already holds (a retry that
-//! raced its first try) gets its first result; the rest of its round runs
-//! again. Commands are answered only after the round's append is durable,
-//! each with its own result and its own part of the commit.
+//! it, it runs again. A command whose id the log already holds (a retry)
+//! gets its first result: from the round's append, which the log refuses
+//! for that id (the rest of the round then runs again), or, when the retry
+//! is refused or changes nothing, from the log asked afterwards. The happy
+//! path of a keyed command reads nothing before it decides. Commands are
+//! answered only after the round's append is durable, each with its own
+//! result and its own part of the commit.
 //!
 //! Lane rounds run in a task of their own, so that a caller who stops waiting
 //! (a closed HTTP connection) never abandons the other commands of its round
@@ -117,7 +120,7 @@ pub struct Receipt<T, X> {
 pub type Encode<T> = Box<dyn Fn(&T) -> Result<String, CodecError> + Send + Sync>;
 
 /// How a [`Receipt`] answers a repeat from the stored text.
-pub type Decode<T, X> = Box<dyn Fn(&CommandRecord) -> Result<T, X> + Send + Sync>;
+pub type Decode<T, X> = Arc<dyn Fn(&CommandRecord) -> Result<T, X> + Send + Sync>;
 
 /// A command waiting for, or taking part in, a round.
 type Queued<C, X> = Box<dyn Member<C, X>>;
@@ -143,11 +146,7 @@ where
         F: for<'a> Fn(&'a C, Reads<'a>) -> AttemptFuture<'a, T, E> + Send + Sync + 'static,
     {
         let Command { aggregates, shared, receipt } = command;
-        if let Some(receipt) = &receipt
-            && let Some(record) = self.log.store().stored_command(receipt.command_id).await.map_err(store_failure)?
-        {
-            return (receipt.decode)(&record).map(|value| (value, None));
-        }
+        let repeat = receipt.as_ref().map(|receipt| (receipt.command_id, Arc::clone(&receipt.decode)));
         let (reply, answer) = oneshot::channel();
         let member: Queued<C, X> =
             Box::new(Typed { attempt, receipt, value: None, error: None, reply, conflicts: 0, refusal: PhantomData });
@@ -155,7 +154,21 @@ where
             Some(&lead) if shared => self.lanes.submit(self, context, lead, member),
             _ => self.alone(context, &aggregates, member).await,
         }
-        answer.await.unwrap_or_else(|_| Err(failure("the command's round was abandoned")))
+        let answer = answer.await.unwrap_or_else(|_| Err(failure("the command's round was abandoned")));
+        // A repeat of a command that committed before is caught by its
+        // append when it decides the same way again (the log holds its id).
+        // Decided otherwise — refused now that the first try changed the
+        // state, or changing nothing — it must still get its first result:
+        // the log is asked then, and only then.
+        match (repeat, &answer) {
+            (Some((command_id, decode)), Err(_) | Ok((_, None))) => {
+                match self.log.store().stored_command(command_id).await.map_err(store_failure)? {
+                    Some(record) => decode(&record).map(|value| (value, None)),
+                    None => answer,
+                }
+            }
+            _ => answer,
+        }
     }
 
     /// Rounds of one until the command is answered, under the turns of every

@@ -18,6 +18,7 @@
 //! answers any request with its id.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use es_core::{CodecError, CommandId, CommandRecord, Receipt, RepositoryError};
 use serde::de::DeserializeOwned;
@@ -76,7 +77,7 @@ pub(crate) fn receipt<T: Serialize + DeserializeOwned>(command_id: CommandId) ->
             serde_json::to_string(&Stored { request, result })
                 .map_err(|source| CodecError::Json { event_type: "command result".to_owned(), source })
         }),
-        decode: Box::new(move |record| first_result_for(request, record).map_err(AppError::from)),
+        decode: Arc::new(move |record| first_result_for(request, record).map_err(AppError::from)),
     }
 }
 
