@@ -376,9 +376,9 @@ where
         Ok(None) => answer_all(decided, None),
         Ok(Some(Appended::Committed(commit))) => answer_all(decided, Some(&commit)),
         Ok(Some(Appended::AlreadyApplied(record))) => {
-            // A repeat of a command that committed meanwhile (its first try
-            // raced this one): it gets its first result, and nothing of the
-            // round was written, so the others run again.
+            // A repeat of a command that committed before (a retry that
+            // decided the same way again): it gets its first result, and
+            // nothing of the round was written, so the others run again.
             let mut repeat = None;
             for (member, _) in decided {
                 match member.command_id() {

@@ -108,7 +108,12 @@ impl Subscription {
             // Mark the current head as seen *before* reading, so a commit that
             // lands after the read still wakes us.
             self.commits.borrow_and_update();
-            let page = self.poll().await?;
+            // Nor waits for one in flight (a slow remote read): dropping a
+            // read moves nothing, the position moves only with a page.
+            let page = tokio::select! {
+                () = shutdown.cancelled() => return Ok(None),
+                page = self.poll() => page?,
+            };
             if !page.is_empty() {
                 return Ok(Some(page));
             }

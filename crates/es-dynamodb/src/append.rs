@@ -74,10 +74,11 @@ enum Refused {
 impl DynamoDbEventStore {
     pub(crate) async fn append_request(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         request.validate()?;
-        for command in &request.commands {
-            if let Some(stored) = self.stored_command_record(command.command_id).await? {
-                return Ok(Appended::AlreadyApplied(stored));
-            }
+        // Commands sharing the append are looked up side by side: one round
+        // trip, however many there are.
+        let lookups = request.commands.iter().map(|command| self.stored_command_record(command.command_id));
+        if let Some(stored) = futures_util::future::try_join_all(lookups).await?.into_iter().flatten().next() {
+            return Ok(Appended::AlreadyApplied(stored));
         }
         let mut expected = self.resolve_expected(&request).await?;
         for attempt in 0..ATTEMPTS_MAX {
