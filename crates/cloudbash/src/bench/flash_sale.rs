@@ -14,6 +14,10 @@
 //! purchases per second next to it: the ceiling divided by the requests a
 //! purchase takes is the most any server could sell here.
 //!
+//! A browser on a connection of its own reads the programme and the
+//! concert's page before the sale and during it (`browse.rs`): reads must
+//! not queue behind the sale.
+//!
 //! Afterwards the sale is audited from the outside, through the API only
 //! (`audit.rs`): the read models and the log must agree that no ticket was
 //! sold twice, that the orders hold exactly the tickets sold, and that no
@@ -23,10 +27,11 @@
 //! server; every figure includes its cost.
 
 mod audit;
+mod browse;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -337,6 +342,10 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
         }
     };
     let via = args.via;
+    let browser = browse::Browser::new(base, &on_sale, buyers.first().context("a buyer")?)?;
+    let mut idle = browser.idle().await;
+    let stop_browsing = Arc::new(AtomicBool::new(false));
+    let browsing = tokio::spawn(browser.until(Arc::clone(&stop_browsing)));
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -356,6 +365,9 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
         tally.merge(done?);
     }
     let elapsed = started.elapsed();
+    stop_browsing.store(true, Ordering::Relaxed);
+    let mut during = browsing.await?;
+    let (idle_reads, during_reads) = (idle.percentiles(), during.percentiles());
     let audit = audit::audit(&api, &admin, &on_sale).await?;
     // The ceiling: the same load generator against a trivial handler, now.
     let ceiling = super::http_floor::ceiling(args.connections, (2 * tally.requests).clamp(2_000, 100_000)).await?;
@@ -382,6 +394,12 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
             .with("httpCeilingRequestsPerSec", ceiling.round())
             .with("ceilingPurchasesPerSec", ceiling_purchases.round())
             .with("shareOfCeiling", (share * 1e3).round() / 1e3)
+            .with("browseIdleP50Ms", millis(idle_reads.p50()))
+            .with("browseIdleP99Ms", millis(idle_reads.p99()))
+            .with("browseDuringSaleP50Ms", millis(during_reads.p50()))
+            .with("browseDuringSaleP99Ms", millis(during_reads.p99()))
+            .with("browseReadsDuringSale", during.latencies.len() as u64)
+            .with("browseFailures", idle.failures + during.failures)
             .with("refusedSoldOut", tally.sold_out)
             .with("errors5xx", tally.errors_5xx)
             .with("otherErrors", tally.other_errors)

@@ -80,6 +80,11 @@ impl Latencies {
         }
     }
 
+    /// The median.
+    pub(super) fn p50(&self) -> Duration {
+        self.p50
+    }
+
     /// The 99th percentile.
     pub(super) fn p99(&self) -> Duration {
         self.p99
