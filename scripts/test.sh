@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, exactly as CI runs it: formatting, lints, every test.
+# The whole test suite, exactly as CI runs it: formatting, lints, the dependency tree's licenses and sources,
+# every test.
 # Needs the Rust toolchain, Python 3, Node.js and PostgreSQL 15's server
 # package; scripts/services.sh installs and starts the local stand-ins for the
 # cloud services (DynamoDB, DynamoDB Streams, SQS, Kinesis) and a throwaway
@@ -12,6 +13,14 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudbash/target}"
 cargo fmt --all -- --check
 python3 tools/latency-proxy/test_latency_proxy.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The dependency tree's licenses, duplicate crates and sources, as deny.toml says. Advisories are checked where the
+# advisory database (a git repository) can be fetched: `cargo deny check advisories`.
+CARGO_DENY_VERSION=0.20.2
+if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+  # Built in a directory of its own, not among the workspace's builds.
+  env -u CARGO_TARGET_DIR cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
+fi
+cargo deny --locked check --hide-inclusion-graph licenses bans sources
 . scripts/services.sh
 python3 tools/emulators/test_moto_server.py
 cfn-lint deploy/template.yaml

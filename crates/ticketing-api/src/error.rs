@@ -5,7 +5,8 @@
 //! - a refusal of kind `Conflict` is 409: the current state refuses it (sold out, not a draft, checked in);
 //! - a refusal of kind `NotFound`, and `AppError::NotFound`, are 404;
 //! - `Busy` is 503 with `Retry-After`: the aggregates kept conflicting; the same command may be retried;
-//! - `Store` is 500: logged here, with a generic detail for the client.
+//! - `Unavailable` is 503 with `Retry-After`: the backend cannot be reached; the same command may be retried;
+//! - `Store` is 500: logged here with its causes (the error's sources), with a generic detail for the client.
 //!
 //! Read models' errors (`QueryError`) are mapped here too: an invalid cursor is 400, a store failure 500.
 
@@ -14,7 +15,7 @@ use ticketing_app::AppError;
 use ticketing_app::queries::QueryError;
 
 use crate::limits::{BUSY_RETRY_AFTER, UNAVAILABLE_RETRY_AFTER};
-use crate::problem::{FieldError, Problem};
+use crate::problem::{Chain, FieldError, Problem};
 
 impl From<AppError> for Problem {
     fn from(error: AppError) -> Self {
@@ -34,13 +35,13 @@ impl From<AppError> for Problem {
                 BUSY_RETRY_AFTER,
             ),
             AppError::Unavailable(_) => {
-                tracing::warn!(%error, "answering 503: the backend is unavailable");
+                tracing::warn!(error = %Chain(&error), "answering 503: the backend is unavailable");
                 Problem::service_unavailable(
                     "The shop's storage cannot be reached right now; retry with the same Idempotency-Key.",
                     UNAVAILABLE_RETRY_AFTER,
                 )
             }
-            AppError::Store(_) => Problem::internal(&error),
+            AppError::Store(_) => Problem::internal_error(&error),
         }
     }
 }
@@ -52,16 +53,19 @@ impl From<QueryError> for Problem {
         match error {
             QueryError::InvalidCursor => Problem::bad_request("The query parameter `cursor` is invalid.")
                 .with_errors(vec![FieldError::new("cursor", "is not a cursor this API handed out")]),
-            QueryError::Store(_) => Problem::internal(&error),
+            QueryError::Store(_) => Problem::internal_error(&error),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+
     use axum::http::StatusCode;
     use axum::http::header::RETRY_AFTER;
     use axum::response::IntoResponse;
+    use es_core::StoreError;
 
     use super::*;
 
@@ -87,7 +91,7 @@ mod tests {
 
     #[test]
     fn unreachable_storage_is_a_503_that_says_when_to_retry_and_not_why() {
-        let unavailable = AppError::Unavailable("event store unavailable: throttled on table t".to_owned());
+        let unavailable = AppError::unavailable(StoreError::Unavailable("throttled on table t".to_owned()));
         let response = Problem::from(unavailable.clone()).into_response();
 
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -97,9 +101,37 @@ mod tests {
 
     #[test]
     fn a_store_failure_is_a_500_that_does_not_tell_its_cause() {
-        let problem = Problem::from(AppError::Store("disk I/O error at /var/data/log.db".to_owned()));
+        let problem = Problem::from(AppError::store(io::Error::other("disk I/O error at /var/data/log.db")));
 
         assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!problem.detail().contains("log.db"), "detail leaks the cause: {}", problem.detail());
+    }
+
+    /// A client error whose message leaves out its cause, as HTTP clients' do ("error sending request").
+    #[derive(Debug)]
+    struct Dispatch(io::Error);
+
+    impl std::fmt::Display for Dispatch {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("dispatch failure")
+        }
+    }
+
+    impl std::error::Error for Dispatch {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_store_failure_is_logged_with_every_cause_once() {
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "connection refused");
+        let failure = AppError::store(StoreError::Backend(Box::new(Dispatch(refused))));
+
+        assert!(std::error::Error::source(&failure).is_some_and(|source| source.is::<StoreError>()));
+        assert_eq!(
+            Chain(&failure).to_string(),
+            "storage failure: event store failed: dispatch failure; caused by: connection refused"
+        );
     }
 }

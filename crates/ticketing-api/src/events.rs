@@ -68,8 +68,8 @@ pub(crate) async fn events(
     let limit = params.limit(query.limit, EVENTS_PAGE_MAX).unwrap_or(EVENTS_PAGE_DEFAULT);
     params.check()?;
     let log = shop.log();
-    let records = log.read_all(after, limit).await.map_err(|error| Problem::internal(&error))?;
-    let head = log.store().head().await.map_err(|error| Problem::internal(&error))?;
+    let records = log.read_all(after, limit).await.map_err(|error| Problem::internal_error(&error))?;
+    let head = log.store().head().await.map_err(|error| Problem::internal_error(&error))?;
     let next_cursor = records.last().filter(|last| last.position < head).map(|last| last.position.0.to_string());
     Ok(ApiJson(PageBody::new(records.into_iter().map(EventRecord::from).collect(), next_cursor)))
 }
@@ -106,7 +106,7 @@ pub(crate) async fn aggregate_events(
         .store()
         .load(AggregateId(path.aggregate_id), after.unwrap_or(Version::INITIAL), limit + 1)
         .await
-        .map_err(|error| Problem::internal(&error))?;
+        .map_err(|error| Problem::internal_error(&error))?;
     if records.is_empty() && after.is_none() {
         return Err(Problem::not_found("No aggregate has this id."));
     }

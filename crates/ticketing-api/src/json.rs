@@ -60,7 +60,7 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
             Ok(body) => ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response(),
-            Err(error) => Problem::internal(&error).into_response(),
+            Err(error) => Problem::internal_error(&error).into_response(),
         }
     }
 }

@@ -111,7 +111,7 @@ pub(crate) async fn live_events(
     params.check()?;
     let after = match (last_event_id(&headers)?, after) {
         (Some(position), _) | (None, Some(position)) => position,
-        (None, None) => shop.log().store().head().await.map_err(|error| Problem::internal(&error))?,
+        (None, None) => shop.log().store().head().await.map_err(|error| Problem::internal_error(&error))?,
     };
     let permit = Arc::clone(&streams.slots).try_acquire_owned().map_err(|_| {
         Problem::service_unavailable("Too many live streams of the log are open.", LIVE_KEEP_ALIVE_INTERVAL)

@@ -4,7 +4,7 @@
 //! Problems use `type: "about:blank"` unless a handler names a more specific type, and then `title` is the HTTP
 //! reason phrase, as the RFC asks. `detail` is written for the client; internal errors never put their cause there.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::time::Duration;
 
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -156,6 +156,11 @@ impl Problem {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_DETAIL)
     }
 
+    /// 500 for an error: as [`Problem::internal`], with what lies under it (its sources) in the log line.
+    pub fn internal_error(error: &(dyn std::error::Error + 'static)) -> Self {
+        Self::internal(&Chain(error))
+    }
+
     /// 503: the server cannot serve the request now but may shortly; `Retry-After` says when to try again.
     pub fn service_unavailable(detail: impl Into<String>, retry_after: Duration) -> Self {
         // Rounded up so that a client never retries before the advice says.
@@ -220,6 +225,27 @@ pub async fn method_not_allowed_fallback(method: Method, uri: Uri) -> Problem {
 
 fn serialize_status<S: serde::Serializer>(status: &StatusCode, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u16(status.as_u16())
+}
+
+/// An error and the errors under it, for the log. Each source's text follows unless what is written already shows
+/// it (most errors here end their message with their source's), so nothing is said twice and the words of the
+/// innermost cause (the operating system's, the driver's) are never left out.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl Display for Chain<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut written = self.0.to_string();
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            let text = error.to_string();
+            if !written.contains(&text) {
+                written.push_str("; caused by: ");
+                written.push_str(&text);
+            }
+            source = error.source();
+        }
+        formatter.write_str(&written)
+    }
 }
 
 #[cfg(test)]

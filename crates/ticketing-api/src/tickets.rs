@@ -36,7 +36,7 @@ impl Debug for ReadModelTickets {
 #[async_trait]
 impl TicketLocator for ReadModelTickets {
     async fn order_of(&self, code: &TicketCode) -> Result<Option<OrderId>, AppError> {
-        self.0.ticket_order(code).await.map_err(|error| AppError::Store(error.to_string()))
+        self.0.ticket_order(code).await.map_err(AppError::store)
     }
 }
 
@@ -71,15 +71,11 @@ impl TicketLocator for LogTicketIndex {
             return Ok(Some(*order_id));
         }
         loop {
-            let page = self
-                .log
-                .read_all(index.after, TICKET_INDEX_PAGE_EVENTS)
-                .await
-                .map_err(|error| AppError::Store(error.to_string()))?;
+            let page = self.log.read_all(index.after, TICKET_INDEX_PAGE_EVENTS).await.map_err(AppError::store)?;
             let Some(last) = page.last() else { break };
             let next = last.position;
             for record in page.iter().filter(|record| ORDER_EVENT_TYPES.contains(&record.event_type.as_str())) {
-                let event = OrderEvent::from_record(record).map_err(|error| AppError::Store(error.to_string()))?;
+                let event = OrderEvent::from_record(record).map_err(AppError::store)?;
                 if let OrderEvent::Placed { order_id, lines, .. } = event {
                     for code in lines.into_iter().flat_map(|line| line.ticket_codes) {
                         // Codes are random and long enough not to collide; should two ever do, the first stays.

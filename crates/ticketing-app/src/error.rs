@@ -3,17 +3,22 @@
 //! `Busy` means "too hot, retry later" (503), `Unavailable` means the backend
 //! cannot be reached right now (503), `Store` is any other backend failure
 //! (500). Domain variants are flattened to a kind and a message here, at the
-//! one place that knows every domain error type.
+//! one place that knows every domain error type. A backend's failure is kept
+//! whole, with its sources, because whoever logs it needs what broke under
+//! the message (the operating system's or the driver's words); it is shared
+//! (`Arc`) because the runner hands one result to every command of a round.
+
+use std::fmt;
+use std::sync::Arc;
 
 use es_core::RepositoryError;
 use thiserror::Error;
 use ticketing::{CartError, ConcertError, OrderError, RefusalKind, VenueError};
 
 /// Why a command did not go through.
-#[derive(Clone, Debug, Error)]
+#[derive(Clone, Debug)]
 pub enum AppError {
     /// The domain refused the command.
-    #[error("{message}")]
     Rejected {
         /// What kind of refusal: Invalid (422), Conflict (409), NotFound (404).
         kind: RefusalKind,
@@ -22,20 +27,54 @@ pub enum AppError {
     },
     /// Something the command names, read before any decision, does not
     /// exist (a venue for a new concert, an order to check in).
-    #[error("{0} not found")]
     NotFound(String),
     /// Still conflicting after every retry: the aggregates are too hot right
     /// now. Retrying later (with the same command id) is safe.
-    #[error("too many concurrent changes, try again later")]
     Busy,
     /// The backend cannot be reached or is shutting down
     /// ([`es_core::StoreError::Unavailable`]): nothing was decided, and
     /// retrying later (with the same command id) is safe.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Cause),
     /// The backend failed, or the log could not be read or written.
-    #[error("storage failure: {0}")]
-    Store(String),
+    Store(Cause),
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Rejected { message, .. } => formatter.write_str(message),
+            AppError::NotFound(what) => write!(formatter, "{what} not found"),
+            AppError::Busy => formatter.write_str("too many concurrent changes, try again later"),
+            AppError::Unavailable(cause) => write!(formatter, "storage unavailable: {cause}"),
+            AppError::Store(cause) => write!(formatter, "storage failure: {cause}"),
+        }
+    }
+}
+
+// Written out rather than derived so that the source is the cause itself,
+// which a caller can downcast, not the `Arc` that shares it.
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AppError::Unavailable(cause) | AppError::Store(cause) => Some(&**cause),
+            AppError::Rejected { .. } | AppError::NotFound(_) | AppError::Busy => None,
+        }
+    }
+}
+
+/// What made a backend fail, with its own sources.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+impl AppError {
+    /// A backend failure, keeping `error` as its source.
+    pub fn store(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        AppError::Store(Arc::new(error))
+    }
+
+    /// An unreachable backend, keeping `error` as its source.
+    pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        AppError::Unavailable(Arc::new(error))
+    }
 }
 
 /// The refusal of one decision inside a handler: a domain error flattened to
@@ -101,16 +140,16 @@ impl From<AttemptError> for AppError {
             RepositoryError::Conflict(_) | RepositoryError::TooManyConflicts(_) => AppError::Busy,
             // The domain's limits keep every append far within the kernel's,
             // so an invalid append is a bug, reported like a backend failure.
-            RepositoryError::Invalid(invalid) => AppError::Store(invalid.to_string()),
+            RepositoryError::Invalid(invalid) => AppError::store(invalid),
             // An id of something else: as far as this kind goes, there is none.
             RepositoryError::OtherKind { kind, .. } => AppError::NotFound(kind.to_owned()),
-            RepositoryError::Codec(codec) => AppError::Store(codec.to_string()),
+            RepositoryError::Codec(codec) => AppError::store(codec),
             RepositoryError::Store(store @ es_core::StoreError::Unavailable(_))
             | RepositoryError::Read(es_core::ReadError::Store(store @ es_core::StoreError::Unavailable(_))) => {
-                AppError::Unavailable(store.to_string())
+                AppError::unavailable(store)
             }
-            RepositoryError::Read(read) => AppError::Store(read.to_string()),
-            RepositoryError::Store(store) => AppError::Store(store.to_string()),
+            RepositoryError::Read(read) => AppError::store(read),
+            RepositoryError::Store(store) => AppError::store(store),
         }
     }
 }
@@ -136,5 +175,20 @@ mod tests {
         assert!(unavailable(RepositoryError::Read(ReadError::Store(StoreError::Unavailable("closed".into())))));
         let corrupt = AppError::from(RepositoryError::Store(StoreError::Corrupt("a bad item".into())));
         assert!(matches!(corrupt, AppError::Store(_)), "{corrupt:?}");
+    }
+
+    #[test]
+    fn a_backend_failure_keeps_its_cause() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let failed = AppError::from(RepositoryError::Store(StoreError::Backend(Box::new(refused))));
+
+        let source = std::error::Error::source(&failed).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("event store failed: connection refused"));
+        let root = std::error::Error::source(&failed).and_then(std::error::Error::source);
+        assert!(root.is_some_and(|root| root.is::<std::io::Error>()), "{failed:?}");
+
+        let unavailable = AppError::from(RepositoryError::Store(StoreError::Unavailable("throttled".into())));
+        let source = std::error::Error::source(&unavailable);
+        assert!(source.is_some_and(|source| source.is::<StoreError>()), "{unavailable:?}");
     }
 }

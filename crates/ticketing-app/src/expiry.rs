@@ -68,10 +68,8 @@ pub async fn expire_due_holds(
     now: DateTime<Utc>,
     concerts_max: usize,
 ) -> Result<SweepReport, AppError> {
-    let mut concerts = due
-        .keepers_with_due_holds(now, concerts_max.saturating_add(1))
-        .await
-        .map_err(|error| AppError::Store(error.to_string()))?;
+    let mut concerts =
+        due.keepers_with_due_holds(now, concerts_max.saturating_add(1)).await.map_err(AppError::store)?;
     let left = concerts.len().saturating_sub(concerts_max);
     concerts.truncate(concerts_max);
     let mut report = expire_each(concerts, |keeper| shop.expire_holds(keeper, now)).await;
@@ -239,7 +237,13 @@ mod tests {
         let mut tried = Vec::new();
         let report = expire_each(concerts.clone(), |concert_id| {
             tried.push(concert_id);
-            async move { if concert_id == failing { Err(AppError::Store("the store refused".into())) } else { Ok(2) } }
+            async move {
+                if concert_id == failing {
+                    Err(AppError::store(std::io::Error::other("the store refused")))
+                } else {
+                    Ok(2)
+                }
+            }
         })
         .await;
         assert_eq!(tried, concerts, "every concert is tried, the failing first one included");

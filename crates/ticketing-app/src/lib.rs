@@ -26,7 +26,7 @@ pub mod written;
 
 pub use catalog::ConcertForm;
 pub use codes::{RandomTicketCodes, TICKET_CODE_CHARS, TicketCodes};
-pub use error::AppError;
+pub use error::{AppError, Cause};
 pub use expiry::{DueHolds, HoldExpiry, SweepReport, expire_due_holds};
 pub use sales::{CONCERTS_PER_CART_MAX, Reservation};
 pub use shop::Shop;

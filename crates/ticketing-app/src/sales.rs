@@ -329,7 +329,7 @@ impl Shop {
     /// Whether a stream is a bucket's: its first event opened a bucket.
     async fn is_bucket(&self, stream: AggregateId) -> Result<bool, AppError> {
         let first = self.log().store().load(stream, es_core::Version(0), 1).await;
-        let first = first.map_err(|error| AppError::Store(error.to_string()))?;
+        let first = first.map_err(AppError::store)?;
         Ok(first.first().is_some_and(|record| ticketing::BUCKET_EVENT_TYPES.contains(&record.event_type.as_str())))
     }
 

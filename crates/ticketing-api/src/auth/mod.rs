@@ -143,7 +143,7 @@ impl From<AuthError> for Problem {
             AuthError::KeysUnavailable => Problem::service_unavailable(error.to_string(), JWKS_REFETCH_INTERVAL_MIN),
             AuthError::NotAdmin => Problem::forbidden(error.to_string()),
             AuthError::SecretIo { .. } | AuthError::SecretSize { .. } | AuthError::Random(_) => {
-                Problem::internal(&error)
+                Problem::internal_error(&error)
             }
         }
     }
