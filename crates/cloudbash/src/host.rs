@@ -157,7 +157,7 @@ impl Host {
                 let store = open_store(&config.data_dir)?;
                 let log = EventLog::new(store.clone(), Arc::clone(&clock));
                 let read_models = ReadModels::open(&store).context("opening the read models")?;
-                let queries = SqliteQueries::open(store.path(), &read_models).context("opening the read side")?;
+                let queries = SqliteQueries::open(&read_models).context("opening the read side")?;
                 let mut statuses = Vec::new();
                 for projection in read_models.projections() {
                     let runner = ProjectionRunner::new(log.clone(), projection);

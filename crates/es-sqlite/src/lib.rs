@@ -1,9 +1,10 @@
 //! # es-sqlite: the embedded event log
 //!
 //! One SQLite file in WAL mode holds the log, the command ids of idempotent
-//! commands, consumer checkpoints, snapshots and the read models of the
-//! embedded mode, so that a read model's rows and its checkpoint commit in
-//! one transaction.
+//! commands, consumer checkpoints and snapshots; a second one beside it
+//! holds the read models of the embedded mode, each with its checkpoint so
+//! that a read model's rows and its checkpoint commit in one transaction
+//! (`read_file.rs` says why two files).
 //!
 //! Durability ([`Durability::Full`], the default): an append is acknowledged
 //! only after the WAL holding its commit is synced, so an acknowledged event
@@ -26,6 +27,7 @@ mod checkpointer;
 mod flush;
 mod pool;
 mod projection;
+mod read_file;
 mod rows;
 mod schema;
 mod writer;
@@ -44,11 +46,12 @@ use tokio::sync::{oneshot, watch};
 
 pub use pool::Durability;
 pub use projection::{ApplyError, SqliteProjection, SqliteProjector, TableSpec, Tables};
+pub use read_file::read_models_path;
 pub use writer::WriterStats;
 
-use crate::checkpointer::Nudge;
 use crate::flush::{Acknowledger, Halt};
 use crate::pool::Pool;
+use crate::read_file::ReadModelFile;
 use crate::rows::{event_from_row, sql_int};
 use crate::schema::{EVENT_COLUMNS, SCHEMA};
 use crate::writer::{AppendSender, PendingAppend};
@@ -65,10 +68,10 @@ pub struct SqliteEventStore {
     readers: Arc<Pool>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     stats: Arc<WriterStats>,
-    /// Handed to the read models of this file, whose commits add to the WAL too.
-    checkpointer: Nudge,
     /// Set once a sync of the WAL has failed: see `flush.rs`.
     halt: Arc<Halt>,
+    /// The read models' file, opened by the first read model.
+    read_models: Mutex<Option<ReadModelFile>>,
 }
 
 impl std::fmt::Debug for SqliteEventStore {
@@ -100,7 +103,7 @@ impl SqliteEventStore {
             }
         };
         let checkpointer = checkpointer::spawn(path.clone(), durability)?;
-        let (appends, handle) = writer::spawn(connection, acknowledger, Arc::clone(&stats), checkpointer.clone())?;
+        let (appends, handle) = writer::spawn(connection, acknowledger, Arc::clone(&stats), checkpointer)?;
         Ok(Self {
             readers: Pool::new(path.clone(), Durability::Normal),
             path,
@@ -108,8 +111,8 @@ impl SqliteEventStore {
             commits,
             writer: Mutex::new(Some(handle)),
             stats,
-            checkpointer,
             halt,
+            read_models: Mutex::new(None),
         })
     }
 
@@ -138,9 +141,21 @@ impl SqliteEventStore {
         &self.path
     }
 
-    /// Wakes the checkpointer, for connections that commit to this file.
-    pub(crate) fn checkpointer(&self) -> Nudge {
-        self.checkpointer.clone()
+    /// The read models' file beside the log's ([`read_models_path`]).
+    pub fn read_models_path(&self) -> PathBuf {
+        read_models_path(&self.path)
+    }
+
+    /// The read models' file, opened the first time it is asked for.
+    pub(crate) fn read_model_file(&self) -> Result<ReadModelFile, StoreError> {
+        let mut file = self.read_models.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match file.as_ref() {
+            Some(file) => Ok(file.clone()),
+            None => {
+                let opened = ReadModelFile::open(self.read_models_path())?;
+                Ok(file.insert(opened).clone())
+            }
+        }
     }
 
     /// Stops accepting appends, waits until every queued append is answered

@@ -1,4 +1,5 @@
-//! Read models in the log's own SQLite file.
+//! Read models in SQLite, in the read models' file beside the log's
+//! (`read_file.rs`).
 //!
 //! A [`SqliteProjector`] says which tables it owns and how one event changes
 //! them; [`SqliteProjection`] runs it with the guarantees of the kernel:
@@ -58,7 +59,7 @@ impl Tables<'_> {
     }
 }
 
-fn generation_table(table: &str, generation: u64) -> String {
+pub(crate) fn generation_table(table: &str, generation: u64) -> String {
     format!("{table}_g{generation}")
 }
 
@@ -77,7 +78,7 @@ pub trait SqliteProjector: Send + Sync + 'static {
     fn apply(&self, tables: &Tables<'_>, event: &RecordedEvent) -> Result<(), ApplyError>;
 }
 
-/// Runs a [`SqliteProjector`] against the log's file.
+/// Runs a [`SqliteProjector`] in the read models' file of a log.
 pub struct SqliteProjection<P> {
     projector: Arc<P>,
     pool: Arc<Pool>,
@@ -97,14 +98,17 @@ impl<P> std::fmt::Debug for SqliteProjection<P> {
 }
 
 impl<P: SqliteProjector> SqliteProjection<P> {
-    /// Opens the projection in `store`'s file, creating its first
-    /// generation and views if this is the first time.
+    /// Opens the projection in the read models' file of `store`, creating
+    /// its first generation and views if this is the first time (and
+    /// dropping what an older release kept of it in the log's file).
     pub fn open(store: &SqliteEventStore, projector: P) -> Result<Self, StoreError> {
-        let pool = Pool::new(store.path().to_path_buf(), Durability::Normal);
+        let file = store.read_model_file()?;
+        crate::read_file::forget_in_log(store.path(), &projector)?;
+        let pool = Pool::new(file.path().to_path_buf(), Durability::Normal);
         let projection = Self {
             projector: Arc::new(projector),
             pool,
-            checkpointer: store.checkpointer(),
+            checkpointer: file.checkpointer(),
             known: Arc::new(AtomicU64::new(UNKNOWN)),
         };
         projection.pool.with(|connection| {

@@ -44,7 +44,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
     State         TEXT    NOT NULL,
     PRIMARY KEY (AggregateId, Kind)
 ) STRICT;
+"#;
 
+/// The read models' own file: each projection's generations and their
+/// checkpoints. The tables themselves are created by their projections.
+pub(crate) const READ_MODELS_SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS projections (
     Name        TEXT    NOT NULL,
     Generation  INTEGER NOT NULL,

@@ -77,7 +77,7 @@ impl SqliteProjector for StreamCounts {
 }
 
 fn counts(store: &SqliteEventStore) -> Vec<(String, i64, i64)> {
-    let connection = rusqlite::Connection::open(store.path()).expect("open");
+    let connection = rusqlite::Connection::open(store.read_models_path()).expect("open");
     let mut statement = connection
         .prepare("SELECT aggregate_id, events, last_version FROM stream_counts ORDER BY aggregate_id")
         .expect("prepare");
@@ -167,7 +167,7 @@ async fn a_rebuild_fills_a_fresh_generation_while_the_old_one_serves_then_swaps(
     assert_eq!(counts(&store), live, "the rebuilt read model differs from the live one");
 
     // Only the new generation's tables remain, and the live runner continues on it.
-    let connection = rusqlite::Connection::open(store.path()).expect("open");
+    let connection = rusqlite::Connection::open(store.read_models_path()).expect("open");
     let tables: Vec<String> = connection
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'stream_counts_g%'")
         .expect("prepare")
@@ -296,4 +296,38 @@ async fn the_log_says_it_is_writable_until_its_writer_has_stopped() {
     append(&store, AggregateId::random(), Version(0), 1).await;
     store.close().await;
     assert_eq!(store.writable(), Err("the log is closed".to_owned()), "a closed log is not ready for appends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_models_kept_in_the_log_file_by_an_older_release_are_built_again_beside_it_and_dropped_from_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(open(&dir));
+    ten_streams_of_ten(&store).await;
+    // What an older release left in the log's file: the read model's table, view and checkpoint.
+    let log_file = rusqlite::Connection::open(store.path()).expect("open");
+    log_file
+        .execute_batch(
+            "CREATE TABLE projections (Name TEXT NOT NULL, Generation INTEGER NOT NULL, Position INTEGER NOT NULL, \
+               Live INTEGER NOT NULL, PRIMARY KEY (Name, Generation)) STRICT;
+             INSERT INTO projections VALUES ('stream_counts', 3, 100, 1);
+             CREATE TABLE stream_counts_g3 (aggregate_id TEXT PRIMARY KEY, events INTEGER, last_version INTEGER);
+             INSERT INTO stream_counts_g3 VALUES ('stale', 1, 1);
+             CREATE VIEW stream_counts AS SELECT * FROM stream_counts_g3;",
+        )
+        .expect("the old layout");
+
+    let projection = Arc::new(SqliteProjection::open(&store, StreamCounts::failing_at(0)).expect("projection"));
+    assert_eq!(projection.position().await.expect("position"), Position::START, "the new file starts from the log");
+    let log = EventLog::new(store.clone(), Arc::new(SystemClock));
+    ProjectionRunner::new(log, projection).catch_up().await.expect("catch up");
+    let counts = counts(&store);
+    assert_eq!(counts.len(), 10);
+    assert!(counts.iter().all(|(_, events, _)| *events == 10), "{counts:?}");
+
+    let left: i64 = log_file
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE 'stream_counts%'", [], |row| row.get(0))
+        .expect("schema");
+    let checkpoints: i64 =
+        log_file.query_row("SELECT count(*) FROM projections", [], |row| row.get(0)).expect("checkpoints");
+    assert_eq!((left, checkpoints), (0, 0), "the old read model is still in the log's file");
 }

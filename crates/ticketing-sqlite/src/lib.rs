@@ -1,7 +1,8 @@
-//! # ticketing-sqlite: the shop's read models in the log's SQLite file
+//! # ticketing-sqlite: the shop's read models in SQLite
 //!
-//! The embedded mode keeps its read models beside the log, so that a batch's
-//! rows and its checkpoint commit together ([`es_sqlite::SqliteProjection`]).
+//! The embedded mode keeps its read models in a file beside the log's, each
+//! batch's rows committing with its checkpoint
+//! ([`es_sqlite::SqliteProjection`]).
 //! This crate holds the shop's projectors (one per read model, each with its
 //! own tables and its own copies of what it needs from other aggregates) and
 //! [`SqliteQueries`], the SQLite answer to
@@ -13,6 +14,7 @@ mod purchases;
 mod queries;
 mod rows;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use es_core::{Projection, Rebuildable, StoreError};
@@ -29,6 +31,7 @@ pub use queries::SqliteQueries;
 #[derive(Clone)]
 pub struct ReadModels {
     projections: Vec<Arc<dyn Rebuildable>>,
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for ReadModels {
@@ -39,8 +42,8 @@ impl std::fmt::Debug for ReadModels {
 }
 
 impl ReadModels {
-    /// Opens every read model in `store`'s file, creating its tables and
-    /// views the first time.
+    /// Opens every read model in the read models' file of `store`, creating
+    /// its tables and views the first time.
     pub fn open(store: &SqliteEventStore) -> Result<Self, StoreError> {
         let projections: Vec<Arc<dyn Rebuildable>> = vec![
             Arc::new(SqliteProjection::open(store, CatalogueProjector)?),
@@ -51,7 +54,12 @@ impl ReadModels {
             Arc::new(SqliteProjection::open(store, AttendeesProjector)?),
             Arc::new(SqliteProjection::open(store, SalesProjector)?),
         ];
-        Ok(Self { projections })
+        Ok(Self { projections, path: store.read_models_path() })
+    }
+
+    /// The file they are kept in.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Every read model, to run.
@@ -65,13 +73,13 @@ impl ReadModels {
     }
 }
 
-/// Every read model of the shop in `store`'s file, to run with
+/// Every read model of the shop of `store`, to run with
 /// `es_core::ProjectionRunner`.
 pub fn all_projections(store: &SqliteEventStore) -> Result<Vec<Arc<dyn Projection>>, StoreError> {
     Ok(ReadModels::open(store)?.projections())
 }
 
-/// Every read model of the shop in `store`'s file, to rebuild with
+/// Every read model of the shop of `store`, to rebuild with
 /// `es_core::rebuild`.
 pub fn rebuildable_projections(store: &SqliteEventStore) -> Result<Vec<Arc<dyn Rebuildable>>, StoreError> {
     Ok(ReadModels::open(store)?.rebuildable())

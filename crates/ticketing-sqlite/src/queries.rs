@@ -6,7 +6,6 @@
 //! Case-insensitive matching uses SQLite's `lower`, which folds ASCII only;
 //! both sides go through it, so matching is at least consistent.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,7 +28,7 @@ use crate::rows::time;
 /// How long a read waits for a lock held by a projection's commit.
 const READ_BUSY_TIMEOUT_MILLIS: u64 = 5_000;
 
-/// [`Queries`] over the read models in the log's SQLite file.
+/// [`Queries`] over the read models' SQLite file.
 pub struct SqliteQueries {
     connection: Arc<Mutex<Connection>>,
     projections: Vec<Arc<dyn Projection>>,
@@ -42,11 +41,10 @@ impl std::fmt::Debug for SqliteQueries {
 }
 
 impl SqliteQueries {
-    /// Queries over the file at `path`, whose read models are `read_models`
-    /// (already opened, so their views exist).
-    pub fn open(path: &Path, read_models: &ReadModels) -> Result<Self, QueryError> {
+    /// Queries over `read_models` (already opened, so their views exist).
+    pub fn open(read_models: &ReadModels) -> Result<Self, QueryError> {
         let connection = Connection::open_with_flags(
-            path,
+            read_models.path(),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(store)?;

@@ -83,8 +83,8 @@ fn open() -> Result<Fixture, Box<dyn std::error::Error + Send + Sync>> {
     let snapshots: Arc<dyn SnapshotStore> = store.clone();
     let shop = Shop::new(log.clone(), Some(snapshots), clock.clone(), Arc::new(RandomTicketCodes));
     let read_models = ReadModels::open(&store)?;
-    let paged = SqliteQueries::open(store.path(), &read_models)?;
-    let unpaged = Unpaged(SqliteQueries::open(store.path(), &read_models)?);
+    let paged = SqliteQueries::open(&read_models)?;
+    let unpaged = Unpaged(SqliteQueries::open(&read_models)?);
     Ok(Fixture { _dir: dir, shop, clock, paged, unpaged, log, read_models })
 }
 

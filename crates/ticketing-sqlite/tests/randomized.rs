@@ -101,7 +101,7 @@ fn open() -> Result<Fixture, TestError> {
     let shop = Shop::new(log.clone(), Some(snapshots), clock.clone(), Arc::new(RandomTicketCodes));
     let read_models = ReadModels::open(&store)?;
     let duplicates = ReadModels::open(&store)?;
-    let queries = SqliteQueries::open(store.path(), &read_models)?;
+    let queries = SqliteQueries::open(&read_models)?;
     Ok(Fixture { _dir: dir, store, log, clock, shop, read_models, duplicates, queries })
 }
 

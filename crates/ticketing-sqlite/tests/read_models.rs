@@ -38,7 +38,7 @@ fn open() -> Result<Fixture, Box<dyn std::error::Error + Send + Sync>> {
     let snapshots: Arc<dyn SnapshotStore> = store.clone();
     let shop = Shop::new(log.clone(), Some(snapshots), clock.clone(), Arc::new(RandomTicketCodes));
     let read_models = ReadModels::open(&store)?;
-    let queries = SqliteQueries::open(store.path(), &read_models)?;
+    let queries = SqliteQueries::open(&read_models)?;
     Ok(Fixture { _dir: dir, store, log, clock, shop, read_models, queries })
 }
 

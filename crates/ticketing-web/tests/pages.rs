@@ -69,7 +69,7 @@ fn site(dev_sign_in: bool) -> Site {
     let clock = Arc::new(SystemClock);
     let snapshots: Arc<dyn SnapshotStore> = store.clone();
     let read_models = ReadModels::open(&store).expect("read models");
-    let queries = SqliteQueries::open(store.path(), &read_models).expect("queries");
+    let queries = SqliteQueries::open(&read_models).expect("queries");
     let log = EventLog::new(store, clock.clone());
     let shop = Arc::new(Shop::new(log.clone(), Some(snapshots), clock, Arc::new(RandomTicketCodes)));
     let runners = CancellationToken::new();

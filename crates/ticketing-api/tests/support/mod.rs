@@ -41,7 +41,7 @@ pub(crate) fn backend() -> Backend {
     let clock = Arc::new(ManualClock::new(start()));
     let snapshots: Arc<dyn SnapshotStore> = store.clone();
     let read_models = ReadModels::open(&store).expect("the read models open");
-    let queries = SqliteQueries::open(store.path(), &read_models).expect("the queries open");
+    let queries = SqliteQueries::open(&read_models).expect("the queries open");
     let log = EventLog::new(store, clock.clone());
     let shop = Arc::new(Shop::new(log.clone(), Some(snapshots), clock.clone(), Arc::new(RandomTicketCodes)));
     let runners = CancellationToken::new();

@@ -71,7 +71,7 @@ pub fn embedded() -> Result<Embedded, TestError> {
     let snapshots: Arc<dyn SnapshotStore> = store.clone();
     let shop = Shop::new(log.clone(), Some(snapshots), clock.clone(), Arc::new(RandomTicketCodes));
     let read_models = ReadModels::open(&store)?;
-    let queries = Arc::new(SqliteQueries::open(store.path(), &read_models)?);
+    let queries = Arc::new(SqliteQueries::open(&read_models)?);
     Ok(Embedded { _dir: dir, store, log, clock, shop, read_models, queries })
 }
 
