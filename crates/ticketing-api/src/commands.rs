@@ -18,7 +18,8 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, patch, post};
 use ticketing::{ConcertId, CustomerId, HoldId, TicketCode, TicketTypeId, VenueId};
-use ticketing_app::Shop;
+use ticketing_app::queries::Queries;
+use ticketing_app::{AppError, Shop};
 
 use crate::ApiState;
 use crate::auth::{Admin, Caller};
@@ -34,7 +35,6 @@ use crate::openapi::{
 };
 use crate::paths::{CartItemPath, ConcertPath, DoorTicketPath, TicketTypePath, VenuePath};
 use crate::problem::{FieldError, Problem};
-use crate::tickets::TicketLocator;
 
 /// The command routes. Path parameters are named alike across routes (`{concertId}`), as the router requires of
 /// routes sharing a prefix; read routes for the same paths are added by merging another router. Every route runs
@@ -452,11 +452,13 @@ pub(crate) async fn check_in_at_door(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
-    State(tickets): State<Arc<dyn TicketLocator>>,
+    State(queries): State<Arc<dyn Queries>>,
     ApiPath(path): ApiPath<DoorTicketPath>,
 ) -> Result<StatusCode, Problem> {
     let code = ticket_code(path.code)?;
-    let Some(order_id) = tickets.order_of(&code).await? else {
+    // A ticket lives inside its order's aggregate: the attendee read model maps its code to the order. A code the
+    // client has seen is there, since the checkout that issued it answered only once the read models caught up.
+    let Some(order_id) = queries.ticket_order(&code).await.map_err(AppError::store)? else {
         return Err(Problem::not_found("No ticket has this code."));
     };
     shop.check_in_at_door(&key.context(admin.user_id), ConcertId(path.concert_id), order_id, code).await?;

@@ -3,9 +3,6 @@
 //! the request documents (`dto.rs`), the response documents (`views.rs`) and [`Problem`]. [`ApiDoc`]'s `paths(...)`
 //! list is the one list of documented routes; `tests/openapi.rs` checks it against the routes the router serves.
 //!
-//! The document describes the API with read models (`ApiState::with_queries`); without them the read routes are
-//! absent and answer the 404 problem.
-//!
 //! The problem responses that many operations share (a 401 for a missing token, a 503 when busy, ...) are response
 //! components, one per status and meaning (the `ToResponse` types below), registered in [`ApiDoc`] and referenced by
 //! each handler as `(status = 401, response = Unauthorized)`. An operation whose status means something more
