@@ -17,6 +17,7 @@ use serde::Deserialize;
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use ticketing_api::ApiState;
 use ticketing_api::auth::AuthState;
+use ticketing_api::problem::Chain;
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_dynamodb::DynamoDbCarts;
 use ticketing_postgres::{PostgresQueries, PostgresSink, ReadModel};
@@ -170,19 +171,24 @@ impl Resources {
         self.note_password_read();
         match self.database_credentials(secret_arn).await {
             Ok(credentials) => pool.set_connect_options(rds_options(rds, &credentials)),
-            Err(error) => tracing::warn!(%error, "cannot reread the database password; keeping the one read before"),
+            Err(error) => {
+                tracing::warn!(error = %Chain(&error), "cannot reread the database password; keeping the one read before");
+            }
         }
     }
 
     async fn database_credentials(&self, secret_arn: &str) -> Result<DatabaseCredentials, LambdaError> {
         let client = aws_sdk_secretsmanager::Client::new(self.sdk().await);
-        let secret = client.get_secret_value().secret_id(secret_arn).send().await.map_err(|error| {
-            LambdaError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string())
-        })?;
-        let text = secret.secret_string().ok_or_else(|| LambdaError::Secret("the secret has no text".to_owned()))?;
+        let secret = client
+            .get_secret_value()
+            .secret_id(secret_arn)
+            .send()
+            .await
+            .map_err(|error| LambdaError::Secret(Box::new(error)))?;
+        let text = secret.secret_string().ok_or_else(|| LambdaError::Secret("the secret has no text".into()))?;
         // The parser's message may quote the text it choked on: it is not passed on, so no password reaches a log.
         serde_json::from_str(text)
-            .map_err(|_| LambdaError::Secret("the secret is not JSON with RDS's `username` and `password`".to_owned()))
+            .map_err(|_| LambdaError::Secret("the secret is not JSON with RDS's `username` and `password`".into()))
     }
 
     /// The forwarder's target: the Kinesis bus.
