@@ -87,7 +87,7 @@ impl Resources {
     pub async fn store(&self) -> Result<&Arc<DynamoDbEventStore>, LambdaError> {
         self.store
             .get_or_try_init(|| async {
-                let mut tables = Tables::named(required(&self.config.events_table, "EVENTS_TABLE")?);
+                let mut tables = Tables::named(required(&self.config.events_table, "CLOUDBASH_EVENTS_TABLE")?);
                 if let Some(log) = &self.config.log_table {
                     tables.log.clone_from(log);
                 }
@@ -118,7 +118,7 @@ impl Resources {
     pub async fn carts(&self) -> Result<&DynamoDbCarts, LambdaError> {
         self.carts
             .get_or_try_init(|| async {
-                let table = required(&self.config.carts_table, "CARTS_TABLE")?;
+                let table = required(&self.config.carts_table, "CLOUDBASH_CARTS_TABLE")?;
                 Ok(DynamoDbCarts::new(aws_sdk_dynamodb::Client::new(self.sdk().await), table))
             })
             .await
@@ -131,19 +131,20 @@ impl Resources {
         let pool = self
             .pool
             .get_or_try_init(|| async {
-                let options = match self.config.database.as_ref().ok_or(LambdaError::missing("DATABASE_SECRET_ARN"))? {
-                    DatabaseConfig::Url(url) => {
-                        url.parse::<PgConnectOptions>().map_err(|error| LambdaError::Config {
-                            name: "DATABASE_URL",
-                            problem: format!("is not a PostgreSQL URL: {error}"),
-                        })?
-                    }
-                    rds @ DatabaseConfig::Rds { secret_arn, .. } => {
-                        let credentials = self.database_credentials(secret_arn).await?;
-                        self.note_password_read();
-                        rds_options(rds, &credentials)
-                    }
-                };
+                let options =
+                    match self.config.database.as_ref().ok_or(LambdaError::missing("CLOUDBASH_DATABASE_SECRET_ARN"))? {
+                        DatabaseConfig::Url(url) => {
+                            url.parse::<PgConnectOptions>().map_err(|error| LambdaError::Config {
+                                name: "CLOUDBASH_DATABASE_URL",
+                                problem: format!("is not a PostgreSQL URL: {error}"),
+                            })?
+                        }
+                        rds @ DatabaseConfig::Rds { secret_arn, .. } => {
+                            let credentials = self.database_credentials(secret_arn).await?;
+                            self.note_password_read();
+                            rds_options(rds, &credentials)
+                        }
+                    };
                 Ok::<_, LambdaError>(
                     PgPoolOptions::new()
                         .max_connections(DATABASE_CONNECTIONS_MAX)
@@ -195,7 +196,7 @@ impl Resources {
     pub async fn publisher(&self) -> Result<&KinesisPublisher, LambdaError> {
         self.publisher
             .get_or_try_init(|| async {
-                let stream = required(&self.config.stream_name, "STREAM_NAME")?;
+                let stream = required(&self.config.stream_name, "CLOUDBASH_STREAM")?;
                 Ok(KinesisPublisher::new(aws_sdk_kinesis::Client::new(self.sdk().await), stream))
             })
             .await
