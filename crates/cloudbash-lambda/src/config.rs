@@ -1,7 +1,9 @@
 //! The configuration of a function, read once from its environment when the container starts: deploy/template.yaml
 //! sets the same variables on every function, and `CLOUDBASH_FUNCTION` says which one this is. Nothing is
 //! connected here; the variables a function does not use may be absent (for a local run), and a missing one is
-//! reported by the first piece of work that needs it.
+//! reported by the first piece of work that needs it. The names are `cloudbash serve`'s where both read one
+//! (`CLOUDBASH_EVENTS_TABLE`, `CLOUDBASH_STREAM`, `CLOUDBASH_CARTS_TABLE`, `CLOUDBASH_DATABASE_URL`,
+//! `CLOUDBASH_BUCKETS_PER_CONCERT`), and mean the same there, so one environment describes a stack for either host.
 
 use crate::LambdaError;
 
@@ -40,17 +42,17 @@ impl Function {
 /// Where the read-model database is and how to sign in.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
-    /// A full URL with its password (`DATABASE_URL`): local runs and tests.
+    /// A full URL with its password (`CLOUDBASH_DATABASE_URL`): local runs and tests.
     Url(String),
     /// RDS: the address, and the master user's credentials in Secrets Manager (read on first use).
     Rds {
-        /// `DATABASE_SECRET_ARN`: a secret whose JSON holds `username` and `password`.
+        /// `CLOUDBASH_DATABASE_SECRET_ARN`: a secret whose JSON holds `username` and `password`.
         secret_arn: String,
-        /// `DATABASE_HOST`.
+        /// `CLOUDBASH_DATABASE_HOST`.
         host: String,
-        /// `DATABASE_PORT`.
+        /// `CLOUDBASH_DATABASE_PORT`.
         port: u16,
-        /// `DATABASE_NAME`.
+        /// `CLOUDBASH_DATABASE_NAME`.
         name: String,
     },
 }
@@ -76,22 +78,24 @@ impl std::fmt::Debug for DatabaseConfig {
 pub struct Config {
     /// `CLOUDBASH_FUNCTION`.
     pub function: Function,
-    /// `EVENTS_TABLE`: the log's events table.
+    /// `CLOUDBASH_EVENTS_TABLE`: the log's events table.
     pub events_table: Option<String>,
-    /// `LOG_TABLE`: command results, index cursors, checkpoints and snapshots (default: the events table's name
-    /// plus `-log`).
+    /// `CLOUDBASH_LOG_TABLE`: command results, index cursors, checkpoints and snapshots (default: the events table's
+    /// name plus `-log`).
     pub log_table: Option<String>,
-    /// `INDEX_TABLE`: the log's order, as the indexer writes it (default: the events table's name plus `-index`).
+    /// `CLOUDBASH_INDEX_TABLE`: the log's order, as the indexer writes it (default: the events table's name plus
+    /// `-index`).
     pub index_table: Option<String>,
-    /// `CARTS_TABLE`: the carts read model.
+    /// `CLOUDBASH_CARTS_TABLE`: the carts read model.
     pub carts_table: Option<String>,
-    /// `STREAM_NAME`: the Kinesis bus.
+    /// `CLOUDBASH_STREAM`: the Kinesis stream of the bus.
     pub stream_name: Option<String>,
-    /// `DATABASE_URL`, or `DATABASE_SECRET_ARN` with `DATABASE_HOST`, `DATABASE_PORT` and `DATABASE_NAME`.
+    /// `CLOUDBASH_DATABASE_URL`, or `CLOUDBASH_DATABASE_SECRET_ARN` with `CLOUDBASH_DATABASE_HOST`,
+    /// `CLOUDBASH_DATABASE_PORT` and `CLOUDBASH_DATABASE_NAME`.
     pub database: Option<DatabaseConfig>,
-    /// `BUCKETS_PER_CONCERT`: the buckets a concert is published with, so that containers sell it side by side
-    /// (`ticketing::bucket`; default and most: [`ticketing_app::BUCKETS_PER_CONCERT_MAX`]; 0 sells from the concert's
-    /// own stream).
+    /// `CLOUDBASH_BUCKETS_PER_CONCERT`: the buckets a concert is published with, so that containers sell it side by
+    /// side (`ticketing::bucket`; default and most: [`ticketing_app::BUCKETS_PER_CONCERT_MAX`]; 0 sells from the
+    /// concert's own stream).
     pub buckets_per_concert: u16,
 }
 
@@ -105,15 +109,15 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, LambdaError> {
         let get = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
         let function = Function::parse(&get("CLOUDBASH_FUNCTION").unwrap_or_default())?;
-        let database = match (get("DATABASE_URL"), get("DATABASE_SECRET_ARN")) {
+        let database = match (get("CLOUDBASH_DATABASE_URL"), get("CLOUDBASH_DATABASE_SECRET_ARN")) {
             (Some(url), _) => Some(DatabaseConfig::Url(url)),
             (None, Some(secret_arn)) => {
-                let host = get("DATABASE_HOST").ok_or(LambdaError::missing("DATABASE_HOST"))?;
-                let name = get("DATABASE_NAME").ok_or(LambdaError::missing("DATABASE_NAME"))?;
-                let port = match get("DATABASE_PORT") {
+                let host = get("CLOUDBASH_DATABASE_HOST").ok_or(LambdaError::missing("CLOUDBASH_DATABASE_HOST"))?;
+                let name = get("CLOUDBASH_DATABASE_NAME").ok_or(LambdaError::missing("CLOUDBASH_DATABASE_NAME"))?;
+                let port = match get("CLOUDBASH_DATABASE_PORT") {
                     None => 5432,
                     Some(port) => port.parse().map_err(|_| LambdaError::Config {
-                        name: "DATABASE_PORT",
+                        name: "CLOUDBASH_DATABASE_PORT",
                         problem: format!("is {port:?}, not a port number"),
                     })?,
                 };
@@ -121,12 +125,12 @@ impl Config {
             }
             (None, None) => None,
         };
-        let buckets_per_concert = match get("BUCKETS_PER_CONCERT") {
+        let buckets_per_concert = match get("CLOUDBASH_BUCKETS_PER_CONCERT") {
             None => ticketing_app::BUCKETS_PER_CONCERT_MAX,
             Some(buckets) => {
                 buckets.parse().ok().filter(|buckets| *buckets <= ticketing_app::BUCKETS_PER_CONCERT_MAX).ok_or_else(
                     || LambdaError::Config {
-                        name: "BUCKETS_PER_CONCERT",
+                        name: "CLOUDBASH_BUCKETS_PER_CONCERT",
                         problem: format!("is {buckets:?}, not 0 to {}", ticketing_app::BUCKETS_PER_CONCERT_MAX),
                     },
                 )?
@@ -134,11 +138,11 @@ impl Config {
         };
         Ok(Self {
             function,
-            events_table: get("EVENTS_TABLE"),
-            log_table: get("LOG_TABLE"),
-            index_table: get("INDEX_TABLE"),
-            carts_table: get("CARTS_TABLE"),
-            stream_name: get("STREAM_NAME"),
+            events_table: get("CLOUDBASH_EVENTS_TABLE"),
+            log_table: get("CLOUDBASH_LOG_TABLE"),
+            index_table: get("CLOUDBASH_INDEX_TABLE"),
+            carts_table: get("CLOUDBASH_CARTS_TABLE"),
+            stream_name: get("CLOUDBASH_STREAM"),
             database,
             buckets_per_concert,
         })
@@ -166,15 +170,15 @@ mod tests {
     fn the_template_s_variables_make_an_rds_configuration() {
         let config = config(&[
             ("CLOUDBASH_FUNCTION", "projector"),
-            ("EVENTS_TABLE", "shop-events"),
-            ("LOG_TABLE", "shop-events-log"),
-            ("INDEX_TABLE", "shop-events-index"),
-            ("CARTS_TABLE", "shop-carts"),
-            ("STREAM_NAME", "shop-bus"),
-            ("DATABASE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1"),
-            ("DATABASE_HOST", "db.internal"),
-            ("DATABASE_PORT", "5432"),
-            ("DATABASE_NAME", "cloudbash"),
+            ("CLOUDBASH_EVENTS_TABLE", "shop-events"),
+            ("CLOUDBASH_LOG_TABLE", "shop-events-log"),
+            ("CLOUDBASH_INDEX_TABLE", "shop-events-index"),
+            ("CLOUDBASH_CARTS_TABLE", "shop-carts"),
+            ("CLOUDBASH_STREAM", "shop-bus"),
+            ("CLOUDBASH_DATABASE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1"),
+            ("CLOUDBASH_DATABASE_HOST", "db.internal"),
+            ("CLOUDBASH_DATABASE_PORT", "5432"),
+            ("CLOUDBASH_DATABASE_NAME", "cloudbash"),
         ])
         .expect("a complete configuration");
 
@@ -194,14 +198,17 @@ mod tests {
 
     #[test]
     fn concerts_sell_from_every_bucket_unless_told_otherwise() {
-        let buckets = |value: &str| config(&[("CLOUDBASH_FUNCTION", "api"), ("BUCKETS_PER_CONCERT", value)]);
+        let buckets = |value: &str| config(&[("CLOUDBASH_FUNCTION", "api"), ("CLOUDBASH_BUCKETS_PER_CONCERT", value)]);
 
         assert_eq!(buckets("").expect("unset").buckets_per_concert, ticketing_app::BUCKETS_PER_CONCERT_MAX);
         assert_eq!(buckets("0").expect("none").buckets_per_concert, 0);
         assert_eq!(buckets("3").expect("three").buckets_per_concert, 3);
         for wrong in ["9", "-1", "many"] {
             let error = buckets(wrong).expect_err("out of range");
-            assert!(matches!(error, LambdaError::Config { name: "BUCKETS_PER_CONCERT", .. }), "{wrong}: {error}");
+            assert!(
+                matches!(error, LambdaError::Config { name: "CLOUDBASH_BUCKETS_PER_CONCERT", .. }),
+                "{wrong}: {error}"
+            );
         }
     }
 
@@ -209,8 +216,8 @@ mod tests {
     fn a_database_url_wins_over_the_secret_and_never_shows_in_debug_output() {
         let config = config(&[
             ("CLOUDBASH_FUNCTION", "api"),
-            ("DATABASE_URL", "postgres://user:hunter2@localhost/shop"),
-            ("DATABASE_SECRET_ARN", "arn"),
+            ("CLOUDBASH_DATABASE_URL", "postgres://user:hunter2@localhost/shop"),
+            ("CLOUDBASH_DATABASE_SECRET_ARN", "arn"),
         ])
         .expect("a configuration");
 
@@ -229,16 +236,16 @@ mod tests {
 
     #[test]
     fn a_secret_without_its_host_or_with_a_bad_port_is_refused() {
-        let missing_host = config(&[("CLOUDBASH_FUNCTION", "api"), ("DATABASE_SECRET_ARN", "arn")]);
-        assert!(matches!(missing_host, Err(LambdaError::Config { name: "DATABASE_HOST", .. })));
+        let missing_host = config(&[("CLOUDBASH_FUNCTION", "api"), ("CLOUDBASH_DATABASE_SECRET_ARN", "arn")]);
+        assert!(matches!(missing_host, Err(LambdaError::Config { name: "CLOUDBASH_DATABASE_HOST", .. })));
 
         let bad_port = config(&[
             ("CLOUDBASH_FUNCTION", "api"),
-            ("DATABASE_SECRET_ARN", "arn"),
-            ("DATABASE_HOST", "db"),
-            ("DATABASE_NAME", "cloudbash"),
-            ("DATABASE_PORT", "fifty"),
+            ("CLOUDBASH_DATABASE_SECRET_ARN", "arn"),
+            ("CLOUDBASH_DATABASE_HOST", "db"),
+            ("CLOUDBASH_DATABASE_NAME", "cloudbash"),
+            ("CLOUDBASH_DATABASE_PORT", "fifty"),
         ]);
-        assert!(matches!(bad_port, Err(LambdaError::Config { name: "DATABASE_PORT", .. })));
+        assert!(matches!(bad_port, Err(LambdaError::Config { name: "CLOUDBASH_DATABASE_PORT", .. })));
     }
 }

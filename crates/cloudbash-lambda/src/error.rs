@@ -1,6 +1,7 @@
 //! One error type for the functions, so that each handler reports a failure the same way: as a Lambda error
 //! (the invocation fails and its event source retries it, or CloudFormation hears FAILED), logged once where it is
-//! turned into that answer. The variants say what to check, not only what broke.
+//! turned into that answer. The variants say what to check, not only what broke, and keep what broke under them
+//! as their source, so that the log line names the SDK's or the operating system's words too.
 
 use thiserror::Error;
 
@@ -22,7 +23,7 @@ pub enum LambdaError {
     /// The database's password could not be read from Secrets Manager: check the function's role and, inside the
     /// VPC, the Secrets Manager endpoint.
     #[error("cannot read the database secret: {0}")]
-    Secret(String),
+    Secret(#[source] Cause),
     /// The read-model database failed (connecting, migrating, or a query).
     #[error("read-model database: {0}")]
     Database(#[from] ticketing_postgres::PostgresError),
@@ -37,8 +38,11 @@ pub enum LambdaError {
     Event(String),
     /// CloudFormation's ResponseURL did not take the answer; the stack waits until its ServiceTimeout.
     #[error("cannot answer CloudFormation: {0}")]
-    Answer(String),
+    Answer(#[source] Cause),
 }
+
+/// What made a function fail, with its own sources; a sentence (`"…".into()`) where nothing failed underneath.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl LambdaError {
     /// A variable that is not set.

@@ -31,9 +31,10 @@ mod resources;
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use ticketing_api::problem::Chain;
 
 pub use config::{Config, Function};
-pub use error::LambdaError;
+pub use error::{Cause, LambdaError};
 pub use resources::Resources;
 
 /// Serves invocations as `resources`' function until the runtime stops the process. `resources` lives as long
@@ -82,6 +83,6 @@ pub async fn serve(resources: &'static Resources) -> Result<(), lambda_runtime::
 
 /// Logs a failed invocation once and hands it to the runtime, which reports it to Lambda.
 fn fail(error: LambdaError) -> lambda_runtime::Error {
-    tracing::error!(%error, "the invocation failed");
+    tracing::error!(error = %Chain(&error), "the invocation failed");
     Box::new(error)
 }

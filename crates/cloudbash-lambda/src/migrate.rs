@@ -9,12 +9,13 @@
 //! nothing: the schema belongs to the database, which outlives the resource.
 
 use serde::{Deserialize, Serialize};
+use ticketing_api::problem::Chain;
 
 use crate::limits::{
     CLOUDFORMATION_ANSWER_ATTEMPTS_MAX, CLOUDFORMATION_ANSWER_TIMEOUT, CLOUDFORMATION_REASON_BYTES_MAX,
     MIGRATION_DURATION_MAX,
 };
-use crate::{LambdaError, Resources};
+use crate::{Cause, LambdaError, Resources};
 
 /// The physical id of the resource: there is one schema per database, whatever CloudFormation calls it.
 pub const PHYSICAL_RESOURCE_ID: &str = "cloudbash-read-model-schema";
@@ -72,7 +73,7 @@ pub async fn handle(resources: &Resources, event: serde_json::Value) -> Result<s
     let client = reqwest::Client::builder()
         .timeout(CLOUDFORMATION_ANSWER_TIMEOUT)
         .build()
-        .map_err(|error| LambdaError::Answer(error.to_string()))?;
+        .map_err(|error| LambdaError::Answer(Box::new(error)))?;
     let response = handle_custom_resource(resources, &client, &request).await?;
     Ok(serde_json::json!({"status": response.status, "reason": response.reason}))
 }
@@ -98,8 +99,9 @@ pub async fn handle_custom_resource(
     let (status, reason) = match outcome {
         Ok(reason) => ("SUCCESS", reason.to_owned()),
         Err(error) => {
+            let error = Chain(&error).to_string();
             tracing::error!(%error, request_type = %request.request_type, "the migration failed");
-            ("FAILED", cut(&error.to_string(), CLOUDFORMATION_REASON_BYTES_MAX))
+            ("FAILED", cut(&error, CLOUDFORMATION_REASON_BYTES_MAX))
         }
     };
     let response = CustomResourceResponse {
@@ -124,15 +126,15 @@ pub async fn migrate(resources: &Resources) -> Result<(), LambdaError> {
 /// PUTs `response` to the pre-signed `url`, a few times if it does not take it. No content type: the URL is signed
 /// without one.
 async fn answer(client: &reqwest::Client, url: &str, response: &CustomResourceResponse) -> Result<(), LambdaError> {
-    let body = serde_json::to_string(response).map_err(|error| LambdaError::Answer(error.to_string()))?;
-    let mut last_error = String::new();
+    let body = serde_json::to_string(response).map_err(|error| LambdaError::Answer(Box::new(error)))?;
+    let mut last_error: Cause = "no attempt was made".into();
     for attempt in 0..CLOUDFORMATION_ANSWER_ATTEMPTS_MAX {
         match client.put(url).body(body.clone()).send().await {
             Ok(answered) if answered.status().is_success() => return Ok(()),
-            Ok(answered) => last_error = format!("the ResponseURL answered {}", answered.status()),
-            Err(error) => last_error = error.to_string(),
+            Ok(answered) => last_error = format!("the ResponseURL answered {}", answered.status()).into(),
+            Err(error) => last_error = Box::new(error),
         }
-        tracing::warn!(attempt, error = %last_error, "CloudFormation did not take the answer; trying again");
+        tracing::warn!(attempt, error = %Chain(&*last_error), "CloudFormation did not take the answer; trying again");
         tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
     }
     Err(LambdaError::Answer(last_error))

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use ticketing_api::ApiState;
 use ticketing_api::auth::AuthState;
+use ticketing_api::problem::Chain;
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_dynamodb::DynamoDbCarts;
 use ticketing_postgres::{PostgresQueries, PostgresSink, ReadModel};
@@ -86,7 +87,7 @@ impl Resources {
     pub async fn store(&self) -> Result<&Arc<DynamoDbEventStore>, LambdaError> {
         self.store
             .get_or_try_init(|| async {
-                let mut tables = Tables::named(required(&self.config.events_table, "EVENTS_TABLE")?);
+                let mut tables = Tables::named(required(&self.config.events_table, "CLOUDBASH_EVENTS_TABLE")?);
                 if let Some(log) = &self.config.log_table {
                     tables.log.clone_from(log);
                 }
@@ -117,7 +118,7 @@ impl Resources {
     pub async fn carts(&self) -> Result<&DynamoDbCarts, LambdaError> {
         self.carts
             .get_or_try_init(|| async {
-                let table = required(&self.config.carts_table, "CARTS_TABLE")?;
+                let table = required(&self.config.carts_table, "CLOUDBASH_CARTS_TABLE")?;
                 Ok(DynamoDbCarts::new(aws_sdk_dynamodb::Client::new(self.sdk().await), table))
             })
             .await
@@ -130,19 +131,20 @@ impl Resources {
         let pool = self
             .pool
             .get_or_try_init(|| async {
-                let options = match self.config.database.as_ref().ok_or(LambdaError::missing("DATABASE_SECRET_ARN"))? {
-                    DatabaseConfig::Url(url) => {
-                        url.parse::<PgConnectOptions>().map_err(|error| LambdaError::Config {
-                            name: "DATABASE_URL",
-                            problem: format!("is not a PostgreSQL URL: {error}"),
-                        })?
-                    }
-                    rds @ DatabaseConfig::Rds { secret_arn, .. } => {
-                        let credentials = self.database_credentials(secret_arn).await?;
-                        self.note_password_read();
-                        rds_options(rds, &credentials)
-                    }
-                };
+                let options =
+                    match self.config.database.as_ref().ok_or(LambdaError::missing("CLOUDBASH_DATABASE_SECRET_ARN"))? {
+                        DatabaseConfig::Url(url) => {
+                            url.parse::<PgConnectOptions>().map_err(|error| LambdaError::Config {
+                                name: "CLOUDBASH_DATABASE_URL",
+                                problem: format!("is not a PostgreSQL URL: {error}"),
+                            })?
+                        }
+                        rds @ DatabaseConfig::Rds { secret_arn, .. } => {
+                            let credentials = self.database_credentials(secret_arn).await?;
+                            self.note_password_read();
+                            rds_options(rds, &credentials)
+                        }
+                    };
                 Ok::<_, LambdaError>(
                     PgPoolOptions::new()
                         .max_connections(DATABASE_CONNECTIONS_MAX)
@@ -170,26 +172,31 @@ impl Resources {
         self.note_password_read();
         match self.database_credentials(secret_arn).await {
             Ok(credentials) => pool.set_connect_options(rds_options(rds, &credentials)),
-            Err(error) => tracing::warn!(%error, "cannot reread the database password; keeping the one read before"),
+            Err(error) => {
+                tracing::warn!(error = %Chain(&error), "cannot reread the database password; keeping the one read before");
+            }
         }
     }
 
     async fn database_credentials(&self, secret_arn: &str) -> Result<DatabaseCredentials, LambdaError> {
         let client = aws_sdk_secretsmanager::Client::new(self.sdk().await);
-        let secret = client.get_secret_value().secret_id(secret_arn).send().await.map_err(|error| {
-            LambdaError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string())
-        })?;
-        let text = secret.secret_string().ok_or_else(|| LambdaError::Secret("the secret has no text".to_owned()))?;
+        let secret = client
+            .get_secret_value()
+            .secret_id(secret_arn)
+            .send()
+            .await
+            .map_err(|error| LambdaError::Secret(Box::new(error)))?;
+        let text = secret.secret_string().ok_or_else(|| LambdaError::Secret("the secret has no text".into()))?;
         // The parser's message may quote the text it choked on: it is not passed on, so no password reaches a log.
         serde_json::from_str(text)
-            .map_err(|_| LambdaError::Secret("the secret is not JSON with RDS's `username` and `password`".to_owned()))
+            .map_err(|_| LambdaError::Secret("the secret is not JSON with RDS's `username` and `password`".into()))
     }
 
     /// The forwarder's target: the Kinesis bus.
     pub async fn publisher(&self) -> Result<&KinesisPublisher, LambdaError> {
         self.publisher
             .get_or_try_init(|| async {
-                let stream = required(&self.config.stream_name, "STREAM_NAME")?;
+                let stream = required(&self.config.stream_name, "CLOUDBASH_STREAM")?;
                 Ok(KinesisPublisher::new(aws_sdk_kinesis::Client::new(self.sdk().await), stream))
             })
             .await

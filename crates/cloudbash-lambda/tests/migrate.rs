@@ -162,7 +162,7 @@ async fn a_missing_database_configuration_answers_failed_naming_the_variable() {
 
     let answer = the_one_answer(&received);
     assert_eq!(answer.status, "FAILED");
-    assert!(answer.reason.contains("DATABASE_SECRET_ARN"), "{}", answer.reason);
+    assert!(answer.reason.contains("CLOUDBASH_DATABASE_SECRET_ARN"), "{}", answer.reason);
 }
 
 #[tokio::test]

@@ -183,7 +183,7 @@ async fn one_run_of_the_hold_expiry_function_releases_a_thousand_abandoned_holds
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_indexer_positions_each_event_of_the_stream_once_in_the_index_table_it_is_given() {
     let sdk = support::sdk_config().await;
-    // An index table that is not named after the events table: the function finds it through INDEX_TABLE.
+    // An index table that is not named after the events table: the function finds it through CLOUDBASH_INDEX_TABLE.
     let events = support::unique_name("lambda-events");
     let tables = Tables { log: format!("{events}-log"), index: support::unique_name("lambda-index"), events };
     create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &tables).await.expect("the log's tables");

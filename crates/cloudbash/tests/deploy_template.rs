@@ -508,11 +508,11 @@ fn the_index_table_is_keyed_and_named_as_es_dynamodb_derives_it() {
     assert_eq!(index.get("BillingMode").and_then(Node::text), Some("PAY_PER_REQUEST"));
     assert!(index.get("StreamSpecification").is_none(), "nothing reads the index's changes");
     // `Tables::named(events)` reads the index table at `<events>-index`, and so do the functions without
-    // INDEX_TABLE.
+    // CLOUDBASH_INDEX_TABLE.
     let name = |id: &str| resource(&template, id).at(&["Properties", "TableName", "Fn::Sub"]).and_then(Node::text);
     let events = name(EVENTS_TABLE).expect("the events table is named");
     assert_eq!(name(INDEX_TABLE), Some(format!("{events}-index").as_str()));
-    let variable = template.at(&["Globals", "Function", "Environment", "Variables", "INDEX_TABLE", "Ref"]);
+    let variable = template.at(&["Globals", "Function", "Environment", "Variables", "CLOUDBASH_INDEX_TABLE", "Ref"]);
     assert_eq!(variable.and_then(Node::text), Some(INDEX_TABLE), "every function is told the index table");
 }
 

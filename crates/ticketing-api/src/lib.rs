@@ -27,7 +27,6 @@ mod queries;
 mod read_your_writes;
 pub mod ready;
 pub mod server;
-pub mod tickets;
 mod views;
 
 #[cfg(test)]
@@ -48,7 +47,6 @@ use tower_http::trace::TraceLayer;
 use crate::auth::AuthState;
 use crate::json::ApiJson;
 use crate::limits::REQUEST_BODY_BYTES_MAX;
-use crate::tickets::{LogTicketIndex, ReadModelTickets, TicketLocator};
 
 /// The state every handler can reach; each part is extracted on its own through [`FromRef`], so a handler names
 /// only what it uses (`State<AuthState>`, `State<Arc<Shop>>`, or an extractor such as [`auth::Caller`] that needs
@@ -57,9 +55,8 @@ use crate::tickets::{LogTicketIndex, ReadModelTickets, TicketLocator};
 pub struct ApiState {
     auth: AuthState,
     shop: Arc<Shop>,
-    /// The read models; without them the API serves commands only (no read routes, no read-your-writes wait).
-    queries: Option<Arc<dyn Queries>>,
-    tickets: Arc<dyn TicketLocator>,
+    /// The read models: the read routes answer from them, and every command waits until they show its effect.
+    queries: Arc<dyn Queries>,
     /// The live streams of the log (`live.rs`): their bound and the signal that ends them.
     live: live::LiveStreams,
     /// What `GET /ready` checks; nothing beyond serving without it.
@@ -71,38 +68,24 @@ pub struct ApiState {
 impl std::fmt::Debug for ApiState {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // `Queries` does not require `Debug`: read-model backends need not describe themselves.
-        formatter
-            .debug_struct("ApiState")
-            .field("auth", &self.auth)
-            .field("shop", &self.shop)
-            .field("tickets", &self.tickets)
-            .finish_non_exhaustive()
+        formatter.debug_struct("ApiState").field("auth", &self.auth).field("shop", &self.shop).finish_non_exhaustive()
     }
 }
 
 impl ApiState {
-    /// The state of an API that authenticates with `auth` and runs commands on `shop`. It serves the command
-    /// routes only until [`ApiState::with_queries`] gives it read models. Ticket codes are found through a
-    /// [`LogTicketIndex`] over the shop's log until [`ApiState::with_queries`] or
-    /// [`ApiState::with_ticket_locator`] says otherwise.
-    pub fn new(auth: AuthState, shop: Arc<Shop>) -> Self {
-        let tickets = Arc::new(LogTicketIndex::new(shop.log().clone()));
-        let live = live::LiveStreams::new(CancellationToken::new());
-        Self { auth, shop, queries: None, tickets, live, readiness: None, progress: read_your_writes::Progress(None) }
+    /// Starts the state of an API that authenticates with `auth` and runs commands on `shop`;
+    /// [`ApiStateBuilder::with_queries`] adds the read models every API reads from and completes it.
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "an API state is whole only once `with_queries` gives it its read models"
+    )]
+    pub fn new(auth: AuthState, shop: Arc<Shop>) -> ApiStateBuilder {
+        ApiStateBuilder { auth, shop }
     }
 
     /// Makes `GET /ready` ask `readiness` (the host's log and read models).
     pub fn with_readiness(mut self, readiness: Arc<dyn ready::Readiness>) -> Self {
         self.readiness = Some(readiness);
-        self
-    }
-
-    /// Answers the read routes from `queries` (read models fed from the shop's log), makes every command
-    /// route wait until they show its effect (read-your-writes, see `read_your_writes.rs`), and finds ticket
-    /// codes in the attendee read model.
-    pub fn with_queries(mut self, queries: Arc<dyn Queries>) -> Self {
-        self.tickets = Arc::new(ReadModelTickets(Arc::clone(&queries)));
-        self.queries = Some(queries);
         self
     }
 
@@ -114,17 +97,36 @@ impl ApiState {
         self
     }
 
-    /// Finds the order of a scanned ticket code with `tickets` (the attendee read model, say).
-    pub fn with_ticket_locator(mut self, tickets: Arc<dyn TicketLocator>) -> Self {
-        self.tickets = tickets;
-        self
-    }
-
     /// Ends the open live streams of the log (`GET /events/live`) once `shutdown` is cancelled, so that a graceful
     /// shutdown does not wait for them. Without it they end only at their time limit.
     pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
         self.live = live::LiveStreams::new(shutdown);
         self
+    }
+}
+
+/// An API's state before its read models are given: the read routes, read-your-writes and finding a scanned
+/// ticket's order all need them, so there is no API without them.
+#[derive(Debug)]
+pub struct ApiStateBuilder {
+    auth: AuthState,
+    shop: Arc<Shop>,
+}
+
+impl ApiStateBuilder {
+    /// Answers the read routes from `queries` (read models fed from the shop's log), makes every command route wait
+    /// until they show its effect (read-your-writes, see `read_your_writes.rs`), and finds ticket codes in the
+    /// attendee read model.
+    pub fn with_queries(self, queries: Arc<dyn Queries>) -> ApiState {
+        let live = live::LiveStreams::new(CancellationToken::new());
+        ApiState {
+            auth: self.auth,
+            shop: self.shop,
+            queries,
+            live,
+            readiness: None,
+            progress: read_your_writes::Progress(None),
+        }
     }
 }
 
@@ -142,8 +144,7 @@ impl FromRef<ApiState> for Arc<Shop> {
 
 impl FromRef<ApiState> for Arc<dyn Queries> {
     fn from_ref(state: &ApiState) -> Self {
-        let queries = state.queries.as_ref().expect("the routes that read queries exist only when the state has them");
-        Arc::clone(queries)
+        Arc::clone(&state.queries)
     }
 }
 
@@ -159,33 +160,24 @@ impl FromRef<ApiState> for Option<Arc<dyn ready::Readiness>> {
     }
 }
 
-impl FromRef<ApiState> for Arc<dyn TicketLocator> {
-    fn from_ref(state: &ApiState) -> Self {
-        Arc::clone(&state.tickets)
-    }
-}
-
 /// The whole API, ready to serve.
 pub fn router(state: ApiState) -> Router {
     with_shared_behaviour(routes(&state), state)
 }
 
 /// Every route of the API, without fallbacks or shared layers. Groups of routes (venues, concerts, carts) are
-/// merged here. With read models, the read routes are added and command routes answer only once the read models
-/// show their effect (`read_your_writes.rs`), so a client's next GET sees what it just did.
+/// merged here. Command routes answer only once the read models show their effect (`read_your_writes.rs`), so a
+/// client's next GET sees what it just did.
 fn routes(state: &ApiState) -> Router<ApiState> {
-    let routes = Router::new()
+    let wait = middleware::from_fn_with_state(state.clone(), read_your_writes::after_command);
+    Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready::ready))
         .route("/openapi.json", get(openapi::openapi_json))
-        .merge(live::routes());
-    match &state.queries {
-        Some(_) => {
-            let wait = middleware::from_fn_with_state(state.clone(), read_your_writes::after_command);
-            routes.merge(commands::routes().route_layer(wait)).merge(queries::routes()).merge(events::routes())
-        }
-        None => routes.merge(commands::routes()),
-    }
+        .merge(live::routes())
+        .merge(commands::routes().route_layer(wait))
+        .merge(queries::routes())
+        .merge(events::routes())
 }
 
 /// Adds what every route shares. It must come after all routes are added: axum attaches the 405 fallback only to
@@ -252,19 +244,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_read_models_the_api_serves_no_read_routes() {
-        let auth = crate::auth::AuthState::new(crate::auth::Verifier::new(
-            &crate::test_support::test_secret(),
-            crate::test_support::TEST_ISSUER,
-        ));
-        let state = crate::ApiState::new(auth, std::sync::Arc::new(crate::test_support::test_shop()));
-        let request = Request::builder().uri("/cart").body(Body::empty()).expect("a literal request is valid");
-
-        send_problem(crate::router(state), request, StatusCode::NOT_FOUND).await;
-    }
-
-    #[tokio::test]
-    async fn with_read_models_the_api_serves_the_read_routes() {
+    async fn the_api_serves_the_read_routes() {
         let request = Request::builder().uri("/venues").body(Body::empty()).expect("a literal request is valid");
 
         let (status, _, body) = send(crate::router(crate::test_support::test_state()), request).await;

@@ -33,9 +33,6 @@ pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// for a throttled or restarting backend to recover.
 pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(2);
 
-/// How many events the ticket index reads from the log per page while catching up.
-pub const TICKET_INDEX_PAGE_EVENTS: u32 = 500;
-
 /// How long a successful command's response waits for the read models to reach the log's head as read right after
 /// the command, so that the same client's next GET shows what it did. Past this the response goes out anyway, with
 /// a warning: a lagging projection slows answers down but never fails a command that is already committed.

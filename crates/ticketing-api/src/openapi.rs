@@ -3,9 +3,6 @@
 //! the request documents (`dto.rs`), the response documents (`views.rs`) and [`Problem`]. [`ApiDoc`]'s `paths(...)`
 //! list is the one list of documented routes; `tests/openapi.rs` checks it against the routes the router serves.
 //!
-//! The document describes the API with read models (`ApiState::with_queries`); without them the read routes are
-//! absent and answer the 404 problem.
-//!
 //! The problem responses that many operations share (a 401 for a missing token, a 503 when busy, ...) are response
 //! components, one per status and meaning (the `ToResponse` types below), registered in [`ApiDoc`] and referenced by
 //! each handler as `(status = 401, response = Unauthorized)`. An operation whose status means something more
@@ -33,19 +30,19 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::health,
         crate::ready::ready,
         openapi_json,
-        crate::commands::create_venue,
-        crate::commands::delete_venue,
-        crate::commands::create_concert,
-        crate::commands::update_concert,
-        crate::commands::schedule_concert,
-        crate::commands::add_ticket_type,
-        crate::commands::remove_ticket_type,
-        crate::commands::publish_concert,
-        crate::commands::cancel_concert,
-        crate::commands::add_cart_item,
-        crate::commands::remove_cart_item,
-        crate::commands::checkout,
-        crate::commands::check_in_at_door,
+        crate::commands::venues::create_venue,
+        crate::commands::venues::delete_venue,
+        crate::commands::concerts::create_concert,
+        crate::commands::concerts::update_concert,
+        crate::commands::concerts::schedule_concert,
+        crate::commands::concerts::add_ticket_type,
+        crate::commands::concerts::remove_ticket_type,
+        crate::commands::concerts::publish_concert,
+        crate::commands::concerts::cancel_concert,
+        crate::commands::cart::add_cart_item,
+        crate::commands::cart::remove_cart_item,
+        crate::commands::cart::checkout,
+        crate::commands::door::check_in_at_door,
         crate::queries::venues,
         crate::queries::venue,
         crate::queries::concerts,

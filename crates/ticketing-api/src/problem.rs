@@ -230,7 +230,8 @@ fn serialize_status<S: serde::Serializer>(status: &StatusCode, serializer: S) ->
 /// An error and the errors under it, for the log. Each source's text follows unless what is written already shows
 /// it (most errors here end their message with their source's), so nothing is said twice and the words of the
 /// innermost cause (the operating system's, the driver's) are never left out.
-pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+#[derive(Debug)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl Display for Chain<'_> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,6 +7,10 @@
 //!
 //! Carts are not here: they live in DynamoDB, and [`CartReader`] is how the
 //! queries reach them.
+//!
+//! The rows and how they become views are in `rows`; the [`Queries`]
+//! implementation stays whole here, one method per query of the port, so that
+//! each statement is read beside the answer it makes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,11 +20,10 @@ use es_core::{AggregateId, Position, Version, async_trait, format_created, parse
 use sqlx_core::query_as::query_as;
 use sqlx_core::query_builder::QueryBuilder;
 use sqlx_postgres::{PgPool, Postgres};
-use ticketing::{ConcertId, Currency, CustomerId, Money, OrderId, TicketCode, TicketTypeId, VenueId};
+use ticketing::{ConcertId, CustomerId, OrderId, TicketCode, TicketTypeId, VenueId};
 use ticketing_app::queries::{
-    AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, DraftSummary,
-    OrderStatus, OrderTicketView, OrderView, Page, Queries, QueryError, TicketTypeView, VenueRef, VenueView,
-    decode_cursor, encode_cursor, page, page_size,
+    AttendeeView, CartView, ConcertSearch, ConcertSummary, ConcertView, DailySales, DraftSummary, OrderView, Page,
+    Queries, QueryError, TicketTypeView, VenueRef, VenueView, decode_cursor, encode_cursor, page, page_size,
 };
 use ticketing_app::written::Written;
 use uuid::Uuid;
@@ -28,6 +31,14 @@ use uuid::Uuid;
 use crate::error::PostgresError;
 use crate::projectors::ReadModel;
 use crate::rows::Kind;
+
+mod rows;
+
+use self::rows::{
+    ATTENDEE_COLUMNS, AttendeeRow, ConcertAndTicketType, ConcertRow, ConcertSummaryRow, DraftRow, ORDER_SELECT,
+    OrderRow, TicketTypeRow, VENUE_COLUMNS, VenueRow, attendee_view, containing, corrupt, count, database, money,
+    orders_from, status, unsigned, venue_view,
+};
 
 /// Where the queries read carts from. Carts are a key-value read model in
 /// DynamoDB (`ticketing_dynamodb::DynamoDbCarts`, which implements this);
@@ -148,128 +159,6 @@ impl PostgresQueries {
         }
         Ok(applied)
     }
-}
-
-fn corrupt(what: String) -> QueryError {
-    PostgresError::Corrupt(what).into()
-}
-
-fn database(error: sqlx_core::Error) -> QueryError {
-    PostgresError::from(error).into()
-}
-
-fn unsigned(value: i64) -> Result<u64, QueryError> {
-    u64::try_from(value).map_err(|_| corrupt(format!("{value} where a count or amount belongs")))
-}
-
-fn count(value: i64) -> Result<u32, QueryError> {
-    u32::try_from(value).map_err(|_| corrupt(format!("{value} where a count belongs")))
-}
-
-fn money(amount: i64, currency: &str) -> Result<Money, QueryError> {
-    let currency = Currency::new(currency).map_err(|error| corrupt(error.to_string()))?;
-    Ok(Money::new(unsigned(amount)?, currency))
-}
-
-fn status(text: &str) -> Result<ConcertStatusView, QueryError> {
-    match text {
-        "draft" => Ok(ConcertStatusView::Draft),
-        "published" => Ok(ConcertStatusView::Published),
-        "cancelled" => Ok(ConcertStatusView::Cancelled),
-        other => Err(corrupt(format!("concert status {other:?}"))),
-    }
-}
-
-/// A `LIKE` pattern matching `text` anywhere, lowered as the columns are
-/// (ASCII only), its wildcards taken literally.
-fn containing(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for character in text.chars() {
-        if matches!(character, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(character.to_ascii_lowercase());
-    }
-    pattern.push('%');
-    pattern
-}
-
-type VenueRow = (Uuid, String, String, String, i64, Option<String>, Option<String>);
-
-fn venue_view((id, name, address, city, capacity, description, web_url): VenueRow) -> Result<VenueView, QueryError> {
-    Ok(VenueView { id: VenueId(id), name, address, city, capacity: count(capacity)?, description, web_url })
-}
-
-const VENUE_COLUMNS: &str = "venue_id, name, address, city, capacity, description, web_url";
-
-type ConcertSummaryRow = (Uuid, String, Option<String>, DateTime<Utc>, DateTime<Utc>, Uuid, String, String);
-
-type DraftRow = (Uuid, String, Option<String>, Option<DateTime<Utc>>, Uuid, String, String);
-
-type ConcertRow = (
-    Uuid,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Uuid,
-    String,
-    String,
-);
-
-type TicketTypeRow = (Option<Uuid>, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<i64>);
-
-/// An order's columns, then one ticket's (absent for an order without any).
-type OrderRow = (Uuid, Uuid, i64, String, DateTime<Utc>, Option<String>, Option<Uuid>, Option<Uuid>);
-
-const ORDER_SELECT: &str = "SELECT o.order_id, o.customer_id, o.total_amount, o.currency, o.placed_at, \
-     t.code, t.concert_id, t.ticket_type_id FROM orders o LEFT JOIN order_tickets t ON t.order_id = o.order_id";
-
-/// The columns of an attendee, in [`AttendeeRow`]'s order.
-const ATTENDEE_COLUMNS: &str = "ticket_code, order_id, customer_id, ticket_type_id, checked_in_at";
-
-/// One row of `attendees`.
-type AttendeeRow = (String, Uuid, Uuid, Uuid, Option<DateTime<Utc>>);
-
-fn attendee_view((ticket_code, order_id, customer_id, ticket_type_id, checked_in_at): AttendeeRow) -> AttendeeView {
-    AttendeeView {
-        ticket_code,
-        order_id: OrderId(order_id),
-        customer_id: CustomerId(customer_id),
-        ticket_type_id: TicketTypeId(ticket_type_id),
-        checked_in_at,
-    }
-}
-
-/// Orders from rows sorted by order, then ticket.
-fn orders_from(rows: Vec<OrderRow>) -> Result<Vec<OrderView>, QueryError> {
-    let mut orders: Vec<OrderView> = Vec::new();
-    for (id, customer, total, currency, placed_at, code, concert, ticket_type) in rows {
-        if orders.last().is_none_or(|order| order.id.0 != id) {
-            orders.push(OrderView {
-                id: OrderId(id),
-                customer_id: CustomerId(customer),
-                status: OrderStatus::Placed,
-                total: money(total, &currency)?,
-                tickets: Vec::new(),
-                placed_at,
-            });
-        }
-        if let (Some(code), Some(concert), Some(ticket_type), Some(order)) =
-            (code, concert, ticket_type, orders.last_mut())
-        {
-            order.tickets.push(OrderTicketView {
-                code,
-                concert_id: ConcertId(concert),
-                ticket_type_id: TicketTypeId(ticket_type),
-            });
-        }
-    }
-    Ok(orders)
 }
 
 #[async_trait]
@@ -590,49 +479,5 @@ impl Queries for PostgresQueries {
         Ok(pending
             .iter()
             .all(|(aggregate_id, version)| carts.get(aggregate_id).is_some_and(|applied| applied >= version)))
-    }
-}
-
-/// A concert row with one of its ticket types (all `None` without any):
-/// more columns than sqlx's tuples decode, so decoded here.
-struct ConcertAndTicketType(ConcertRow, TicketTypeRow);
-
-impl<'r> sqlx_core::from_row::FromRow<'r, sqlx_postgres::PgRow> for ConcertAndTicketType {
-    fn from_row(row: &'r sqlx_postgres::PgRow) -> Result<Self, sqlx_core::Error> {
-        use sqlx_core::row::Row;
-        let concert = (
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
-            row.try_get(6)?,
-            row.try_get(7)?,
-            row.try_get(8)?,
-            row.try_get(9)?,
-            row.try_get(10)?,
-        );
-        let ticket_type = (
-            row.try_get(11)?,
-            row.try_get(12)?,
-            row.try_get(13)?,
-            row.try_get(14)?,
-            row.try_get(15)?,
-            row.try_get(16)?,
-        );
-        Ok(Self(concert, ticket_type))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_search_pattern_matches_the_text_anywhere_and_takes_wildcards_literally() {
-        assert_eq!(containing("CRAB"), "%crab%");
-        assert_eq!(containing("50%_off\\"), "%50\\%\\_off\\\\%");
-        assert_eq!(containing("Éclair"), "%Éclair%", "only ASCII is lowered, as SQLite's lower does");
     }
 }

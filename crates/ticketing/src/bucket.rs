@@ -22,14 +22,24 @@
 //! Holds, releases, expiries and sales are decided by the same code as a
 //! concert's own stock and written as the same events (`TicketsHeld`, …),
 //! so every read model counts a bucket's sales as the concert's.
+//!
+//! Here: the bucket's state, commands and decisions. Its events are in
+//! [`events`], and the plans that keep a concert's buckets in step with it
+//! (shares, following, moves) in [`plan`].
 
 use chrono::{DateTime, Utc};
-use es_core::{Aggregate, CodecError, DomainEvent, decode_adjacent, encode_adjacent};
+use es_core::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use crate::concert::{CountChange, HoldBook, count};
-use crate::ids::{BucketId, ConcertId, HoldId, OrderId, TicketTypeId};
-use crate::{Concert, ConcertCommand, ConcertError, ConcertEvent, Hold, HoldRequest};
+use crate::ids::{ConcertId, HoldId, OrderId, TicketTypeId};
+use crate::{ConcertError, Hold, HoldRequest};
+
+mod events;
+mod plan;
+
+pub use events::{BUCKET_EVENT_TYPES, BucketChange, BucketEvent, HOLD_EVENT_TYPES};
+pub use plan::{following, moves_for, share};
 
 /// The state of one bucket.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,119 +159,6 @@ pub enum BucketCommand {
         /// The current time.
         now: DateTime<Utc>,
     },
-}
-
-/// What happened to a bucket of its own: opening, moves and the concert's
-/// changes it follows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
-pub enum BucketChange {
-    /// The bucket opened with its share.
-    #[serde(rename = "BucketOpened")]
-    Opened {
-        /// The concert.
-        concert_id: ConcertId,
-        /// Which of its buckets.
-        index: u16,
-        /// When the concert starts.
-        starts_at: DateTime<Utc>,
-        /// Its share of every ticket type.
-        stock: Vec<Allotment>,
-    },
-    /// The concert moved.
-    #[serde(rename = "BucketRescheduled")]
-    Rescheduled {
-        /// When it now starts.
-        starts_at: DateTime<Utc>,
-    },
-    /// The concert withdrew a ticket type.
-    #[serde(rename = "BucketTicketTypeWithdrawn")]
-    TicketTypeWithdrawn {
-        /// Which one.
-        ticket_type_id: TicketTypeId,
-    },
-    /// The concert was cancelled.
-    #[serde(rename = "BucketClosed")]
-    Closed {},
-    /// Tickets went to another bucket.
-    #[serde(rename = "BucketTicketsMovedOut")]
-    MovedOut {
-        /// Which ticket type.
-        ticket_type_id: TicketTypeId,
-        /// How many.
-        quantity: u32,
-        /// The receiving bucket's index.
-        to: u16,
-    },
-    /// Tickets came from another bucket.
-    #[serde(rename = "BucketTicketsMovedIn")]
-    MovedIn {
-        /// Which ticket type.
-        ticket_type_id: TicketTypeId,
-        /// How many.
-        quantity: u32,
-        /// The giving bucket's index.
-        from: u16,
-    },
-}
-
-/// Every `EventType` of [`BucketChange`].
-pub const BUCKET_EVENT_TYPES: [&str; 6] = [
-    "BucketOpened",
-    "BucketRescheduled",
-    "BucketTicketTypeWithdrawn",
-    "BucketClosed",
-    "BucketTicketsMovedOut",
-    "BucketTicketsMovedIn",
-];
-
-/// The concert events a bucket writes: those about holds.
-pub const HOLD_EVENT_TYPES: [&str; 4] = ["TicketsHeld", "TicketHoldReleased", "TicketHoldExpired", "TicketsSold"];
-
-/// What happened to a bucket.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BucketEvent {
-    /// Of the bucket itself.
-    Change(BucketChange),
-    /// About its holds: one of [`HOLD_EVENT_TYPES`], exactly as a concert
-    /// selling its own tickets writes it.
-    Holds(ConcertEvent),
-}
-
-impl DomainEvent for BucketEvent {
-    fn event_type(&self) -> &'static str {
-        match self {
-            BucketEvent::Change(change) => {
-                let index = match change {
-                    BucketChange::Opened { .. } => 0,
-                    BucketChange::Rescheduled { .. } => 1,
-                    BucketChange::TicketTypeWithdrawn { .. } => 2,
-                    BucketChange::Closed {} => 3,
-                    BucketChange::MovedOut { .. } => 4,
-                    BucketChange::MovedIn { .. } => 5,
-                };
-                BUCKET_EVENT_TYPES[index]
-            }
-            BucketEvent::Holds(event) => event.event_type(),
-        }
-    }
-
-    fn encode(&self) -> Result<String, CodecError> {
-        match self {
-            BucketEvent::Change(change) => encode_adjacent(self.event_type(), change),
-            BucketEvent::Holds(event) => event.encode(),
-        }
-    }
-
-    fn decode(event_type: &str, data: &str) -> Result<Self, CodecError> {
-        if BUCKET_EVENT_TYPES.contains(&event_type) {
-            return decode_adjacent(event_type, data).map(BucketEvent::Change);
-        }
-        if HOLD_EVENT_TYPES.contains(&event_type) {
-            return ConcertEvent::decode(event_type, data).map(BucketEvent::Holds);
-        }
-        Err(CodecError::UnknownType(event_type.to_owned()))
-    }
 }
 
 impl Bucket {
@@ -459,92 +356,6 @@ impl Aggregate for Bucket {
             }
         }
     }
-}
-
-/// Bucket `index`'s share of `quantity` tickets split over `buckets`: the
-/// shares differ by at most one and add up to `quantity` exactly.
-pub fn share(quantity: u32, buckets: u16, index: u16) -> u32 {
-    let buckets = u32::from(buckets.max(1));
-    let index = u32::from(index);
-    quantity / buckets + u32::from(index < quantity % buckets)
-}
-
-/// What the buckets of `concert` must do in the same append as `command`
-/// on the concert, so that they never sell what the concert would refuse:
-/// open with their shares on publication, follow a reschedule, drop a
-/// withdrawn ticket type, close on cancellation. Empty for a concert without
-/// buckets and for commands the buckets need not know.
-pub fn following(concert_id: ConcertId, concert: &Concert, command: &ConcertCommand) -> Vec<(BucketId, BucketCommand)> {
-    let each = |command: BucketCommand| {
-        (0..concert.buckets()).map(|index| (BucketId::of(concert_id, index), command.clone())).collect()
-    };
-    match command {
-        ConcertCommand::Publish { buckets, .. } => openings(concert_id, concert, *buckets),
-        ConcertCommand::Schedule { starts_at, .. } => each(BucketCommand::Reschedule { starts_at: *starts_at }),
-        ConcertCommand::RemoveTicketType { ticket_type_id } => {
-            each(BucketCommand::Withdraw { ticket_type_id: *ticket_type_id })
-        }
-        ConcertCommand::Cancel => each(BucketCommand::Close),
-        _ => Vec::new(),
-    }
-}
-
-/// The commands that open the buckets of `concert` as it is published with
-/// `buckets` buckets, each with its [`share`] of every ticket type.
-/// Empty for a concert without a schedule (publishing refuses it anyway).
-fn openings(concert_id: ConcertId, concert: &Concert, buckets: u16) -> Vec<(BucketId, BucketCommand)> {
-    let Some(schedule) = concert.schedule() else {
-        return Vec::new();
-    };
-    (0..buckets)
-        .map(|index| {
-            let stock = concert
-                .ticket_types()
-                .iter()
-                .map(|ticket_type| Allotment {
-                    ticket_type_id: ticket_type.id,
-                    quantity: share(ticket_type.quantity.get(), buckets, index),
-                })
-                .collect();
-            let open = BucketCommand::Open { concert_id, index, starts_at: schedule.starts_at, stock };
-            (BucketId::of(concert_id, index), open)
-        })
-        .collect()
-}
-
-/// The moves that let bucket `target` hold `needed` tickets of a type:
-/// `(giving bucket, how many)`, the buckets with the most to give first, so
-/// that as few as possible take part. `None` when the buckets together have
-/// fewer than that. `buckets` are the concert's buckets by index.
-pub fn moves_for(
-    buckets: &[(u16, &Bucket)],
-    target: u16,
-    ticket_type_id: TicketTypeId,
-    needed: u32,
-    now: DateTime<Utc>,
-) -> Option<Vec<(u16, u32)>> {
-    let has = buckets
-        .iter()
-        .find(|(index, _)| *index == target)
-        .map_or(0, |(_, bucket)| bucket.available(ticket_type_id, now));
-    let mut lacking = needed.saturating_sub(has);
-    let mut givers: Vec<(u16, u32)> = buckets
-        .iter()
-        .filter(|(index, _)| *index != target)
-        .map(|(index, bucket)| (*index, bucket.available(ticket_type_id, now)))
-        .filter(|(_, available)| *available > 0)
-        .collect();
-    givers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut moves = Vec::new();
-    for (index, available) in givers {
-        if lacking == 0 {
-            break;
-        }
-        let take = available.min(lacking);
-        moves.push((index, take));
-        lacking -= take;
-    }
-    (lacking == 0).then_some(moves)
 }
 
 #[cfg(test)]

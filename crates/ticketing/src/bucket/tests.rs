@@ -1,10 +1,13 @@
 //! The rules of a bucket: what it sells, what it refuses, how its share
 //! moves, and that its hold events are the concert's own.
 
+use es_core::{CodecError, DomainEvent};
+
 use super::*;
+use crate::ids::BucketId;
 use crate::scenario::Given;
 use crate::scenario::fixtures::{at, eur, id, name, quantity};
-use crate::{CartId, ConcertCommand, ConcertStatus, Quantity};
+use crate::{CartId, Concert, ConcertCommand, ConcertEvent, ConcertStatus, Quantity};
 
 const REGULAR: u128 = 101;
 const STARTS: i64 = 1_000;

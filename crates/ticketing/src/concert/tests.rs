@@ -2,9 +2,15 @@
 //! property-style run of random inventory commands, and the JSON snapshot of
 //! every event.
 
+use es_core::{CodecError, DomainEvent};
+
 use super::*;
+use crate::ids::{CartId, HoldId, TicketTypeId};
+use crate::limits;
+use crate::refusal::RefusalKind;
 use crate::scenario::Given;
 use crate::scenario::fixtures::{at, eur, id, name, quantity, usd};
+use crate::values::{Capacity, Description, Genre, Money, WebUrl};
 
 /// The history of one concert, typed so that an empty history needs no annotation.
 fn given(history: impl IntoIterator<Item = ConcertEvent>) -> Given<Concert> {
