@@ -76,6 +76,13 @@ pub trait SqliteProjector: Send + Sync + 'static {
 
     /// Applies one event to the tables. Events arrive in commit order.
     fn apply(&self, tables: &Tables<'_>, event: &RecordedEvent) -> Result<(), ApplyError>;
+
+    /// The shape of its tables and of what [`apply`](Self::apply) writes
+    /// into them. Raise it with any change to either: a read model kept in
+    /// another shape is built again from the log when it is opened.
+    fn shape(&self) -> u32 {
+        1
+    }
 }
 
 /// Runs a [`SqliteProjector`] in the read models' file of a log.
@@ -113,9 +120,26 @@ impl<P: SqliteProjector> SqliteProjection<P> {
         };
         projection.pool.with(|connection| {
             let transaction = immediate(connection)?;
-            if live_generation(&transaction, projection.projector.name())?.is_none() {
-                create_generation(&transaction, &*projection.projector, 1, true).map_err(StoreError::backend)?;
-                point_views(&transaction, &*projection.projector, 1).map_err(StoreError::backend)?;
+            let projector = &*projection.projector;
+            match live_shape(&transaction, projector.name())? {
+                None => {
+                    create_generation(&transaction, projector, 1, true).map_err(StoreError::backend)?;
+                    point_views(&transaction, projector, 1).map_err(StoreError::backend)?;
+                }
+                Some((generation, shape)) if shape != projector.shape() => {
+                    // Neither this release's queries nor its projector can
+                    // use tables of another shape: start afresh from the log.
+                    tracing::warn!(
+                        read_model = projector.name(),
+                        from = shape,
+                        to = projector.shape(),
+                        "the read model changed shape; building it again from the log"
+                    );
+                    drop_generation(&transaction, projector, generation).map_err(StoreError::backend)?;
+                    create_generation(&transaction, projector, generation + 1, true).map_err(StoreError::backend)?;
+                    point_views(&transaction, projector, generation + 1).map_err(StoreError::backend)?;
+                }
+                Some(_) => {}
             }
             transaction.commit().map_err(StoreError::backend)
         })?;
@@ -130,6 +154,20 @@ impl<P: SqliteProjector> SqliteProjection<P> {
 
 fn immediate(connection: &mut Connection) -> Result<Transaction<'_>, StoreError> {
     connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::backend)
+}
+
+/// The live generation and its shape.
+fn live_shape(connection: &Connection, name: &str) -> Result<Option<(u64, u32)>, StoreError> {
+    connection
+        .prepare_cached("SELECT Generation, Shape FROM projections WHERE Name = ?1 AND Live = 1")
+        .and_then(|mut statement| {
+            statement
+                .query_row([name], |row| {
+                    Ok((row.get::<_, i64>(0)?.max(0) as u64, u32::try_from(row.get::<_, i64>(1)?).unwrap_or(0)))
+                })
+                .optional()
+        })
+        .map_err(StoreError::backend)
 }
 
 /// The live generation and its position.
@@ -161,8 +199,8 @@ fn create_generation(
         }
     }
     transaction.execute(
-        "INSERT INTO projections (Name, Generation, Position, Live) VALUES (?1, ?2, 0, ?3)",
-        params![projector.name(), sql_int(generation), live],
+        "INSERT INTO projections (Name, Generation, Position, Live, Shape) VALUES (?1, ?2, 0, ?3, ?4)",
+        params![projector.name(), sql_int(generation), live, projector.shape()],
     )?;
     Ok(())
 }

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS projections (
     Generation  INTEGER NOT NULL,
     Position    INTEGER NOT NULL,
     Live        INTEGER NOT NULL CHECK (Live IN (0, 1)),
+    Shape       INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (Name, Generation)
 ) STRICT;
 "#;

@@ -36,11 +36,16 @@ async fn append(store: &SqliteEventStore, aggregate: AggregateId, expected: Vers
 /// Counts events per aggregate; can be told to fail once at one position.
 struct StreamCounts {
     fail_at: AtomicU64,
+    shape: u32,
 }
 
 impl StreamCounts {
     fn failing_at(position: u64) -> Self {
-        Self { fail_at: AtomicU64::new(position) }
+        Self { fail_at: AtomicU64::new(position), shape: 1 }
+    }
+
+    fn of_shape(shape: u32) -> Self {
+        Self { fail_at: AtomicU64::new(0), shape }
     }
 }
 
@@ -53,6 +58,10 @@ const COUNT_TABLES: &[TableSpec] = &[TableSpec {
 impl SqliteProjector for StreamCounts {
     fn name(&self) -> &str {
         "stream_counts"
+    }
+
+    fn shape(&self) -> u32 {
+        self.shape
     }
 
     fn tables(&self) -> &[TableSpec] {
@@ -330,4 +339,36 @@ async fn read_models_kept_in_the_log_file_by_an_older_release_are_built_again_be
     let checkpoints: i64 =
         log_file.query_row("SELECT count(*) FROM projections", [], |row| row.get(0)).expect("checkpoints");
     assert_eq!((left, checkpoints), (0, 0), "the old read model is still in the log's file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_model_opened_in_a_new_shape_is_built_again_from_the_log_and_one_in_the_same_shape_is_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(open(&dir));
+    ten_streams_of_ten(&store).await;
+    let log = EventLog::new(store.clone(), Arc::new(SystemClock));
+    let first = Arc::new(SqliteProjection::open(&store, StreamCounts::of_shape(1)).expect("projection"));
+    ProjectionRunner::new(log.clone(), first.clone()).catch_up().await.expect("catch up");
+    drop(first);
+
+    let same = Arc::new(SqliteProjection::open(&store, StreamCounts::of_shape(1)).expect("projection"));
+    assert_eq!(same.position().await.expect("position"), Position(100), "the same shape was built again");
+    drop(same);
+
+    let reshaped = Arc::new(SqliteProjection::open(&store, StreamCounts::of_shape(2)).expect("projection"));
+    assert_eq!(reshaped.position().await.expect("position"), Position::START);
+    assert!(counts(&store).is_empty(), "rows of the old shape are still read");
+    ProjectionRunner::new(log, reshaped.clone()).catch_up().await.expect("catch up");
+    let counts = counts(&store);
+    assert_eq!(counts.len(), 10);
+    assert!(counts.iter().all(|(_, events, _)| *events == 10), "{counts:?}");
+    let tables: i64 = rusqlite::Connection::open(store.read_models_path())
+        .expect("open")
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'stream_counts_g%'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("schema");
+    assert_eq!(tables, 1, "the old shape's table was kept");
 }
