@@ -1,7 +1,7 @@
 //! A data directory written by an earlier release starts with this one and
 //! answers as it did. The fixture is the directory the release of
 //! 2026-12-07 (before the read models moved to a file of their own) left
-//! behind after `serve --demo` and one purchase: six demo concerts, and a fan
+//! behind after `serve --demo` and one purchase: three demo concerts, and a fan
 //! who bought two Standing tickets for "Night of the Crabs". It holds only
 //! the log's file, with the read models inside it as that release kept
 //! them; this release builds them again in their own file from the log.
