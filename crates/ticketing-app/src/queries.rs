@@ -19,12 +19,20 @@ use ticketing::{ConcertId, CustomerId, HoldId, Money, OrderId, TicketCode, Ticke
 /// A read model could not answer.
 #[derive(Debug, Error)]
 pub enum QueryError {
-    /// The read-model store failed (or holds something unreadable).
+    /// The read-model store failed (or holds something unreadable); the
+    /// store's own error is kept as the source, for whoever logs it.
     #[error("read model store: {0}")]
-    Store(String),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// A page cursor that this backend did not hand out.
     #[error("invalid page cursor")]
     InvalidCursor,
+}
+
+impl QueryError {
+    /// The store failed with `error` (an error, or a message where there is none).
+    pub fn store(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        QueryError::Store(error.into())
+    }
 }
 
 /// A venue as listed and shown.

@@ -54,18 +54,15 @@ impl DynamoDbCarts {
     /// A customer's live cart at `now`: items whose hold has not run out,
     /// in the order they were added, with their total.
     pub async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError> {
-        let stored = self
-            .load(&CartId::of(customer).0.to_string())
-            .await
-            .map_err(|error| QueryError::Store(error.to_string()))?;
+        let stored = self.load(&CartId::of(customer).0.to_string()).await.map_err(QueryError::store)?;
         let items: Vec<CartItemView> = stored.items.into_iter().filter(|item| item.expires_at > now).collect();
         let mut total: Option<Money> = None;
         for item in &items {
-            let quantity = Quantity::new(item.quantity).map_err(|error| QueryError::Store(error.to_string()))?;
-            let subtotal = item.unit_price.times(quantity).map_err(|error| QueryError::Store(error.to_string()))?;
+            let quantity = Quantity::new(item.quantity).map_err(QueryError::store)?;
+            let subtotal = item.unit_price.times(quantity).map_err(QueryError::store)?;
             total = Some(match total {
                 None => subtotal,
-                Some(sum) => sum.plus(subtotal).map_err(|error| QueryError::Store(error.to_string()))?,
+                Some(sum) => sum.plus(subtotal).map_err(QueryError::store)?,
             });
         }
         Ok(CartView { items, total })

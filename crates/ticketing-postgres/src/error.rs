@@ -99,6 +99,6 @@ impl From<PostgresError> for ProjectionError {
 
 impl From<PostgresError> for QueryError {
     fn from(error: PostgresError) -> Self {
-        QueryError::Store(error.to_string())
+        QueryError::store(error)
     }
 }

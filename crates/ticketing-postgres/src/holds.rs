@@ -51,7 +51,7 @@ impl DueHolds for PostgresQueries {
         .bind(limit)
         .fetch_all(self.pool())
         .await
-        .map_err(|error| QueryError::Store(crate::PostgresError::from(error).to_string()))?;
+        .map_err(|error| QueryError::store(crate::PostgresError::from(error)))?;
         Ok(keepers.into_iter().map(AggregateId).collect())
     }
 }

@@ -65,9 +65,7 @@ impl CartReader for ticketing_dynamodb::DynamoDbCarts {
     }
 
     async fn applied_versions(&self, aggregates: &[AggregateId]) -> Result<HashMap<AggregateId, Version>, QueryError> {
-        es_aws_bus::sink::BusSink::applied_versions(self, aggregates)
-            .await
-            .map_err(|error| QueryError::Store(error.to_string()))
+        es_aws_bus::sink::BusSink::applied_versions(self, aggregates).await.map_err(QueryError::store)
     }
 }
 

@@ -58,16 +58,16 @@ impl SqliteQueries {
     ) -> Result<T, QueryError> {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
-            let connection = connection.lock().map_err(|_| QueryError::Store("a reader panicked".into()))?;
+            let connection = connection.lock().map_err(|_| QueryError::store("a reader panicked"))?;
             work(&connection)
         })
         .await
-        .map_err(|error| QueryError::Store(error.to_string()))?
+        .map_err(QueryError::store)?
     }
 }
 
 pub(crate) fn store(error: rusqlite::Error) -> QueryError {
-    QueryError::Store(error.to_string())
+    QueryError::store(error)
 }
 
 pub(crate) fn bad<E: std::error::Error + Send + Sync + 'static>(column: usize, error: E) -> rusqlite::Error {
@@ -254,7 +254,7 @@ impl Queries for SqliteQueries {
                     params![id.to_string(), include_drafts],
                     |row| {
                         let text: String = row.get(5)?;
-                        let status = status(&text).ok_or_else(|| bad(5, QueryError::Store(text)))?;
+                        let status = status(&text).ok_or_else(|| bad(5, QueryError::store(text)))?;
                         Ok(ConcertView {
                             id: ConcertId(uuid_at(row, 0)?),
                             name: row.get(1)?,
@@ -322,12 +322,11 @@ impl Queries for SqliteQueries {
                 .map_err(store)?;
             let mut total: Option<Money> = None;
             for item in &items {
-                let quantity =
-                    ticketing::Quantity::new(item.quantity).map_err(|error| QueryError::Store(error.to_string()))?;
-                let subtotal = item.unit_price.times(quantity).map_err(|error| QueryError::Store(error.to_string()))?;
+                let quantity = ticketing::Quantity::new(item.quantity).map_err(QueryError::store)?;
+                let subtotal = item.unit_price.times(quantity).map_err(QueryError::store)?;
                 total = Some(match total {
                     None => subtotal,
-                    Some(sum) => sum.plus(subtotal).map_err(|error| QueryError::Store(error.to_string()))?,
+                    Some(sum) => sum.plus(subtotal).map_err(QueryError::store)?,
                 });
             }
             Ok(CartView { items, total })
@@ -408,7 +407,7 @@ impl Queries for SqliteQueries {
     async fn position(&self) -> Result<Position, QueryError> {
         let mut lowest: Option<Position> = None;
         for projection in &self.projections {
-            let position = projection.position().await.map_err(|error| QueryError::Store(error.to_string()))?;
+            let position = projection.position().await.map_err(QueryError::store)?;
             lowest = Some(lowest.map_or(position, |lowest| lowest.min(position)));
         }
         Ok(lowest.unwrap_or(Position::START))

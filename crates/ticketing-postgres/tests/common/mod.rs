@@ -291,8 +291,7 @@ pub async fn answers(queries: &dyn Queries, subjects: &Subjects) -> Result<Answe
     let mut ticket_orders = Vec::new();
     let codes = attendees.iter().flatten().map(|attendee: &AttendeeView| attendee.ticket_code.clone());
     for code in codes.chain(["ZZZZZZZZZZZZZZZZZZZZ".to_owned()]) {
-        let order =
-            queries.ticket_order(&TicketCode::new(code.clone()).map_err(|e| QueryError::Store(e.to_string()))?).await?;
+        let order = queries.ticket_order(&TicketCode::new(code.clone()).map_err(QueryError::store)?).await?;
         ticket_orders.push((code, order));
     }
     let (mut carts, mut orders_by_customer) = (Vec::new(), Vec::new());
