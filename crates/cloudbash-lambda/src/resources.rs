@@ -231,7 +231,7 @@ impl Resources {
             .get_or_try_init(|| async {
                 let shop = Arc::clone(self.shop().await?);
                 let queries = self.queries().await?.clone();
-                let state = ApiState::new(AuthState::gateway(), shop).with_queries(Arc::new(queries));
+                let state = ApiState::new(AuthState::gateway(), shop, Arc::new(queries));
                 Ok(api::behind_the_gateway(ticketing_api::router(state)))
             })
             .await

@@ -190,8 +190,7 @@ impl Host {
 
         let listener = listen(config.addr).with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let api_state = ApiState::new(auth.clone(), Arc::clone(&shop))
-            .with_queries(Arc::clone(&queries))
+        let api_state = ApiState::new(auth.clone(), Arc::clone(&shop), Arc::clone(&queries))
             .with_shutdown(shutdown.clone())
             .with_readiness(readiness);
         let api_state = match progress {

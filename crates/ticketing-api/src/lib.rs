@@ -73,14 +73,18 @@ impl std::fmt::Debug for ApiState {
 }
 
 impl ApiState {
-    /// Starts the state of an API that authenticates with `auth` and runs commands on `shop`;
-    /// [`ApiStateBuilder::with_queries`] adds the read models every API reads from and completes it.
-    #[expect(
-        clippy::new_ret_no_self,
-        reason = "an API state is whole only once `with_queries` gives it its read models"
-    )]
-    pub fn new(auth: AuthState, shop: Arc<Shop>) -> ApiStateBuilder {
-        ApiStateBuilder { auth, shop }
+    /// The state of an API that authenticates with `auth`, runs commands on `shop` and answers the read routes
+    /// from `queries` (read models fed from the shop's log); every command route waits until they show its effect
+    /// (read-your-writes, see `read_your_writes.rs`), and scanned ticket codes are found in the attendee read model.
+    pub fn new(auth: AuthState, shop: Arc<Shop>, queries: Arc<dyn Queries>) -> Self {
+        ApiState {
+            auth,
+            shop,
+            queries,
+            live: live::LiveStreams::new(CancellationToken::new()),
+            readiness: None,
+            progress: read_your_writes::Progress(None),
+        }
     }
 
     /// Makes `GET /ready` ask `readiness` (the host's log and read models).
@@ -90,7 +94,7 @@ impl ApiState {
     }
 
     /// Lets read-your-writes wait on `progress`, the lowest position every read model behind
-    /// [`ApiState::with_queries`] shows ([`es_core::lowest_position`]), instead of asking them again and again. Only
+    /// [`ApiState::new`] shows ([`es_core::lowest_position`]), instead of asking them again and again. Only
     /// for read models that follow the log in its order, in this process.
     pub fn with_progress(mut self, progress: tokio::sync::watch::Receiver<es_core::Position>) -> Self {
         self.progress = read_your_writes::Progress(Some(progress));
@@ -102,31 +106,6 @@ impl ApiState {
     pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
         self.live = live::LiveStreams::new(shutdown);
         self
-    }
-}
-
-/// An API's state before its read models are given: the read routes, read-your-writes and finding a scanned
-/// ticket's order all need them, so there is no API without them.
-#[derive(Debug)]
-pub struct ApiStateBuilder {
-    auth: AuthState,
-    shop: Arc<Shop>,
-}
-
-impl ApiStateBuilder {
-    /// Answers the read routes from `queries` (read models fed from the shop's log), makes every command route wait
-    /// until they show its effect (read-your-writes, see `read_your_writes.rs`), and finds ticket codes in the
-    /// attendee read model.
-    pub fn with_queries(self, queries: Arc<dyn Queries>) -> ApiState {
-        let live = live::LiveStreams::new(CancellationToken::new());
-        ApiState {
-            auth: self.auth,
-            shop: self.shop,
-            queries,
-            live,
-            readiness: None,
-            progress: read_your_writes::Progress(None),
-        }
     }
 }
 

@@ -109,7 +109,7 @@ impl Queries for FixedPosition {
 /// A state over an in-memory log, with read models that are always caught up.
 pub(crate) fn test_state() -> ApiState {
     let auth = AuthState::new(Verifier::new(&test_secret(), TEST_ISSUER));
-    ApiState::new(auth, Arc::new(test_shop())).with_queries(Arc::new(FixedPosition(Position(u64::MAX))))
+    ApiState::new(auth, Arc::new(test_shop()), Arc::new(FixedPosition(Position(u64::MAX))))
 }
 
 /// The production routes plus routes that exist only to exercise the extractors.

@@ -45,8 +45,8 @@ fn open() -> Api {
     let backend = support::backend();
     let shop = Arc::clone(&backend.shop);
     let secret = Secret::from_bytes(SECRET);
-    let state = ApiState::new(AuthState::new(Verifier::new(&secret, ISSUER)), Arc::clone(&shop))
-        .with_queries(Arc::clone(&backend.queries));
+    let state =
+        ApiState::new(AuthState::new(Verifier::new(&secret, ISSUER)), Arc::clone(&shop), Arc::clone(&backend.queries));
     let (admin_id, customer_id) = (Uuid::new_v4(), Uuid::new_v4());
     Api {
         _backend: backend,

@@ -46,7 +46,7 @@ fn open() -> Api {
     let backend = support::backend();
     let secret = Secret::from_bytes(SECRET);
     let auth = AuthState::new(Verifier::new(&secret, ISSUER));
-    let state = ApiState::new(auth, backend.shop.clone()).with_queries(backend.queries.clone());
+    let state = ApiState::new(auth, backend.shop.clone(), backend.queries.clone());
     let (admin_id, customer_id) = (Uuid::new_v4(), Uuid::new_v4());
     Api {
         _backend: backend,

@@ -78,7 +78,7 @@ fn site(dev_sign_in: bool) -> Site {
     }
     let secret = Secret::from_bytes(SECRET);
     let auth = AuthState::new(Verifier::new(&secret, ISSUER));
-    let api = router(ApiState::new(auth.clone(), shop).with_queries(Arc::new(queries)));
+    let api = router(ApiState::new(auth.clone(), shop, Arc::new(queries)));
     let mut web = WebState::new(api.clone(), auth);
     if dev_sign_in {
         web = web.with_dev_sign_in(LocalSigner::new(&secret, ISSUER));
