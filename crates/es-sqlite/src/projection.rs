@@ -121,7 +121,7 @@ impl<P: SqliteProjector> SqliteProjection<P> {
         projection.pool.with(|connection| {
             let transaction = immediate(connection)?;
             let projector = &*projection.projector;
-            match live_shape(&transaction, projector.name())? {
+            match live(&transaction, projector.name())?.map(|live| (live.generation, live.shape)) {
                 None => {
                     create_generation(&transaction, projector, 1, true).map_err(StoreError::backend)?;
                     point_views(&transaction, projector, 1).map_err(StoreError::backend)?;
@@ -156,14 +156,25 @@ fn immediate(connection: &mut Connection) -> Result<Transaction<'_>, StoreError>
     connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::backend)
 }
 
-/// The live generation and its shape.
-fn live_shape(connection: &Connection, name: &str) -> Result<Option<(u64, u32)>, StoreError> {
+/// The live generation of a projection.
+struct Live {
+    generation: u64,
+    position: Position,
+    shape: u32,
+}
+
+/// The live generation, its position and its shape.
+fn live(connection: &Connection, name: &str) -> Result<Option<Live>, StoreError> {
     connection
-        .prepare_cached("SELECT Generation, Shape FROM projections WHERE Name = ?1 AND Live = 1")
+        .prepare_cached("SELECT Generation, Position, Shape FROM projections WHERE Name = ?1 AND Live = 1")
         .and_then(|mut statement| {
             statement
                 .query_row([name], |row| {
-                    Ok((row.get::<_, i64>(0)?.max(0) as u64, u32::try_from(row.get::<_, i64>(1)?).unwrap_or(0)))
+                    Ok(Live {
+                        generation: row.get::<_, i64>(0)?.max(0) as u64,
+                        position: Position(row.get::<_, i64>(1)?.max(0) as u64),
+                        shape: u32::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                    })
                 })
                 .optional()
         })
@@ -172,16 +183,7 @@ fn live_shape(connection: &Connection, name: &str) -> Result<Option<(u64, u32)>,
 
 /// The live generation and its position.
 fn live_generation(connection: &Connection, name: &str) -> Result<Option<(u64, Position)>, StoreError> {
-    connection
-        .prepare_cached("SELECT Generation, Position FROM projections WHERE Name = ?1 AND Live = 1")
-        .and_then(|mut statement| {
-            statement
-                .query_row([name], |row| {
-                    Ok((row.get::<_, i64>(0)?.max(0) as u64, Position(row.get::<_, i64>(1)?.max(0) as u64)))
-                })
-                .optional()
-        })
-        .map_err(StoreError::backend)
+    Ok(live(connection, name)?.map(|live| (live.generation, live.position)))
 }
 
 fn create_generation(
