@@ -6,9 +6,10 @@
 //! both write the same events, so every read model counts them alike.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{ConcertError, ConcertEvent, Hold, HoldRequest, SoldHold};
 use crate::ids::{HoldId, OrderId, TicketTypeId};
@@ -16,9 +17,26 @@ use crate::limits;
 
 /// The live holds of a stock, by id. Serialized as the bare map, as the
 /// concert's state always was.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct HoldBook(BTreeMap<HoldId, Hold>);
+///
+/// Shared until changed: the runner clones a concert's state several times
+/// for each command of a shared append (the state it decides on, the state
+/// after, the one the cache takes after the commit), and on a busy concert
+/// the map holds a hold for every buyer between reserving and checking out.
+/// A clone only counts a reference; the first change copies the map.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HoldBook(Arc<BTreeMap<HoldId, Hold>>);
+
+impl Serialize for HoldBook {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for HoldBook {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(deserializer).map(|holds| HoldBook(Arc::new(holds)))
+    }
+}
 
 /// How one event changes the counts of one ticket type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +149,7 @@ impl HoldBook {
                     quantity: *quantity,
                     expires_at: *expires_at,
                 };
-                self.0.insert(*hold_id, hold);
+                Arc::make_mut(&mut self.0).insert(*hold_id, hold);
                 vec![CountChange { ticket_type_id: *ticket_type_id, quantity: quantity.get(), change: Change::Held }]
             }
             ConcertEvent::HoldReleased { hold_id, .. } | ConcertEvent::HoldExpired { hold_id, .. } => {
@@ -145,7 +163,7 @@ impl HoldBook {
     }
 
     fn settle(&mut self, hold_id: HoldId, change: Change) -> Option<CountChange> {
-        let hold = self.0.remove(&hold_id);
+        let hold = Arc::make_mut(&mut self.0).remove(&hold_id);
         debug_assert!(hold.is_some(), "settling unknown hold {hold_id}");
         hold.map(|hold| CountChange { ticket_type_id: hold.ticket_type_id, quantity: hold.quantity.get(), change })
     }
