@@ -135,9 +135,11 @@ impl<P: SqliteProjector> SqliteProjection<P> {
                         to = projector.shape(),
                         "the read model changed shape; building it again from the log"
                     );
+                    // Past any generation a rebuild left behind unfinished.
+                    let fresh = newest_generation(&transaction, projector.name())? + 1;
                     drop_generation(&transaction, projector, generation).map_err(StoreError::backend)?;
-                    create_generation(&transaction, projector, generation + 1, true).map_err(StoreError::backend)?;
-                    point_views(&transaction, projector, generation + 1).map_err(StoreError::backend)?;
+                    create_generation(&transaction, projector, fresh, true).map_err(StoreError::backend)?;
+                    point_views(&transaction, projector, fresh).map_err(StoreError::backend)?;
                 }
                 Some(_) => {}
             }
@@ -178,6 +180,16 @@ fn live(connection: &Connection, name: &str) -> Result<Option<Live>, StoreError>
                 })
                 .optional()
         })
+        .map_err(StoreError::backend)
+}
+
+/// The highest generation of a projection, live or not (0: none).
+fn newest_generation(connection: &Connection, name: &str) -> Result<u64, StoreError> {
+    connection
+        .query_row("SELECT coalesce(max(Generation), 0) FROM projections WHERE Name = ?1", [name], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map(|newest| newest.max(0) as u64)
         .map_err(StoreError::backend)
 }
 
@@ -353,12 +365,7 @@ impl<P: SqliteProjector> Rebuildable for SqliteProjection<P> {
                     drop_generation(&transaction, &*projector, generation.max(0) as u64)
                         .map_err(StoreError::backend)?;
                 }
-                let newest: i64 = transaction
-                    .query_row("SELECT coalesce(max(Generation), 0) FROM projections WHERE Name = ?1", [name], |row| {
-                        row.get(0)
-                    })
-                    .map_err(StoreError::backend)?;
-                let generation = newest.max(0) as u64 + 1;
+                let generation = newest_generation(&transaction, name)? + 1;
                 create_generation(&transaction, &*projector, generation, false).map_err(StoreError::backend)?;
                 transaction.commit().map_err(StoreError::backend)?;
                 Ok(generation)

@@ -349,6 +349,8 @@ async fn a_read_model_opened_in_a_new_shape_is_built_again_from_the_log_and_one_
     let log = EventLog::new(store.clone(), Arc::new(SystemClock));
     let first = Arc::new(SqliteProjection::open(&store, StreamCounts::of_shape(1)).expect("projection"));
     ProjectionRunner::new(log.clone(), first.clone()).catch_up().await.expect("catch up");
+    // A rebuild begun and never finished leaves a generation behind.
+    drop(es_core::Rebuildable::stage(&*first).await.expect("a rebuild begins"));
     drop(first);
 
     let same = Arc::new(SqliteProjection::open(&store, StreamCounts::of_shape(1)).expect("projection"));
@@ -362,13 +364,9 @@ async fn a_read_model_opened_in_a_new_shape_is_built_again_from_the_log_and_one_
     let counts = counts(&store);
     assert_eq!(counts.len(), 10);
     assert!(counts.iter().all(|(_, events, _)| *events == 10), "{counts:?}");
-    let tables: i64 = rusqlite::Connection::open(store.read_models_path())
+    let old_shape: i64 = rusqlite::Connection::open(store.read_models_path())
         .expect("open")
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'stream_counts_g%'",
-            [],
-            |row| row.get(0),
-        )
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'stream_counts_g1'", [], |row| row.get(0))
         .expect("schema");
-    assert_eq!(tables, 1, "the old shape's table was kept");
+    assert_eq!(old_shape, 0, "the old shape's table was kept");
 }
