@@ -29,6 +29,7 @@ use es_core::{
     AggregateId, CancellationToken, Clock, DomainEvent, EventLog, Position, RecordedEvent, Subscription, async_trait,
 };
 use futures_util::StreamExt;
+use ticketing::bucket::HOLD_EVENT_TYPES;
 use ticketing::{ConcertEvent, HoldId};
 
 use crate::queries::QueryError;
@@ -109,9 +110,6 @@ where
     }
     report
 }
-
-/// The event types that start or settle a hold.
-const HOLD_EVENT_TYPES: [&str; 4] = ["TicketsHeld", "TicketHoldReleased", "TicketHoldExpired", "TicketsSold"];
 
 /// Live holds by due time, rebuilt from the log.
 #[derive(Debug, Default)]
