@@ -46,12 +46,11 @@ use tokio::sync::{oneshot, watch};
 
 pub use pool::Durability;
 pub use projection::{ApplyError, SqliteProjection, SqliteProjector, TableSpec, Tables};
-pub use read_file::read_models_path;
 pub use writer::WriterStats;
 
 use crate::flush::{Acknowledger, Halt};
 use crate::pool::Pool;
-use crate::read_file::ReadModelFile;
+use crate::read_file::{ReadModelFile, read_models_path};
 use crate::rows::{event_from_row, sql_int};
 use crate::schema::{EVENT_COLUMNS, SCHEMA};
 use crate::writer::{AppendSender, PendingAppend};
@@ -141,7 +140,8 @@ impl SqliteEventStore {
         &self.path
     }
 
-    /// The read models' file beside the log's ([`read_models_path`]).
+    /// The read models' file beside the log's: `<name>-read-models.db` in
+    /// the same directory.
     pub fn read_models_path(&self) -> PathBuf {
         read_models_path(&self.path)
     }

@@ -29,7 +29,7 @@ use crate::schema::READ_MODELS_SCHEMA;
 
 /// The read models' file of the log at `log`: `<name>-read-models.db` in the
 /// same directory (`cloudbash.db` → `cloudbash-read-models.db`).
-pub fn read_models_path(log: &Path) -> PathBuf {
+pub(crate) fn read_models_path(log: &Path) -> PathBuf {
     let stem = log.file_stem().map_or_else(|| "events".into(), |stem| stem.to_string_lossy().into_owned());
     log.with_file_name(format!("{stem}-read-models.db"))
 }
