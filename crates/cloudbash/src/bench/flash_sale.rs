@@ -361,12 +361,20 @@ async fn sale(args: &FlashSaleArgs, base: &str, tokens: &Tokens) -> anyhow::Resu
         });
     }
     let mut tally = Tally::default();
+    let mut failed = None;
     while let Some(done) = workers.join_next().await {
-        tally.merge(done?);
+        match done {
+            Ok(done) => tally.merge(done),
+            Err(error) => failed = Some(error),
+        }
     }
     let elapsed = started.elapsed();
+    // Stopped however the buyers ended, so that no browser outlives its sale.
     stop_browsing.store(true, Ordering::Relaxed);
     let mut during = browsing.await?;
+    if let Some(error) = failed {
+        return Err(error.into());
+    }
     let (idle_reads, during_reads) = (idle.percentiles(), during.percentiles());
     let audit = audit::audit(&api, &admin, &on_sale).await?;
     // The ceiling: the same load generator against a trivial handler, now.
