@@ -11,6 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use std::sync::Arc;
+
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Backend, Caller, Server, concert_on_sale, eventually, token, user};
@@ -107,10 +109,16 @@ async fn two_servers_append_to_one_dynamodb_log_in_parallel_with_one_write_per_a
     }
     proxy.reset().await;
 
+    // Every client connects first and then starts with the others, so that
+    // connection set-up on a loaded machine does not spread their appends out.
+    let start = Arc::new(tokio::sync::Barrier::new(CLIENTS));
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
         let caller = Caller { http: Client::new(), base: servers[client % 2].base.clone(), token: Some(admin.clone()) };
+        let start = Arc::clone(&start);
         clients.push(tokio::spawn(async move {
+            caller.expect(Method::GET, "/ready", None, StatusCode::OK).await;
+            start.wait().await;
             for venue in 0..VENUES_EACH {
                 let body = json!({"name": format!("Hall {client}-{venue}"), "address": "Quay 1", "city": "Utrecht", "capacity": 900});
                 caller.expect(Method::POST, "/venues", Some(body), StatusCode::CREATED).await;
