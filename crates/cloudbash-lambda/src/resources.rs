@@ -18,6 +18,7 @@ use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use ticketing_api::ApiState;
 use ticketing_api::auth::AuthState;
 use ticketing_api::problem::Chain;
+use ticketing_app::queries::ReadSide;
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_dynamodb::DynamoDbCarts;
 use ticketing_postgres::{PostgresQueries, PostgresSink, ReadModel};
@@ -230,21 +231,17 @@ impl Resources {
         self.api
             .get_or_try_init(|| async {
                 let shop = Arc::clone(self.shop().await?);
-                let queries = self.queries().await?.clone();
-                let state = ApiState::new(AuthState::gateway(), shop, Arc::new(queries));
+                let relational = Arc::new(self.queries().await?.clone());
+                let carts = Arc::new(self.carts().await?.clone());
+                let state = ApiState::new(AuthState::gateway(), shop, ReadSide::new(relational, carts));
                 Ok(api::behind_the_gateway(ticketing_api::router(state)))
             })
             .await
     }
 
-    /// The read side's queries: PostgreSQL, with carts from DynamoDB.
+    /// The read models in PostgreSQL (carts are in DynamoDB: [`Resources::carts`]).
     pub async fn queries(&self) -> Result<&PostgresQueries, LambdaError> {
-        self.queries
-            .get_or_try_init(|| async {
-                let carts = Arc::new(self.carts().await?.clone());
-                Ok(PostgresQueries::new(self.pool().await?.clone(), carts))
-            })
-            .await
+        self.queries.get_or_try_init(|| async { Ok(PostgresQueries::new(self.pool().await?.clone())) }).await
     }
 }
 

@@ -25,6 +25,7 @@ use es_aws_bus::sqs::{SqsFifoPublisher, SqsPoller};
 use es_aws_bus::streams::StreamsPoller;
 use es_core::{CancellationToken, EventStore};
 use es_dynamodb::{DynamoDbEventStore, Tables};
+use ticketing_app::queries::ReadSide;
 use ticketing_dynamodb::DynamoDbCarts;
 use ticketing_postgres::{PostgresQueries, PostgresSink, ReadModel};
 use tokio::task::JoinSet;
@@ -63,10 +64,16 @@ impl AwsBackends {
         let pool = ticketing_postgres::connect(database_url).await.context("connecting to PostgreSQL")?;
         ticketing_postgres::migrate(&pool).await.context("migrating the read models' schema")?;
         let carts = Arc::new(DynamoDbCarts::new(dynamodb, &args.carts_table));
-        let queries = PostgresQueries::new(pool.clone(), carts.clone());
+        let queries = PostgresQueries::new(pool.clone());
         let mut sinks: Vec<Arc<dyn BusSink>> = vec![carts.clone()];
         sinks.extend(ReadModel::ALL.into_iter().map(|model| Arc::new(PostgresSink::new(pool.clone(), model)) as _));
         Ok(Self { store, queries, sinks, carts, config, args: args.clone() })
+    }
+
+    /// Every read model's port: carts from DynamoDB, the rest from
+    /// PostgreSQL.
+    pub(crate) fn read_side(&self) -> ReadSide {
+        ReadSide::new(Arc::new(self.queries.clone()), Arc::clone(&self.carts))
     }
 
     /// Starts the forwarder (unless the read models read the table's stream

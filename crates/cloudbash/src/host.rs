@@ -32,7 +32,7 @@ use ticketing_api::edge::{self, EdgeLimits};
 use ticketing_api::limits::LISTEN_BACKLOG;
 use ticketing_api::ready::Readiness;
 use ticketing_api::{ApiState, router};
-use ticketing_app::queries::Queries;
+use ticketing_app::queries::ReadSide;
 use ticketing_app::{HoldExpiry, RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
 use ticketing_web::WebState;
@@ -148,7 +148,7 @@ impl Host {
         let (log, snapshots, queries, readiness, sqlite, progress): (
             EventLog,
             Arc<dyn SnapshotStore>,
-            Arc<dyn Queries>,
+            ReadSide,
             _,
             _,
             _,
@@ -164,9 +164,9 @@ impl Host {
                     statuses.push(runner.status());
                     tasks.spawn(runner.run(shutdown.clone()));
                 }
-                let queries: Arc<dyn Queries> = Arc::new(queries);
+                let queries = ReadSide::of(Arc::new(queries));
                 let readiness: Arc<dyn Readiness> =
-                    Arc::new(EmbeddedReadiness { store: Arc::clone(&store), queries: Arc::clone(&queries) });
+                    Arc::new(EmbeddedReadiness { store: Arc::clone(&store), queries: queries.clone() });
                 (log, store.clone(), queries, readiness, Some(store), Some(lowest_position(statuses)))
             }
             Backends::Aws { args, database_url, bus } => {
@@ -178,7 +178,7 @@ impl Host {
                 let log = EventLog::new(store, Arc::clone(&clock));
                 let readiness: Arc<dyn Readiness> =
                     Arc::new(AwsReadiness { store: Arc::clone(&backends.store), queries: backends.queries.clone() });
-                (log, backends.store.clone(), Arc::new(backends.queries.clone()), readiness, None, None)
+                (log, backends.store.clone(), backends.read_side(), readiness, None, None)
             }
         };
         let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
@@ -190,7 +190,7 @@ impl Host {
 
         let listener = listen(config.addr).with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let api_state = ApiState::new(auth.clone(), Arc::clone(&shop), Arc::clone(&queries))
+        let api_state = ApiState::new(auth.clone(), Arc::clone(&shop), queries)
             .with_shutdown(shutdown.clone())
             .with_readiness(readiness);
         let api_state = match progress {

@@ -16,7 +16,7 @@ use es_core::{EventStore, Position, async_trait};
 use es_dynamodb::DynamoDbEventStore;
 use es_sqlite::SqliteEventStore;
 use ticketing_api::ready::Readiness;
-use ticketing_app::queries::Queries;
+use ticketing_app::queries::ReadSide;
 use ticketing_postgres::PostgresQueries;
 
 /// Events the read models may trail the log by and still take traffic: a
@@ -26,7 +26,7 @@ pub(crate) const READ_MODELS_BEHIND_MAX: u64 = 10_000;
 /// The embedded host's log and read models.
 pub(crate) struct EmbeddedReadiness {
     pub(crate) store: Arc<SqliteEventStore>,
-    pub(crate) queries: Arc<dyn Queries>,
+    pub(crate) queries: ReadSide,
 }
 
 #[async_trait]
@@ -85,10 +85,9 @@ mod tests {
         let pool = ticketing_postgres::connect(&ticketing_testkit::services::fresh_database("ready").await)
             .await
             .expect("the test database");
-        let carts = Arc::new(ticketing_dynamodb::DynamoDbCarts::new(client.clone(), format!("{name}-carts")));
         let readiness = AwsReadiness {
             store: Arc::new(DynamoDbEventStore::new(client.clone(), tables.clone())),
-            queries: PostgresQueries::new(pool, carts),
+            queries: PostgresQueries::new(pool),
         };
 
         let missing = readiness.check().await.expect_err("no log tables yet");

@@ -41,7 +41,9 @@ use axum::routing::get;
 use es_core::CancellationToken;
 use serde::Serialize;
 use ticketing_app::Shop;
-use ticketing_app::queries::Queries;
+use ticketing_app::queries::{
+    AttendeeQueries, CartQueries, CatalogueQueries, OrderQueries, ReadSide, SalesQueries, VenueQueries,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::AuthState;
@@ -56,7 +58,7 @@ pub struct ApiState {
     auth: AuthState,
     shop: Arc<Shop>,
     /// The read models: the read routes answer from them, and every command waits until they show its effect.
-    queries: Arc<dyn Queries>,
+    read: ReadSide,
     /// The live streams of the log (`live.rs`): their bound and the signal that ends them.
     live: live::LiveStreams,
     /// What `GET /ready` checks; nothing beyond serving without it.
@@ -67,20 +69,19 @@ pub struct ApiState {
 
 impl std::fmt::Debug for ApiState {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `Queries` does not require `Debug`: read-model backends need not describe themselves.
         formatter.debug_struct("ApiState").field("auth", &self.auth).field("shop", &self.shop).finish_non_exhaustive()
     }
 }
 
 impl ApiState {
     /// The state of an API that authenticates with `auth`, runs commands on `shop` and answers the read routes
-    /// from `queries` (read models fed from the shop's log); every command route waits until they show its effect
-    /// (read-your-writes, see `read_your_writes.rs`), and scanned ticket codes are found in the attendee read model.
-    pub fn new(auth: AuthState, shop: Arc<Shop>, queries: Arc<dyn Queries>) -> Self {
+    /// from `read` (read models fed from the shop's log); every command route waits until they show its effect
+    /// (read-your-writes, see `read_your_writes.rs`), and scanned ticket codes are found in the orders read model.
+    pub fn new(auth: AuthState, shop: Arc<Shop>, read: ReadSide) -> Self {
         ApiState {
             auth,
             shop,
-            queries,
+            read,
             live: live::LiveStreams::new(CancellationToken::new()),
             readiness: None,
             progress: read_your_writes::Progress(None),
@@ -121,10 +122,30 @@ impl FromRef<ApiState> for Arc<Shop> {
     }
 }
 
-impl FromRef<ApiState> for Arc<dyn Queries> {
+impl FromRef<ApiState> for ReadSide {
     fn from_ref(state: &ApiState) -> Self {
-        Arc::clone(&state.queries)
+        state.read.clone()
     }
+}
+
+/// Each read model's port is extracted on its own, so that a handler names the read model it reads.
+macro_rules! read_model_from_state {
+    ($($port:ident => $read:ident),* $(,)?) => {$(
+        impl FromRef<ApiState> for Arc<dyn $port> {
+            fn from_ref(state: &ApiState) -> Self {
+                Arc::clone(state.read.$read())
+            }
+        }
+    )*};
+}
+
+read_model_from_state! {
+    VenueQueries => venues,
+    CatalogueQueries => catalogue,
+    CartQueries => carts,
+    OrderQueries => orders,
+    AttendeeQueries => attendees,
+    SalesQueries => sales,
 }
 
 impl FromRef<ApiState> for read_your_writes::Progress {

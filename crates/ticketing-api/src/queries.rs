@@ -1,7 +1,7 @@
 //! The read routes over the read models: the public catalogue (venues, published concerts), a customer's own cart
 //! and orders, an administrator's lists for the door and the books (attendees, daily sales). Each handler
 //! authenticates as its route requires, reads and checks its query parameters (`params.rs`: every invalid one is
-//! named in one 400 problem), asks the read models through [`Queries`], and maps the views into the documents of
+//! named in one 400 problem), asks the one read model it needs through its port (`ticketing_app::queries`), and maps the views into the documents of
 //! `views.rs`. Nothing here writes. (The log's own routes are in `events.rs`.)
 //!
 //! Lists that grow with the shop's business are paged alike, with `?cursor=&limit=` ([`PageQuery`]) and a
@@ -19,7 +19,10 @@ use axum::routing::get;
 use serde::Deserialize;
 use ticketing::{ConcertId, CustomerId, OrderId, VenueId};
 use ticketing_app::Shop;
-use ticketing_app::queries::{ConcertSearch, PAGE_SIZE_MAX, Queries};
+use ticketing_app::queries::{
+    AttendeeQueries, CartQueries, CatalogueQueries, ConcertSearch, OrderQueries, PAGE_SIZE_MAX, SalesQueries,
+    VenueQueries,
+};
 use utoipa::IntoParams;
 
 use crate::ApiState;
@@ -84,11 +87,11 @@ pub(crate) struct ConcertQuery {
     ),
 )]
 pub(crate) async fn venues(
-    State(queries): State<Arc<dyn Queries>>,
+    State(venues): State<Arc<dyn VenueQueries>>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<PageBody<Venue>>, Problem> {
     let (cursor, limit) = query.checked()?;
-    let page = queries.venues(cursor, limit).await?;
+    let page = venues.venues(cursor, limit).await?;
     Ok(ApiJson(PageBody::from_page(page, Venue::from)))
 }
 
@@ -105,10 +108,10 @@ pub(crate) async fn venues(
     ),
 )]
 pub(crate) async fn venue(
-    State(queries): State<Arc<dyn Queries>>,
+    State(venues): State<Arc<dyn VenueQueries>>,
     ApiPath(path): ApiPath<VenuePath>,
 ) -> Result<ApiJson<Venue>, Problem> {
-    match queries.venue(VenueId(path.venue_id)).await? {
+    match venues.venue(VenueId(path.venue_id)).await? {
         Some(view) => Ok(ApiJson(view.into())),
         None => Err(Problem::not_found("No venue has this id.")),
     }
@@ -126,7 +129,7 @@ pub(crate) async fn venue(
     ),
 )]
 pub(crate) async fn concerts(
-    State(queries): State<Arc<dyn Queries>>,
+    State(catalogue): State<Arc<dyn CatalogueQueries>>,
     ApiQuery(query): ApiQuery<ConcertQuery>,
 ) -> Result<ApiJson<PageBody<ConcertListed>>, Problem> {
     let mut params = Params::default();
@@ -150,7 +153,7 @@ pub(crate) async fn concerts(
         limit,
         cursor,
     };
-    let page = queries.concerts(search).await?;
+    let page = catalogue.concerts(search).await?;
     Ok(ApiJson(PageBody::from_page(page, ConcertListed::from)))
 }
 
@@ -170,11 +173,11 @@ pub(crate) async fn concerts(
 )]
 pub(crate) async fn drafts(
     _admin: Admin,
-    State(queries): State<Arc<dyn Queries>>,
+    State(catalogue): State<Arc<dyn CatalogueQueries>>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<PageBody<DraftListed>>, Problem> {
     let (cursor, limit) = query.checked()?;
-    let page = queries.drafts(cursor, limit).await?;
+    let page = catalogue.drafts(cursor, limit).await?;
     Ok(ApiJson(PageBody::from_page(page, DraftListed::from)))
 }
 
@@ -194,19 +197,19 @@ pub(crate) async fn drafts(
 )]
 pub(crate) async fn concert(
     caller: Option<Caller>,
-    State(queries): State<Arc<dyn Queries>>,
+    State(catalogue): State<Arc<dyn CatalogueQueries>>,
     ApiPath(path): ApiPath<ConcertPath>,
 ) -> Result<ApiJson<Concert>, Problem> {
     let include_drafts = caller.is_some_and(|caller| caller.admin);
-    match queries.concert(ConcertId(path.concert_id), include_drafts).await? {
+    match catalogue.concert(ConcertId(path.concert_id), include_drafts).await? {
         Some(view) => Ok(ApiJson(view.into())),
         None => Err(Problem::not_found("No concert has this id.")),
     }
 }
 
 /// 404 unless the concert exists (drafts included): an administrator's typo should not read as "no attendees".
-async fn known_concert(queries: &dyn Queries, concert_id: ConcertId) -> Result<(), Problem> {
-    match queries.concert(concert_id, true).await? {
+async fn known_concert(catalogue: &dyn CatalogueQueries, concert_id: ConcertId) -> Result<(), Problem> {
+    match catalogue.concert(concert_id, true).await? {
         Some(_) => Ok(()),
         None => Err(Problem::not_found("No concert has this id.")),
     }
@@ -229,14 +232,15 @@ async fn known_concert(queries: &dyn Queries, concert_id: ConcertId) -> Result<(
 )]
 pub(crate) async fn attendees(
     _admin: Admin,
-    State(queries): State<Arc<dyn Queries>>,
+    State(catalogue): State<Arc<dyn CatalogueQueries>>,
+    State(attendees): State<Arc<dyn AttendeeQueries>>,
     ApiPath(path): ApiPath<ConcertPath>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<PageBody<Attendee>>, Problem> {
     let (cursor, limit) = query.checked()?;
     let concert_id = ConcertId(path.concert_id);
-    known_concert(queries.as_ref(), concert_id).await?;
-    let page = queries.attendees_page(concert_id, cursor, limit).await?;
+    known_concert(catalogue.as_ref(), concert_id).await?;
+    let page = attendees.attendees_page(concert_id, cursor, limit).await?;
     Ok(ApiJson(PageBody::from_page(page, Attendee::from)))
 }
 
@@ -257,12 +261,13 @@ pub(crate) async fn attendees(
 )]
 pub(crate) async fn sales(
     _admin: Admin,
-    State(queries): State<Arc<dyn Queries>>,
+    State(catalogue): State<Arc<dyn CatalogueQueries>>,
+    State(sales): State<Arc<dyn SalesQueries>>,
     ApiPath(path): ApiPath<ConcertPath>,
 ) -> Result<ApiJson<Items<DaySales>>, Problem> {
     let concert_id = ConcertId(path.concert_id);
-    known_concert(queries.as_ref(), concert_id).await?;
-    let views = queries.sales(concert_id).await?;
+    known_concert(catalogue.as_ref(), concert_id).await?;
+    let views = sales.sales(concert_id).await?;
     Ok(ApiJson(Items::from_views(views, DaySales::from)))
 }
 
@@ -281,11 +286,11 @@ pub(crate) async fn sales(
 )]
 pub(crate) async fn cart(
     caller: Caller,
-    State(queries): State<Arc<dyn Queries>>,
+    State(carts): State<Arc<dyn CartQueries>>,
     State(shop): State<Arc<Shop>>,
 ) -> Result<ApiJson<Cart>, Problem> {
     let now = shop.log().clock().now();
-    let view = queries.cart(CustomerId(caller.user_id), now).await?;
+    let view = carts.cart(CustomerId(caller.user_id), now).await?;
     Ok(ApiJson(view.into()))
 }
 
@@ -305,12 +310,12 @@ pub(crate) async fn cart(
 )]
 pub(crate) async fn orders(
     caller: Caller,
-    State(queries): State<Arc<dyn Queries>>,
+    State(orders): State<Arc<dyn OrderQueries>>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<PageBody<Order>>, Problem> {
     let (cursor, limit) = query.checked()?;
     let customer = (!caller.admin).then_some(CustomerId(caller.user_id));
-    let page = queries.orders_page(customer, cursor, limit).await?;
+    let page = orders.orders_page(customer, cursor, limit).await?;
     Ok(ApiJson(PageBody::from_page(page, Order::from)))
 }
 
@@ -330,10 +335,10 @@ pub(crate) async fn orders(
 )]
 pub(crate) async fn order(
     caller: Caller,
-    State(queries): State<Arc<dyn Queries>>,
+    State(orders): State<Arc<dyn OrderQueries>>,
     ApiPath(path): ApiPath<OrderPath>,
 ) -> Result<ApiJson<Order>, Problem> {
-    match queries.order(OrderId(path.order_id)).await? {
+    match orders.order(OrderId(path.order_id)).await? {
         Some(view) if caller.admin || view.customer_id == CustomerId(caller.user_id) => Ok(ApiJson(view.into())),
         _ => Err(Problem::not_found("No order of yours has this id.")),
     }

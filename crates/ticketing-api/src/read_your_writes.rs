@@ -1,7 +1,7 @@
 //! Read-your-writes across the command/query split. Commands append to the log; GET routes answer from read
 //! models that are filled from the log a moment later. Without help, a client that reserves tickets and then asks
 //! for its cart could be shown the cart as it was. So every successful command route answers only once the read
-//! models show what the command wrote ([`Queries::shows`] on the [`Written`] the shop noted for the request), bounded
+//! models show what the command wrote ([`ReadSide::shows`] on the [`Written`] the shop noted for the request), bounded
 //! by [`READ_YOUR_WRITES_WAIT_MAX`]: a lagging read model delays an answer, never fails a command that is already
 //! committed. Waiting for the command's own writes, not the log's head, spares a client the commits of everybody
 //! else, and works where read models apply each aggregate's events as they come (a bus) and no log position is
@@ -24,7 +24,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use es_core::Position;
 use ticketing_app::Shop;
-use ticketing_app::queries::Queries;
+use ticketing_app::queries::ReadSide;
 use ticketing_app::written::{Written, recording};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -50,7 +50,7 @@ pub(crate) struct Progress(pub(crate) Option<watch::Receiver<Position>>);
 /// Middleware of the command routes: after a successful response, waits for the read models (see the module docs).
 /// Refusals append nothing, so they answer at once.
 pub(crate) async fn after_command(
-    State(queries): State<Arc<dyn Queries>>,
+    State(read): State<ReadSide>,
     State(progress): State<Progress>,
     State(shop): State<Arc<Shop>>,
     request: Request,
@@ -73,7 +73,7 @@ pub(crate) async fn after_command(
                 wait_for_progress(progress.clone(), &written, READ_YOUR_WRITES_WAIT_MAX).await;
             }
             _ => {
-                wait_for_read_models(queries.as_ref(), &written, READ_YOUR_WRITES_WAIT_MAX).await;
+                wait_for_read_models(&read, &written, READ_YOUR_WRITES_WAIT_MAX).await;
             }
         }
     }
@@ -105,13 +105,13 @@ pub(crate) async fn wait_for_progress(
     }
 }
 
-/// Waits at most `wait_max` until `queries` show `written`.
-pub(crate) async fn wait_for_read_models(queries: &dyn Queries, written: &Written, wait_max: Duration) -> Caught {
+/// Waits at most `wait_max` until the read models show `written`.
+pub(crate) async fn wait_for_read_models(read: &ReadSide, written: &Written, wait_max: Duration) -> Caught {
     let started = Instant::now();
     let deadline = started + wait_max;
     let position = written.position;
     loop {
-        match queries.shows(written).await {
+        match read.shows(written).await {
             Ok(true) => {
                 let waited = started.elapsed();
                 tracing::debug!(position = position.0, waited_micros = waited.as_micros(), "read models caught up");
@@ -164,9 +164,9 @@ mod tests {
     #[tokio::test]
     async fn read_models_that_show_the_writes_end_the_wait_at_once() {
         let written = one_venue_written().await;
-        let queries = Arc::new(FixedPosition(Position(1)));
+        let read = FixedPosition(Position(1)).read_side();
 
-        let caught = wait_for_read_models(queries.as_ref(), &written, Duration::from_secs(5)).await;
+        let caught = wait_for_read_models(&read, &written, Duration::from_secs(5)).await;
 
         assert!(matches!(caught, Caught::Up { position: Position(1), waited } if waited < Duration::from_secs(1)));
     }
@@ -174,10 +174,10 @@ mod tests {
     #[tokio::test]
     async fn lagging_read_models_end_the_wait_at_its_bound() {
         let written = one_venue_written().await;
-        let queries = Arc::new(FixedPosition(Position(0)));
+        let read = FixedPosition(Position(0)).read_side();
         let started = std::time::Instant::now();
 
-        let caught = wait_for_read_models(queries.as_ref(), &written, Duration::from_millis(50)).await;
+        let caught = wait_for_read_models(&read, &written, Duration::from_millis(50)).await;
 
         assert_eq!(caught, Caught::TimedOut { position: Position(1) });
         assert!(started.elapsed() >= Duration::from_millis(50), "it gave up early: {:?}", started.elapsed());

@@ -15,8 +15,9 @@ use es_core::{EventLog, Position, SystemClock, async_trait};
 use serde::{Deserialize, Serialize};
 use ticketing::{ConcertId, CustomerId, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
-    AttendeeView, CartView, ConcertSearch, ConcertSummary, ConcertView, DailySales, DraftSummary, OrderView, Page,
-    Queries, QueryError, VenueView,
+    AttendeeQueries, AttendeeView, CartQueries, CartView, CatalogueQueries, ConcertSearch, ConcertSummary, ConcertView,
+    DailySales, DraftSummary, OrderQueries, OrderView, Page, QueryError, ReadProgress, ReadSide, SalesQueries,
+    VenueQueries, VenueView,
 };
 use ticketing_app::{RandomTicketCodes, Shop};
 use tower::ServiceExt;
@@ -55,8 +56,15 @@ pub(crate) fn test_shop() -> Shop {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FixedPosition(pub(crate) Position);
 
+impl FixedPosition {
+    /// Every read model from these.
+    pub(crate) fn read_side(self) -> ReadSide {
+        ReadSide::of(Arc::new(self))
+    }
+}
+
 #[async_trait]
-impl Queries for FixedPosition {
+impl VenueQueries for FixedPosition {
     async fn venues(&self, _: Option<String>, _: Option<u32>) -> Result<Page<VenueView>, QueryError> {
         Ok(Page { items: Vec::new(), next_cursor: None })
     }
@@ -64,7 +72,10 @@ impl Queries for FixedPosition {
     async fn venue(&self, _: VenueId) -> Result<Option<VenueView>, QueryError> {
         Ok(None)
     }
+}
 
+#[async_trait]
+impl CatalogueQueries for FixedPosition {
     async fn concerts(&self, _: ConcertSearch) -> Result<Page<ConcertSummary>, QueryError> {
         Ok(Page { items: Vec::new(), next_cursor: None })
     }
@@ -76,11 +87,17 @@ impl Queries for FixedPosition {
     async fn concert(&self, _: ConcertId, _: bool) -> Result<Option<ConcertView>, QueryError> {
         Ok(None)
     }
+}
 
+#[async_trait]
+impl CartQueries for FixedPosition {
     async fn cart(&self, _: CustomerId, _: DateTime<Utc>) -> Result<CartView, QueryError> {
         Ok(CartView { items: Vec::new(), total: None })
     }
+}
 
+#[async_trait]
+impl OrderQueries for FixedPosition {
     async fn orders(&self, _: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError> {
         Ok(Vec::new())
     }
@@ -92,15 +109,24 @@ impl Queries for FixedPosition {
     async fn ticket_order(&self, _: &TicketCode) -> Result<Option<OrderId>, QueryError> {
         Ok(None)
     }
+}
 
+#[async_trait]
+impl AttendeeQueries for FixedPosition {
     async fn attendees(&self, _: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
         Ok(Vec::new())
     }
+}
 
+#[async_trait]
+impl SalesQueries for FixedPosition {
     async fn sales(&self, _: ConcertId) -> Result<Vec<DailySales>, QueryError> {
         Ok(Vec::new())
     }
+}
 
+#[async_trait]
+impl ReadProgress for FixedPosition {
     async fn position(&self) -> Result<Position, QueryError> {
         Ok(self.0)
     }
@@ -109,7 +135,7 @@ impl Queries for FixedPosition {
 /// A state over an in-memory log, with read models that are always caught up.
 pub(crate) fn test_state() -> ApiState {
     let auth = AuthState::new(Verifier::new(&test_secret(), TEST_ISSUER));
-    ApiState::new(auth, Arc::new(test_shop()), Arc::new(FixedPosition(Position(u64::MAX))))
+    ApiState::new(auth, Arc::new(test_shop()), FixedPosition(Position(u64::MAX)).read_side())
 }
 
 /// The production routes plus routes that exist only to exercise the extractors.

@@ -46,7 +46,7 @@ fn open() -> Api {
     let shop = Arc::clone(&backend.shop);
     let secret = Secret::from_bytes(SECRET);
     let state =
-        ApiState::new(AuthState::new(Verifier::new(&secret, ISSUER)), Arc::clone(&shop), Arc::clone(&backend.queries));
+        ApiState::new(AuthState::new(Verifier::new(&secret, ISSUER)), Arc::clone(&shop), backend.queries.clone());
     let (admin_id, customer_id) = (Uuid::new_v4(), Uuid::new_v4());
     Api {
         _backend: backend,

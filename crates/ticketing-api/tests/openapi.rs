@@ -82,7 +82,7 @@ fn token(user_id: Uuid, admin: bool) -> String {
 fn open() -> Api {
     let backend = support::backend();
     let auth = AuthState::new(Verifier::new(&Secret::from_bytes(SECRET), ISSUER));
-    let state = ApiState::new(auth, Arc::clone(&backend.shop), Arc::clone(&backend.queries));
+    let state = ApiState::new(auth, Arc::clone(&backend.shop), backend.queries.clone());
     Api {
         _backend: backend,
         app: router(state),

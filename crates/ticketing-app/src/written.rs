@@ -7,13 +7,13 @@
 //! aggregate only (the AWS configuration) no log position is ever known to
 //! be applied everywhere. So the shop notes every append it commits on
 //! behalf of the current request — the position and each aggregate's new
-//! version — and the edge waits for exactly that ([`Queries::shows`]).
+//! version — and the edge waits for exactly that ([`ReadSide::shows`]).
 //!
 //! The note is kept in a task-local scope that the edge opens around the
 //! request ([`recording`]); appends made outside any scope (a background
 //! process such as the expiry sweep) are not noted anywhere.
 //!
-//! [`Queries::shows`]: crate::queries::Queries::shows
+//! [`ReadSide::shows`]: crate::queries::ReadSide::shows
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! The carts read model: folding cart events into one item per cart, the
 //! conditional writes, and the query.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -11,9 +11,10 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use es_aws_bus::sink::{BusSink, Checkpoint};
-use es_core::{AggregateId, DomainEvent, ProjectionError, RecordedEvent, Version};
+use es_core::{AggregateId, DomainEvent, Position, ProjectionError, RecordedEvent, Version};
 use ticketing::{CART_EVENT_TYPES, CartEvent, CartId, CustomerId, Money, Quantity};
-use ticketing_app::queries::{CartItemView, CartView, QueryError};
+use ticketing_app::queries::{CartItemView, CartQueries, CartView, QueryError, ReadProgress};
+use ticketing_app::written::Written;
 
 /// The table's key attribute: the cart aggregate's id (= the customer's).
 pub const CARTS_KEY: &str = "CartId";
@@ -50,10 +51,13 @@ impl DynamoDbCarts {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
+}
 
+#[async_trait]
+impl CartQueries for DynamoDbCarts {
     /// A customer's live cart at `now`: items whose hold has not run out,
     /// in the order they were added, with their total.
-    pub async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError> {
+    async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError> {
         let stored = self.load(&CartId::of(customer).0.to_string()).await.map_err(QueryError::store)?;
         let items: Vec<CartItemView> = stored.items.into_iter().filter(|item| item.expires_at > now).collect();
         let mut total: Option<Money> = None;
@@ -67,7 +71,30 @@ impl DynamoDbCarts {
         }
         Ok(CartView { items, total })
     }
+}
 
+#[async_trait]
+impl ReadProgress for DynamoDbCarts {
+    /// [`Position::START`]: carts follow the bus, per aggregate.
+    async fn position(&self) -> Result<Position, QueryError> {
+        Ok(Position::START)
+    }
+
+    /// The carts written that this read model has applied at their version
+    /// or later.
+    async fn shown(&self, written: &Written) -> Result<HashSet<AggregateId>, QueryError> {
+        let ids: Vec<AggregateId> = written.versions.iter().map(|(aggregate_id, _)| *aggregate_id).collect();
+        let applied = self.applied_versions(&ids).await.map_err(QueryError::store)?;
+        Ok(written
+            .versions
+            .iter()
+            .filter(|(aggregate_id, version)| applied.get(aggregate_id).is_some_and(|applied| applied >= version))
+            .map(|(aggregate_id, _)| *aggregate_id)
+            .collect())
+    }
+}
+
+impl DynamoDbCarts {
     async fn load(&self, key: &str) -> Result<StoredCart, ProjectionError> {
         let got = self
             .client

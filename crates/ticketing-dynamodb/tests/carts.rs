@@ -13,6 +13,7 @@ use es_core::{
 };
 use es_dynamodb::{DynamoDbEventStore, Tables, create_tables};
 use ticketing::{CartEvent, CartId, ConcertId, Currency, CustomerId, HoldId, Money, OrderId, Quantity, TicketTypeId};
+use ticketing_app::queries::CartQueries;
 use ticketing_dynamodb::{DynamoDbCarts, create_carts_table};
 
 async fn config() -> aws_config::SdkConfig {

@@ -4,8 +4,8 @@
 //! models over the bus (`es-aws-bus`). What is searched, listed, joined and
 //! summed lives here, in PostgreSQL: the catalogue, venues, ticket types
 //! with their availability, orders, attendees and daily sales. Carts are
-//! read by key only and live in DynamoDB (`ticketing-dynamodb`); the
-//! queries reach them through a [`CartReader`].
+//! read by key only and live in DynamoDB (`ticketing-dynamodb`); this crate
+//! does not know them.
 //!
 //! **One sink per read model.** Each [`ReadModel`] is its own
 //! [`es_aws_bus::sink::BusSink`] ([`PostgresSink`]) with its own tables,
@@ -23,13 +23,13 @@
 //! aggregates' events, which the bus does not keep: the catalogue joins a
 //! concert to its venue when read, whichever arrived first.
 //!
-//! **Answers as in the embedded mode.** [`PostgresQueries`] implements
-//! [`ticketing_app::queries::Queries`] with the paging, ordering, cursors
-//! and search of `ticketing_sqlite::SqliteQueries`; the tests hold both to
-//! the same answers for the same log. It has no log position to offer
-//! ([`Queries::position`](ticketing_app::queries::Queries::position) is
-//! `Position::START`); read-your-writes waits on
-//! [`PostgresQueries::applied_version`] instead.
+//! **Answers as in the embedded mode.** [`PostgresQueries`] implements the
+//! read model ports of `ticketing_app::queries` (all but the carts') with
+//! the paging, ordering, cursors and search of
+//! `ticketing_sqlite::SqliteQueries`; the tests hold both to the same
+//! answers for the same log. It has no log position to offer (its
+//! `ReadProgress::position` is `Position::START`); read-your-writes waits
+//! on [`PostgresQueries::applied_version`] instead.
 //!
 //! **Rebuilt from the log.** [`rebuild`] empties read models and applies
 //! the whole log to them again, in one transaction.
@@ -55,7 +55,7 @@ use sqlx_postgres::{PgPool, PgPoolOptions};
 
 pub use error::PostgresError;
 pub use projectors::ReadModel;
-pub use queries::{CartReader, PostgresQueries};
+pub use queries::PostgresQueries;
 pub use sinks::{PostgresSink, rebuild};
 
 /// Opens a pool of [`limits::POOL_CONNECTIONS_MAX`] connections to `url`
@@ -133,9 +133,9 @@ impl PostgresReadModels {
         ReadModel::ALL.into_iter().map(|model| Arc::new(self.sink(model)) as Arc<dyn BusSink>).collect()
     }
 
-    /// The queries over these read models, with carts from `carts`.
-    pub fn queries(&self, carts: Arc<dyn CartReader>) -> PostgresQueries {
-        PostgresQueries::new(self.pool.clone(), carts)
+    /// The queries over these read models.
+    pub fn queries(&self) -> PostgresQueries {
+        PostgresQueries::new(self.pool.clone())
     }
 
     /// Rebuilds every read model from `log` (see [`rebuild`]).

@@ -22,9 +22,10 @@ use ticketing::{
     Address, Capacity, CartId, ConcertId, CustomerId, DetailsUpdate, Genre, HoldId, OrderId, Quantity, TicketCode,
     TicketTypeId, VenueId, VenueProfile,
 };
+use ticketing_app::queries::ReadSide;
 use ticketing_app::{AppError, ConcertForm, HoldExpiry};
 use ticketing_dynamodb::{DynamoDbCarts, create_carts_table};
-use ticketing_postgres::{CartReader, PostgresQueries, PostgresReadModels};
+use ticketing_postgres::{PostgresQueries, PostgresReadModels};
 use ticketing_testkit::{ctx, eur, name};
 
 /// The seeds every randomized test runs with.
@@ -124,6 +125,8 @@ struct Game {
     read_models: PostgresReadModels,
     sinks: Vec<Arc<dyn BusSink>>,
     queries: PostgresQueries,
+    /// The AWS configuration's read side: PostgreSQL, with carts in DynamoDB.
+    read: ReadSide,
     bus: Bus,
     delivered: Position,
     rng: Rng,
@@ -137,9 +140,20 @@ impl Game {
         let carts = dynamodb_carts().await;
         let mut sinks = read_models.sinks();
         sinks.push(Arc::new(carts.clone()) as Arc<dyn BusSink>);
-        let queries = read_models.queries(Arc::new(carts) as Arc<dyn CartReader>);
+        let queries = read_models.queries();
+        let read = ReadSide::new(Arc::new(queries.clone()), Arc::new(carts));
         let bus = Bus::new(&format!("kinesis/seed-{seed:x}/shard-0"));
-        Ok(Self { embedded, read_models, sinks, queries, bus, delivered: Position::START, rng: Rng::new(seed), seed })
+        Ok(Self {
+            embedded,
+            read_models,
+            sinks,
+            queries,
+            read,
+            bus,
+            delivered: Position::START,
+            rng: Rng::new(seed),
+            seed,
+        })
     }
 
     /// Delivers what is new in the log, then holds both sides to the same
@@ -152,8 +166,8 @@ impl Game {
         self.bus.deliver(&self.sinks, &*self.embedded.store, &events, &mut self.rng).await?;
         self.embedded.catch_up().await?;
         let subjects = world.subjects(&self.embedded);
-        let expected = answers(&*self.embedded.queries, &subjects).await?;
-        let actual = answers(&self.queries, &subjects).await?;
+        let expected = answers(&self.embedded.read_side(), &subjects).await?;
+        let actual = answers(&self.read, &subjects).await?;
         assert_answers_equal(&expected, &actual, &format!("seed {:#x}, step {step}", self.seed));
         Ok(())
     }
@@ -348,14 +362,14 @@ async fn a_careless_bus_feeds_read_models_that_answer_as_the_embedded_ones_and_r
         let mut game = Game::new(seed).await?;
         let world = workload(&mut game).await?;
         let subjects = world.subjects(&game.embedded);
-        let live = answers(&game.queries, &subjects).await?;
+        let live = answers(&game.read, &subjects).await?;
         let events = game.embedded.store.head().await?;
         let published = live.searches[0].iter().map(|page| page.items.len()).sum::<usize>();
         eprintln!("seed {seed:#x}: {} events, {} orders, {published} published concerts", events.0, live.orders.len());
         assert!(live.orders.len() > 1 && !live.searches[0][0].items.is_empty(), "seed {seed:#x}: too little");
         let head = game.embedded.store.head().await?;
         assert_eq!(game.read_models.rebuild_all(&*game.embedded.store).await?, head, "seed {seed:#x}");
-        let rebuilt = answers(&game.queries, &subjects).await?;
+        let rebuilt = answers(&game.read, &subjects).await?;
         assert_answers_equal(&live, &rebuilt, &format!("seed {seed:#x}, rebuilt"));
         for &order_id in &world.orders {
             let newest = game.embedded.store.load(order_id.into(), es_core::Version::INITIAL, 100).await?;

@@ -14,7 +14,10 @@ use es_core::{
     AggregateId, AppendRequest, EventStore, ExpectedVersion, Position, ProjectionError, RecordedEvent, Version,
 };
 use ticketing::{CONCERT_EVENT_TYPES, CustomerId, OrderId, VENUE_EVENT_TYPES};
-use ticketing_app::queries::{ConcertSearch, ConcertStatusView, ConcertSummary, DailySales, Page, Queries, QueryError};
+use ticketing_app::queries::{
+    AttendeeQueries, CatalogueQueries, ConcertSearch, ConcertStatusView, ConcertSummary, DailySales, OrderQueries,
+    Page, QueryError, ReadProgress, SalesQueries, VenueQueries,
+};
 use ticketing_postgres::{PostgresQueries, PostgresReadModels, ReadModel, rebuild};
 use ticketing_testkit::{Story, all_pages, concert, eur, evening, venue};
 
@@ -48,7 +51,7 @@ async fn fed() -> Result<(Embedded, Story, PostgresReadModels, PostgresQueries),
     let read_models = common::read_models().await;
     let events = embedded.events_after(Position::START).await?;
     Bus::new("kinesis/test/shard-0").deliver(&read_models.sinks(), &*embedded.store, &events, &mut Rng::new(7)).await?;
-    let queries = read_models.queries(embedded.carts());
+    let queries = read_models.queries();
     Ok((embedded, story, read_models, queries))
 }
 
@@ -56,7 +59,7 @@ fn names(page: &Page<ConcertSummary>) -> Vec<&str> {
     page.items.iter().map(|concert| concert.name.as_str()).collect()
 }
 
-async fn search(queries: &dyn Queries, search: ConcertSearch) -> Result<Vec<String>, QueryError> {
+async fn search(queries: &dyn CatalogueQueries, search: ConcertSearch) -> Result<Vec<String>, QueryError> {
     Ok(names(&queries.concerts(search).await?).into_iter().map(str::to_owned).collect())
 }
 
@@ -64,14 +67,14 @@ async fn search(queries: &dyn Queries, search: ConcertSearch) -> Result<Vec<Stri
 async fn the_story_answers_every_query_as_the_embedded_read_models_do() -> TestResult {
     let (embedded, story, _read_models, queries) = fed().await?;
     let subjects = subjects(&embedded, &story);
-    let expected = answers(&*embedded.queries, &subjects).await?;
+    let expected = answers(&embedded.read_side(), &subjects).await?;
     assert!(
         expected.orders.len() == 2
             && expected.searches[0][0].items.len() == 2
             && expected.drafts[0][0].items.len() == 1,
         "the story left something"
     );
-    let actual = answers(&queries, &subjects).await?;
+    let actual = answers(&embedded.beside(&queries), &subjects).await?;
     assert_answers_equal(&expected, &actual, "the story");
     Ok(())
 }
@@ -79,30 +82,29 @@ async fn the_story_answers_every_query_as_the_embedded_read_models_do() -> TestR
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_matches_names_places_dates_and_genres_of_published_concerts_only() -> TestResult {
     let (_embedded, _story, _read_models, queries) = fed().await?;
-    let queries: &dyn Queries = &queries;
     let all = ConcertSearch::default();
 
-    assert_eq!(search(queries, all.clone()).await?, ["Night of the Crabs", "Jazz Brunch"], "the draft is hidden");
+    assert_eq!(search(&queries, all.clone()).await?, ["Night of the Crabs", "Jazz Brunch"], "the draft is hidden");
     let by = |q: &str| ConcertSearch { q: Some(q.into()), ..all.clone() };
-    assert_eq!(search(queries, by("CRAB")).await?, ["Night of the Crabs"]);
-    assert_eq!(search(queries, by("ancienne")).await?, ["Jazz Brunch"], "q matches the venue's name");
-    assert!(search(queries, by("secret")).await?.is_empty(), "q finds no draft");
-    assert!(search(queries, by("%")).await?.is_empty(), "a wildcard is taken literally");
+    assert_eq!(search(&queries, by("CRAB")).await?, ["Night of the Crabs"]);
+    assert_eq!(search(&queries, by("ancienne")).await?, ["Jazz Brunch"], "q matches the venue's name");
+    assert!(search(&queries, by("secret")).await?.is_empty(), "q finds no draft");
+    assert!(search(&queries, by("%")).await?.is_empty(), "a wildcard is taken literally");
     let at = |place: &str| ConcertSearch { location: Some(place.into()), ..all.clone() };
-    assert_eq!(search(queries, at("brussels")).await?, ["Jazz Brunch"]);
-    assert_eq!(search(queries, at("weteringschans")).await?, ["Night of the Crabs"], "location matches the address");
+    assert_eq!(search(&queries, at("brussels")).await?, ["Jazz Brunch"]);
+    assert_eq!(search(&queries, at("weteringschans")).await?, ["Night of the Crabs"], "location matches the address");
     let (first_start, _) = evening(1);
     let (second_start, _) = evening(10);
     let until_first = ConcertSearch { to: Some(first_start), ..all.clone() };
-    assert_eq!(search(queries, until_first).await?, ["Night of the Crabs"], "to is inclusive");
+    assert_eq!(search(&queries, until_first).await?, ["Night of the Crabs"], "to is inclusive");
     let from_second = ConcertSearch { from: Some(second_start), ..all.clone() };
-    assert_eq!(search(queries, from_second).await?, ["Jazz Brunch"], "from is inclusive");
+    assert_eq!(search(&queries, from_second).await?, ["Jazz Brunch"], "from is inclusive");
     let between = ConcertSearch { from: Some(evening(2).0), to: Some(evening(9).0), ..all.clone() };
-    assert!(search(queries, between).await?.is_empty());
+    assert!(search(&queries, between).await?.is_empty());
     let jazz = ConcertSearch { genre: Some("JAZZ".into()), ..all.clone() };
-    assert_eq!(search(queries, jazz).await?, ["Jazz Brunch"]);
+    assert_eq!(search(&queries, jazz).await?, ["Jazz Brunch"]);
     let partial_genre = ConcertSearch { genre: Some("Ja".into()), ..all.clone() };
-    assert!(search(queries, partial_genre).await?.is_empty(), "genre matches exactly");
+    assert!(search(&queries, partial_genre).await?.is_empty(), "genre matches exactly");
 
     let first = queries.concerts(ConcertSearch { limit: Some(1), ..all.clone() }).await?;
     assert_eq!(names(&first), ["Night of the Crabs"]);
@@ -180,7 +182,7 @@ async fn concerts_orders_attendees_and_sales_show_what_happened() -> TestResult 
 async fn delivering_every_event_again_changes_no_answer() -> TestResult {
     let (embedded, story, read_models, queries) = fed().await?;
     let subjects = subjects(&embedded, &story);
-    let before = answers(&queries, &subjects).await?;
+    let before = answers(&embedded.beside(&queries), &subjects).await?;
     let events = embedded.events_after(Position::START).await?;
     for sink in read_models.sinks() {
         // Past `prepare`, straight to the sink: only the version guards stop it.
@@ -192,7 +194,7 @@ async fn delivering_every_event_again_changes_no_answer() -> TestResult {
     Bus::new("kinesis/test/shard-1")
         .deliver(&read_models.sinks(), &*embedded.store, &events, &mut Rng::new(11))
         .await?;
-    assert_answers_equal(&before, &answers(&queries, &subjects).await?, "after every event again");
+    assert_answers_equal(&before, &answers(&embedded.beside(&queries), &subjects).await?, "after every event again");
     Ok(())
 }
 
@@ -262,7 +264,7 @@ async fn applied_count(read_models: &PostgresReadModels) -> Result<i64, TestErro
 async fn a_failing_delivery_leaves_neither_rows_nor_versions_nor_checkpoint() -> TestResult {
     let embedded = embedded()?;
     let read_models = common::read_models().await;
-    let queries = read_models.queries(embedded.carts());
+    let queries = read_models.queries();
     venue(&embedded.shop, "Paradiso", "Weteringschans 6", "Amsterdam").await?;
     let broken = AggregateId::random();
     let request = AppendRequest::single(broken, ExpectedVersion::Any, vec![raw("VenueCreated", r#"{"name":1}"#)]);
@@ -298,7 +300,7 @@ async fn a_failing_delivery_leaves_neither_rows_nor_versions_nor_checkpoint() ->
 async fn events_of_unknown_types_are_skipped() -> TestResult {
     let (embedded, story, read_models, queries) = fed().await?;
     let subjects = subjects(&embedded, &story);
-    let before = answers(&queries, &subjects).await?;
+    let before = answers(&embedded.beside(&queries), &subjects).await?;
     let stranger = AggregateId::random();
     let request = AppendRequest::single(stranger, ExpectedVersion::Any, vec![raw("NewsletterSent", "{}")]);
     let head = embedded.store.head().await?;
@@ -310,7 +312,7 @@ async fn events_of_unknown_types_are_skipped() -> TestResult {
         sink.apply(&events, None).await?;
     }
     assert_eq!(queries.applied_version(stranger).await?, None);
-    assert_answers_equal(&before, &answers(&queries, &subjects).await?, "after a newsletter");
+    assert_answers_equal(&before, &answers(&embedded.beside(&queries), &subjects).await?, "after a newsletter");
     Ok(())
 }
 
@@ -318,17 +320,17 @@ async fn events_of_unknown_types_are_skipped() -> TestResult {
 async fn rebuilding_gives_the_same_answers_and_forgets_the_bus_checkpoints() -> TestResult {
     let (embedded, story, read_models, queries) = fed().await?;
     let subjects = subjects(&embedded, &story);
-    let before = answers(&queries, &subjects).await?;
+    let before = answers(&embedded.beside(&queries), &subjects).await?;
     assert!(checkpoint_count(&read_models).await? > 0);
     let head = embedded.store.head().await?;
 
     assert_eq!(rebuild(read_models.pool(), &[ReadModel::Sales, ReadModel::Catalogue], &*embedded.store).await?, head);
-    assert_answers_equal(&before, &answers(&queries, &subjects).await?, "two read models rebuilt");
+    assert_answers_equal(&before, &answers(&embedded.beside(&queries), &subjects).await?, "two read models rebuilt");
     assert_eq!(read_models.sink(ReadModel::Sales).checkpoint("kinesis/test/shard-0").await?, None);
     assert!(read_models.sink(ReadModel::Orders).checkpoint("kinesis/test/shard-0").await?.is_some());
 
     assert_eq!(read_models.rebuild_all(&*embedded.store).await?, head);
-    assert_answers_equal(&before, &answers(&queries, &subjects).await?, "every read model rebuilt");
+    assert_answers_equal(&before, &answers(&embedded.beside(&queries), &subjects).await?, "every read model rebuilt");
     assert_eq!(checkpoint_count(&read_models).await?, 0);
     let applied = applied_count(&read_models).await?;
     assert_eq!(queries.applied_version(story.first_order.into()).await?, Some(Version(2)));
@@ -336,7 +338,7 @@ async fn rebuilding_gives_the_same_answers_and_forgets_the_bus_checkpoints() -> 
     // Rebuilding an empty database's read models from the log gives the same answers too.
     let fresh = common::read_models().await;
     assert_eq!(fresh.rebuild_all(&*embedded.store).await?, head);
-    assert_answers_equal(&before, &answers(&fresh.queries(embedded.carts()), &subjects).await?, "a fresh rebuild");
+    assert_answers_equal(&before, &answers(&embedded.beside(&fresh.queries()), &subjects).await?, "a fresh rebuild");
     assert_eq!(applied_count(&fresh).await?, applied);
     Ok(())
 }
@@ -358,7 +360,7 @@ async fn applied_version_is_what_every_read_model_of_the_aggregates_kind_has_app
     let partial = common::read_models().await;
     let order_events = stream(&embedded, story.first_order.into()).await?;
     apply_delivery(&partial.sink(ReadModel::Orders), &*embedded.store, order_events.clone(), None).await?;
-    let partial_queries = partial.queries(embedded.carts());
+    let partial_queries = partial.queries();
     assert_eq!(partial_queries.applied_version(story.first_order.into()).await?, None);
     for model in [ReadModel::Attendees, ReadModel::Sales] {
         apply_delivery(&partial.sink(model), &*embedded.store, order_events[..1].to_vec(), None).await?;
@@ -372,9 +374,9 @@ async fn a_concert_shows_once_both_it_and_its_venue_have_arrived_in_either_order
     let embedded = embedded()?;
     let story = story(&embedded).await?;
     let subjects = subjects(&embedded, &story);
-    let expected = answers(&*embedded.queries, &subjects).await?;
+    let expected = answers(&embedded.read_side(), &subjects).await?;
     let read_models = common::read_models().await;
-    let queries = read_models.queries(embedded.carts());
+    let queries = read_models.queries();
     let events = embedded.events_after(Position::START).await?;
     let of = |types: &[&str]| -> Vec<RecordedEvent> {
         events.iter().filter(|event| types.contains(&event.event_type.as_str())).cloned().collect()
@@ -387,7 +389,7 @@ async fn a_concert_shows_once_both_it_and_its_venue_have_arrived_in_either_order
     for sink in read_models.sinks() {
         apply_delivery(&*sink, &*embedded.store, events.clone(), None).await?;
     }
-    assert_answers_equal(&expected, &answers(&queries, &subjects).await?, "concerts before venues");
+    assert_answers_equal(&expected, &answers(&embedded.beside(&queries), &subjects).await?, "concerts before venues");
     Ok(())
 }
 
@@ -443,11 +445,11 @@ async fn names_outside_ascii_sort_and_match_as_in_the_embedded_mode() -> TestRes
         now: embedded.now(),
         ..Subjects::default()
     };
-    let expected = answers(&*embedded.queries, &subjects).await?;
+    let expected = answers(&embedded.read_side(), &subjects).await?;
     let église = &expected.searches
         [subjects.searches.iter().position(|s| s.q.as_deref() == Some("église")).ok_or("a search")?];
     assert!(église[0].items.is_empty(), "the embedded mode lowers ASCII only: é does not match É");
-    let actual = answers(&read_models.queries(embedded.carts()), &subjects).await?;
+    let actual = answers(&embedded.beside(&read_models.queries()), &subjects).await?;
     assert_answers_equal(&expected, &actual, "names outside ASCII");
     Ok(())
 }
@@ -480,7 +482,7 @@ async fn a_delivery_that_loses_to_a_concurrent_transaction_runs_again_a_bounded_
     let venues = read_models.sink(ReadModel::Venues);
     apply_delivery(&venues, &*embedded.store, events.clone(), Some(&checkpoint)).await?;
     assert_eq!(attempts(&read_models, "venue_attempts").await?, 3, "lost twice, then applied");
-    assert_eq!(read_models.queries(embedded.carts()).venues(None, None).await?.items.len(), 1);
+    assert_eq!(read_models.queries().venues(None, None).await?.items.len(), 1);
     assert_eq!(venues.checkpoint(&checkpoint.key).await?, Some("1".into()));
 
     let catalogue = read_models.sink(ReadModel::Catalogue);

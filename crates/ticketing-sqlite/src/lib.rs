@@ -6,11 +6,10 @@
 //! This crate holds the shop's projectors (one per read model, each with its
 //! own tables and its own copies of what it needs from other aggregates) and
 //! [`SqliteQueries`], the SQLite answer to
-//! [`ticketing_app::queries::Queries`]. SQL about tickets lives here and
+//! every read model port of `ticketing_app::queries`. SQL about tickets lives here and
 //! nowhere else.
 
 mod projectors;
-mod purchases;
 mod queries;
 mod rows;
 

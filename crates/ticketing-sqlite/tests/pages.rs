@@ -7,44 +7,22 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use es_core::{EventLog, ManualClock, Position, ProjectionRunner, SnapshotStore, async_trait};
+use es_core::{EventLog, ManualClock, ProjectionRunner, SnapshotStore, async_trait};
 use es_sqlite::{Durability, SqliteEventStore};
 use tempfile::TempDir;
-use ticketing::{ConcertId, CustomerId, OrderId, TicketCode, VenueId};
-use ticketing_app::queries::{
-    AttendeeView, CartView, ConcertSearch, ConcertSummary, ConcertView, DailySales, DraftSummary, OrderView, Page,
-    Queries, QueryError, VenueView,
-};
+use ticketing::{ConcertId, CustomerId, OrderId, TicketCode};
+use ticketing_app::queries::{AttendeeQueries, AttendeeView, OrderQueries, OrderView, Page, QueryError};
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
 use ticketing_testkit::{all_pages, ctx, quantity, start};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-/// SQLite's answers without its own paging: every paged list comes from `Queries`' defaults.
+/// SQLite's orders and attendees without its own paging: every paged list comes from the ports' defaults.
 struct Unpaged(SqliteQueries);
 
 #[async_trait]
-impl Queries for Unpaged {
-    async fn venues(&self, cursor: Option<String>, limit: Option<u32>) -> Result<Page<VenueView>, QueryError> {
-        self.0.venues(cursor, limit).await
-    }
-    async fn venue(&self, id: VenueId) -> Result<Option<VenueView>, QueryError> {
-        self.0.venue(id).await
-    }
-    async fn concerts(&self, search: ConcertSearch) -> Result<Page<ConcertSummary>, QueryError> {
-        self.0.concerts(search).await
-    }
-    async fn drafts(&self, cursor: Option<String>, limit: Option<u32>) -> Result<Page<DraftSummary>, QueryError> {
-        self.0.drafts(cursor, limit).await
-    }
-    async fn concert(&self, id: ConcertId, include_drafts: bool) -> Result<Option<ConcertView>, QueryError> {
-        self.0.concert(id, include_drafts).await
-    }
-    async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError> {
-        self.0.cart(customer, now).await
-    }
+impl OrderQueries for Unpaged {
     async fn orders(&self, customer: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError> {
         self.0.orders(customer).await
     }
@@ -54,14 +32,12 @@ impl Queries for Unpaged {
     async fn ticket_order(&self, code: &TicketCode) -> Result<Option<OrderId>, QueryError> {
         self.0.ticket_order(code).await
     }
+}
+
+#[async_trait]
+impl AttendeeQueries for Unpaged {
     async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
         self.0.attendees(concert_id).await
-    }
-    async fn sales(&self, concert_id: ConcertId) -> Result<Vec<DailySales>, QueryError> {
-        self.0.sales(concert_id).await
-    }
-    async fn position(&self) -> Result<Position, QueryError> {
-        self.0.position().await
     }
 }
 
@@ -138,10 +114,12 @@ async fn orders_and_attendees_page_in_the_store_as_the_defaults_page_in_memory()
     assert_eq!(first.items.len(), 2);
     let empty = paged.attendees_page(story.draft, None, None).await?;
     assert_eq!(empty, Page { items: Vec::new(), next_cursor: None });
-    for queries in [paged as &dyn Queries, unpaged as &dyn Queries] {
-        let forged = queries.orders_page(None, Some("not hex".to_owned()), None).await;
+    for (orders, attendees) in
+        [(paged as &dyn OrderQueries, paged as &dyn AttendeeQueries), (unpaged as _, unpaged as _)]
+    {
+        let forged = orders.orders_page(None, Some("not hex".to_owned()), None).await;
         assert!(matches!(forged, Err(QueryError::InvalidCursor)), "{forged:?}");
-        let forged = queries.attendees_page(story.crabs.0, Some("7c".to_owned()), None).await;
+        let forged = attendees.attendees_page(story.crabs.0, Some("7c".to_owned()), None).await;
         assert!(matches!(forged, Err(QueryError::InvalidCursor)), "{forged:?}");
     }
     Ok(())

@@ -23,8 +23,9 @@ use ticketing::{
     Order, OrderId, Quantity, TicketCode, TicketTypeId, VenueId, VenueProfile,
 };
 use ticketing_app::queries::{
-    AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderView,
-    Queries, QueryError, VenueView,
+    AttendeeQueries, AttendeeView, CartQueries, CartView, CatalogueQueries, ConcertSearch, ConcertStatusView,
+    ConcertSummary, ConcertView, DailySales, OrderQueries, OrderView, QueryError, ReadProgress, SalesQueries,
+    VenueQueries, VenueView,
 };
 use ticketing_app::{AppError, ConcertForm, HoldExpiry, RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};

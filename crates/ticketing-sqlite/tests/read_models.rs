@@ -11,8 +11,9 @@ use es_core::{EventLog, EventStore, ManualClock, Position, ProjectionRunner, Sna
 use es_sqlite::{Durability, SqliteEventStore};
 use tempfile::TempDir;
 use ticketing_app::queries::{
-    AttendeeView, CartView, ConcertSearch, ConcertStatusView, ConcertSummary, ConcertView, DailySales, OrderView, Page,
-    Queries, QueryError, VenueView,
+    AttendeeQueries, AttendeeView, CartQueries, CartView, CatalogueQueries, ConcertSearch, ConcertStatusView,
+    ConcertSummary, ConcertView, DailySales, OrderQueries, OrderView, Page, QueryError, ReadProgress, SalesQueries,
+    VenueQueries, VenueView,
 };
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};

@@ -15,6 +15,7 @@ use es_sqlite::{Durability, SqliteEventStore};
 use serde_json::{Value, json};
 use ticketing_api::auth::{AuthState, LocalSigner, Secret, Verifier};
 use ticketing_api::{ApiState, router};
+use ticketing_app::queries::ReadSide;
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
 use ticketing_web::WebState;
@@ -78,7 +79,7 @@ fn site(dev_sign_in: bool) -> Site {
     }
     let secret = Secret::from_bytes(SECRET);
     let auth = AuthState::new(Verifier::new(&secret, ISSUER));
-    let api = router(ApiState::new(auth.clone(), shop, Arc::new(queries)));
+    let api = router(ApiState::new(auth.clone(), shop, ReadSide::of(Arc::new(queries))));
     let mut web = WebState::new(api.clone(), auth);
     if dev_sign_in {
         web = web.with_dev_sign_in(LocalSigner::new(&secret, ISSUER));

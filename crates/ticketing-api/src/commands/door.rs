@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ticketing::{ConcertId, TicketCode};
-use ticketing_app::queries::Queries;
+use ticketing_app::queries::OrderQueries;
 use ticketing_app::{AppError, Shop};
 
 use crate::auth::Admin;
@@ -39,13 +39,13 @@ pub(crate) async fn check_in_at_door(
     admin: Admin,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
-    State(queries): State<Arc<dyn Queries>>,
+    State(orders): State<Arc<dyn OrderQueries>>,
     ApiPath(path): ApiPath<DoorTicketPath>,
 ) -> Result<StatusCode, Problem> {
     let code = ticket_code(path.code)?;
     // A ticket lives inside its order's aggregate: the attendee read model maps its code to the order. A code the
     // client has seen is there, since the checkout that issued it answered only once the read models caught up.
-    let Some(order_id) = queries.ticket_order(&code).await.map_err(AppError::store)? else {
+    let Some(order_id) = orders.ticket_order(&code).await.map_err(AppError::store)? else {
         return Err(Problem::not_found("No ticket has this code."));
     };
     shop.check_in_at_door(&key.context(admin.user_id), ConcertId(path.concert_id), order_id, code).await?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use es_core::{CancellationToken, EventLog, ManualClock, ProjectionRunner, SnapshotStore};
 use es_sqlite::{Durability, SqliteEventStore};
 use tempfile::TempDir;
-use ticketing_app::queries::Queries;
+use ticketing_app::queries::ReadSide;
 use ticketing_app::{RandomTicketCodes, Shop};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
 
@@ -22,7 +22,7 @@ pub(crate) struct Backend {
     /// The shop's log and command handlers.
     pub(crate) shop: Arc<Shop>,
     /// The read models' answers.
-    pub(crate) queries: Arc<dyn Queries>,
+    pub(crate) queries: ReadSide,
     runners: CancellationToken,
     _dir: TempDir,
 }
@@ -48,5 +48,5 @@ pub(crate) fn backend() -> Backend {
     for projection in read_models.projections() {
         tokio::spawn(ProjectionRunner::new(log.clone(), projection).run(runners.clone()));
     }
-    Backend { shop, queries: Arc::new(queries), runners, _dir: dir }
+    Backend { shop, queries: ReadSide::of(Arc::new(queries)), runners, _dir: dir }
 }

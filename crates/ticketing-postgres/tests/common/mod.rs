@@ -2,7 +2,7 @@
 //! the throwaway server at `CLOUDBASH_TEST_DATABASE_URL`, the real shop on
 //! an embedded SQLite log with its SQLite read models (the reference the
 //! PostgreSQL ones must answer like), a bus that delivers shuffled and
-//! repeated batches, and every answer of the `Queries` port, collected to
+//! repeated batches, and every answer of the read side's ports, collected to
 //! compare two backends.
 
 #![allow(dead_code, unreachable_pub)]
@@ -17,11 +17,11 @@ use sqlx_postgres::{PgPool, PgPoolOptions};
 use tempfile::TempDir;
 use ticketing::{ConcertId, CustomerId, OrderId, TicketCode, VenueId};
 use ticketing_app::queries::{
-    AttendeeView, CartView, ConcertSearch, ConcertSummary, ConcertView, DailySales, DraftSummary, OrderView, Page,
-    Queries, QueryError, VenueView,
+    AttendeeView, CartView, CatalogueQueries, ConcertSearch, ConcertSummary, ConcertView, DailySales, DraftSummary,
+    OrderView, Page, QueryError, ReadSide, VenueView,
 };
 use ticketing_app::{RandomTicketCodes, Shop};
-use ticketing_postgres::{CartReader, PostgresReadModels};
+use ticketing_postgres::{PostgresQueries, PostgresReadModels};
 use ticketing_sqlite::{ReadModels, SqliteQueries};
 
 pub type TestError = Box<dyn std::error::Error + Send + Sync>;
@@ -100,14 +100,15 @@ impl Embedded {
         Ok(events)
     }
 
-    /// Carts as the SQLite read models show them: the PostgreSQL queries'
-    /// cart reader where carts are not under test.
-    pub fn carts(&self) -> Arc<dyn CartReader> {
-        let queries = Arc::clone(&self.queries);
-        Arc::new(move |customer: CustomerId, now: DateTime<Utc>| {
-            let queries = Arc::clone(&queries);
-            async move { queries.cart(customer, now).await }
-        })
+    /// Every read model from SQLite: the reference.
+    pub fn read_side(&self) -> ReadSide {
+        ReadSide::of(Arc::clone(&self.queries))
+    }
+
+    /// The read models of `postgres`, with carts as the SQLite read models
+    /// show them (carts are not under test here).
+    pub fn beside(&self, postgres: &PostgresQueries) -> ReadSide {
+        ReadSide::new(Arc::new(postgres.clone()), Arc::clone(&self.queries))
     }
 }
 
@@ -225,7 +226,7 @@ pub struct Subjects {
     pub now: DateTime<Utc>,
 }
 
-/// Everything the `Queries` port answers about the subjects.
+/// Everything the read side answers about the subjects.
 #[derive(Debug, PartialEq)]
 pub struct Answers {
     pub venue_pages: Vec<Vec<Page<VenueView>>>,
@@ -243,7 +244,10 @@ pub struct Answers {
 }
 
 /// Every page of a search, following the cursors.
-pub async fn all_pages(queries: &dyn Queries, search: &ConcertSearch) -> Result<Vec<Page<ConcertSummary>>, QueryError> {
+pub async fn all_pages(
+    queries: &dyn CatalogueQueries,
+    search: &ConcertSearch,
+) -> Result<Vec<Page<ConcertSummary>>, QueryError> {
     let first = search.cursor.clone();
     every_page(first, |cursor| queries.concerts(ConcertSearch { cursor, ..search.clone() })).await
 }
@@ -268,40 +272,43 @@ where
     }
 }
 
-pub async fn answers(queries: &dyn Queries, subjects: &Subjects) -> Result<Answers, QueryError> {
+pub async fn answers(read: &ReadSide, subjects: &Subjects) -> Result<Answers, QueryError> {
     let (mut venue_pages, mut drafts) = (Vec::new(), Vec::new());
     for limit in [None, Some(1), Some(3)] {
-        venue_pages.push(every_page(None, |cursor| queries.venues(cursor, limit)).await?);
-        drafts.push(every_page(None, |cursor| queries.drafts(cursor, limit)).await?);
+        venue_pages.push(every_page(None, |cursor| read.venues().venues(cursor, limit)).await?);
+        drafts.push(every_page(None, |cursor| read.catalogue().drafts(cursor, limit)).await?);
     }
     let mut venues = Vec::new();
     for &venue_id in &subjects.venues {
-        venues.push(queries.venue(venue_id).await?);
+        venues.push(read.venues().venue(venue_id).await?);
     }
     let mut searches = Vec::new();
     for search in &subjects.searches {
-        searches.push(all_pages(queries, search).await?);
+        searches.push(all_pages(read.catalogue().as_ref(), search).await?);
     }
     let (mut concerts, mut attendees, mut sales) = (Vec::new(), Vec::new(), Vec::new());
     for &concert_id in &subjects.concerts {
-        concerts.push((queries.concert(concert_id, true).await?, queries.concert(concert_id, false).await?));
-        attendees.push(queries.attendees(concert_id).await?);
-        sales.push(queries.sales(concert_id).await?);
+        concerts.push((
+            read.catalogue().concert(concert_id, true).await?,
+            read.catalogue().concert(concert_id, false).await?,
+        ));
+        attendees.push(read.attendees().attendees(concert_id).await?);
+        sales.push(read.sales().sales(concert_id).await?);
     }
     let mut ticket_orders = Vec::new();
     let codes = attendees.iter().flatten().map(|attendee: &AttendeeView| attendee.ticket_code.clone());
     for code in codes.chain(["ZZZZZZZZZZZZZZZZZZZZ".to_owned()]) {
-        let order = queries.ticket_order(&TicketCode::new(code.clone()).map_err(QueryError::store)?).await?;
+        let order = read.orders().ticket_order(&TicketCode::new(code.clone()).map_err(QueryError::store)?).await?;
         ticket_orders.push((code, order));
     }
     let (mut carts, mut orders_by_customer) = (Vec::new(), Vec::new());
     for &customer in &subjects.customers {
-        carts.push(queries.cart(customer, subjects.now).await?);
-        orders_by_customer.push(queries.orders(Some(customer)).await?);
+        carts.push(read.carts().cart(customer, subjects.now).await?);
+        orders_by_customer.push(read.orders().orders(Some(customer)).await?);
     }
     let mut each_order = Vec::new();
     for &order_id in &subjects.orders {
-        each_order.push(queries.order(order_id).await?);
+        each_order.push(read.orders().order(order_id).await?);
     }
     Ok(Answers {
         venue_pages,
@@ -310,7 +317,7 @@ pub async fn answers(queries: &dyn Queries, subjects: &Subjects) -> Result<Answe
         drafts,
         concerts,
         carts,
-        orders: queries.orders(None).await?,
+        orders: read.orders().orders(None).await?,
         orders_by_customer,
         each_order,
         ticket_orders,

@@ -3,16 +3,18 @@
 //! time. Pages are keyset pages with the cursors every backend hands out
 //! (`ticketing_app::queries::encode_cursor`): an order's is its time placed
 //! and id, an attendee's its ticket code and order id. Each function runs on
-//! the read connection of [`crate::SqliteQueries`].
+//! the read connection of [`SqliteQueries`].
 
+use es_core::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use ticketing::{ConcertId, CustomerId, OrderId};
+use ticketing::{ConcertId, CustomerId, OrderId, TicketCode};
 use ticketing_app::queries::{
-    AttendeeView, OrderStatus, OrderTicketView, OrderView, Page, QueryError, encode_cursor, page,
+    AttendeeQueries, AttendeeView, OrderQueries, OrderStatus, OrderTicketView, OrderView, Page, QueryError,
+    decode_cursor, encode_cursor, page, page_size,
 };
 use uuid::Uuid;
 
-use crate::queries::{money_at, optional_time_at, store, time_at, uuid_at};
+use super::{SqliteQueries, money_at, optional_time_at, store, time_at, uuid_at};
 use crate::rows::time;
 
 const ORDER_COLUMNS: &str = "order_id, customer_id, total_amount, currency, placed_at";
@@ -139,4 +141,56 @@ fn attendee_row(row: &Row<'_>) -> rusqlite::Result<AttendeeView> {
         ticket_type_id: ticketing::TicketTypeId(uuid_at(row, 3)?),
         checked_in_at: optional_time_at(row, 4)?,
     })
+}
+
+#[async_trait]
+impl OrderQueries for SqliteQueries {
+    async fn orders(&self, customer: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError> {
+        self.read(move |connection| orders(connection, customer)).await
+    }
+
+    async fn orders_page(
+        &self,
+        customer: Option<CustomerId>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<OrderView>, QueryError> {
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = page_size(limit);
+        self.read(move |connection| orders_page(connection, customer, after, limit)).await
+    }
+
+    async fn order(&self, id: OrderId) -> Result<Option<OrderView>, QueryError> {
+        self.read(move |connection| order(connection, id)).await
+    }
+
+    async fn ticket_order(&self, code: &TicketCode) -> Result<Option<OrderId>, QueryError> {
+        let code = code.as_str().to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row("SELECT order_id FROM attendees WHERE ticket_code = ?1", [code], |row| uuid_at(row, 0))
+                .optional()
+                .map(|found| found.map(OrderId))
+                .map_err(store)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl AttendeeQueries for SqliteQueries {
+    async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
+        self.read(move |connection| attendees(connection, concert_id)).await
+    }
+
+    async fn attendees_page(
+        &self,
+        concert_id: ConcertId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<AttendeeView>, QueryError> {
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = page_size(limit);
+        self.read(move |connection| attendees_page(connection, concert_id, after, limit)).await
+    }
 }

@@ -1,39 +1,9 @@
-//! The read side's port: what the REST API can ask of the read models, and
-//! the shapes it gets back. Read models are derived from the log by
-//! projections and may lag behind it; [`Queries::shows`] says whether they
-//! show a request's writes yet, so a caller can wait for them. No SQL here:
-//! backends implement [`Queries`] (SQLite in `ticketing-sqlite`).
+//! The shapes the read side answers in. They are the API's raw material,
+//! not its documents: `ticketing-api` maps each into the JSON it promises.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use es_core::{Position, async_trait, format_created};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
-
-pub use crate::paging::{
-    CURSOR_BYTES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, SortOrder, decode_cursor, encode_cursor, page,
-    page_in_memory, page_size,
-};
-use crate::written::Written;
-use ticketing::{ConcertId, CustomerId, HoldId, Money, OrderId, TicketCode, TicketTypeId, VenueId};
-
-/// A read model could not answer.
-#[derive(Debug, Error)]
-pub enum QueryError {
-    /// The read-model store failed (or holds something unreadable); the
-    /// store's own error is kept as the source, for whoever logs it.
-    #[error("read model store: {0}")]
-    Store(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
-    /// A page cursor that this backend did not hand out.
-    #[error("invalid page cursor")]
-    InvalidCursor,
-}
-
-impl QueryError {
-    /// The store failed with `error` (an error, or a message where there is none).
-    pub fn store(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
-        QueryError::Store(error.into())
-    }
-}
+use ticketing::{ConcertId, CustomerId, HoldId, Money, OrderId, TicketTypeId, VenueId};
 
 /// A venue as listed and shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,100 +240,10 @@ pub struct ConcertSearch {
     pub cursor: Option<String>,
 }
 
-/// What the read models answer. Object safe: the API holds an
-/// `Arc<dyn Queries>`. Nothing here writes: a hold that has run out is
-/// hidden by `cart`, not removed.
-#[async_trait]
-pub trait Queries: Send + Sync + 'static {
-    /// Venues that are not deleted, by name then id.
-    async fn venues(&self, cursor: Option<String>, limit: Option<u32>) -> Result<Page<VenueView>, QueryError>;
-
-    /// One venue, unless unknown or deleted.
-    async fn venue(&self, id: VenueId) -> Result<Option<VenueView>, QueryError>;
-
-    /// Published concerts matching `search`, by start time then id.
-    async fn concerts(&self, search: ConcertSearch) -> Result<Page<ConcertSummary>, QueryError>;
-
-    /// Draft concerts (organisers find what they are preparing), by name
-    /// then id. Like search, a concert shows once its venue has arrived.
-    async fn drafts(&self, cursor: Option<String>, limit: Option<u32>) -> Result<Page<DraftSummary>, QueryError>;
-
-    /// One concert; drafts only when `include_drafts` (organisers).
-    async fn concert(&self, id: ConcertId, include_drafts: bool) -> Result<Option<ConcertView>, QueryError>;
-
-    /// A customer's cart: the items still live at `now`.
-    async fn cart(&self, customer: CustomerId, now: DateTime<Utc>) -> Result<CartView, QueryError>;
-
-    /// A customer's orders, or everyone's for `None` (admins), newest first.
-    async fn orders(&self, customer: Option<CustomerId>) -> Result<Vec<OrderView>, QueryError>;
-
-    /// A page of [`Queries::orders`]: newest first (by the time placed, to
-    /// the millisecond, then by id, highest first), after `cursor`. By
-    /// default the list is read whole and paged in memory
-    /// ([`page_in_memory`]); a backend overrides this to page in its store.
-    async fn orders_page(
-        &self,
-        customer: Option<CustomerId>,
-        cursor: Option<String>,
-        limit: Option<u32>,
-    ) -> Result<Page<OrderView>, QueryError> {
-        if let Some(cursor) = &cursor {
-            decode_cursor(cursor)?;
-        }
-        let orders = self.orders(customer).await?;
-        page_in_memory(orders, cursor.as_deref(), limit, SortOrder::Descending, |order: &OrderView| {
-            (format_created(order.placed_at), order.id.0)
-        })
-    }
-
-    /// One order.
-    async fn order(&self, id: OrderId) -> Result<Option<OrderView>, QueryError>;
-
-    /// The order holding the ticket with `code`, if any (the door scans
-    /// codes, and a ticket lives inside its order).
-    async fn ticket_order(&self, code: &TicketCode) -> Result<Option<OrderId>, QueryError>;
-
-    /// A concert's ticket holders, by ticket code.
-    async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError>;
-
-    /// A page of [`Queries::attendees`], by ticket code, after `cursor`. By
-    /// default the list is read whole and paged in memory
-    /// ([`page_in_memory`]); a backend overrides this to page in its store.
-    async fn attendees_page(
-        &self,
-        concert_id: ConcertId,
-        cursor: Option<String>,
-        limit: Option<u32>,
-    ) -> Result<Page<AttendeeView>, QueryError> {
-        if let Some(cursor) = &cursor {
-            decode_cursor(cursor)?;
-        }
-        let attendees = self.attendees(concert_id).await?;
-        page_in_memory(attendees, cursor.as_deref(), limit, SortOrder::Ascending, |attendee: &AttendeeView| {
-            (attendee.ticket_code.clone(), attendee.order_id.0)
-        })
-    }
-
-    /// A concert's sales per UTC day, oldest first.
-    async fn sales(&self, concert_id: ConcertId) -> Result<Vec<DailySales>, QueryError>;
-
-    /// The lowest checkpoint over all read models: every event at or
-    /// before it is visible to every query.
-    async fn position(&self) -> Result<Position, QueryError>;
-
-    /// Whether every query shows what a request wrote (read-your-writes,
-    /// see [`crate::written`]). By default: the read models have passed the
-    /// position of its last event, which holds for read models that follow
-    /// the log in its order. Read models fed per aggregate (from a bus)
-    /// compare each aggregate's applied version instead.
-    async fn shows(&self, written: &Written) -> Result<bool, QueryError> {
-        Ok(self.position().await? >= written.position)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queries::Page;
 
     #[test]
     fn views_serialize_in_camel_case() {
