@@ -22,7 +22,7 @@ struct DynamoDbFactory;
 /// The backend of a log: the store and its indexer.
 async fn backend(config: &aws_config::SdkConfig, store: Arc<DynamoDbEventStore>) -> Backend {
     let indexer = StreamIndexer::new(config, Arc::clone(&store)).await;
-    Backend { store: store.clone(), checkpoints: store.clone(), snapshots: store, indexer: Some(Arc::new(indexer)) }
+    Backend { store: store.clone(), snapshots: store, indexer: Some(Arc::new(indexer)) }
 }
 
 /// The indexer of one test log, read from its stream on demand.

@@ -2,10 +2,10 @@
 //!
 //! Knows nothing of tickets. It defines the event record of the log (the
 //! seed's five attributes plus id, schema version and metadata), the ports
-//! every backend implements ([`EventStore`], [`CheckpointStore`],
-//! [`SnapshotStore`]), pure aggregates with a caching, retrying
-//! [`Repository`], subscriptions that follow the log live, and projections
-//! with compare-and-set checkpoints that can be rebuilt beside the live one.
+//! every backend implements ([`EventStore`], [`SnapshotStore`]), pure
+//! aggregates with a caching, retrying [`Repository`], subscriptions that
+//! follow the log live, and projections with compare-and-set checkpoints
+//! that can be rebuilt beside the live one.
 //!
 //! The guarantees, and where each is kept:
 //! 1. an append never overwrites — every member carries an
@@ -14,7 +14,7 @@
 //! 2. every committed event reaches every consumer, in order per aggregate,
 //!    at least once, replayable ([`Subscription`], [`ProjectionRunner`]);
 //! 3. every read model is a pure function of the log, idempotent and
-//!    rebuildable ([`Projection`], [`rebuild`], [`AppliedVersions`]).
+//!    rebuildable ([`Projection`], [`rebuild`]).
 
 mod aggregate;
 mod clock;
@@ -40,15 +40,15 @@ pub use event::{CodecError, DomainEvent, UpcastError, Upcasters, decode_adjacent
 pub use ids::{AggregateId, CommandId, CorrelationId, EventId, ExpectedVersion, Position, Version};
 pub use log::{EventLog, ReadError};
 pub use projection::{
-    AppliedVersions, CheckpointedConsumer, EventHandler, Projection, ProjectionError, ProjectionRunner,
-    ProjectionStatus, Rebuildable, StagedGeneration, lowest_position, rebuild,
+    Projection, ProjectionError, ProjectionRunner, ProjectionStatus, Rebuildable, StagedGeneration, lowest_position,
+    rebuild,
 };
 pub use record::{Metadata, NewEvent, RecordedEvent, format_created, parse_created, truncate_to_millis};
 pub use repository::{CommandContext, Executed, Loaded, Repository, RepositoryError, Transaction, conflict_backoff};
 pub use runner::{Command, Decode, Encode, Receipt, Runner};
 pub use store::{
-    AppendError, AppendRequest, Appended, CheckpointStore, CommandRecord, Commit, EventStore, InvalidAppend, LogOrder,
-    Snapshot, SnapshotStore, StoreError, StreamAppend, VersionConflict,
+    AppendError, AppendRequest, Appended, CommandRecord, Commit, EventStore, InvalidAppend, LogOrder, Snapshot,
+    SnapshotStore, StoreError, StreamAppend, VersionConflict,
 };
 pub use subscription::{StartFrom, Subscription};
 pub use turns::Turns;

@@ -13,8 +13,8 @@ use crate::ids::{AggregateId, CommandId, Position, Version};
 use crate::projection::{Projection, ProjectionError, Rebuildable, StagedGeneration};
 use crate::record::RecordedEvent;
 use crate::store::{
-    AppendError, AppendRequest, Appended, CheckpointStore, CommandRecord, Commit, EventStore, Snapshot, SnapshotStore,
-    StoreError, VersionConflict,
+    AppendError, AppendRequest, Appended, CommandRecord, Commit, EventStore, Snapshot, SnapshotStore, StoreError,
+    VersionConflict,
 };
 
 #[derive(Default)]
@@ -141,26 +141,6 @@ impl EventStore for InMemoryEventStore {
 
     fn commits(&self) -> watch::Receiver<Position> {
         self.commits.subscribe()
-    }
-}
-
-/// Checkpoints in a map.
-#[derive(Debug, Default)]
-pub struct InMemoryCheckpoints {
-    positions: Mutex<HashMap<String, Position>>,
-}
-
-#[async_trait]
-impl CheckpointStore for InMemoryCheckpoints {
-    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
-        Ok(lock(&self.positions).get(consumer).copied())
-    }
-
-    async fn save_checkpoint(&self, consumer: &str, position: Position) -> Result<(), StoreError> {
-        let mut positions = lock(&self.positions);
-        let saved = positions.entry(consumer.to_owned()).or_default();
-        *saved = (*saved).max(position);
-        Ok(())
     }
 }
 

@@ -7,13 +7,7 @@
 //! projection that has moved elsewhere (a duplicate delivery, a rebuild that
 //! was just promoted) refuses it with [`ProjectionError::Moved`] instead of
 //! applying it twice or leaving a gap.
-//!
-//! Consumers that cannot share a transaction with their checkpoint (a
-//! webhook, a Kinesis consumer writing to DynamoDB) use a
-//! [`CheckpointedConsumer`]: at least once, with every write guarded by the
-//! last applied version of its source aggregate ([`AppliedVersions`]).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,11 +16,11 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::ids::{AggregateId, Position, Version};
+use crate::ids::Position;
 use crate::limits;
 use crate::log::{EventLog, ReadError};
 use crate::record::RecordedEvent;
-use crate::store::{CheckpointStore, StoreError};
+use crate::store::StoreError;
 use crate::subscription::Subscription;
 
 /// A projection could not apply a batch. The runner retries from the
@@ -72,11 +66,8 @@ pub trait Projection: Send + Sync + 'static {
     async fn position(&self) -> Result<Position, ProjectionError>;
 
     /// Applies `batch`, read from the log after `after`, and moves the
-    /// checkpoint to the batch's last position — all or nothing where the
-    /// backend allows. Transactional projections fail with
-    /// [`ProjectionError::Moved`] unless the checkpoint is at `after`;
-    /// at-least-once ones ([`CheckpointedConsumer`]) apply anyway and rely
-    /// on their per-row version guards.
+    /// checkpoint to the batch's last position, all or nothing. Fails with
+    /// [`ProjectionError::Moved`] unless the checkpoint is at `after`.
     async fn apply(&self, after: Position, batch: &[RecordedEvent]) -> Result<(), ProjectionError>;
 }
 
@@ -289,73 +280,6 @@ pub fn lowest_position(statuses: Vec<watch::Receiver<ProjectionStatus>>) -> watc
         });
     }
     receiver
-}
-
-/// Handles batches of events for a consumer whose writes cannot share a
-/// transaction with its checkpoint. Must be idempotent: after a crash the
-/// batch since the last checkpoint is delivered again.
-#[async_trait]
-pub trait EventHandler: Send + Sync + 'static {
-    /// Handles one batch, in order.
-    async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError>;
-}
-
-/// An [`EventHandler`] with a checkpoint in a [`CheckpointStore`]: handle,
-/// then save. At least once, never skipping.
-pub struct CheckpointedConsumer<H> {
-    name: String,
-    handler: H,
-    checkpoints: Arc<dyn CheckpointStore>,
-}
-
-impl<H: EventHandler> CheckpointedConsumer<H> {
-    /// A consumer called `name`.
-    pub fn new(name: impl Into<String>, handler: H, checkpoints: Arc<dyn CheckpointStore>) -> Self {
-        Self { name: name.into(), handler, checkpoints }
-    }
-}
-
-#[async_trait]
-impl<H: EventHandler> Projection for CheckpointedConsumer<H> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    async fn position(&self) -> Result<Position, ProjectionError> {
-        Ok(self.checkpoints.load_checkpoint(&self.name).await?.unwrap_or(Position::START))
-    }
-
-    async fn apply(&self, after: Position, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        self.handler.handle(batch).await?;
-        let position = batch.last().map_or(after, |last| last.position);
-        self.checkpoints.save_checkpoint(&self.name, position).await?;
-        Ok(())
-    }
-}
-
-/// The last applied version per source aggregate: the guard that makes an
-/// at-least-once consumer's writes idempotent. A row (or a whole read model)
-/// keeps it and ignores any event at or below it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AppliedVersions {
-    versions: HashMap<AggregateId, Version>,
-}
-
-impl AppliedVersions {
-    /// Whether `event` is new for its aggregate; records it if so.
-    pub fn admit(&mut self, event: &RecordedEvent) -> bool {
-        let applied = self.versions.entry(event.aggregate_id).or_default();
-        if event.aggregate_version <= *applied {
-            return false;
-        }
-        *applied = event.aggregate_version;
-        true
-    }
-
-    /// The last applied version of an aggregate.
-    pub fn get(&self, aggregate_id: AggregateId) -> Version {
-        self.versions.get(&aggregate_id).copied().unwrap_or_default()
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
-//! The ports every backend implements: the event store itself, checkpoints
-//! for durable consumers, and snapshots. They speak in serialized records
-//! ([`NewEvent`], [`RecordedEvent`]) so that a backend is a small amount of
-//! storage code; typing, upcasting, caching and retries live in the kernel.
+//! The ports every backend implements: the event store itself and
+//! snapshots. They speak in serialized records ([`NewEvent`],
+//! [`RecordedEvent`]) so that a backend is a small amount of storage code;
+//! typing, upcasting, caching and retries live in the kernel.
 //!
 //! Every port is object safe: the application holds `Arc<dyn EventStore>` and
 //! only the composition roots know which backend is behind it.
@@ -303,17 +303,6 @@ pub trait EventStore: Send + Sync + 'static {
     /// [`LogOrder::AfterCommit`] backend, sees positions assigned), holding
     /// the newest position: subscribers sleep on it instead of polling.
     fn commits(&self) -> watch::Receiver<Position>;
-}
-
-/// Durable positions of named consumers that keep their read model outside
-/// the log's transaction (a Kinesis or SQS consumer, a webhook sender). Such
-/// consumers apply at least once and must make each write idempotent.
-#[async_trait]
-pub trait CheckpointStore: Send + Sync + 'static {
-    /// The consumer's last saved position, if any.
-    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<Position>, StoreError>;
-    /// Saves the consumer's position; positions only move forward.
-    async fn save_checkpoint(&self, consumer: &str, position: Position) -> Result<(), StoreError>;
 }
 
 /// A serialized aggregate state at a version.

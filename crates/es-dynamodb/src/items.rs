@@ -39,7 +39,7 @@ pub mod attr {
     pub const SCHEMA_VERSION: &str = "SchemaVersion";
     /// Correlation, causation and actor as JSON text; absent when empty.
     pub const METADATA: &str = "Metadata";
-    /// A consumer's checkpoint in the log table.
+    /// A stream reader's place in the log table.
     pub const POSITION: &str = "Position";
     /// The index table's partition key: `First / EPOCH_POSITIONS`.
     pub const EPOCH: &str = "Epoch";
@@ -67,11 +67,6 @@ pub mod attr {
 /// Key of a command's stored result in the log table.
 pub(crate) fn command_key(command_id: impl std::fmt::Display) -> String {
     format!("command#{command_id}")
-}
-
-/// Key of a consumer's checkpoint in the log table.
-pub(crate) fn checkpoint_key(consumer: &str) -> String {
-    format!("checkpoint#{consumer}")
 }
 
 /// Key of an aggregate's index cursor in the log table: the highest version

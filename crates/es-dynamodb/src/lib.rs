@@ -1,8 +1,8 @@
 //! # es-dynamodb: the event log on DynamoDB
 //!
 //! The serverless backend of the kernel's ports ([`EventStore`],
-//! [`CheckpointStore`], [`SnapshotStore`]), passing the same conformance
-//! suite as the embedded SQLite backend.
+//! [`SnapshotStore`]), passing the same conformance suite as the embedded
+//! SQLite backend.
 //!
 //! - **The seed's table**: one item per event, `AggregateId` (partition key),
 //!   `AggregateVersion` (sort key), `Created`, `Data`, `EventType`, plus the
@@ -38,8 +38,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use es_core::{
-    AggregateId, AppendError, AppendRequest, Appended, CheckpointStore, CommandId, CommandRecord, EventStore, LogOrder,
-    Position, RecordedEvent, Snapshot, SnapshotStore, StoreError, Version,
+    AggregateId, AppendError, AppendRequest, Appended, CommandId, CommandRecord, EventStore, LogOrder, Position,
+    RecordedEvent, Snapshot, SnapshotStore, StoreError, Version,
 };
 use tokio::sync::watch;
 
@@ -174,8 +174,8 @@ impl DynamoDbEventStore {
     }
 
     /// Puts an item into the log table unless the stored one's `field` is
-    /// already at or above `value` (checkpoints and snapshots only move
-    /// forward; a late, older write is ignored).
+    /// already at or above `value` (snapshots only move forward; a late,
+    /// older write is ignored).
     async fn put_forward(&self, item: Item, field: &str, value: u64) -> Result<(), StoreError> {
         let put = self
             .client
@@ -240,23 +240,6 @@ impl EventStore for DynamoDbEventStore {
 
     fn commits(&self) -> watch::Receiver<Position> {
         self.indexed.subscribe()
-    }
-}
-
-#[async_trait]
-impl CheckpointStore for DynamoDbEventStore {
-    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
-        match self.get_log_item(items::checkpoint_key(consumer)).await? {
-            Some(item) => Ok(Some(Position(items::number(&item, attr::POSITION)?))),
-            None => Ok(None),
-        }
-    }
-
-    async fn save_checkpoint(&self, consumer: &str, position: Position) -> Result<(), StoreError> {
-        let mut item = Item::new();
-        item.insert(attr::KEY.into(), s(items::checkpoint_key(consumer)));
-        item.insert(attr::POSITION.into(), n(position.0));
-        self.put_forward(item, attr::POSITION, position.0).await
     }
 }
 

@@ -7,7 +7,7 @@
 //!   `AggregateVersion` (N, sort key), one item per event, never updated.
 //!   Its stream (`NEW_IMAGE`) feeds the indexer and the bus.
 //! - The **log table** holds what is not an event: command results for
-//!   idempotency, the indexer's cursor per aggregate, consumer checkpoints
+//!   idempotency, the indexer's cursor per aggregate, stream readers' places
 //!   and snapshots, keyed by `Key` (S).
 //! - The **index table** holds the log's order as the indexer writes it from
 //!   the events table's stream: `Epoch` (N, partition key) and `First` (N,

@@ -1,10 +1,10 @@
 //! # es-sqlite: the embedded event log
 //!
 //! One SQLite file in WAL mode holds the log, the command ids of idempotent
-//! commands, consumer checkpoints and snapshots; a second one beside it
-//! holds the read models of the embedded mode, each with its checkpoint so
-//! that a read model's rows and its checkpoint commit in one transaction
-//! (`read_file.rs` says why two files).
+//! commands and snapshots; a second one beside it holds the read models of
+//! the embedded mode, each with its checkpoint so that a read model's rows
+//! and its checkpoint commit in one transaction (`read_file.rs` says why two
+//! files).
 //!
 //! Durability ([`Durability::Full`], the default): an append is acknowledged
 //! only after the WAL holding its commit is synced, so an acknowledged event
@@ -38,8 +38,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use es_core::{
-    AggregateId, AppendError, AppendRequest, Appended, CheckpointStore, CommandId, CommandRecord, EventStore, Position,
-    RecordedEvent, Snapshot, SnapshotStore, StoreError, Version, format_created, limits,
+    AggregateId, AppendError, AppendRequest, Appended, CommandId, CommandRecord, EventStore, Position, RecordedEvent,
+    Snapshot, SnapshotStore, StoreError, Version, format_created, limits,
 };
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::{oneshot, watch};
@@ -58,8 +58,8 @@ use crate::writer::{AppendSender, PendingAppend};
 /// The file name of the database inside a data directory.
 pub const DATABASE_FILE: &str = "cloudbash.db";
 
-/// The SQLite event store. Also the checkpoint and snapshot store of the
-/// embedded mode. Dropping it lets the writer finish what is queued.
+/// The SQLite event store. Also the snapshot store of the embedded mode.
+/// Dropping it lets the writer finish what is queued.
 pub struct SqliteEventStore {
     path: PathBuf,
     appends: RwLock<Option<AppendSender>>,
@@ -304,38 +304,6 @@ impl EventStore for SqliteEventStore {
 
     fn commits(&self) -> watch::Receiver<Position> {
         self.commits.subscribe()
-    }
-}
-
-#[async_trait]
-impl CheckpointStore for SqliteEventStore {
-    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
-        let consumer = consumer.to_owned();
-        self.readers
-            .run(move |connection| {
-                let position: Option<i64> = connection
-                    .query_row("SELECT Position FROM checkpoints WHERE Consumer = ?1", [consumer], |row| row.get(0))
-                    .optional()
-                    .map_err(StoreError::backend)?;
-                Ok(position.map(|position| Position(position.max(0) as u64)))
-            })
-            .await
-    }
-
-    async fn save_checkpoint(&self, consumer: &str, position: Position) -> Result<(), StoreError> {
-        let consumer = consumer.to_owned();
-        self.readers
-            .run(move |connection| {
-                connection
-                    .execute(
-                        "INSERT INTO checkpoints (Consumer, Position) VALUES (?1, ?2) \
-                         ON CONFLICT (Consumer) DO UPDATE SET Position = max(Position, excluded.Position)",
-                        params![consumer, sql_int(position.0)],
-                    )
-                    .map_err(StoreError::backend)?;
-                Ok(())
-            })
-            .await
     }
 }
 

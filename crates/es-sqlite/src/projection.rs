@@ -20,13 +20,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use es_core::{Position, ProjectionError, Rebuildable, RecordedEvent, StagedGeneration, StoreError};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use es_core::{Position, ProjectionError, RecordedEvent, StoreError};
+use rusqlite::{Connection, Transaction};
 
 use crate::SqliteEventStore;
 use crate::checkpointer::Nudge;
 use crate::pool::{Durability, Pool};
-use crate::rows::sql_int;
+
+mod generations;
+mod rebuild;
+
+use self::generations::{
+    apply_batch, create_generation, drop_generation, immediate, live, live_generation, newest_generation, point_views,
+};
 
 /// One table of a read model.
 #[derive(Clone, Copy, Debug)]
@@ -154,144 +160,6 @@ impl<P: SqliteProjector> SqliteProjection<P> {
     }
 }
 
-fn immediate(connection: &mut Connection) -> Result<Transaction<'_>, StoreError> {
-    connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::backend)
-}
-
-/// The live generation of a projection.
-struct Live {
-    generation: u64,
-    position: Position,
-    shape: u32,
-}
-
-/// The live generation, its position and its shape.
-fn live(connection: &Connection, name: &str) -> Result<Option<Live>, StoreError> {
-    connection
-        .prepare_cached("SELECT Generation, Position, Shape FROM projections WHERE Name = ?1 AND Live = 1")
-        .and_then(|mut statement| {
-            statement
-                .query_row([name], |row| {
-                    Ok(Live {
-                        generation: row.get::<_, i64>(0)?.max(0) as u64,
-                        position: Position(row.get::<_, i64>(1)?.max(0) as u64),
-                        shape: u32::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-                    })
-                })
-                .optional()
-        })
-        .map_err(StoreError::backend)
-}
-
-/// The highest generation of a projection, live or not (0: none).
-fn newest_generation(connection: &Connection, name: &str) -> Result<u64, StoreError> {
-    connection
-        .query_row("SELECT coalesce(max(Generation), 0) FROM projections WHERE Name = ?1", [name], |row| {
-            row.get::<_, i64>(0)
-        })
-        .map(|newest| newest.max(0) as u64)
-        .map_err(StoreError::backend)
-}
-
-/// The live generation and its position.
-fn live_generation(connection: &Connection, name: &str) -> Result<Option<(u64, Position)>, StoreError> {
-    Ok(live(connection, name)?.map(|live| (live.generation, live.position)))
-}
-
-fn create_generation(
-    transaction: &Transaction<'_>,
-    projector: &dyn SqliteProjector,
-    generation: u64,
-    live: bool,
-) -> rusqlite::Result<()> {
-    for table in projector.tables() {
-        let physical = generation_table(table.name, generation);
-        transaction.execute_batch(&format!("CREATE TABLE IF NOT EXISTS {physical} ({})", table.columns))?;
-        for (number, columns) in table.indexes.iter().enumerate() {
-            transaction
-                .execute_batch(&format!("CREATE INDEX IF NOT EXISTS {physical}_i{number} ON {physical} ({columns})"))?;
-        }
-    }
-    transaction.execute(
-        "INSERT INTO projections (Name, Generation, Position, Live, Shape) VALUES (?1, ?2, 0, ?3, ?4)",
-        params![projector.name(), sql_int(generation), live, projector.shape()],
-    )?;
-    Ok(())
-}
-
-fn drop_generation(
-    transaction: &Transaction<'_>,
-    projector: &dyn SqliteProjector,
-    generation: u64,
-) -> rusqlite::Result<()> {
-    for table in projector.tables() {
-        transaction.execute_batch(&format!("DROP TABLE IF EXISTS {}", generation_table(table.name, generation)))?;
-    }
-    transaction.execute(
-        "DELETE FROM projections WHERE Name = ?1 AND Generation = ?2",
-        params![projector.name(), sql_int(generation)],
-    )?;
-    Ok(())
-}
-
-fn point_views(
-    transaction: &Transaction<'_>,
-    projector: &dyn SqliteProjector,
-    generation: u64,
-) -> rusqlite::Result<()> {
-    for table in projector.tables() {
-        let view = table.name;
-        let physical = generation_table(view, generation);
-        transaction
-            .execute_batch(&format!("DROP VIEW IF EXISTS {view}; CREATE VIEW {view} AS SELECT * FROM {physical}"))?;
-    }
-    Ok(())
-}
-
-/// Applies `batch` to `generation` (or the live one) if its checkpoint is at
-/// `after`, moving the checkpoint in the same transaction.
-fn apply_batch(
-    connection: &mut Connection,
-    projector: &dyn SqliteProjector,
-    generation: Option<u64>,
-    after: Position,
-    batch: &[RecordedEvent],
-) -> Result<(), ProjectionError> {
-    let name = projector.name();
-    let transaction = immediate(connection)?;
-    let (generation, position) = match generation {
-        None => live_generation(&transaction, name)?,
-        Some(generation) => transaction
-            .query_row(
-                "SELECT Position FROM projections WHERE Name = ?1 AND Generation = ?2",
-                params![name, sql_int(generation)],
-                |row| row.get::<_, i64>(0),
-            )
-            .optional()
-            .map_err(StoreError::backend)?
-            .map(|position| (generation, Position(position.max(0) as u64))),
-    }
-    .ok_or_else(|| StoreError::Corrupt(format!("projection {name} has no generation to apply to")))?;
-    if position != after {
-        return Err(ProjectionError::Moved { name: name.to_owned(), expected: after, actual: position });
-    }
-    let tables = Tables { transaction: &transaction, generation };
-    for event in batch {
-        projector.apply(&tables, event).map_err(|error| ProjectionError::Apply {
-            name: name.to_owned(),
-            position: event.position,
-            reason: error.to_string(),
-        })?;
-    }
-    let last = batch.last().map_or(after, |event| event.position);
-    transaction
-        .prepare_cached("UPDATE projections SET Position = ?1 WHERE Name = ?2 AND Generation = ?3")
-        .and_then(|mut statement| statement.execute(params![sql_int(last.0), name, sql_int(generation)]))
-        .map_err(StoreError::backend)?;
-    transaction.commit().map_err(StoreError::backend)?;
-    Ok(())
-}
-
 #[async_trait]
 impl<P: SqliteProjector> es_core::Projection for SqliteProjection<P> {
     fn name(&self) -> &str {
@@ -345,118 +213,4 @@ async fn run_projection(
 ) -> Result<(), ProjectionError> {
     // The pool speaks StoreError; carry the projection's own error through it.
     pool.run(move |connection| Ok(work(connection))).await?
-}
-
-#[async_trait]
-impl<P: SqliteProjector> Rebuildable for SqliteProjection<P> {
-    async fn stage(&self) -> Result<Box<dyn StagedGeneration>, ProjectionError> {
-        let projector = Arc::clone(&self.projector);
-        let generation = self
-            .pool
-            .run(move |connection| {
-                let transaction = immediate(connection)?;
-                let name = projector.name();
-                // Leftovers of a rebuild that never finished.
-                let stale: Vec<i64> = transaction
-                    .prepare("SELECT Generation FROM projections WHERE Name = ?1 AND Live = 0")
-                    .and_then(|mut statement| statement.query_map([name], |row| row.get(0))?.collect())
-                    .map_err(StoreError::backend)?;
-                for generation in stale {
-                    drop_generation(&transaction, &*projector, generation.max(0) as u64)
-                        .map_err(StoreError::backend)?;
-                }
-                let generation = newest_generation(&transaction, name)? + 1;
-                create_generation(&transaction, &*projector, generation, false).map_err(StoreError::backend)?;
-                transaction.commit().map_err(StoreError::backend)?;
-                Ok(generation)
-            })
-            .await?;
-        Ok(Box::new(StagedSqlite {
-            projector: Arc::clone(&self.projector),
-            pool: Arc::clone(&self.pool),
-            checkpointer: self.checkpointer.clone(),
-            live: Arc::clone(&self.known),
-            generation,
-            name: format!("{} (generation {generation})", self.projector.name()),
-        }))
-    }
-}
-
-struct StagedSqlite<P> {
-    projector: Arc<P>,
-    pool: Arc<Pool>,
-    checkpointer: Nudge,
-    /// The live projection's known position, forgotten once this one is live.
-    live: Arc<AtomicU64>,
-    generation: u64,
-    name: String,
-}
-
-#[async_trait]
-impl<P: SqliteProjector> es_core::Projection for StagedSqlite<P> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    async fn position(&self) -> Result<Position, ProjectionError> {
-        let projector = Arc::clone(&self.projector);
-        let generation = self.generation;
-        let position = self
-            .pool
-            .run(move |connection| {
-                connection
-                    .query_row(
-                        "SELECT Position FROM projections WHERE Name = ?1 AND Generation = ?2",
-                        params![projector.name(), sql_int(generation)],
-                        |row| row.get::<_, i64>(0),
-                    )
-                    .map_err(StoreError::backend)
-            })
-            .await?;
-        Ok(Position(position.max(0) as u64))
-    }
-
-    async fn apply(&self, after: Position, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let projector = Arc::clone(&self.projector);
-        let generation = self.generation;
-        let batch = batch.to_vec();
-        run_projection(&self.pool, move |connection| {
-            apply_batch(connection, &*projector, Some(generation), after, &batch)
-        })
-        .await?;
-        self.checkpointer.commit_happened();
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl<P: SqliteProjector> StagedGeneration for StagedSqlite<P> {
-    async fn promote(self: Box<Self>) -> Result<(), ProjectionError> {
-        let projector = Arc::clone(&self.projector);
-        let generation = self.generation;
-        let promoted = self
-            .pool
-            .run(move |connection| {
-                let transaction = immediate(connection)?;
-                let name = projector.name();
-                let old = live_generation(&transaction, name)?;
-                transaction
-                    .execute(
-                        "UPDATE projections SET Live = (Generation = ?2) WHERE Name = ?1",
-                        params![name, sql_int(generation)],
-                    )
-                    .map_err(StoreError::backend)?;
-                point_views(&transaction, &*projector, generation).map_err(StoreError::backend)?;
-                if let Some((old, _)) = old {
-                    drop_generation(&transaction, &*projector, old).map_err(StoreError::backend)?;
-                }
-                transaction.commit().map_err(StoreError::backend)
-            })
-            .await;
-        // Swapped or not (a failed commit leaves it unknown), the live
-        // position must be read again.
-        self.live.store(UNKNOWN, Ordering::Release);
-        promoted?;
-        Ok(())
-    }
 }

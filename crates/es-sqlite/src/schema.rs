@@ -31,10 +31,9 @@ CREATE TABLE IF NOT EXISTS commands (
     Position   INTEGER NOT NULL
 ) STRICT;
 
-CREATE TABLE IF NOT EXISTS checkpoints (
-    Consumer  TEXT    PRIMARY KEY,
-    Position  INTEGER NOT NULL
-) STRICT;
+-- Files of older releases hold a table of consumer positions that the shop
+-- never used; it is dropped when such a file is opened.
+DROP TABLE IF EXISTS checkpoints;
 
 CREATE TABLE IF NOT EXISTS snapshots (
     AggregateId   TEXT    NOT NULL,

@@ -25,7 +25,7 @@ impl BackendFactory for SqliteFactory {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(SqliteEventStore::open(dir.path().join("log.db"), self.durability).expect("open"));
         self.dirs.lock().expect("no test panics while holding the lock").push(dir);
-        Backend { store: store.clone(), checkpoints: store.clone(), snapshots: store, indexer: None }
+        Backend { store: store.clone(), snapshots: store, indexer: None }
     }
 }
 

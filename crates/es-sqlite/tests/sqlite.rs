@@ -342,6 +342,34 @@ async fn read_models_kept_in_the_log_file_by_an_older_release_are_built_again_be
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_file_with_the_consumer_positions_table_of_an_older_release_opens_without_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("log.db");
+    let aggregate = AggregateId::random();
+    {
+        let store = SqliteEventStore::open(&path, Durability::Normal).expect("open");
+        append(&store, aggregate, Version::INITIAL, 1).await;
+        store.close().await;
+    }
+    rusqlite::Connection::open(&path)
+        .and_then(|file| {
+            file.execute_batch("CREATE TABLE checkpoints (Consumer TEXT PRIMARY KEY, Position INTEGER NOT NULL) STRICT")
+        })
+        .expect("the old table");
+
+    let store = SqliteEventStore::open(&path, Durability::Normal).expect("reopen");
+    let tables: i64 = rusqlite::Connection::open(&path)
+        .and_then(|file| {
+            file.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'checkpoints'", [], |row| row.get(0))
+        })
+        .expect("schema");
+    assert_eq!(tables, 0, "the unused table is still in the log's file");
+    let events = store.load(aggregate, Version::INITIAL, 10).await.expect("load");
+    assert_eq!(events.len(), 1, "the log is as it was");
+    append(&store, aggregate, Version(1), 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_model_opened_in_a_new_shape_is_built_again_from_the_log_and_one_in_the_same_shape_is_kept() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(open(&dir));

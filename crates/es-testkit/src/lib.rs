@@ -4,9 +4,9 @@
 //! PostgreSQL later) must keep the same promises: appends never overwrite,
 //! atomic appends are all or nothing, a command id is applied once, the log
 //! is read in commit order without gaps, subscriptions wake on commits,
-//! projections and consumers neither skip nor double-apply, old event shapes
-//! are upcast on every read path. This crate states those promises once, as
-//! executable cases, so that a backend proves them with one line:
+//! projections neither skip nor double-apply, old event shapes are upcast
+//! on every read path. This crate states those promises once, as executable
+//! cases, so that a backend proves them with one line:
 //!
 //! ```ignore
 //! es_testkit::conformance_tests!(MyFactory::new());
@@ -28,7 +28,7 @@
 
 use std::sync::Arc;
 
-use es_core::{CheckpointStore, EventLog, EventStore, SnapshotStore, SystemClock, async_trait};
+use es_core::{EventLog, EventStore, SnapshotStore, SystemClock, async_trait};
 
 /// What gives a backend's commits their positions when the backend itself
 /// does not ([`es_core::LogOrder::AfterCommit`]): its indexer, which the
@@ -68,7 +68,6 @@ pub use idempotency::{
     concurrent_appends_with_one_command_id_commit_exactly_once,
 };
 pub use projections::{
-    a_consumer_that_crashes_mid_batch_resumes_from_its_checkpoint_and_applies_every_event_once,
     a_duplicate_delivery_to_a_projection_is_refused_and_changes_nothing,
     a_projection_runner_catches_up_with_the_whole_log, a_rebuilt_projection_equals_the_live_one,
 };
@@ -85,9 +84,7 @@ pub use repository::{
     an_idempotent_command_executed_twice_is_applied_once,
     two_repositories_writing_one_aggregate_both_succeed_by_retrying_conflicts,
 };
-pub use stores::{
-    checkpoints_round_trip_per_consumer_and_only_move_forward, snapshots_round_trip_per_aggregate_and_kind,
-};
+pub use stores::snapshots_round_trip_per_aggregate_and_kind;
 pub use subscriptions::{
     a_subscription_following_concurrent_writers_misses_nothing, a_waiting_subscription_returns_none_when_cancelled,
     a_waiting_subscription_wakes_promptly_on_a_commit, independent_subscriptions_each_see_every_event_in_order,
@@ -96,14 +93,12 @@ pub use upcasting::{
     a_repository_decides_on_upcast_events, old_event_shapes_are_upcast_on_load_read_all_and_subscriptions,
 };
 
-/// One backend under test: its three ports, sharing one storage, and nothing
+/// One backend under test: its two ports, sharing one storage, and nothing
 /// in it yet.
 #[derive(Clone)]
 pub struct Backend {
     /// The event log's storage.
     pub store: Arc<dyn EventStore>,
-    /// Durable positions of named consumers.
-    pub checkpoints: Arc<dyn CheckpointStore>,
     /// Aggregate snapshots.
     pub snapshots: Arc<dyn SnapshotStore>,
     /// The indexer of a backend that positions after the commit; `None`
@@ -140,7 +135,7 @@ impl Backend {
 /// the factory.
 #[async_trait]
 pub trait BackendFactory: Send + Sync + 'static {
-    /// A new backend holding no events, checkpoints or snapshots.
+    /// A new backend holding no events or snapshots.
     async fn fresh(&self) -> Backend;
 
     /// A new backend and a second store on the same storage, as another
@@ -204,7 +199,6 @@ macro_rules! conformance_tests {
             a_projection_runner_catches_up_with_the_whole_log,
             a_duplicate_delivery_to_a_projection_is_refused_and_changes_nothing,
             a_rebuilt_projection_equals_the_live_one,
-            a_consumer_that_crashes_mid_batch_resumes_from_its_checkpoint_and_applies_every_event_once,
             old_event_shapes_are_upcast_on_load_read_all_and_subscriptions,
             a_repository_decides_on_upcast_events,
             a_repository_decides_and_appends_a_command,
@@ -212,7 +206,6 @@ macro_rules! conformance_tests {
             two_repositories_writing_one_aggregate_both_succeed_by_retrying_conflicts,
             an_idempotent_command_executed_twice_is_applied_once,
             a_repository_snapshots_a_long_stream_and_a_fresh_repository_loads_the_same_state,
-            checkpoints_round_trip_per_consumer_and_only_move_forward,
             snapshots_round_trip_per_aggregate_and_kind,
         }
     };

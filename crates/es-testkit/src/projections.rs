@@ -1,18 +1,13 @@
 //! Cases for read models fed from the backend's log: a projection runner
 //! catching up, the compare-and-set checkpoint refusing a duplicate delivery,
-//! a rebuild matching the live read model, and an at-least-once consumer
-//! (checkpoint in the backend's `CheckpointStore`) surviving a crash in the
-//! middle of a batch without skipping or double-applying anything.
+//! and a rebuild matching the live read model.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use es_core::memory::MemoryProjection;
-use es_core::{
-    AggregateId, AppliedVersions, CheckpointedConsumer, EventHandler, EventId, Position, Projection, ProjectionError,
-    ProjectionRunner, RecordedEvent, async_trait, rebuild,
-};
+use es_core::{AggregateId, EventId, Position, Projection, ProjectionError, ProjectionRunner, RecordedEvent, rebuild};
 
 use crate::BackendFactory;
 use crate::support::{commit_at, ids, number_of, numbered, read_everything, read_page};
@@ -175,112 +170,4 @@ pub async fn a_rebuilt_projection_equals_the_live_one(factory: &dyn BackendFacto
     runner.catch_up().await.expect("catch_up after the rebuild");
     assert_eq!(projection.read(Tally::clone), tally_of(&read_everything(store).await));
     assert_eq!(applied.load(Ordering::SeqCst), 26, "the runner continued from the rebuilt checkpoint");
-}
-
-/// The read model of an at-least-once consumer, shared by its incarnations
-/// like a table in another database.
-#[derive(Debug, Default)]
-struct Ledger {
-    guard: AppliedVersions,
-    applications: HashMap<EventId, u32>,
-    redelivered: Vec<EventId>,
-}
-
-struct LedgerHandler {
-    ledger: Arc<Mutex<Ledger>>,
-    crash_at: Option<EventId>,
-}
-
-#[async_trait]
-impl EventHandler for LedgerHandler {
-    async fn handle(&self, batch: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        for event in batch {
-            if self.crash_at == Some(event.event_id) {
-                return Err(ProjectionError::Apply {
-                    name: "ledger".to_owned(),
-                    position: event.position,
-                    reason: "the consumer crashed".to_owned(),
-                });
-            }
-            let mut ledger = self.ledger.lock().expect("the ledger mutex is never poisoned");
-            if ledger.guard.admit(event) {
-                *ledger.applications.entry(event.event_id).or_default() += 1;
-            } else {
-                ledger.redelivered.push(event.event_id);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A `CheckpointedConsumer` whose handler fails in the middle of a batch
-/// (after applying part of it, before its checkpoint is saved in the
-/// backend's `CheckpointStore`) is replaced by a new consumer with a fresh
-/// runner: it resumes from the saved checkpoint, the batch comes again, and
-/// with `AppliedVersions` as the guard every event is applied exactly once —
-/// none skipped, none twice, and only the partly applied batch redelivered.
-pub async fn a_consumer_that_crashes_mid_batch_resumes_from_its_checkpoint_and_applies_every_event_once(
-    factory: &dyn BackendFactory,
-) {
-    let backend = factory.fresh().await;
-    let store = &*backend.store;
-    let aggregates = [AggregateId::random(), AggregateId::random()];
-    alternate(store, aggregates, 0, 1, 10).await;
-    backend.settle().await;
-    let all = read_everything(store).await;
-    let ledger = Arc::new(Mutex::new(Ledger::default()));
-    let applications = || ledger.lock().expect("the ledger mutex is never poisoned").applications.clone();
-
-    // Batches of three: [0 1 2] is applied and checkpointed; in [3 4 5] the
-    // handler applies 3 and crashes at 4.
-    let crashing = LedgerHandler { ledger: Arc::clone(&ledger), crash_at: Some(all[4].event_id) };
-    let consumer = CheckpointedConsumer::new("ledger", crashing, Arc::clone(&backend.checkpoints));
-    let runner = ProjectionRunner::new(backend.log(), Arc::new(consumer)).with_batch_size(3);
-    match runner.catch_up().await {
-        Err(ProjectionError::Apply { position, .. }) => {
-            assert_eq!(position, all[4].position, "the failure names the crashing event")
-        }
-        other => panic!("the crashing consumer must fail at the crash, got {other:?}"),
-    }
-    drop(runner);
-    assert_eq!(
-        backend.checkpoints.load_checkpoint("ledger").await.expect("load_checkpoint"),
-        Some(all[2].position),
-        "the checkpoint is that of the last batch handled whole"
-    );
-    let partial = applications();
-    assert_eq!(partial.len(), 4, "the crash came after part of the batch was applied");
-    assert!(all[..4].iter().all(|event| partial.get(&event.event_id) == Some(&1)));
-
-    let healthy = LedgerHandler { ledger: Arc::clone(&ledger), crash_at: None };
-    let consumer = Arc::new(CheckpointedConsumer::new("ledger", healthy, Arc::clone(&backend.checkpoints)));
-    assert_eq!(
-        consumer.position().await.expect("position"),
-        all[2].position,
-        "the new consumer starts at the checkpoint"
-    );
-    let runner = ProjectionRunner::new(backend.log(), Arc::clone(&consumer) as Arc<dyn Projection>).with_batch_size(3);
-    let head = runner.catch_up().await.expect("the resumed consumer catches up");
-    assert_eq!(head, all[9].position, "the resumed consumer reached the head");
-    assert_eq!(
-        backend.checkpoints.load_checkpoint("ledger").await.expect("load_checkpoint"),
-        Some(head),
-        "the checkpoint followed to the head"
-    );
-
-    let applied = applications();
-    assert_eq!(applied.len(), all.len(), "no event was skipped");
-    for event in &all {
-        assert_eq!(applied.get(&event.event_id), Some(&1), "event {} applied exactly once", event.event_id);
-    }
-    let redelivered = ledger.lock().expect("the ledger mutex is never poisoned").redelivered.clone();
-    assert_eq!(redelivered, vec![all[3].event_id], "only the partly applied batch came again, from the checkpoint");
-
-    alternate(store, aggregates, 5, 11, 2).await;
-
-    backend.settle().await;
-    runner.catch_up().await.expect("catch_up");
-    let applied = applications();
-    assert_eq!(applied.len(), all.len() + 2, "later events are applied");
-    assert!(applied.values().all(|&count| count == 1), "later events are applied once too");
 }

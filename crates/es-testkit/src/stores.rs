@@ -1,66 +1,10 @@
-//! Cases for the two small ports beside the log: consumer checkpoints and
-//! aggregate snapshots. Both are keyed stores with one rule each about order
-//! (a checkpoint never moves back; an older snapshot never replaces a newer
+//! Cases for the small port beside the log: aggregate snapshots, a keyed
+//! store with one rule about order (an older snapshot never replaces a newer
 //! one, since snapshots are saved by tasks that may finish out of order).
 
-use es_core::{AggregateId, Position, Snapshot, Version};
+use es_core::{AggregateId, Snapshot, Version};
 
 use crate::BackendFactory;
-
-/// A checkpoint saved under a consumer name loads back; each name has its
-/// own (names with any characters), an unknown one has none, and saving an
-/// older position leaves the newer one in place.
-pub async fn checkpoints_round_trip_per_consumer_and_only_move_forward(factory: &dyn BackendFactory) {
-    let backend = factory.fresh().await;
-    let checkpoints = &*backend.checkpoints;
-    let (tickets, mail, odd) = ("projection:tickets", "webhook-mail", "consumer/ünïcode ✓ 'quoted' v2");
-    for name in [tickets, mail, odd] {
-        assert_eq!(
-            checkpoints.load_checkpoint(name).await.expect("load_checkpoint"),
-            None,
-            "a fresh backend has no {name}"
-        );
-    }
-
-    checkpoints.save_checkpoint(tickets, Position(5)).await.expect("save_checkpoint");
-    assert_eq!(
-        checkpoints.load_checkpoint(tickets).await.expect("load_checkpoint"),
-        Some(Position(5)),
-        "a saved checkpoint loads back"
-    );
-    assert_eq!(checkpoints.load_checkpoint(mail).await.expect("load_checkpoint"), None, "names are independent");
-
-    checkpoints.save_checkpoint(mail, Position(3)).await.expect("save_checkpoint");
-    checkpoints.save_checkpoint(odd, Position(u64::from(u32::MAX) + 7)).await.expect("save_checkpoint");
-    checkpoints.save_checkpoint(tickets, Position(9)).await.expect("save_checkpoint");
-    assert_eq!(
-        checkpoints.load_checkpoint(tickets).await.expect("load_checkpoint"),
-        Some(Position(9)),
-        "a checkpoint moves forward"
-    );
-    assert_eq!(
-        checkpoints.load_checkpoint(mail).await.expect("load_checkpoint"),
-        Some(Position(3)),
-        "names are independent"
-    );
-    assert_eq!(
-        checkpoints.load_checkpoint(odd).await.expect("load_checkpoint"),
-        Some(Position(u64::from(u32::MAX) + 7)),
-        "positions beyond 32 bits round-trip"
-    );
-
-    checkpoints.save_checkpoint(tickets, Position(7)).await.expect("save_checkpoint");
-    assert_eq!(
-        checkpoints.load_checkpoint(tickets).await.expect("load_checkpoint"),
-        Some(Position(9)),
-        "a checkpoint only moves forward"
-    );
-    assert_eq!(
-        checkpoints.load_checkpoint("projection:ticket").await.expect("load_checkpoint"),
-        None,
-        "no prefix match"
-    );
-}
 
 /// A snapshot saved for an aggregate and kind loads back field for field; other
 /// aggregates and kinds are independent; a newer snapshot replaces an older

@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Timelike, Utc};
-use es_core::memory::{InMemoryCheckpoints, InMemoryEventStore, InMemorySnapshots};
+use es_core::memory::{InMemoryEventStore, InMemorySnapshots};
 use es_core::{
-    AggregateId, AppendError, AppendRequest, Appended, CheckpointStore, CommandId, CommandRecord, EventStore,
-    ExpectedVersion, Position, RecordedEvent, Snapshot, SnapshotStore, StoreError, Version, async_trait,
+    AggregateId, AppendError, AppendRequest, Appended, CommandId, CommandRecord, EventStore, ExpectedVersion, Position,
+    RecordedEvent, Snapshot, SnapshotStore, StoreError, Version, async_trait,
 };
 use es_testkit::{Backend, BackendFactory};
 use tokio::sync::watch;
@@ -48,10 +48,6 @@ enum Fault {
     AnswersWithTheRepeat,
     /// Never announces commits.
     SilentCommits,
-    /// Overwrites checkpoints, backwards too.
-    CheckpointsMoveBack,
-    /// Loses checkpoints.
-    ForgetsCheckpoints,
     /// Overwrites snapshots with older ones.
     SnapshotsMoveBack,
     /// Loses snapshots.
@@ -160,28 +156,6 @@ impl EventStore for FaultyStore {
     }
 }
 
-struct FaultyCheckpoints {
-    inner: InMemoryCheckpoints,
-    fault: Fault,
-    overwritten: std::sync::Mutex<std::collections::HashMap<String, Position>>,
-}
-
-#[async_trait]
-impl CheckpointStore for FaultyCheckpoints {
-    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
-        match self.fault {
-            Fault::CheckpointsMoveBack => Ok(self.overwritten.lock().expect("not poisoned").get(consumer).copied()),
-            Fault::ForgetsCheckpoints => Ok(None),
-            _ => self.inner.load_checkpoint(consumer).await,
-        }
-    }
-
-    async fn save_checkpoint(&self, consumer: &str, position: Position) -> Result<(), StoreError> {
-        self.overwritten.lock().expect("not poisoned").insert(consumer.to_owned(), position);
-        self.inner.save_checkpoint(consumer, position).await
-    }
-}
-
 struct FaultySnapshots {
     inner: InMemorySnapshots,
     fault: Fault,
@@ -217,11 +191,6 @@ impl BackendFactory for FaultyFactory {
                 inner: InMemoryEventStore::new(),
                 fault: self.0,
                 silence: watch::Sender::new(Position::START),
-            }),
-            checkpoints: Arc::new(FaultyCheckpoints {
-                inner: InMemoryCheckpoints::default(),
-                fault: self.0,
-                overwritten: Default::default(),
             }),
             snapshots: Arc::new(FaultySnapshots {
                 inner: InMemorySnapshots::default(),
@@ -324,13 +293,6 @@ caught!(a_backend_that_answers_a_repeat_with_its_own_result_is_caught: Fault::An
 );
 caught!(a_backend_that_never_announces_commits_is_caught: Fault::SilentCommits =>
     a_waiting_subscription_wakes_promptly_on_a_commit,
-);
-caught!(a_checkpoint_store_that_moves_back_is_caught: Fault::CheckpointsMoveBack =>
-    checkpoints_round_trip_per_consumer_and_only_move_forward,
-);
-caught!(a_checkpoint_store_that_forgets_is_caught: Fault::ForgetsCheckpoints =>
-    checkpoints_round_trip_per_consumer_and_only_move_forward,
-    a_consumer_that_crashes_mid_batch_resumes_from_its_checkpoint_and_applies_every_event_once,
 );
 caught!(a_snapshot_store_that_moves_back_is_caught: Fault::SnapshotsMoveBack =>
     snapshots_round_trip_per_aggregate_and_kind,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use es_core::async_trait;
-use es_core::memory::{InMemoryCheckpoints, InMemoryEventStore, InMemorySnapshots};
+use es_core::memory::{InMemoryEventStore, InMemorySnapshots};
 use es_testkit::{Backend, BackendFactory};
 
 /// Makes empty in-memory backends.
@@ -17,7 +17,6 @@ impl BackendFactory for InMemoryFactory {
     async fn fresh(&self) -> Backend {
         Backend {
             store: Arc::new(InMemoryEventStore::new()),
-            checkpoints: Arc::new(InMemoryCheckpoints::default()),
             snapshots: Arc::new(InMemorySnapshots::default()),
             indexer: None,
         }
