@@ -5,7 +5,7 @@
 
 use chrono::{Duration, DurationRound, Utc};
 use es_core::{CommandContext, Metadata, Position};
-use ticketing::{Address, Capacity, Currency, Description, Genre, Money, Name, Quantity, VenueProfile};
+use ticketing::{Address, Capacity, ConcertProfile, Currency, Description, Genre, Money, Name, Quantity, VenueProfile};
 use ticketing_app::{ConcertForm, Shop};
 
 /// A venue of the demo: name, address, city, capacity.
@@ -78,9 +78,11 @@ pub(crate) async fn seed(shop: &Shop) -> anyhow::Result<bool> {
         let form = ConcertForm {
             name: Name::new(name)?,
             venue_id: venues[venue],
-            description: Some(Description::new(format!("{name}: a Cloudbash demo concert."))?),
-            genre: Some(Genre::new(genre)?),
-            image_url: None,
+            profile: ConcertProfile {
+                description: Some(Description::new(format!("{name}: a Cloudbash demo concert."))?),
+                genre: Some(Genre::new(genre)?),
+                ..ConcertProfile::default()
+            },
         };
         let concert_id = shop.create_concert(&context, form).await?;
         for (ticket_type, cents, quantity) in ticket_types {

@@ -12,8 +12,8 @@ use std::fmt::Display;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing::{
-    Address, Capacity, ConcertId, Currency, Description, DetailsUpdate, Genre, Money, Name, Quantity, TicketTypeId,
-    ValueError, VenueId, VenueProfile, WebUrl,
+    Address, Capacity, ConcertId, ConcertProfile, Currency, Description, DetailsUpdate, Genre, Money, Name, Quantity,
+    TicketTypeId, ValueError, VenueId, VenueProfile, WebUrl,
 };
 use ticketing_app::ConcertForm;
 use utoipa::ToSchema;
@@ -123,15 +123,30 @@ impl CreateConcert {
     pub(crate) fn into_form(self) -> Result<ConcertForm, Problem> {
         let mut fields = Fields::default();
         let name = fields.check("name", Name::new(&self.name));
+        let profile = ProfileFields { description: self.description, genre: self.genre, image_url: self.image_url }
+            .check(&mut fields);
+        match (name, profile) {
+            (Some(name), Some(profile)) => Ok(ConcertForm { name, venue_id: VenueId(self.venue_id), profile }),
+            _ => Err(fields.into_problem("concert")),
+        }
+    }
+}
+
+/// The fields of a concert's profile in a request (`POST /concerts`, `PATCH /concerts/{concertId}`), as typed: each
+/// is optional, and checked by the domain's type for it.
+struct ProfileFields {
+    description: Option<String>,
+    genre: Option<String>,
+    image_url: Option<String>,
+}
+
+impl ProfileFields {
+    /// The profile, or `None` after recording every invalid field in `fields`.
+    fn check(self, fields: &mut Fields) -> Option<ConcertProfile> {
         let description = fields.optional("description", self.description.map(Description::new));
         let genre = fields.optional("genre", self.genre.map(Genre::new));
         let image_url = fields.optional("imageUrl", self.image_url.map(WebUrl::new));
-        match (name, description, genre, image_url) {
-            (Some(name), Some(description), Some(genre), Some(image_url)) => {
-                Ok(ConcertForm { name, venue_id: VenueId(self.venue_id), description, genre, image_url })
-            }
-            _ => Err(fields.into_problem("concert")),
-        }
+        Some(ConcertProfile { description: description?, genre: genre?, image_url: image_url? })
     }
 }
 
@@ -150,13 +165,10 @@ impl UpdateConcert {
     pub(crate) fn into_update(self) -> Result<DetailsUpdate, Problem> {
         let mut fields = Fields::default();
         let name = fields.optional("name", self.name.map(Name::new));
-        let description = fields.optional("description", self.description.map(Description::new));
-        let genre = fields.optional("genre", self.genre.map(Genre::new));
-        let image_url = fields.optional("imageUrl", self.image_url.map(WebUrl::new));
-        match (name, description, genre, image_url) {
-            (Some(name), Some(description), Some(genre), Some(image_url)) => {
-                Ok(DetailsUpdate { name, description, genre, image_url })
-            }
+        let profile = ProfileFields { description: self.description, genre: self.genre, image_url: self.image_url }
+            .check(&mut fields);
+        match (name, profile) {
+            (Some(name), Some(profile)) => Ok(DetailsUpdate { name, profile }),
             _ => Err(fields.into_problem("update")),
         }
     }

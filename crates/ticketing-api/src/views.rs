@@ -242,9 +242,9 @@ impl From<ConcertView> for Concert {
         Self {
             id: view.id.as_uuid(),
             name: view.name,
-            description: view.description,
-            genre: view.genre,
-            image_url: view.image_url,
+            description: view.profile.description.map(|text| text.as_str().to_owned()),
+            genre: view.profile.genre.map(|text| text.as_str().to_owned()),
+            image_url: view.profile.image_url.map(|url| url.as_str().to_owned()),
             status,
             starts_at: view.starts_at.map(Timestamp),
             ends_at: view.ends_at.map(Timestamp),

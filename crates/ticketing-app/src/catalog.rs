@@ -10,8 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use es_core::{AggregateId, CommandContext, Loaded};
 use ticketing::{
-    Concert, ConcertCommand, ConcertError, ConcertId, Description, DetailsUpdate, Genre, Money, Name, NewConcert,
-    Quantity, TicketTypeId, VenueCommand, VenueError, VenueId, VenueProfile, WebUrl,
+    Concert, ConcertCommand, ConcertError, ConcertId, ConcertProfile, DetailsUpdate, Money, Name, NewConcert, Quantity,
+    TicketTypeId, VenueCommand, VenueError, VenueId, VenueProfile,
 };
 
 use ticketing::bucket;
@@ -27,12 +27,8 @@ pub struct ConcertForm {
     pub name: Name,
     /// Where it takes place: an existing venue that is not deleted.
     pub venue_id: VenueId,
-    /// Free text about it.
-    pub description: Option<Description>,
-    /// Its genre.
-    pub genre: Option<Genre>,
-    /// Its poster.
-    pub image_url: Option<WebUrl>,
+    /// What it tells buyers about itself.
+    pub profile: ConcertProfile,
 }
 
 impl Shop {
@@ -92,9 +88,7 @@ impl Shop {
                     name: form.name.clone(),
                     venue_id,
                     venue_capacity: profile.capacity,
-                    description: form.description.clone(),
-                    genre: form.genre.clone(),
-                    image_url: form.image_url.clone(),
+                    profile: form.profile.clone(),
                 });
                 let concert = load(shop.concerts(), concert_id, reads).await?;
                 let mut batch = Batch::new(context);

@@ -66,7 +66,7 @@ async fn on_sale(
         web_url: None,
     };
     let venue_id = shop.create_venue(&ctx(), profile).await?;
-    let form = ConcertForm { name: Name::new("Rush")?, venue_id, description: None, genre: None, image_url: None };
+    let form = ConcertForm { name: Name::new("Rush")?, venue_id, profile: ticketing::ConcertProfile::default() };
     let concert_id = shop.create_concert(&ctx(), form).await?;
     let price = Money::new(2_500, Currency::new("EUR")?);
     let ticket_type_id =

@@ -136,26 +136,27 @@ async fn catalogue_concert(
     fact: ConcertEvent,
 ) -> Result<(), Refusal> {
     let statement = match fact {
-        ConcertEvent::Created { name, venue_id, description, genre, image_url, .. } => query(
-            "INSERT INTO catalogue (concert_id, name, description, genre, image_url, status, venue_id, version) \
-             VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7)",
+        ConcertEvent::Created { name, venue_id, profile, .. } => query(
+            "INSERT INTO catalogue (concert_id, name, profile, genre, status, venue_id, version) \
+             VALUES ($1, $2, $3, $4, 'draft', $5, $6)",
         )
         .bind(id)
         .bind(name.as_str().to_owned())
-        .bind(description.map(|text| text.as_str().to_owned()))
-        .bind(genre.map(|text| text.as_str().to_owned()))
-        .bind(image_url.map(|url| url.as_str().to_owned()))
+        .bind(profile_json(&profile)?)
+        .bind(profile.genre.map(|text| text.as_str().to_owned()))
         .bind(venue_id.0)
         .bind(version),
-        ConcertEvent::DetailsUpdated { name, description, genre, image_url } => query(
-            "UPDATE catalogue SET name = coalesce($2, name), description = coalesce($3, description), \
-             genre = coalesce($4, genre), image_url = coalesce($5, image_url), version = $6 WHERE concert_id = $1",
+        // The fields a change leaves out are null in its JSON: stripped, the
+        // rest replaces what the profile had (`ConcertProfile::changed_by`).
+        ConcertEvent::DetailsUpdated { name, profile } => query(
+            "UPDATE catalogue SET name = coalesce($2, name), \
+             profile = (profile::jsonb || jsonb_strip_nulls($3::jsonb))::text, \
+             genre = coalesce($4, genre), version = $5 WHERE concert_id = $1",
         )
         .bind(id)
         .bind(name.map(|text| text.as_str().to_owned()))
-        .bind(description.map(|text| text.as_str().to_owned()))
-        .bind(genre.map(|text| text.as_str().to_owned()))
-        .bind(image_url.map(|url| url.as_str().to_owned()))
+        .bind(profile_json(&profile)?)
+        .bind(profile.genre.map(|text| text.as_str().to_owned()))
         .bind(version),
         ConcertEvent::Scheduled { starts_at, ends_at } => {
             query("UPDATE catalogue SET starts_at = $2, ends_at = $3, version = $4 WHERE concert_id = $1")
@@ -417,4 +418,9 @@ async fn sales(connection: &mut PgConnection, fact: OrderEvent) -> Result<(), Re
         one_row(changed, "a sale in a second currency for one concert")?;
     }
     Ok(())
+}
+
+/// A concert's profile as the catalogue keeps it: the JSON of its events.
+fn profile_json(profile: &ticketing::ConcertProfile) -> Result<String, Refusal> {
+    serde_json::to_string(profile).map_err(|error| Refusal::Unfit(format!("a concert's profile: {error}")))
 }

@@ -216,9 +216,10 @@ async fn workload(game: &mut Game) -> Result<World, TestError> {
                 let form = ConcertForm {
                     name: name(&format!("Concert {}", world.concerts.len())),
                     venue_id,
-                    description: None,
-                    genre: Some(Genre::new(GENRES[rng.index(GENRES.len())]).expect("a genre")),
-                    image_url: None,
+                    profile: ticketing::ConcertProfile {
+                        genre: Some(Genre::new(GENRES[rng.index(GENRES.len())]).expect("a genre")),
+                        ..Default::default()
+                    },
                 };
                 if let Some(concert_id) = settle(seed, step, "create concert", shop.create_concert(&ctx(), form).await)
                 {
@@ -254,8 +255,10 @@ async fn workload(game: &mut Game) -> Result<World, TestError> {
                 let concert_id = world.concerts[index].0;
                 let update = DetailsUpdate {
                     name: rng.chance(50).then(|| name(&format!("Concert {index} at step {step}"))),
-                    genre: rng.chance(50).then(|| Genre::new(GENRES[rng.index(GENRES.len())]).expect("a genre")),
-                    ..DetailsUpdate::default()
+                    profile: ticketing::ConcertProfile {
+                        genre: rng.chance(50).then(|| Genre::new(GENRES[rng.index(GENRES.len())]).expect("a genre")),
+                        ..Default::default()
+                    },
                 };
                 settle(seed, step, "update details", shop.update_concert_details(&ctx(), concert_id, update).await);
             }

@@ -8,8 +8,8 @@
 
 use es_core::RecordedEvent;
 use es_sqlite::{ApplyError, SqliteProjector, TableSpec, Tables};
-use rusqlite::params;
-use ticketing::{CartEvent, CartId, ConcertEvent, OrderEvent, VenueEvent};
+use rusqlite::{OptionalExtension, params};
+use ticketing::{CartEvent, CartId, ConcertEvent, ConcertProfile, OrderEvent, VenueEvent};
 
 use crate::rows::{Fact, Kind, admit, applied_table, decode, execute, int, one_row, time};
 
@@ -29,14 +29,16 @@ pub const ATTENDEES: &str = "attendees";
 pub const SALES: &str = "sales";
 
 /// Concerts with their venue's name, city and address, status and schedule:
-/// what search and the concert page read.
+/// what search and the concert page read. The concert's profile is kept
+/// whole as JSON (a new field of it needs no column); its genre also has a
+/// column of its own, for search.
 #[derive(Debug, Default)]
 pub struct CatalogueProjector;
 
 const CATALOGUE_TABLES: &[TableSpec] = &[
     TableSpec {
         name: "catalogue",
-        columns: "concert_id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT, genre TEXT, image_url TEXT, \
+        columns: "concert_id TEXT PRIMARY KEY, name TEXT NOT NULL, profile TEXT NOT NULL, genre TEXT, \
                   status TEXT NOT NULL, starts_at TEXT, ends_at TEXT, venue_id TEXT NOT NULL, \
                   venue_name TEXT NOT NULL, venue_city TEXT NOT NULL, venue_address TEXT NOT NULL, \
                   version INTEGER NOT NULL",
@@ -58,6 +60,12 @@ impl SqliteProjector for CatalogueProjector {
 
     fn tables(&self) -> &[TableSpec] {
         CATALOGUE_TABLES
+    }
+
+    /// 2: the concert's profile is kept whole, as JSON (it had a column per
+    /// field).
+    fn shape(&self) -> u32 {
+        2
     }
 
     fn apply(&self, tables: &Tables<'_>, event: &RecordedEvent) -> Result<(), ApplyError> {
@@ -89,41 +97,46 @@ impl SqliteProjector for CatalogueProjector {
                     params![id, version],
                 )?;
             }
-            Fact::Concert(ConcertEvent::Created { name, venue_id, description, genre, image_url, .. }) => {
+            Fact::Concert(ConcertEvent::Created { name, venue_id, profile, .. }) => {
                 let changed = execute(
                     connection,
                     &format!(
-                        "INSERT INTO {catalogue} (concert_id, name, description, genre, image_url, status, venue_id, \
+                        "INSERT INTO {catalogue} (concert_id, name, profile, genre, status, venue_id, \
                          venue_name, venue_city, venue_address, version) \
-                         SELECT ?1, ?2, ?3, ?4, ?5, 'draft', venue_id, name, city, address, ?6 \
-                         FROM {venues} WHERE venue_id = ?7"
+                         SELECT ?1, ?2, ?3, ?4, 'draft', venue_id, name, city, address, ?5 \
+                         FROM {venues} WHERE venue_id = ?6"
                     ),
                     params![
                         id,
                         name.as_str(),
-                        description.as_ref().map(|text| text.as_str()),
-                        genre.as_ref().map(|text| text.as_str()),
-                        image_url.as_ref().map(|text| text.as_str()),
+                        serde_json::to_string(&profile)?,
+                        profile.genre.as_ref().map(|text| text.as_str()),
                         version,
                         venue_id.to_string()
                     ],
                 )?;
                 one_row(changed, "a concert at an unknown venue")?;
             }
-            Fact::Concert(ConcertEvent::DetailsUpdated { name, description, genre, image_url }) => {
+            Fact::Concert(ConcertEvent::DetailsUpdated { name, profile: changes }) => {
+                let stored: Option<String> = connection
+                    .prepare_cached(&format!("SELECT profile FROM {catalogue} WHERE concert_id = ?1"))?
+                    .query_row([&id], |row| row.get(0))
+                    .optional()?;
+                let Some(stored) = stored else {
+                    return Ok(());
+                };
+                let profile = serde_json::from_str::<ConcertProfile>(&stored)?.changed_by(&changes);
                 execute(
                     connection,
                     &format!(
-                        "UPDATE {catalogue} SET name = coalesce(?2, name), description = coalesce(?3, description), \
-                         genre = coalesce(?4, genre), image_url = coalesce(?5, image_url), version = ?6 \
+                        "UPDATE {catalogue} SET name = coalesce(?2, name), profile = ?3, genre = ?4, version = ?5 \
                          WHERE concert_id = ?1"
                     ),
                     params![
                         id,
                         name.as_ref().map(|text| text.as_str()),
-                        description.as_ref().map(|text| text.as_str()),
-                        genre.as_ref().map(|text| text.as_str()),
-                        image_url.as_ref().map(|text| text.as_str()),
+                        serde_json::to_string(&profile)?,
+                        profile.genre.as_ref().map(|text| text.as_str()),
                         version
                     ],
                 )?;

@@ -275,9 +275,10 @@ async fn workload(fixture: &Fixture, seed: u64, delivery: Delivery) -> Result<Wo
                 let form = ConcertForm {
                     name: name(&format!("Concert {}", world.concerts.len())),
                     venue_id,
-                    description: None,
-                    genre: Some(Genre::new(GENRES[rng.index(GENRES.len())]).expect("a genre")),
-                    image_url: None,
+                    profile: ticketing::ConcertProfile {
+                        genre: Some(Genre::new(GENRES[rng.index(GENRES.len())]).expect("a genre")),
+                        ..Default::default()
+                    },
                 };
                 if let Some(concert_id) =
                     settle(&mut tally, seed, step, "create concert", shop.create_concert(&ctx(), form).await)
@@ -299,8 +300,10 @@ async fn workload(fixture: &Fixture, seed: u64, delivery: Delivery) -> Result<Wo
                 let concert_id = world.concerts[index].0;
                 let update = DetailsUpdate {
                     name: rng.chance(50).then(|| name(&format!("Concert {index} at step {step}"))),
-                    genre: rng.chance(50).then(|| Genre::new(GENRES[rng.index(GENRES.len())]).expect("a genre")),
-                    ..DetailsUpdate::default()
+                    profile: ticketing::ConcertProfile {
+                        genre: rng.chance(50).then(|| Genre::new(GENRES[rng.index(GENRES.len())]).expect("a genre")),
+                        ..Default::default()
+                    },
                 };
                 let updated = shop.update_concert_details(&ctx(), concert_id, update).await;
                 settle(&mut tally, seed, step, "update details", updated);

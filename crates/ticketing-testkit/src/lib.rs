@@ -19,8 +19,8 @@ use std::error::Error;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use es_core::{CommandContext, ManualClock};
 use ticketing::{
-    Address, Capacity, ConcertId, Currency, CustomerId, Genre, Money, Name, OrderId, Quantity, TicketTypeId, VenueId,
-    VenueProfile,
+    Address, Capacity, ConcertId, ConcertProfile, Currency, CustomerId, Genre, Money, Name, OrderId, Quantity,
+    TicketTypeId, VenueId, VenueProfile,
 };
 use ticketing_app::queries::{Page, QueryError};
 use ticketing_app::{AppError, ConcertForm, Shop};
@@ -86,9 +86,7 @@ pub async fn concert(
     let form = ConcertForm {
         name: name(title),
         venue_id,
-        description: None,
-        genre: Some(Genre::new(genre).expect("a genre")),
-        image_url: None,
+        profile: ConcertProfile { genre: Some(Genre::new(genre).expect("a genre")), ..ConcertProfile::default() },
     };
     let concert_id = shop.create_concert(&ctx(), form).await?;
     let ticket_type_id = shop.add_ticket_type(&ctx(), concert_id, name("Standing"), eur(price), quantity(100)).await?;

@@ -12,8 +12,9 @@
 //! themselves belong to orders, so the state stays small after 100 000 sales.
 //!
 //! The concert's parts each have a module: its state ([`state`]), its commands and how it decides them
-//! ([`decide`]), its events ([`events`]), its refusals ([`errors`]) and the holds it shares with buckets
-//! ([`holds`]). Here they are joined into one [`Aggregate`].
+//! ([`decide`]), its events ([`events`]), its refusals ([`errors`]), the holds it shares with buckets
+//! ([`holds`]) and the profile it keeps for buyers without deciding on it ([`profile`]). Here they are joined
+//! into one [`Aggregate`].
 
 use es_core::Aggregate;
 
@@ -21,6 +22,7 @@ mod decide;
 mod errors;
 mod events;
 mod holds;
+mod profile;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ pub use decide::{ConcertCommand, DetailsUpdate, HoldRequest, NewConcert};
 pub use errors::ConcertError;
 pub use events::{CONCERT_EVENT_TYPES, ConcertEvent, SoldHold};
 pub(crate) use holds::{CountChange, HoldBook, count};
+pub use profile::ConcertProfile;
 pub use state::{Concert, ConcertDetails, ConcertStatus, Hold, Schedule, TicketType};
 
 impl Aggregate for Concert {
@@ -72,31 +75,21 @@ impl Aggregate for Concert {
 
     fn evolve(&mut self, event: &ConcertEvent) {
         match event {
-            ConcertEvent::Created { name, venue_id, venue_capacity, description, genre, image_url } => {
+            ConcertEvent::Created { name, venue_id, venue_capacity, profile } => {
                 self.details = Some(ConcertDetails {
                     name: name.clone(),
                     venue_id: *venue_id,
                     venue_capacity: *venue_capacity,
-                    description: description.clone(),
-                    genre: genre.clone(),
-                    image_url: image_url.clone(),
+                    profile: profile.clone(),
                 });
                 self.status = ConcertStatus::Draft;
             }
-            ConcertEvent::DetailsUpdated { name, description, genre, image_url } => {
+            ConcertEvent::DetailsUpdated { name, profile } => {
                 if let Some(details) = &mut self.details {
                     if let Some(name) = name {
                         details.name = name.clone();
                     }
-                    if description.is_some() {
-                        details.description = description.clone();
-                    }
-                    if genre.is_some() {
-                        details.genre = genre.clone();
-                    }
-                    if image_url.is_some() {
-                        details.image_url = image_url.clone();
-                    }
+                    details.profile = details.profile.changed_by(profile);
                 }
             }
             ConcertEvent::Scheduled { starts_at, ends_at } => {

@@ -34,8 +34,8 @@ mod scenario;
 pub use bucket::{BUCKET_EVENT_TYPES, Bucket, BucketChange, BucketCommand, BucketEvent};
 pub use cart::{CART_EVENT_TYPES, Cart, CartCommand, CartError, CartEvent, CartItem};
 pub use concert::{
-    CONCERT_EVENT_TYPES, Concert, ConcertCommand, ConcertDetails, ConcertError, ConcertEvent, ConcertStatus,
-    DetailsUpdate, Hold, HoldRequest, NewConcert, Schedule, SoldHold, TicketType,
+    CONCERT_EVENT_TYPES, Concert, ConcertCommand, ConcertDetails, ConcertError, ConcertEvent, ConcertProfile,
+    ConcertStatus, DetailsUpdate, Hold, HoldRequest, NewConcert, Schedule, SoldHold, TicketType,
 };
 pub use ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId, VenueId};
 pub use order::{ORDER_EVENT_TYPES, Order, OrderCommand, OrderError, OrderEvent, OrderLine, PlacedOrder, TicketView};

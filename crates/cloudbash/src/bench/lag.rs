@@ -267,7 +267,7 @@ pub(super) async fn concert_on_sale(shop: &Shop) -> anyhow::Result<(ConcertId, T
         web_url: None,
     };
     let venue_id = shop.create_venue(&context, profile).await?;
-    let form = ConcertForm { name: Name::new("Lag")?, venue_id, description: None, genre: None, image_url: None };
+    let form = ConcertForm { name: Name::new("Lag")?, venue_id, profile: ticketing::ConcertProfile::default() };
     let concert_id = shop.create_concert(&context, form).await?;
     let price = Money::new(2_500, Currency::new("EUR")?);
     let ticket_type_id =

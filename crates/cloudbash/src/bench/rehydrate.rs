@@ -198,9 +198,7 @@ impl Script {
                 name: self.name.clone(),
                 venue_id: VenueId(Uuid::now_v7()),
                 venue_capacity: self.capacity,
-                description: None,
-                genre: None,
-                image_url: None,
+                profile: ticketing::ConcertProfile::default(),
             }),
             2 => ConcertCommand::AddTicketType {
                 ticket_type_id: self.ticket_type_id,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use ticketing::{ConcertId, CustomerId, HoldId, Money, OrderId, TicketTypeId, VenueId};
+use ticketing::{ConcertId, ConcertProfile, CustomerId, HoldId, Money, OrderId, TicketTypeId, VenueId};
 
 /// A venue as listed and shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,12 +107,9 @@ pub struct ConcertView {
     pub id: ConcertId,
     /// Its name.
     pub name: String,
-    /// Free text about it.
-    pub description: Option<String>,
-    /// Its genre.
-    pub genre: Option<String>,
-    /// Its poster.
-    pub image_url: Option<String>,
+    /// What it tells buyers about itself, kept whole by the read models.
+    #[serde(flatten)]
+    pub profile: ConcertProfile,
     /// Draft, published or cancelled.
     pub status: ConcertStatusView,
     /// When it starts, once scheduled.

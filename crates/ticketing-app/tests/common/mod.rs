@@ -63,9 +63,7 @@ pub(crate) async fn draft(shop: &Shop, venue_id: VenueId) -> Result<ConcertId, A
     let form = ConcertForm {
         name: Name::new("Night of the Crabs").expect("a name"),
         venue_id,
-        description: None,
-        genre: None,
-        image_url: None,
+        profile: ticketing::ConcertProfile::default(),
     };
     shop.create_concert(&ctx(), form).await
 }

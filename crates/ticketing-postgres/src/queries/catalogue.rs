@@ -14,8 +14,8 @@ use ticketing_app::queries::{
 
 use super::PostgresQueries;
 use super::rows::{
-    ConcertAndTicketType, ConcertRow, ConcertSummaryRow, DraftRow, TicketTypeRow, containing, count, database, money,
-    status,
+    ConcertAndTicketType, ConcertRow, ConcertSummaryRow, DraftRow, TicketTypeRow, containing, corrupt, count, database,
+    money, status,
 };
 
 #[async_trait]
@@ -110,7 +110,7 @@ impl CatalogueQueries for PostgresQueries {
 
     async fn concert(&self, id: ConcertId, include_drafts: bool) -> Result<Option<ConcertView>, QueryError> {
         let rows: Vec<(ConcertRow, TicketTypeRow)> = query_as::<_, ConcertAndTicketType>(
-            "SELECT c.concert_id, c.name, c.description, c.genre, c.image_url, c.status, c.starts_at, c.ends_at, \
+            "SELECT c.concert_id, c.name, c.profile, c.status, c.starts_at, c.ends_at, \
              v.venue_id, v.name, v.city, \
              t.ticket_type_id, t.name, t.price_amount, t.currency, t.quantity, t.available \
              FROM catalogue c JOIN catalogue_venues v ON v.venue_id = c.venue_id \
@@ -125,22 +125,8 @@ impl CatalogueQueries for PostgresQueries {
         .into_iter()
         .map(|ConcertAndTicketType(concert, ticket_type)| (concert, ticket_type))
         .collect();
-        let Some((
-            (
-                concert_id,
-                name,
-                description,
-                genre,
-                image_url,
-                status_text,
-                starts_at,
-                ends_at,
-                venue_id,
-                venue_name,
-                venue_city,
-            ),
-            _,
-        )) = rows.first().cloned()
+        let Some(((concert_id, name, profile, status_text, starts_at, ends_at, venue_id, venue_name, venue_city), _)) =
+            rows.first().cloned()
         else {
             return Ok(None);
         };
@@ -161,9 +147,8 @@ impl CatalogueQueries for PostgresQueries {
         Ok(Some(ConcertView {
             id: ConcertId(concert_id),
             name,
-            description,
-            genre,
-            image_url,
+            profile: serde_json::from_str(&profile)
+                .map_err(|error| corrupt(format!("a concert's profile: {error}")))?,
             status: status(&status_text)?,
             starts_at,
             ends_at,

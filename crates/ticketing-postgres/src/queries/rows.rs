@@ -70,19 +70,8 @@ pub(super) type ConcertSummaryRow = (Uuid, String, Option<String>, DateTime<Utc>
 
 pub(super) type DraftRow = (Uuid, String, Option<String>, Option<DateTime<Utc>>, Uuid, String, String);
 
-pub(super) type ConcertRow = (
-    Uuid,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Uuid,
-    String,
-    String,
-);
+pub(super) type ConcertRow =
+    (Uuid, String, String, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Uuid, String, String);
 
 pub(super) type TicketTypeRow = (Option<Uuid>, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<i64>);
 
@@ -154,17 +143,9 @@ impl<'r> sqlx_core::from_row::FromRow<'r, sqlx_postgres::PgRow> for ConcertAndTi
             row.try_get(6)?,
             row.try_get(7)?,
             row.try_get(8)?,
-            row.try_get(9)?,
-            row.try_get(10)?,
         );
-        let ticket_type = (
-            row.try_get(11)?,
-            row.try_get(12)?,
-            row.try_get(13)?,
-            row.try_get(14)?,
-            row.try_get(15)?,
-            row.try_get(16)?,
-        );
+        let ticket_type =
+            (row.try_get(9)?, row.try_get(10)?, row.try_get(11)?, row.try_get(12)?, row.try_get(13)?, row.try_get(14)?);
         Ok(Self(concert, ticket_type))
     }
 }

@@ -114,23 +114,22 @@ impl CatalogueQueries for SqliteQueries {
         self.read(move |connection| {
             let found = connection
                 .query_row(
-                    "SELECT concert_id, name, description, genre, image_url, status, starts_at, ends_at, \
+                    "SELECT concert_id, name, profile, status, starts_at, ends_at, \
                      venue_id, venue_name, venue_city FROM catalogue \
                      WHERE concert_id = ?1 AND (status <> 'draft' OR ?2)",
                     params![id.to_string(), include_drafts],
                     |row| {
-                        let text: String = row.get(5)?;
-                        let status = status(&text).ok_or_else(|| bad(5, QueryError::store(text)))?;
+                        let profile: String = row.get(2)?;
+                        let text: String = row.get(3)?;
+                        let status = status(&text).ok_or_else(|| bad(3, QueryError::store(text)))?;
                         Ok(ConcertView {
                             id: ConcertId(uuid_at(row, 0)?),
                             name: row.get(1)?,
-                            description: row.get(2)?,
-                            genre: row.get(3)?,
-                            image_url: row.get(4)?,
+                            profile: serde_json::from_str(&profile).map_err(|error| bad(2, error))?,
                             status,
-                            starts_at: optional_time_at(row, 6)?,
-                            ends_at: optional_time_at(row, 7)?,
-                            venue: VenueRef { id: VenueId(uuid_at(row, 8)?), name: row.get(9)?, city: row.get(10)? },
+                            starts_at: optional_time_at(row, 4)?,
+                            ends_at: optional_time_at(row, 5)?,
+                            venue: VenueRef { id: VenueId(uuid_at(row, 6)?), name: row.get(7)?, city: row.get(8)? },
                             ticket_types: Vec::new(),
                         })
                     },

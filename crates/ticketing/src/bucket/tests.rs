@@ -74,9 +74,7 @@ fn a_published_concert_opens_each_bucket_with_its_share_of_every_ticket_type() {
             name: name("Night of the Bash"),
             venue_id: id(7),
             venue_capacity: crate::Capacity::new(100).expect("valid"),
-            description: None,
-            genre: None,
-            image_url: None,
+            profile: crate::ConcertProfile::default(),
         },
         ConcertEvent::TicketTypeAdded {
             ticket_type_id: id(REGULAR),
@@ -211,9 +209,7 @@ fn a_concert_with_buckets_holds_nothing_itself() {
             name: name("Night of the Bash"),
             venue_id: id(7),
             venue_capacity: crate::Capacity::new(100).expect("valid"),
-            description: None,
-            genre: None,
-            image_url: None,
+            profile: crate::ConcertProfile::default(),
         },
         ConcertEvent::TicketTypeAdded {
             ticket_type_id: id(REGULAR),

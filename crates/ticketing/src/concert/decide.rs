@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Concert, ConcertDetails, ConcertError, ConcertEvent, ConcertStatus, Schedule, TicketType};
+use super::{Concert, ConcertDetails, ConcertError, ConcertEvent, ConcertProfile, ConcertStatus, Schedule, TicketType};
 use crate::ids::{CartId, HoldId, OrderId, TicketTypeId};
 use crate::limits;
-use crate::values::{Description, Genre, Money, Name, Quantity, WebUrl};
+use crate::values::{Money, Name, Quantity};
 
 /// The fields of a new concert: its details as first set.
 pub type NewConcert = ConcertDetails;
@@ -18,12 +18,8 @@ pub type NewConcert = ConcertDetails;
 pub struct DetailsUpdate {
     /// A new name.
     pub name: Option<Name>,
-    /// A new description.
-    pub description: Option<Description>,
-    /// A new genre.
-    pub genre: Option<Genre>,
-    /// A new poster.
-    pub image_url: Option<WebUrl>,
+    /// The profile's fields to change.
+    pub profile: ConcertProfile,
 }
 
 /// What can be asked of a concert.
@@ -134,16 +130,16 @@ impl Concert {
         if self.details.is_some() {
             return Err(ConcertError::AlreadyExists);
         }
-        let NewConcert { name, venue_id, venue_capacity, description, genre, image_url } = new.clone();
-        Ok(vec![ConcertEvent::Created { name, venue_id, venue_capacity, description, genre, image_url }])
+        let NewConcert { name, venue_id, venue_capacity, profile } = new.clone();
+        Ok(vec![ConcertEvent::Created { name, venue_id, venue_capacity, profile }])
     }
 
     pub(super) fn decide_update(&self, update: &DetailsUpdate) -> Result<Vec<ConcertEvent>, ConcertError> {
-        if *update == DetailsUpdate::default() {
+        if update.name.is_none() && update.profile.is_empty() {
             return Err(ConcertError::NothingToUpdate);
         }
-        let DetailsUpdate { name, description, genre, image_url } = update.clone();
-        Ok(vec![ConcertEvent::DetailsUpdated { name, description, genre, image_url }])
+        let DetailsUpdate { name, profile } = update.clone();
+        Ok(vec![ConcertEvent::DetailsUpdated { name, profile }])
     }
 
     pub(super) fn decide_schedule(

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use es_core::{CodecError, DomainEvent, decode_adjacent, encode_adjacent};
 use serde::{Deserialize, Serialize};
 
+use super::ConcertProfile;
 use crate::ids::{CartId, HoldId, OrderId, TicketTypeId, VenueId};
-use crate::values::{Capacity, Description, Genre, Money, Name, Quantity, WebUrl};
+use crate::values::{Capacity, Money, Name, Quantity};
 
 /// One hold that became sold tickets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,24 +34,18 @@ pub enum ConcertEvent {
         venue_id: VenueId,
         /// The venue's capacity at the time.
         venue_capacity: Capacity,
-        /// Free text about it.
-        description: Option<Description>,
-        /// Its genre.
-        genre: Option<Genre>,
-        /// Its poster.
-        image_url: Option<WebUrl>,
+        /// What it tells buyers about itself.
+        #[serde(flatten)]
+        profile: ConcertProfile,
     },
     /// Some details changed; `None` fields did not.
     #[serde(rename = "ConcertDetailsUpdated")]
     DetailsUpdated {
         /// The new name.
         name: Option<Name>,
-        /// The new description.
-        description: Option<Description>,
-        /// The new genre.
-        genre: Option<Genre>,
-        /// The new poster.
-        image_url: Option<WebUrl>,
+        /// The profile's fields that changed.
+        #[serde(flatten)]
+        profile: ConcertProfile,
     },
     /// The concert got (new) dates.
     #[serde(rename = "ConcertScheduled")]

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ConcertError, CountChange, HoldBook, count};
+use super::{ConcertError, ConcertProfile, CountChange, HoldBook, count};
 use crate::ids::{CartId, HoldId, TicketTypeId, VenueId};
-use crate::values::{Capacity, Description, Genre, Money, Name, Quantity, WebUrl};
+use crate::values::{Capacity, Money, Name, Quantity};
 
 /// The state of one concert.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,12 +36,9 @@ pub struct ConcertDetails {
     /// The venue's capacity when the concert was created, copied by the
     /// application layer: the ticket types' quantities add up to at most this.
     pub venue_capacity: Capacity,
-    /// Free text about it.
-    pub description: Option<Description>,
-    /// Its genre (story CS07).
-    pub genre: Option<Genre>,
-    /// Its poster.
-    pub image_url: Option<WebUrl>,
+    /// What it tells buyers about itself.
+    #[serde(flatten)]
+    pub profile: ConcertProfile,
 }
 
 /// Where a concert is in its life.

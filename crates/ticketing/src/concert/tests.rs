@@ -39,15 +39,13 @@ fn new_concert(capacity: u32) -> NewConcert {
         name: name("Night of the Bash"),
         venue_id: id(7),
         venue_capacity: Capacity::new(capacity).expect("valid"),
-        description: None,
-        genre: Some(Genre::new("Jazz").expect("valid")),
-        image_url: None,
+        profile: ConcertProfile { genre: Some(Genre::new("Jazz").expect("valid")), ..ConcertProfile::default() },
     }
 }
 
 fn created(capacity: u32) -> ConcertEvent {
-    let NewConcert { name, venue_id, venue_capacity, description, genre, image_url } = new_concert(capacity);
-    ConcertEvent::Created { name, venue_id, venue_capacity, description, genre, image_url }
+    let NewConcert { name, venue_id, venue_capacity, profile } = new_concert(capacity);
+    ConcertEvent::Created { name, venue_id, venue_capacity, profile }
 }
 
 fn type_added(n: u128, price: Money, count: u32) -> ConcertEvent {
@@ -137,22 +135,18 @@ fn a_concert_that_does_not_exist_refuses_everything_but_creation() {
 
 #[test]
 fn details_are_updated_field_by_field() {
-    let update = DetailsUpdate {
-        name: Some(name("Renamed")),
+    let profile = ConcertProfile {
         description: Some(Description::new("Two sets.").expect("valid")),
-        ..DetailsUpdate::default()
+        ..ConcertProfile::default()
     };
-    let concert =
-        given([created(100)]).when(ConcertCommand::UpdateDetails(update)).then([ConcertEvent::DetailsUpdated {
-            name: Some(name("Renamed")),
-            description: Some(Description::new("Two sets.").expect("valid")),
-            genre: None,
-            image_url: None,
-        }]);
+    let update = DetailsUpdate { name: Some(name("Renamed")), profile: profile.clone() };
+    let concert = given([created(100)])
+        .when(ConcertCommand::UpdateDetails(update))
+        .then([ConcertEvent::DetailsUpdated { name: Some(name("Renamed")), profile }]);
     let details = concert.details().expect("created");
     assert_eq!(details.name.as_str(), "Renamed");
-    assert_eq!(details.description.as_ref().map(Description::as_str), Some("Two sets."));
-    assert_eq!(details.genre.as_ref().map(Genre::as_str), Some("Jazz"), "an absent field is kept");
+    assert_eq!(details.profile.description.as_ref().map(Description::as_str), Some("Two sets."));
+    assert_eq!(details.profile.genre.as_ref().map(Genre::as_str), Some("Jazz"), "an absent field is kept");
 }
 
 #[test]
@@ -674,9 +668,10 @@ fn every_event_has_a_stable_json_shape() {
         (
             ConcertEvent::DetailsUpdated {
                 name: Some(name("Renamed")),
-                description: None,
-                genre: None,
-                image_url: Some(WebUrl::new("https://img.example/poster.jpg").expect("valid")),
+                profile: ConcertProfile {
+                    image_url: Some(WebUrl::new("https://img.example/poster.jpg").expect("valid")),
+                    ..ConcertProfile::default()
+                },
             },
             "ConcertDetailsUpdated",
             r#"{"name":"Renamed","description":null,"genre":null,"imageUrl":"https://img.example/poster.jpg"}"#.to_owned(),

@@ -54,9 +54,7 @@ fn on_sale_concert() -> Concert {
             name: name("Night of the Bash"),
             venue_id: id(7),
             venue_capacity: Capacity::new(100).expect("valid"),
-            description: None,
-            genre: None,
-            image_url: None,
+            profile: crate::ConcertProfile::default(),
         },
         ConcertEvent::TicketTypeAdded {
             ticket_type_id: id(101),
