@@ -82,7 +82,7 @@ fn not_found(detail: &str) -> String {
 }
 
 /// The label a form shows for an API field.
-fn field_label(field: &str) -> &str {
+fn field_label(field: &str) -> String {
     match field {
         "name" => "Name",
         "address" => "Address",
@@ -103,8 +103,25 @@ fn field_label(field: &str) -> &str {
         "from" => "From",
         "to" => "To",
         "cursor" | "limit" => "Page",
-        other => other,
+        other => return spoken(other),
     }
+    .to_owned()
+}
+
+/// A field name the list above does not know, as words: `ageLimit` → "Age limit".
+fn spoken(field: &str) -> String {
+    let mut words = String::with_capacity(field.len() + 4);
+    for (index, c) in field.chars().enumerate() {
+        if index == 0 {
+            words.extend(c.to_uppercase());
+        } else if c.is_ascii_uppercase() {
+            words.push(' ');
+            words.push(c.to_ascii_lowercase());
+        } else {
+            words.push(c);
+        }
+    }
+    words
 }
 
 /// "Label: message.", or the message alone when it already starts with the field's name ("Name must have …").
@@ -185,6 +202,13 @@ mod tests {
             Message::from_problem(&problem(403, "administrators only")).headline,
             "This is for organisers only."
         );
+    }
+
+    #[test]
+    fn a_field_without_a_label_of_its_own_is_spoken_as_words() {
+        assert_eq!(field_label("imageUrl"), "Image URL");
+        assert_eq!(field_label("ageLimit"), "Age limit");
+        assert_eq!(field_label("x"), "X");
     }
 
     #[test]

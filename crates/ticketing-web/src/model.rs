@@ -90,15 +90,24 @@ pub(crate) enum ConcertStatus {
     Cancelled,
 }
 
+/// What a concert tells buyers about itself, as the API shows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConcertProfile {
+    pub(crate) description: Option<String>,
+    pub(crate) genre: Option<String>,
+    pub(crate) image_url: Option<String>,
+}
+
 /// A concert with its ticket types (`GET /concerts/{concertId}`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Concert {
     pub(crate) id: Uuid,
     pub(crate) name: String,
-    pub(crate) description: Option<String>,
-    pub(crate) genre: Option<String>,
-    pub(crate) image_url: Option<String>,
+    /// What it tells buyers about itself: the API's `description`, `genre`, `imageUrl`, … fields.
+    #[serde(flatten)]
+    pub(crate) profile: ConcertProfile,
     pub(crate) status: ConcertStatus,
     pub(crate) starts_at: Option<DateTime<Utc>>,
     pub(crate) ends_at: Option<DateTime<Utc>>,

@@ -12,6 +12,7 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::profile::{ProfileBody, ProfileForm};
 use super::{Feedback, command, fetch_concert, invalid, optional, refusal};
 use crate::messages::Message;
 use crate::model::{Concert, ConcertStatus};
@@ -116,9 +117,7 @@ async fn show_concert(
     layout.error = feedback.error;
     let details = forms.details.unwrap_or_else(|| DetailsForm {
         name: concert.name.clone(),
-        genre: concert.genre.clone().unwrap_or_default(),
-        description: concert.description.clone().unwrap_or_default(),
-        image_url: concert.image_url.clone().unwrap_or_default(),
+        profile: ProfileForm::of(&concert.profile),
         key: None,
     });
     let schedule = forms.schedule.unwrap_or_else(|| ScheduleForm {
@@ -178,12 +177,8 @@ async fn after_concert_command(
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct DetailsForm {
     name: String,
-    #[serde(default)]
-    genre: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    image_url: String,
+    #[serde(flatten)]
+    profile: ProfileForm,
     key: Option<Uuid>,
 }
 
@@ -192,30 +187,20 @@ pub(super) struct DetailsForm {
 struct UpdateConcert {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    genre: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image_url: Option<String>,
+    #[serde(flatten)]
+    profile: ProfileBody,
 }
 
 impl UpdateConcert {
     /// The fields of `form` that differ from `concert`'s. An emptied optional field is left as it was: the API
     /// changes fields but does not clear them.
     fn changes(concert: &Concert, form: &DetailsForm) -> Self {
-        let changed =
-            |typed: &str, current: Option<&str>| optional(typed).filter(|typed| Some(typed.as_str()) != current);
-        Self {
-            name: changed(&form.name, Some(&concert.name)),
-            description: changed(&form.description, concert.description.as_deref()),
-            genre: changed(&form.genre, concert.genre.as_deref()),
-            image_url: changed(&form.image_url, concert.image_url.as_deref()),
-        }
+        let name = optional(&form.name).filter(|typed| *typed != concert.name);
+        Self { name, profile: form.profile.changes(&concert.profile) }
     }
 
     fn is_empty(&self) -> bool {
-        self.name.is_none() && self.description.is_none() && self.genre.is_none() && self.image_url.is_none()
+        self.name.is_none() && self.profile.is_empty()
     }
 }
 
@@ -409,9 +394,11 @@ mod tests {
     fn details(name: &str, genre: &str, description: &str) -> DetailsForm {
         DetailsForm {
             name: name.to_owned(),
-            genre: genre.to_owned(),
-            description: description.to_owned(),
-            image_url: String::new(),
+            profile: ProfileForm {
+                genre: genre.to_owned(),
+                description: description.to_owned(),
+                ..ProfileForm::default()
+            },
             key: None,
         }
     }
@@ -421,9 +408,8 @@ mod tests {
         let changes = UpdateConcert::changes(&concert(), &details("Night of the Crabs", "punk", "Loud."));
 
         assert_eq!(changes.name, None);
-        assert_eq!(changes.genre.as_deref(), Some("punk"));
-        assert_eq!(changes.description.as_deref(), Some("Loud."));
-        assert_eq!(changes.image_url, None);
+        let sent = serde_json::to_value(&changes).unwrap_or_default();
+        assert_eq!(sent, serde_json::json!({"genre": "punk", "description": "Loud."}), "the poster is unchanged");
     }
 
     #[test]

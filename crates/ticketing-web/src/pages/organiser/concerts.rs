@@ -9,7 +9,8 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{PageQuery, command, invalid, optional, refusal};
+use super::profile::{ProfileBody, ProfileForm};
+use super::{PageQuery, command, invalid, refusal};
 use crate::api::{ApiError, with_query};
 use crate::limits::VENUES_PAGE_MAX;
 use crate::messages::Message;
@@ -106,12 +107,8 @@ struct NewConcertPage {
 pub(super) struct ConcertForm {
     name: String,
     venue_id: String,
-    #[serde(default)]
-    genre: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    image_url: String,
+    #[serde(flatten)]
+    profile: ProfileForm,
     key: Option<Uuid>,
 }
 
@@ -120,12 +117,8 @@ pub(super) struct ConcertForm {
 struct CreateConcert {
     name: String,
     venue_id: Uuid,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    genre: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image_url: Option<String>,
+    #[serde(flatten)]
+    profile: ProfileBody,
 }
 
 pub(super) async fn new_concert_page(ctx: Ctx) -> Response {
@@ -161,13 +154,7 @@ pub(super) async fn create_concert(ctx: Ctx, form: Result<Form<ConcertForm>, For
         let page = page.await;
         return ctx.finish(page);
     };
-    let body = CreateConcert {
-        name: form.name.trim().to_owned(),
-        venue_id,
-        description: optional(&form.description),
-        genre: optional(&form.genre),
-        image_url: optional(&form.image_url),
-    };
+    let body = CreateConcert { name: form.name.trim().to_owned(), venue_id, profile: form.profile.body() };
     let created = command(&ctx, Method::POST, "/concerts".to_owned(), Some(&body), form.key).await;
     let created = created
         .and_then(|body| serde_json::from_slice::<Created>(&body).map_err(|error| ApiError::Decode(error).into()));

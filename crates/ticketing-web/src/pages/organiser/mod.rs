@@ -14,6 +14,7 @@ mod attendees;
 mod concert;
 mod concerts;
 mod log;
+mod profile;
 mod sales;
 mod venues;
 

@@ -14,7 +14,7 @@ use super::When;
 use crate::api::{ApiError, Command};
 use crate::limits::AVAILABILITY_POLL_INTERVAL;
 use crate::messages::Message;
-use crate::model::{Concert, ConcertStatus};
+use crate::model::{Concert, ConcertProfile, ConcertStatus};
 use crate::money;
 use crate::pages::{Ctx, Layout, PageError, Section, render, see_other};
 
@@ -37,9 +37,7 @@ struct ConcertPage {
     layout: Layout,
     id: Uuid,
     name: String,
-    genre: Option<String>,
-    description: Option<String>,
-    image_url: Option<String>,
+    profile: ConcertProfile,
     venue: String,
     city: String,
     starts: Option<When>,
@@ -87,9 +85,7 @@ async fn show_concert(
         layout,
         id: concert.id,
         name: concert.name,
-        genre: concert.genre,
-        description: concert.description,
-        image_url: concert.image_url,
+        profile: concert.profile,
         venue: concert.venue.name,
         city: concert.venue.city,
         starts: concert.starts_at.map(|starts| When::new(zone, starts)),
