@@ -12,8 +12,8 @@ use std::fmt::Display;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing::{
-    Address, Capacity, ConcertId, ConcertProfile, Currency, Description, DetailsUpdate, Genre, Money, Name, Quantity,
-    TicketTypeId, ValueError, VenueId, VenueProfile, WebUrl,
+    Address, AgeLimit, Capacity, ConcertId, ConcertProfile, Currency, Description, DetailsUpdate, Genre, Money, Name,
+    Quantity, TicketTypeId, ValueError, VenueId, VenueProfile, WebUrl,
 };
 use ticketing_app::ConcertForm;
 use utoipa::ToSchema;
@@ -116,6 +116,7 @@ pub(crate) struct CreateConcert {
     description: Option<String>,
     genre: Option<String>,
     image_url: Option<String>,
+    age_limit: Option<i64>,
 }
 
 impl CreateConcert {
@@ -123,8 +124,13 @@ impl CreateConcert {
     pub(crate) fn into_form(self) -> Result<ConcertForm, Problem> {
         let mut fields = Fields::default();
         let name = fields.check("name", Name::new(&self.name));
-        let profile = ProfileFields { description: self.description, genre: self.genre, image_url: self.image_url }
-            .check(&mut fields);
+        let profile = ProfileFields {
+            description: self.description,
+            genre: self.genre,
+            image_url: self.image_url,
+            age_limit: self.age_limit,
+        }
+        .check(&mut fields);
         match (name, profile) {
             (Some(name), Some(profile)) => Ok(ConcertForm { name, venue_id: VenueId(self.venue_id), profile }),
             _ => Err(fields.into_problem("concert")),
@@ -138,6 +144,7 @@ struct ProfileFields {
     description: Option<String>,
     genre: Option<String>,
     image_url: Option<String>,
+    age_limit: Option<i64>,
 }
 
 impl ProfileFields {
@@ -146,7 +153,8 @@ impl ProfileFields {
         let description = fields.optional("description", self.description.map(Description::new));
         let genre = fields.optional("genre", self.genre.map(Genre::new));
         let image_url = fields.optional("imageUrl", self.image_url.map(WebUrl::new));
-        Some(ConcertProfile { description: description?, genre: genre?, image_url: image_url? })
+        let age_limit = fields.optional("ageLimit", self.age_limit.map(|years| count(years, AgeLimit::new)));
+        Some(ConcertProfile { description: description?, genre: genre?, image_url: image_url?, age_limit: age_limit? })
     }
 }
 
@@ -158,6 +166,7 @@ pub(crate) struct UpdateConcert {
     description: Option<String>,
     genre: Option<String>,
     image_url: Option<String>,
+    age_limit: Option<i64>,
 }
 
 impl UpdateConcert {
@@ -165,8 +174,13 @@ impl UpdateConcert {
     pub(crate) fn into_update(self) -> Result<DetailsUpdate, Problem> {
         let mut fields = Fields::default();
         let name = fields.optional("name", self.name.map(Name::new));
-        let profile = ProfileFields { description: self.description, genre: self.genre, image_url: self.image_url }
-            .check(&mut fields);
+        let profile = ProfileFields {
+            description: self.description,
+            genre: self.genre,
+            image_url: self.image_url,
+            age_limit: self.age_limit,
+        }
+        .check(&mut fields);
         match (name, profile) {
             (Some(name), Some(profile)) => Ok(DetailsUpdate { name, profile }),
             _ => Err(fields.into_problem("update")),

@@ -10,7 +10,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use es_core::{Metadata, RecordedEvent, format_created};
 use serde::{Serialize, Serializer};
-use ticketing::Money;
+use ticketing::{AgeLimit, Money};
 use ticketing_app::queries::{
     AttendeeView, CartItemView, CartView, ConcertStatusView, ConcertSummary, ConcertView, DailySales, DraftSummary,
     OrderStatus, OrderTicketView, OrderView, Page, TicketTypeView, VenueRef, VenueView,
@@ -221,6 +221,9 @@ pub(crate) struct Concert {
     genre: Option<String>,
     #[schema(required = true)]
     image_url: Option<String>,
+    /// The youngest a visitor may be, in years.
+    #[schema(required = true)]
+    age_limit: Option<u32>,
     /// `draft`, `published` or `cancelled`.
     #[schema(value_type = String, examples("published"))]
     status: &'static str,
@@ -245,6 +248,7 @@ impl From<ConcertView> for Concert {
             description: view.profile.description.map(|text| text.as_str().to_owned()),
             genre: view.profile.genre.map(|text| text.as_str().to_owned()),
             image_url: view.profile.image_url.map(|url| url.as_str().to_owned()),
+            age_limit: view.profile.age_limit.map(AgeLimit::years),
             status,
             starts_at: view.starts_at.map(Timestamp),
             ends_at: view.ends_at.map(Timestamp),

@@ -301,6 +301,31 @@ async fn reserving_more_tickets_than_are_left_is_a_409_problem() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_concert_keeps_the_age_limit_it_is_given_and_refuses_one_out_of_range() {
+    let api = open();
+    let venue = json!({"name": "Paradiso", "address": "Weteringschans 6", "city": "Amsterdam", "capacity": 1000});
+    let venue_id = id_of(&expect(api.admin(Method::POST, "/venues", Some(venue)).await, StatusCode::CREATED));
+    let concert = json!({"name": "Late Set", "venueId": venue_id, "ageLimit": 18});
+    let concert_id = id_of(&expect(api.admin(Method::POST, "/concerts", Some(concert)).await, StatusCode::CREATED));
+    let path = format!("/concerts/{concert_id}");
+    assert_eq!(expect(api.admin(Method::GET, &path, None).await, StatusCode::OK).body["ageLimit"], json!(18));
+
+    let renamed = json!({"name": "Later Set"});
+    expect(api.admin(Method::PATCH, &path, Some(renamed)).await, StatusCode::OK);
+    assert_eq!(expect(api.admin(Method::GET, &path, None).await, StatusCode::OK).body["ageLimit"], json!(18), "kept");
+    expect(api.admin(Method::PATCH, &path, Some(json!({"ageLimit": 16}))).await, StatusCode::OK);
+    assert_eq!(expect(api.admin(Method::GET, &path, None).await, StatusCode::OK).body["ageLimit"], json!(16));
+
+    for years in [0, 22, -1] {
+        let refused = expect(
+            api.admin(Method::PATCH, &path, Some(json!({"ageLimit": years}))).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+        assert_eq!(error_fields(&refused), ["ageLimit"], "{years}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eleven_tickets_for_one_concert_are_a_422_problem() {
     let api = open();
     let (concert_id, ticket_type_id) = api.on_sale(100).await;

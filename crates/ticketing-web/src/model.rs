@@ -97,6 +97,7 @@ pub(crate) struct ConcertProfile {
     pub(crate) description: Option<String>,
     pub(crate) genre: Option<String>,
     pub(crate) image_url: Option<String>,
+    pub(crate) age_limit: Option<u32>,
 }
 
 /// A concert with its ticket types (`GET /concerts/{concertId}`).

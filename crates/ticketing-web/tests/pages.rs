@@ -362,6 +362,36 @@ async fn an_organiser_finds_a_draft_again_on_the_concerts_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organiser_sets_an_age_limit_in_the_forms_and_fans_see_it() {
+    let site = site(true);
+    let organiser = site.sign_in("Olga", "organiser").await;
+    let venue = json!({"name": "Shelter", "address": "Overhoeksplein 3", "city": "Amsterdam", "capacity": 700});
+    let venue_id = site.api(Method::POST, "/venues", venue).await["id"].as_str().expect("an id").to_owned();
+
+    let form = [("name", "Late Set"), ("venue_id", venue_id.as_str()), ("genre", "Techno"), ("age_limit", "18")];
+    let created = site.post_form("/organiser/concerts", Some(&organiser), &form).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let page = site.get(created.location(), Some(&organiser)).await;
+    assert!(page.body.contains(r#"name="age_limit" type="number" min="1" max="21" value="18""#), "{}", page.body);
+
+    let concert = created.location().split('?').next().unwrap_or_default().to_owned();
+    let details = [("name", "Late Set"), ("genre", "Techno"), ("age_limit", "16")];
+    let changed = site.post_form(&format!("{concert}/details"), Some(&organiser), &details).await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+    let concert_id = concert.rsplit('/').next().unwrap_or_default();
+    assert_eq!(site.api(Method::GET, &format!("/concerts/{concert_id}"), json!(null)).await["ageLimit"], json!(16));
+    let refused = [("name", "Late Set"), ("age_limit", "30")];
+    let refused = site.post_form(&format!("{concert}/details"), Some(&organiser), &refused).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("Age limit must be between 1 and 21, not 30."), "{}", refused.body);
+
+    let (on_sale, _) = site.published_concert("Early Set", "Utrecht").await;
+    site.api(Method::PATCH, &format!("/concerts/{on_sale}"), json!({"ageLimit": 21})).await;
+    let shop = site.get(&format!("/shop/concerts/{on_sale}"), None).await;
+    assert!(shop.body.contains("Ages 21+ only."), "{}", shop.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checking_in_a_ticket_of_another_concert_is_refused_at_this_concerts_door() {
     let site = site(true);
     let (crabs, crabs_standing) = site.published_concert("Night of the Crabs", "Amsterdam").await;

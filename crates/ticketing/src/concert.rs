@@ -31,7 +31,7 @@ pub use decide::{ConcertCommand, DetailsUpdate, HoldRequest, NewConcert};
 pub use errors::ConcertError;
 pub use events::{CONCERT_EVENT_TYPES, ConcertEvent, SoldHold};
 pub(crate) use holds::{CountChange, HoldBook, count};
-pub use profile::ConcertProfile;
+pub use profile::{AgeLimit, ConcertProfile};
 pub use state::{Concert, ConcertDetails, ConcertStatus, Hold, Schedule, TicketType};
 
 impl Aggregate for Concert {

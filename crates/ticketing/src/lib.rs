@@ -34,7 +34,7 @@ mod scenario;
 pub use bucket::{BUCKET_EVENT_TYPES, Bucket, BucketChange, BucketCommand, BucketEvent};
 pub use cart::{CART_EVENT_TYPES, Cart, CartCommand, CartError, CartEvent, CartItem};
 pub use concert::{
-    CONCERT_EVENT_TYPES, Concert, ConcertCommand, ConcertDetails, ConcertError, ConcertEvent, ConcertProfile,
+    AgeLimit, CONCERT_EVENT_TYPES, Concert, ConcertCommand, ConcertDetails, ConcertError, ConcertEvent, ConcertProfile,
     ConcertStatus, DetailsUpdate, Hold, HoldRequest, NewConcert, Schedule, SoldHold, TicketType,
 };
 pub use ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId, VenueId};

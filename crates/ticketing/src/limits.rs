@@ -43,6 +43,9 @@ pub const GENRE_CHARS_MAX: usize = 60;
 /// Longest description (of a venue or concert), in characters.
 pub const DESCRIPTION_CHARS_MAX: usize = 5_000;
 
+/// Highest age limit a concert may set, in years.
+pub const AGE_LIMIT_YEARS_MAX: u32 = 21;
+
 /// Longest URL (a venue's website, a concert's image), in characters.
 pub const URL_CHARS_MAX: usize = 2_000;
 

@@ -16,6 +16,8 @@ pub(super) struct ProfileForm {
     pub(super) description: String,
     #[serde(default)]
     pub(super) image_url: String,
+    #[serde(default)]
+    pub(super) age_limit: String,
 }
 
 /// The profile's fields sent to the API; those left out are not set (a new draft) or not changed (an update).
@@ -28,6 +30,9 @@ pub(super) struct ProfileBody {
     genre: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     image_url: Option<String>,
+    /// A number when one was typed; other text is sent as typed, for the API to refuse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_limit: Option<serde_json::Value>,
 }
 
 impl ProfileForm {
@@ -37,6 +42,7 @@ impl ProfileForm {
             genre: profile.genre.clone().unwrap_or_default(),
             description: profile.description.clone().unwrap_or_default(),
             image_url: profile.image_url.clone().unwrap_or_default(),
+            age_limit: profile.age_limit.map(|years| years.to_string()).unwrap_or_default(),
         }
     }
 
@@ -46,6 +52,7 @@ impl ProfileForm {
             description: optional(&self.description),
             genre: optional(&self.genre),
             image_url: optional(&self.image_url),
+            age_limit: number(&self.age_limit),
         }
     }
 
@@ -58,6 +65,7 @@ impl ProfileForm {
             description: changed(&self.description, current.description.as_deref()),
             genre: changed(&self.genre, current.genre.as_deref()),
             image_url: changed(&self.image_url, current.image_url.as_deref()),
+            age_limit: number(&self.age_limit).filter(|typed| Some(typed.clone()) != current.age_limit.map(Into::into)),
         }
     }
 }
@@ -65,7 +73,12 @@ impl ProfileForm {
 impl ProfileBody {
     /// Whether it sets no field.
     pub(super) fn is_empty(&self) -> bool {
-        let ProfileBody { description, genre, image_url } = self;
-        description.is_none() && genre.is_none() && image_url.is_none()
+        let ProfileBody { description, genre, image_url, age_limit } = self;
+        description.is_none() && genre.is_none() && image_url.is_none() && age_limit.is_none()
     }
+}
+
+/// What was typed in a number field: a number where it is one.
+fn number(typed: &str) -> Option<serde_json::Value> {
+    optional(typed).map(|text| text.parse::<i64>().map_or(serde_json::Value::String(text), Into::into))
 }
