@@ -1,0 +1,80 @@
+//! Ticket holders per concert, for the door.
+
+use es_core::RecordedEvent;
+use es_sqlite::{ApplyError, SqliteProjector, TableSpec, Tables};
+use rusqlite::params;
+use ticketing::OrderEvent;
+
+use super::ATTENDEES;
+use crate::rows::{Fact, Kind, admit, applied_table, decode, execute, int, one_row, time};
+
+/// Ticket holders per concert, for the door: looked up by code.
+#[derive(Debug, Default)]
+pub struct AttendeesProjector;
+
+const ATTENDEE_TABLES: &[TableSpec] = &[
+    TableSpec {
+        name: "attendees",
+        columns: "ticket_code TEXT PRIMARY KEY, concert_id TEXT NOT NULL, order_id TEXT NOT NULL, \
+                  customer_id TEXT NOT NULL, ticket_type_id TEXT NOT NULL, checked_in_at TEXT, \
+                  version INTEGER NOT NULL",
+        indexes: &["concert_id, ticket_code"],
+    },
+    applied_table("attendees_applied"),
+];
+
+impl SqliteProjector for AttendeesProjector {
+    fn name(&self) -> &str {
+        ATTENDEES
+    }
+
+    fn tables(&self) -> &[TableSpec] {
+        ATTENDEE_TABLES
+    }
+
+    fn apply(&self, tables: &Tables<'_>, event: &RecordedEvent) -> Result<(), ApplyError> {
+        let Some(Fact::Order(fact)) = decode(event, &[Kind::Order])? else {
+            return Ok(());
+        };
+        if !admit(tables, "attendees_applied", event)? {
+            return Ok(());
+        }
+        let table = tables.name("attendees");
+        let order_id = event.aggregate_id.to_string();
+        let version = int(event.aggregate_version.0)?;
+        let connection = tables.connection();
+        match fact {
+            OrderEvent::Placed { customer_id, lines, .. } => {
+                // A code issued twice is refused here (primary key): the door
+                // must never find two tickets under one code.
+                let mut insert = connection.prepare_cached(&format!(
+                    "INSERT INTO {table} (ticket_code, concert_id, order_id, customer_id, ticket_type_id, version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ))?;
+                for line in &lines {
+                    for code in &line.ticket_codes {
+                        insert.execute(params![
+                            code.as_str(),
+                            line.concert_id.to_string(),
+                            order_id,
+                            customer_id.to_string(),
+                            line.ticket_type_id.to_string(),
+                            version
+                        ])?;
+                    }
+                }
+            }
+            OrderEvent::TicketCheckedIn { code, checked_in_at } => {
+                let changed = execute(
+                    connection,
+                    &format!(
+                        "UPDATE {table} SET checked_in_at = ?3, version = ?4 WHERE ticket_code = ?1 AND order_id = ?2"
+                    ),
+                    params![code.as_str(), order_id, time(checked_in_at), version],
+                )?;
+                one_row(changed, "checking in an unknown ticket")?;
+            }
+        }
+        Ok(())
+    }
+}
