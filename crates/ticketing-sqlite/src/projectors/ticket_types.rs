@@ -96,13 +96,7 @@ impl SqliteProjector for TicketTypesProjector {
 }
 
 /// Moves a ticket type's held and sold counts, keeping `available` in step.
-fn adjust(
-    tables: &Tables<'_>,
-    ticket_type_id: &str,
-    held: i64,
-    sold: i64,
-    version: i64,
-) -> Result<(), ApplyError> {
+fn adjust(tables: &Tables<'_>, ticket_type_id: &str, held: i64, sold: i64, version: i64) -> Result<(), ApplyError> {
     let table = tables.name("ticket_types");
     let changed = execute(
         tables.connection(),
