@@ -261,7 +261,7 @@ async fn a_draft_is_404_to_anonymous_callers_and_customers_and_shown_to_admins()
         concert,
         json!({
             "id": draft, "name": "Secret Draft", "description": "Loud.", "genre": "Rock", "imageUrl": null,
-            "status": "draft", "startsAt": "2030-02-01T20:00:00.000Z", "endsAt": "2030-02-01T23:00:00.000Z",
+            "ageLimit": null, "status": "draft", "startsAt": "2030-02-01T20:00:00.000Z", "endsAt": "2030-02-01T23:00:00.000Z",
             "venue": {"id": venue_id, "name": "Paradiso", "city": "Amsterdam"},
             "ticketTypes": [{"id": ticket_type_id, "name": "Standing", "price": {"amount": 2500, "currency": "EUR"},
                 "quantity": 100, "available": 100}]
