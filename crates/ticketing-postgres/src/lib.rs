@@ -28,8 +28,9 @@
 //! the paging, ordering, cursors and search of
 //! `ticketing_sqlite::SqliteQueries`; the tests hold both to the same
 //! answers for the same log. It has no log position to offer (its
-//! `ReadProgress::position` is `Position::START`); read-your-writes waits
-//! on [`PostgresQueries::applied_version`] instead.
+//! `ReadProgress::position` is `Position::START`); read-your-writes asks
+//! it per aggregate instead (`ReadProgress::shown`, built on
+//! [`PostgresQueries::applied_versions`]).
 //!
 //! **Rebuilt from the log.** [`rebuild`] empties read models and applies
 //! the whole log to them again, in one transaction.

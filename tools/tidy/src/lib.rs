@@ -107,7 +107,7 @@ pub const RULES: &[Rule] = &[
         layer: Edge,
         code: Only(&["ticketing", "ticketing-api"]),
         tests: AnyLibrary,
-        why: "the pages go through the API's router, never `Shop`, `Queries` or a backend, \
+        why: "the pages go through the API's router, never `Shop`, a read-model port or a backend, \
               and the API does not need them",
     },
     Rule {

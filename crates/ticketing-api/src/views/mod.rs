@@ -8,7 +8,7 @@
 //! metadata leaves members out.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use es_core::{Metadata, RecordedEvent, format_created};
+use es_core::format_created;
 use serde::{Serialize, Serializer};
 use ticketing::{AgeLimit, Money};
 use ticketing_app::queries::{
@@ -19,6 +19,10 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
+
+mod log;
+
+pub(crate) use log::EventRecord;
 
 /// A time as the log writes `Created`: RFC 3339, UTC, milliseconds, `Z`; one format for every time the API shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,63 +382,6 @@ pub(crate) struct DaySales {
 impl From<DailySales> for DaySales {
     fn from(view: DailySales) -> Self {
         Self { day: view.day, tickets_sold: view.tickets_sold, revenue: view.revenue.into() }
-    }
-}
-
-/// An event as the log holds it: the seed's attributes in camelCase, `data` still the JSON text it is stored as
-/// (so a client sees exactly what was written, after upcasting).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EventRecord {
-    position: u64,
-    aggregate_id: Uuid,
-    aggregate_version: u64,
-    created: Timestamp,
-    event_type: String,
-    data: String,
-    event_id: Uuid,
-    schema_version: u32,
-    metadata: EventMetadata,
-}
-
-impl From<RecordedEvent> for EventRecord {
-    fn from(record: RecordedEvent) -> Self {
-        Self {
-            position: record.position.0,
-            aggregate_id: record.aggregate_id.as_uuid(),
-            aggregate_version: record.aggregate_version.0,
-            created: Timestamp(record.created),
-            event_type: record.event_type,
-            data: record.data,
-            event_id: record.event_id.as_uuid(),
-            schema_version: record.schema_version,
-            metadata: record.metadata.into(),
-        }
-    }
-}
-
-/// Who and what caused an event; each member is left out when unknown.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EventMetadata {
-    /// Shared by every event that one request caused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    correlation_id: Option<Uuid>,
-    /// The event or command that directly caused this one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    causation_id: Option<Uuid>,
-    /// The user (JWT `sub`) or process that acted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actor: Option<String>,
-}
-
-impl From<Metadata> for EventMetadata {
-    fn from(metadata: Metadata) -> Self {
-        Self {
-            correlation_id: metadata.correlation_id.map(|id| id.as_uuid()),
-            causation_id: metadata.causation_id,
-            actor: metadata.actor,
-        }
     }
 }
 

@@ -13,9 +13,13 @@
 use es_core::RecordedEvent;
 use sqlx_core::query::query;
 use sqlx_postgres::PgConnection;
-use ticketing::{ConcertEvent, HoldId, OrderEvent, VenueEvent};
+use ticketing::{ConcertEvent, HoldId, VenueEvent};
 
 use crate::rows::{Fact, Kind, Refusal, int, one_row};
+
+mod purchases;
+
+use self::purchases::{attendees, order, sales};
 
 /// The shop's read models on PostgreSQL, each fed by its own sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -297,126 +301,6 @@ async fn adjust(
     .bind(keeper)
     .execute(&mut *connection)
     .await?;
-    Ok(())
-}
-
-async fn order(connection: &mut PgConnection, order_id: Id, version: i64, fact: OrderEvent) -> Result<(), Refusal> {
-    match fact {
-        OrderEvent::Placed { customer_id, lines, total, placed_at, .. } => {
-            query(
-                "INSERT INTO orders (order_id, customer_id, total_amount, currency, placed_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(order_id)
-            .bind(customer_id.0)
-            .bind(int(total.amount)?)
-            .bind(total.currency.as_str().to_owned())
-            .bind(placed_at)
-            .bind(version)
-            .execute(&mut *connection)
-            .await?;
-            // Nested loops, not an iterator chain: the future must stay `Send`.
-            let mut seq: u64 = 0;
-            for line in &lines {
-                for code in &line.ticket_codes {
-                    query(
-                        "INSERT INTO order_tickets (order_id, code, seq, concert_id, ticket_type_id, version) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(order_id)
-                    .bind(code.as_str().to_owned())
-                    .bind(int(seq)?)
-                    .bind(line.concert_id.0)
-                    .bind(line.ticket_type_id.0)
-                    .bind(version)
-                    .execute(&mut *connection)
-                    .await?;
-                    seq += 1;
-                }
-            }
-        }
-        OrderEvent::TicketCheckedIn { code, checked_in_at } => {
-            let changed =
-                query("UPDATE order_tickets SET checked_in_at = $3, version = $4 WHERE order_id = $1 AND code = $2")
-                    .bind(order_id)
-                    .bind(code.as_str().to_owned())
-                    .bind(checked_in_at)
-                    .bind(version)
-                    .execute(&mut *connection)
-                    .await?
-                    .rows_affected();
-            one_row(changed, "checking in an unknown ticket")?;
-            query("UPDATE orders SET version = $2 WHERE order_id = $1")
-                .bind(order_id)
-                .bind(version)
-                .execute(&mut *connection)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-async fn attendees(connection: &mut PgConnection, order_id: Id, version: i64, fact: OrderEvent) -> Result<(), Refusal> {
-    match fact {
-        OrderEvent::Placed { customer_id, lines, .. } => {
-            for line in &lines {
-                for code in &line.ticket_codes {
-                    query(
-                        "INSERT INTO attendees (ticket_code, concert_id, order_id, customer_id, ticket_type_id, \
-                         version) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(code.as_str().to_owned())
-                    .bind(line.concert_id.0)
-                    .bind(order_id)
-                    .bind(customer_id.0)
-                    .bind(line.ticket_type_id.0)
-                    .bind(version)
-                    .execute(&mut *connection)
-                    .await?;
-                }
-            }
-        }
-        OrderEvent::TicketCheckedIn { code, checked_in_at } => {
-            let changed =
-                query("UPDATE attendees SET checked_in_at = $3, version = $4 WHERE ticket_code = $1 AND order_id = $2")
-                    .bind(code.as_str().to_owned())
-                    .bind(order_id)
-                    .bind(checked_in_at)
-                    .bind(version)
-                    .execute(&mut *connection)
-                    .await?
-                    .rows_affected();
-            one_row(changed, "checking in an unknown ticket")?;
-        }
-    }
-    Ok(())
-}
-
-/// Adds a placed order's lines to its concerts' days, at the prices paid.
-/// Every other order event only moves the version guard.
-async fn sales(connection: &mut PgConnection, fact: OrderEvent) -> Result<(), Refusal> {
-    let OrderEvent::Placed { lines, placed_at, .. } = fact else {
-        return Ok(());
-    };
-    let day = placed_at.date_naive();
-    for line in &lines {
-        let revenue = line.unit_price.times(line.quantity)?;
-        let changed = query(
-            "INSERT INTO sales (concert_id, day, tickets, revenue_amount, currency) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (concert_id, day) DO UPDATE SET tickets = sales.tickets + excluded.tickets, \
-             revenue_amount = sales.revenue_amount + excluded.revenue_amount \
-             WHERE sales.currency = excluded.currency",
-        )
-        .bind(line.concert_id.0)
-        .bind(day)
-        .bind(i64::from(line.quantity.get()))
-        .bind(int(revenue.amount)?)
-        .bind(revenue.currency.as_str().to_owned())
-        .execute(&mut *connection)
-        .await?
-        .rows_affected();
-        one_row(changed, "a sale in a second currency for one concert")?;
-    }
     Ok(())
 }
 
