@@ -26,6 +26,7 @@ pub mod problem;
 mod queries;
 mod read_your_writes;
 pub mod ready;
+pub mod request_id;
 pub mod server;
 mod views;
 
@@ -191,6 +192,7 @@ pub(crate) fn with_shared_behaviour(routes: Router<ApiState>, state: ApiState) -
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(middleware::from_fn(edge::refuse_oversized_body))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(request_id::with_request_id))
         .with_state(state)
 }
 
