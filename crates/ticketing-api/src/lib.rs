@@ -59,7 +59,7 @@ pub struct ApiState {
     auth: AuthState,
     shop: Arc<Shop>,
     /// The read models: the read routes answer from them, and every command waits until they show its effect.
-    read: ReadSide,
+    read: Arc<ReadSide>,
     /// The live streams of the log (`live.rs`): their bound and the signal that ends them.
     live: live::LiveStreams,
     /// What `GET /ready` checks; nothing beyond serving without it.
@@ -82,7 +82,7 @@ impl ApiState {
         ApiState {
             auth,
             shop,
-            read,
+            read: Arc::new(read),
             live: live::LiveStreams::new(CancellationToken::new()),
             readiness: None,
             progress: read_your_writes::Progress(None),
@@ -123,9 +123,9 @@ impl FromRef<ApiState> for Arc<Shop> {
     }
 }
 
-impl FromRef<ApiState> for ReadSide {
+impl FromRef<ApiState> for Arc<ReadSide> {
     fn from_ref(state: &ApiState) -> Self {
-        state.read.clone()
+        Arc::clone(&state.read)
     }
 }
 

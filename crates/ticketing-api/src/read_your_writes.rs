@@ -50,7 +50,7 @@ pub(crate) struct Progress(pub(crate) Option<watch::Receiver<Position>>);
 /// Middleware of the command routes: after a successful response, waits for the read models (see the module docs).
 /// Refusals append nothing, so they answer at once.
 pub(crate) async fn after_command(
-    State(read): State<ReadSide>,
+    State(read): State<Arc<ReadSide>>,
     State(progress): State<Progress>,
     State(shop): State<Arc<Shop>>,
     request: Request,

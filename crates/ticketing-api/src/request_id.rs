@@ -17,12 +17,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The longest request id a caller may choose.
 pub const REQUEST_ID_CHARS_MAX: usize = 64;
 
-/// A request's id, in the request's extensions for whoever needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestId(pub String);
-
 /// Middleware: gives the request its id, serves it inside a span that names it, and puts it on the answer.
-pub(crate) async fn with_request_id(mut request: Request, next: Next) -> Response {
+pub(crate) async fn with_request_id(request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -31,7 +27,6 @@ pub(crate) async fn with_request_id(mut request: Request, next: Next) -> Respons
         .map_or_else(|| Uuid::now_v7().simple().to_string(), str::to_owned);
     // The path is left out: a door's path holds the ticket code it checks in.
     let span = tracing::info_span!("request", request_id = %id, method = %request.method());
-    request.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

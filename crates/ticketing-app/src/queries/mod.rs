@@ -279,13 +279,16 @@ impl ReadSide {
 /// Whether each aggregate of `written` is shown by one of `backends`, asked
 /// in turn, each about what the ones before did not show.
 async fn shown_by_some(backends: &[Arc<dyn ReadProgress>], written: &Written) -> Result<bool, QueryError> {
-    let mut pending = written.clone();
+    let mut pending: Option<Written> = None;
     for backend in backends {
-        let shown = backend.shown(&pending).await?;
-        pending.versions.retain(|(aggregate_id, _)| !shown.contains(aggregate_id));
-        if pending.versions.is_empty() {
+        let asked = pending.as_ref().unwrap_or(written);
+        let shown = backend.shown(asked).await?;
+        if asked.versions.iter().all(|(aggregate_id, _)| shown.contains(aggregate_id)) {
             return Ok(true);
         }
+        let mut left = asked.clone();
+        left.versions.retain(|(aggregate_id, _)| !shown.contains(aggregate_id));
+        pending = Some(left);
     }
     Ok(false)
 }
