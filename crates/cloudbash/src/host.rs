@@ -21,12 +21,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use es_core::{
     CancellationToken, Clock, EventLog, EventStore, ProjectionRunner, SnapshotStore, SystemClock, lowest_position,
 };
 use es_sqlite::{DATABASE_FILE, Durability, SqliteEventStore};
+use metrics_exporter_prometheus::PrometheusHandle;
 use ticketing_api::auth::{AuthState, LOCAL_ISSUER, LocalSigner, Secret, TrustedIssuer, Verifier};
 use ticketing_api::edge::{self, EdgeLimits};
 use ticketing_api::limits::LISTEN_BACKLOG;
@@ -39,6 +41,7 @@ use ticketing_web::WebState;
 use tokio::task::JoinSet;
 
 use crate::aws_host::AwsBackends;
+use crate::operations::{self, ReadModelWatch};
 use crate::ready::{AwsReadiness, EmbeddedReadiness};
 
 /// Where and how the shop runs, read once from the command line.
@@ -54,6 +57,10 @@ pub(crate) struct HostConfig {
     pub(crate) dev_sign_in: bool,
     /// How many buckets concerts are published with; `None`: the backend's default.
     pub(crate) buckets_per_concert: Option<u16>,
+    /// Where to serve `/metrics` and `/status` (`operations.rs`), with the recorder that keeps the figures.
+    pub(crate) operations: Option<(SocketAddr, PrometheusHandle)>,
+    /// The longest a committed event may wait for a read model before `/ready` says no.
+    pub(crate) ready_lag_max: Duration,
 }
 
 /// The log and read models a host composes.
@@ -79,6 +86,7 @@ pub(crate) enum Identity {
 /// A running shop.
 pub(crate) struct Host {
     addr: SocketAddr,
+    operations_addr: Option<SocketAddr>,
     shop: Arc<Shop>,
     /// The embedded log, closed last.
     sqlite: Option<Arc<SqliteEventStore>>,
@@ -145,13 +153,14 @@ impl Host {
             Backends::Embedded => 0,
             Backends::Aws { .. } => ticketing_app::BUCKETS_PER_CONCERT_MAX,
         });
-        let (log, snapshots, queries, readiness, sqlite, progress): (
+        let (log, snapshots, queries, readiness, sqlite, progress, watch): (
             EventLog,
             Arc<dyn SnapshotStore>,
             ReadSide,
             _,
             _,
             _,
+            ReadModelWatch,
         ) = match &config.backends {
             Backends::Embedded => {
                 let store = open_store(&config.data_dir)?;
@@ -160,14 +169,20 @@ impl Host {
                 let queries = SqliteQueries::open(&read_models).context("opening the read side")?;
                 let mut statuses = Vec::new();
                 for projection in read_models.projections() {
+                    let name = projection.name().to_owned();
                     let runner = ProjectionRunner::new(log.clone(), projection);
-                    statuses.push(runner.status());
+                    statuses.push((name, runner.status()));
                     tasks.spawn(runner.run(shutdown.clone()));
                 }
+                let progress = lowest_position(statuses.iter().map(|(_, status)| status.clone()).collect());
+                let watch = ReadModelWatch::new(store.clone(), statuses);
+                let readiness: Arc<dyn Readiness> = Arc::new(EmbeddedReadiness {
+                    store: Arc::clone(&store),
+                    read_models: watch.clone(),
+                    lag_max: config.ready_lag_max,
+                });
                 let queries = ReadSide::of(Arc::new(queries));
-                let readiness: Arc<dyn Readiness> =
-                    Arc::new(EmbeddedReadiness { store: Arc::clone(&store), queries: queries.clone() });
-                (log, store.clone(), queries, readiness, Some(store), Some(lowest_position(statuses)))
+                (log, store.clone(), queries, readiness, Some(store), Some(progress), watch)
             }
             Backends::Aws { args, database_url, bus } => {
                 let backends = AwsBackends::open(args, database_url).await?;
@@ -178,7 +193,10 @@ impl Host {
                 let log = EventLog::new(store, Arc::clone(&clock));
                 let readiness: Arc<dyn Readiness> =
                     Arc::new(AwsReadiness { store: Arc::clone(&backends.store), queries: backends.queries.clone() });
-                (log, backends.store.clone(), backends.read_side(), readiness, None, None)
+                // Read models fed by the bus have no position in the log to compare; the bus's consumers report
+                // their own lag.
+                let watch = ReadModelWatch::new(backends.store.clone(), Vec::new());
+                (log, backends.store.clone(), backends.read_side(), readiness, None, None, watch)
             }
         };
         let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
@@ -209,12 +227,26 @@ impl Host {
         let app = edge::with_edge(api.merge(web), limits);
         let (stop, limits) = (shutdown.clone(), *limits);
         tasks.spawn(async move { ticketing_api::server::serve(listener, app, &limits, stop).await });
-        Ok(Self { addr, shop, sqlite, shutdown, tasks })
+        let operations_addr = match &config.operations {
+            Some((addr, prometheus)) => {
+                let listener = operations::listen(*addr).await?;
+                let bound = listener.local_addr()?;
+                tasks.spawn(operations::serve(listener, prometheus.clone(), watch, shutdown.clone()));
+                Some(bound)
+            }
+            None => None,
+        };
+        Ok(Self { addr, operations_addr, shop, sqlite, shutdown, tasks })
     }
 
     /// The address the server listens on.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of `/metrics` and `/status`, when they are served.
+    pub(crate) fn operations_addr(&self) -> Option<SocketAddr> {
+        self.operations_addr
     }
 
     /// The command side, for seeding.

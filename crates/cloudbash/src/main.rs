@@ -7,9 +7,11 @@ mod aws_host;
 mod bench;
 mod demo;
 mod host;
+mod operations;
 mod ready;
 mod rebuild;
 mod serve;
+mod telemetry;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +22,9 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to standard error: text, or one JSON object per line.
+    #[arg(long, global = true, value_enum, env = "CLOUDBASH_LOG_FORMAT", default_value = "text")]
+    log_format: telemetry::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,11 +42,10 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // A server says what it serves; the other commands speak only when something is wrong.
+    let level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    telemetry::init_logging(cli.log_format, level);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve::run(args)),

@@ -17,6 +17,8 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use crate::aws::BackendArgs;
 use crate::demo;
 use crate::host::{Backends, Host, HostConfig, Identity};
+use crate::ready::READ_MODEL_LAG_MAX_DEFAULT;
+use crate::telemetry;
 
 /// Options of `cloudbash serve`.
 #[derive(Debug, Args)]
@@ -72,6 +74,14 @@ pub(crate) struct ServeArgs {
     /// the local emulators under a load test.
     #[arg(long, env = "CLOUDBASH_REQUEST_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout_secs: Option<u64>,
+    /// Serve `/metrics` (Prometheus's text format) and `/status` (the read models' progress as JSON) on this
+    /// address; keep it on a private network. Port 0 picks a free port. Without it no metrics are recorded.
+    #[arg(long, env = "CLOUDBASH_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
+    /// How long, in seconds, a committed event may wait for a read model before `/ready` says the server should
+    /// get no traffic (default 30).
+    #[arg(long, env = "CLOUDBASH_READY_LAG_MAX_SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    ready_lag_max_secs: Option<u64>,
 }
 
 /// Whose bearer tokens `serve` accepts: by default those signed with the secret in the data directory (`cloudbash
@@ -213,6 +223,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         backends: args.backends()?,
         dev_sign_in: args.dev_sign_in || args.demo,
         buckets_per_concert: args.buckets_per_concert,
+        operations: match args.metrics_addr {
+            Some(addr) => Some((addr, telemetry::install_prometheus()?)),
+            None => None,
+        },
+        ready_lag_max: args.ready_lag_max_secs.map_or(READ_MODEL_LAG_MAX_DEFAULT, Duration::from_secs),
     };
     let identity = args.identity.identity(config.dev_sign_in)?;
     let host = Host::start_with(&config, &args.edge_limits(), &identity).await?;
@@ -242,6 +257,9 @@ fn banner(host: &Host, args: &ServeArgs, dev_sign_in: bool, identity: &Identity)
         let _ = writeln!(out, "shop:         http://{}/  (no sign-in page)", host.addr());
     } else {
         let _ = writeln!(out, "shop:         http://{}/  (no sign-in page: --dev-sign-in offers one)", host.addr());
+    }
+    if let Some(operations) = host.operations_addr() {
+        let _ = writeln!(out, "metrics:      http://{operations}/metrics  (and /status)");
     }
     let _ = writeln!(out, "data directory: {data_dir}");
     match identity {

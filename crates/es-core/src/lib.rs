@@ -45,7 +45,7 @@ pub use projection::{
 };
 pub use record::{Metadata, NewEvent, RecordedEvent, format_created, parse_created, truncate_to_millis};
 pub use repository::{CommandContext, Executed, Loaded, Repository, RepositoryError, Transaction, conflict_backoff};
-pub use runner::{Command, Decode, Encode, Receipt, Runner};
+pub use runner::{APPEND_DURATION, COMMAND_CONFLICTS, Command, Decode, Encode, ROUND_COMMANDS, Receipt, Runner};
 pub use store::{
     AppendError, AppendRequest, Appended, CommandRecord, Commit, EventStore, InvalidAppend, LogOrder, Snapshot,
     SnapshotStore, StoreError, StreamAppend, VersionConflict,

@@ -81,7 +81,8 @@ impl Default for CommandRate {
     }
 }
 
-/// Wraps a whole application (API and pages) in the limits every request shares, outermost first: a panic anywhere
+/// Wraps a whole application (API and pages) in the limits every request shares, outermost first: each request is
+/// observed under its id (`request_id.rs`), so that even a panic's or a timeout's problem names it; a panic anywhere
 /// below becomes a 500 problem; a request unanswered after `request_timeout` becomes a 503; past
 /// `requests_in_flight_max` requests at once, a new one is refused with a 503.
 pub fn with_edge(app: Router, limits: &EdgeLimits) -> Router {
@@ -89,6 +90,7 @@ pub fn with_edge(app: Router, limits: &EdgeLimits) -> Router {
     app.layer(middleware::from_fn_with_state(in_flight, shed_load))
         .layer(middleware::from_fn_with_state(limits.request_timeout, time_limit))
         .layer(CatchPanicLayer::custom(panic_problem))
+        .layer(middleware::from_fn(crate::request_id::observe))
 }
 
 /// A 500 problem for a panic; the panic's message goes to the log (through [`Problem::internal`]), not the client.

@@ -45,7 +45,6 @@ use ticketing_app::Shop;
 use ticketing_app::queries::{
     AttendeeQueries, CartQueries, CatalogueQueries, OrderQueries, ReadSide, SalesQueries, VenueQueries,
 };
-use tower_http::trace::TraceLayer;
 
 use crate::auth::AuthState;
 use crate::json::ApiJson;
@@ -191,8 +190,7 @@ pub(crate) fn with_shared_behaviour(routes: Router<ApiState>, state: ApiState) -
         // limit is what a route sees if it is ever served without it.
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(middleware::from_fn(edge::refuse_oversized_body))
-        .layer(TraceLayer::new_for_http())
-        .layer(middleware::from_fn(request_id::with_request_id))
+        .layer(middleware::from_fn(request_id::observe))
         .with_state(state)
 }
 

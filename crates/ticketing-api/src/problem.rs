@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::request_id::RequestId;
+
 /// The media type of every problem response.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -38,8 +40,14 @@ pub struct Problem {
     /// What went wrong with this request, for the client's developer.
     detail: String,
     /// One entry per invalid field, so a form can show each message next to its field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<FieldError>,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    #[schema(value_type = Vec<FieldError>)]
+    errors: Box<[FieldError]>,
+    /// This occurrence: the id of the request that met the problem (its `x-request-id`), to quote when reporting
+    /// it. Absent only where no request is being served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, examples("0193a5c1e3f27c2a8f1d4b6e9a0c3d5f"))]
+    instance: Option<Box<str>>,
     /// The `WWW-Authenticate` challenge that RFC 6750 requires on every 401.
     #[serde(skip)]
     challenge: Option<Challenge>,
@@ -92,7 +100,8 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status,
             detail: detail.into(),
-            errors: Vec::new(),
+            errors: Box::default(),
+            instance: None,
             challenge: None,
             retry_after: None,
         }
@@ -146,7 +155,7 @@ impl Problem {
 
     /// 422: the body is well-formed but some fields are missing or invalid, listed in `errors`.
     pub fn unprocessable(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
-        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail) }
+        Self { errors: errors.into_boxed_slice(), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail) }
     }
 
     /// 500: the server failed. The cause is logged here, once, and the client gets a generic detail, because
@@ -178,7 +187,7 @@ impl Problem {
 
     /// Adds per-field errors to any problem (a 400 for a path parameter, for example).
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
-        self.errors = errors;
+        self.errors = errors.into_boxed_slice();
         self
     }
 
@@ -199,7 +208,10 @@ impl Problem {
 }
 
 impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        if self.instance.is_none() {
+            self.instance = RequestId::current().map(|id| id.as_str().into());
+        }
         let body = serde_json::to_vec(&self).expect("a problem has only strings and a number, which always serialize");
         let mut response =
             (self.status, [(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE))], body).into_response();

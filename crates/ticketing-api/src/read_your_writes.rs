@@ -68,16 +68,31 @@ pub(crate) async fn after_command(
                 }
             },
         };
-        match &progress.0 {
-            Some(progress) => {
-                wait_for_progress(progress.clone(), &written, READ_YOUR_WRITES_WAIT_MAX).await;
-            }
-            _ => {
-                wait_for_read_models(&read, &written, READ_YOUR_WRITES_WAIT_MAX).await;
-            }
-        }
+        let caught = match &progress.0 {
+            Some(progress) => wait_for_progress(progress.clone(), &written, READ_YOUR_WRITES_WAIT_MAX).await,
+            _ => wait_for_read_models(&read, &written, READ_YOUR_WRITES_WAIT_MAX).await,
+        };
+        count(caught);
     }
     response
+}
+
+/// Every wait for the read models after a command, by `outcome`: `shown`, `timeout` or `unknown`.
+pub(crate) const READ_YOUR_WRITES: &str = "cloudbash_read_your_writes_total";
+
+/// How long the waits that ended with the writes shown took, in seconds (a histogram).
+pub(crate) const READ_YOUR_WRITES_WAIT: &str = "cloudbash_read_your_writes_wait_seconds";
+
+fn count(caught: Caught) {
+    let outcome = match caught {
+        Caught::Up { waited, .. } => {
+            metrics::histogram!(READ_YOUR_WRITES_WAIT).record(waited.as_secs_f64());
+            "shown"
+        }
+        Caught::TimedOut { .. } => "timeout",
+        Caught::Unknown => "unknown",
+    };
+    metrics::counter!(READ_YOUR_WRITES, "outcome" => outcome).increment(1);
 }
 
 /// Waits at most `wait_max` until `progress` passes the position of `written`.

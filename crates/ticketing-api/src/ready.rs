@@ -20,16 +20,32 @@ use crate::problem::Problem;
 /// What a host checks before it takes traffic.
 #[async_trait]
 pub trait Readiness: Send + Sync + 'static {
-    /// `Err` says why the host should not get traffic now.
-    async fn check(&self) -> Result<(), String>;
+    /// How far behind the log each read model of the host is; `Err` says why the host should not get traffic now.
+    async fn check(&self) -> Result<Vec<ReadModelLag>, String>;
+}
+
+/// How far one read model trails the log.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadModelLag {
+    /// The read model.
+    #[schema(examples("orders"))]
+    pub name: String,
+    /// Events of the log it has not applied yet.
+    pub lag_events: u64,
+    /// How long the oldest of those has been in the log, in seconds.
+    pub lag_seconds: f64,
 }
 
 /// The body of `GET /ready`.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Ready {
     /// Always `ready`.
     #[schema(value_type = String, examples("ready"))]
     status: &'static str,
+    /// How far each read model this host keeps trails the log (none where the read models live elsewhere).
+    read_models: Vec<ReadModelLag>,
 }
 
 /// Readiness: the log takes appends and the read models keep up.
@@ -47,10 +63,10 @@ pub(crate) struct Ready {
 pub(crate) async fn ready(State(readiness): State<Option<Arc<dyn Readiness>>>) -> Response {
     let checked = match readiness {
         Some(readiness) => readiness.check().await,
-        None => Ok(()),
+        None => Ok(Vec::new()),
     };
     match checked {
-        Ok(()) => ApiJson(Ready { status: "ready" }).into_response(),
+        Ok(read_models) => ApiJson(Ready { status: "ready", read_models }).into_response(),
         Err(reason) => {
             Problem::service_unavailable(format!("Not ready: {reason}."), NOT_READY_RETRY_AFTER).into_response()
         }
@@ -70,7 +86,7 @@ mod tests {
 
     #[async_trait]
     impl Readiness for Stopped {
-        async fn check(&self) -> Result<(), String> {
+        async fn check(&self) -> Result<Vec<ReadModelLag>, String> {
             Err("the log stopped after a failed sync".to_owned())
         }
     }
@@ -94,6 +110,6 @@ mod tests {
         assert!(body.contains("failed sync"), "{body}");
 
         let (status, _, body) = ask(None).await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"status":"ready"}"#));
+        assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"status":"ready","readModels":[]}"#));
     }
 }

@@ -57,7 +57,7 @@ impl Shop {
         let start = home(customer, request.buckets);
         let lead = BucketId::of(request.concert_id, start);
         let shared_context = Arc::new(context.clone());
-        self.run_shared(context, &[lead.into(), cart_id.into()], move |shop, reads| {
+        self.run_shared(context, "reserve", &[lead.into(), cart_id.into()], move |shop, reads| {
             let context = Arc::clone(&shared_context);
             Box::pin(async move {
                 let cart = load(shop.carts(), cart_id, reads).await?;

@@ -36,7 +36,7 @@ impl Shop {
     pub async fn create_venue(&self, context: &CommandContext, profile: VenueProfile) -> Result<VenueId, AppError> {
         let venue_id = VenueId::from(AggregateId::random());
         let job = Arc::new((context.clone(), VenueCommand::Create(profile)));
-        self.run(context, &[venue_id.into()], move |shop, reads| {
+        self.run(context, "create_venue", &[venue_id.into()], move |shop, reads| {
             let job = Arc::clone(&job);
             Box::pin(async move {
                 let (context, command) = &*job;
@@ -53,7 +53,7 @@ impl Shop {
     /// there.
     pub async fn delete_venue(&self, context: &CommandContext, venue_id: VenueId) -> Result<(), AppError> {
         let job = Arc::new((context.clone(), VenueCommand::Delete { now: self.now() }));
-        self.run(context, &[venue_id.into()], move |shop, reads| {
+        self.run(context, "delete_venue", &[venue_id.into()], move |shop, reads| {
             let job = Arc::clone(&job);
             Box::pin(async move {
                 let (context, command) = &*job;
@@ -73,7 +73,7 @@ impl Shop {
         let concert_id = ConcertId::from(AggregateId::random());
         let venue_id = form.venue_id;
         let job = Arc::new((context.clone(), form));
-        self.run(context, &[concert_id.into(), venue_id.into()], move |shop, reads| {
+        self.run(context, "create_concert", &[concert_id.into(), venue_id.into()], move |shop, reads| {
             let job = Arc::clone(&job);
             Box::pin(async move {
                 let (context, form) = &*job;
@@ -107,7 +107,7 @@ impl Shop {
         concert_id: ConcertId,
         update: DetailsUpdate,
     ) -> Result<(), AppError> {
-        self.concert_only(context, concert_id, ConcertCommand::UpdateDetails(update)).await
+        self.concert_only(context, "update_concert_details", concert_id, ConcertCommand::UpdateDetails(update)).await
     }
 
     /// Sets or moves a concert's dates and books its venue for them, in one
@@ -122,7 +122,7 @@ impl Shop {
         let venue_id = self.venue_of(concert_id).await?;
         let schedule = ConcertCommand::Schedule { starts_at, ends_at, now: self.now() };
         let book = VenueCommand::Book { concert_id, starts_at, ends_at };
-        self.with_venue(context, concert_id, venue_id, schedule, move |_| Some(book.clone())).await
+        self.with_venue(context, "schedule_concert", concert_id, venue_id, schedule, move |_| Some(book.clone())).await
     }
 
     /// Offers a ticket type on a draft concert; returns its new id.
@@ -136,7 +136,7 @@ impl Shop {
     ) -> Result<TicketTypeId, AppError> {
         let ticket_type_id = TicketTypeId(uuid::Uuid::now_v7());
         let job = Arc::new((context.clone(), ConcertCommand::AddTicketType { ticket_type_id, name, price, quantity }));
-        self.run(context, &[concert_id.into()], move |shop, reads| {
+        self.run(context, "add_ticket_type", &[concert_id.into()], move |shop, reads| {
             let job = Arc::clone(&job);
             Box::pin(async move {
                 let (context, command) = &*job;
@@ -156,7 +156,13 @@ impl Shop {
         concert_id: ConcertId,
         ticket_type_id: TicketTypeId,
     ) -> Result<(), AppError> {
-        self.concert_only(context, concert_id, ConcertCommand::RemoveTicketType { ticket_type_id }).await
+        self.concert_only(
+            context,
+            "remove_ticket_type",
+            concert_id,
+            ConcertCommand::RemoveTicketType { ticket_type_id },
+        )
+        .await
     }
 
     /// Puts a draft on sale and marks its venue booking published, in one
@@ -165,7 +171,7 @@ impl Shop {
         let venue_id = self.venue_of(concert_id).await?;
         let publish = ConcertCommand::Publish { now: self.now(), buckets: self.buckets_per_concert() };
         let mark = VenueCommand::MarkBookingPublished { concert_id };
-        self.with_venue(context, concert_id, venue_id, publish, move |_| Some(mark.clone())).await
+        self.with_venue(context, "publish_concert", concert_id, venue_id, publish, move |_| Some(mark.clone())).await
     }
 
     /// Calls a concert off and frees its venue booking (if it was ever
@@ -173,7 +179,7 @@ impl Shop {
     pub async fn cancel_concert(&self, context: &CommandContext, concert_id: ConcertId) -> Result<(), AppError> {
         let venue_id = self.venue_of(concert_id).await?;
         let release = VenueCommand::ReleaseBooking { concert_id };
-        self.with_venue(context, concert_id, venue_id, ConcertCommand::Cancel, move |venue| {
+        self.with_venue(context, "cancel_concert", concert_id, venue_id, ConcertCommand::Cancel, move |venue| {
             venue.bookings().contains_key(&concert_id).then(|| release.clone())
         })
         .await
@@ -194,11 +200,12 @@ impl Shop {
     async fn concert_only(
         &self,
         context: &CommandContext,
+        name: &'static str,
         concert_id: ConcertId,
         command: ConcertCommand,
     ) -> Result<(), AppError> {
         let job = Arc::new((context.clone(), command));
-        self.run(context, &[concert_id.into()], move |shop, reads| {
+        self.run(context, name, &[concert_id.into()], move |shop, reads| {
             let job = Arc::clone(&job);
             Box::pin(async move {
                 let (context, command) = &*job;
@@ -216,13 +223,14 @@ impl Shop {
     async fn with_venue(
         &self,
         context: &CommandContext,
+        name: &'static str,
         concert_id: ConcertId,
         venue_id: VenueId,
         concert_command: ConcertCommand,
         venue_command: impl Fn(&ticketing::Venue) -> Option<VenueCommand> + Send + Sync + 'static,
     ) -> Result<(), AppError> {
         let job = Arc::new((context.clone(), concert_command, venue_command));
-        self.run(context, &[concert_id.into(), venue_id.into()], move |shop, reads| {
+        self.run(context, name, &[concert_id.into(), venue_id.into()], move |shop, reads| {
             let job = Arc::clone(&job);
             Box::pin(async move {
                 let (context, concert_command, venue_command) = &*job;

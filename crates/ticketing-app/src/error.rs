@@ -39,6 +39,19 @@ pub enum AppError {
     Store(Cause),
 }
 
+/// How a command went, as the metrics and logs name it: `ok`, `refused` (by
+/// the domain, or something it names does not exist), `busy` (kept
+/// conflicting), `unavailable` (the backend cannot be reached) or `failed`.
+pub(crate) fn outcome(answer: Result<(), &AppError>) -> &'static str {
+    match answer {
+        Ok(()) => "ok",
+        Err(AppError::Rejected { .. } | AppError::NotFound(_)) => "refused",
+        Err(AppError::Busy) => "busy",
+        Err(AppError::Unavailable(_)) => "unavailable",
+        Err(AppError::Store(_)) => "failed",
+    }
+}
+
 impl fmt::Display for AppError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -35,6 +35,9 @@ use ticketing::{ConcertEvent, HoldId};
 use crate::queries::QueryError;
 use crate::{AppError, Shop};
 
+/// Holds expired by a sweep of any process (a counter).
+pub const HOLDS_EXPIRED: &str = "cloudbash_holds_expired_total";
+
 /// Longest the process sleeps without looking at the clock, so that a clock
 /// that jumps (or a hold made by another process) is noticed soon.
 const SWEEP_INTERVAL_MAX: Duration = Duration::from_secs(1);

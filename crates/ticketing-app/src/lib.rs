@@ -27,8 +27,8 @@ pub mod written;
 pub use catalog::ConcertForm;
 pub use codes::{RandomTicketCodes, TICKET_CODE_CHARS, TicketCodes};
 pub use error::{AppError, Cause};
-pub use expiry::{DueHolds, HoldExpiry, SweepReport, expire_due_holds};
+pub use expiry::{DueHolds, HOLDS_EXPIRED, HoldExpiry, SweepReport, expire_due_holds};
 pub use sales::{CONCERTS_PER_CART_MAX, Reservation};
-pub use shop::Shop;
+pub use shop::{COMMANDS, Shop};
 /// The most buckets [`Shop::with_buckets_per_concert`] takes.
 pub use ticketing::limits::BUCKETS_PER_CONCERT_MAX;

@@ -108,7 +108,7 @@ impl Shop {
         // concert's lane, where commands are decided one at a time.
         let _ = self.carts().load(cart_id.into()).await;
         let shared_context = Arc::new(context.clone());
-        self.run_shared(context, &[concert_id.into(), cart_id.into()], move |shop, reads| {
+        self.run_shared(context, "reserve", &[concert_id.into(), cart_id.into()], move |shop, reads| {
             let (hold, context) = (hold.clone(), Arc::clone(&shared_context));
             Box::pin(async move {
                 let concert = load(shop.concerts(), concert_id, reads).await?;
@@ -148,7 +148,7 @@ impl Shop {
         let cart_id = CartId::of(customer);
         let keeper = self.keeper_of_item(cart_id, hold_id).await?;
         let shared_context = Arc::new(context.clone());
-        self.run(context, &[keeper.aggregate_id(), cart_id.into()], move |shop, reads| {
+        self.run(context, "remove_cart_item", &[keeper.aggregate_id(), cart_id.into()], move |shop, reads| {
             let context = Arc::clone(&shared_context);
             Box::pin(async move {
                 let cart = load(shop.carts(), cart_id, reads).await?;
@@ -187,7 +187,7 @@ impl Shop {
             // processes; without one, a settled hold is simply passed over.
             let group = Arc::new(group);
             expired += self
-                .run(&CommandContext::default(), &involved, move |shop, reads| {
+                .run(&CommandContext::default(), "expire_holds", &involved, move |shop, reads| {
                     let group = Arc::clone(&group);
                     Box::pin(async move {
                         let mut batch = Batch::new(&CommandContext::default());
@@ -206,6 +206,7 @@ impl Shop {
                 })
                 .await?;
         }
+        metrics::counter!(crate::expiry::HOLDS_EXPIRED).increment(expired as u64);
         Ok(expired)
     }
 
@@ -223,7 +224,7 @@ impl Shop {
         involved.push(cart_id.into());
         involved.push(order_id.into());
         let shared_context = Arc::new(context.clone());
-        self.run_shared(context, &involved, move |shop, reads| {
+        self.run_shared(context, "checkout", &involved, move |shop, reads| {
             let context = Arc::clone(&shared_context);
             Box::pin(async move {
                 let cart = load(shop.carts(), cart_id, reads).await?;
@@ -298,7 +299,7 @@ impl Shop {
         let mut involved: Vec<AggregateId> = door.into_iter().map(AggregateId::from).collect();
         involved.push(order_id.into());
         let job = Arc::new((context.clone(), code));
-        self.run(context, &involved, move |shop, reads| {
+        self.run(context, "check_in", &involved, move |shop, reads| {
             let job = Arc::clone(&job);
             Box::pin(async move {
                 let (context, code) = &*job;

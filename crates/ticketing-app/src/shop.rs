@@ -15,10 +15,15 @@ pub(crate) use es_core::{Batch, Reads};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ticketing::{Bucket, Cart, Concert, Order, RefusalKind, Venue};
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::codes::TicketCodes;
 use crate::error::{AppError, AttemptError, Refusal, Refused, refused};
 use crate::idempotency::receipt;
+
+/// Every command run, by `command` (its name) and `outcome` ([`crate::error::outcome`]).
+pub const COMMANDS: &str = "cloudbash_commands_total";
 
 /// The application's command side: every handler is a method. Cheap to
 /// share behind an `Arc`; the repositories' caches live inside.
@@ -160,6 +165,7 @@ impl Shop {
     pub(crate) async fn run<T, F>(
         &self,
         context: &CommandContext,
+        name: &'static str,
         aggregates: &[AggregateId],
         attempt: F,
     ) -> Result<T, AppError>
@@ -167,7 +173,7 @@ impl Shop {
         T: Serialize + DeserializeOwned + Send + 'static,
         F: for<'a> Fn(&'a Shop, Reads<'a>) -> AttemptFuture<'a, T> + Send + Sync + 'static,
     {
-        self.execute(context, Command::new(aggregates.to_vec()), attempt).await
+        self.execute(context, name, Command::new(aggregates.to_vec()), attempt).await
     }
 
     /// Runs one command that may share its append with other commands on
@@ -177,6 +183,7 @@ impl Shop {
     pub(crate) async fn run_shared<T, F>(
         &self,
         context: &CommandContext,
+        name: &'static str,
         aggregates: &[AggregateId],
         attempt: F,
     ) -> Result<T, AppError>
@@ -184,12 +191,17 @@ impl Shop {
         T: Serialize + DeserializeOwned + Send + 'static,
         F: for<'a> Fn(&'a Shop, Reads<'a>) -> AttemptFuture<'a, T> + Send + Sync + 'static,
     {
-        self.execute(context, Command::new(aggregates.to_vec()).shared(), attempt).await
+        self.execute(context, name, Command::new(aggregates.to_vec()).shared(), attempt).await
     }
 
+    /// Runs `command` inside a span named `command` (its `name` as `command`, how many
+    /// aggregates it touches; the runner adds the conflicts it met, the size
+    /// of the round it committed in and the append's time), and counts it in
+    /// `cloudbash_commands_total` by name and outcome.
     async fn execute<T, F>(
         &self,
         context: &CommandContext,
+        name: &'static str,
         command: Command<T, AppError>,
         attempt: F,
     ) -> Result<T, AppError>
@@ -197,11 +209,23 @@ impl Shop {
         T: Serialize + DeserializeOwned + Send + 'static,
         F: for<'a> Fn(&'a Shop, Reads<'a>) -> AttemptFuture<'a, T> + Send + Sync + 'static,
     {
+        let span = tracing::info_span!(
+            "command",
+            command = name,
+            aggregates = command.aggregates().len(),
+            conflicts = Empty,
+            round = Empty,
+            append_ms = Empty
+        );
         let command = match context.command_id {
             Some(command_id) => command.with_receipt(receipt(command_id)),
             None => command,
         };
-        let (value, commit) = self.runner.run(self, command, attempt).await?;
+        let answer = self.runner.run(self, command, attempt).instrument(span.clone()).await;
+        let outcome = crate::error::outcome(answer.as_ref().map(|_| ()));
+        span.in_scope(|| tracing::info!(outcome, "command answered"));
+        metrics::counter!(COMMANDS, "command" => name, "outcome" => outcome).increment(1);
+        let (value, commit) = answer?;
         // Its part of the append is this command's write.
         if let Some(commit) = commit {
             crate::written::note(&commit);

@@ -10,6 +10,7 @@ use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use ticketing_api::request_id::RequestId;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -153,8 +154,12 @@ impl Api {
         serde_json::from_slice(&body).map_err(ApiError::Decode)
     }
 
-    /// Sends one request through the API's router; the body of a success, or the problem of a failure.
-    async fn send(&self, request: Request<Body>) -> Result<Bytes, ApiError> {
+    /// Sends one request through the API's router; the body of a success, or the problem of a failure. It is part
+    /// of the page request being served: it carries that request's id, so the API observes no request of its own.
+    async fn send(&self, mut request: Request<Body>) -> Result<Bytes, ApiError> {
+        if let Some(id) = RequestId::current() {
+            request.extensions_mut().insert(id);
+        }
         let response = match self.router.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},

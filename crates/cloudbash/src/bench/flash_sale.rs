@@ -123,6 +123,8 @@ pub(super) async fn run(args: &FlashSaleArgs, common: &Common, reporter: &mut Re
                     backends: Backends::Embedded,
                     dev_sign_in: false,
                     buckets_per_concert: None,
+                    operations: None,
+                    ready_lag_max: crate::ready::READ_MODEL_LAG_MAX_DEFAULT,
                 };
                 let host = Host::start(&config).await.context("starting the shop")?;
                 let tokens = Tokens::Signer(signer(dir.path())?);

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -50,6 +51,10 @@ pub(super) trait Member<C, X>: Send {
     /// Counts one more decision that could not be appended; whether the
     /// command may still try again.
     fn conflicted(&mut self) -> bool;
+
+    /// Notes, on the caller's span, the round the command committed in:
+    /// how many commands it held and how long its append took.
+    fn committed_in(&self, commands: usize, append: Duration);
 }
 
 pub(super) struct Typed<T, F, E, X> {
@@ -59,6 +64,9 @@ pub(super) struct Typed<T, F, E, X> {
     pub(super) error: Option<X>,
     pub(super) reply: oneshot::Sender<Result<(T, Option<Commit>), X>>,
     pub(super) conflicts: u32,
+    /// The caller's span when it submitted the command: rounds run in
+    /// another task, and note what they did here.
+    pub(super) span: tracing::Span,
     pub(super) refusal: PhantomData<fn() -> E>,
 }
 
@@ -128,6 +136,13 @@ where
 
     fn conflicted(&mut self) -> bool {
         self.conflicts += 1;
+        self.span.record("conflicts", self.conflicts);
+        metrics::counter!(super::COMMAND_CONFLICTS).increment(1);
         self.conflicts < limits::COMMAND_ATTEMPTS_MAX
+    }
+
+    fn committed_in(&self, commands: usize, append: Duration) {
+        self.span.record("round", commands);
+        self.span.record("append_ms", append.as_secs_f64() * 1e3);
     }
 }

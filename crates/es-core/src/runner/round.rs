@@ -68,10 +68,20 @@ where
     let (commands, events) = (decided.len(), batch.events());
     let committing = std::time::Instant::now();
     let appended = if events == 0 { Ok(None) } else { batch.append::<E>(log).await.map(Some) };
-    tracing::trace!(commands, events, refused = refused.len(), micros = committing.elapsed().as_micros(), "round");
+    let took = committing.elapsed();
+    tracing::trace!(commands, events, refused = refused.len(), micros = took.as_micros(), "round");
+    if events > 0 {
+        metrics::histogram!(super::APPEND_DURATION).record(took.as_secs_f64());
+        metrics::histogram!(super::ROUND_COMMANDS).record(commands as f64);
+    }
     match appended {
         Ok(None) => answer_all(decided, None),
-        Ok(Some(Appended::Committed(commit))) => answer_all(decided, Some(&commit)),
+        Ok(Some(Appended::Committed(commit))) => {
+            for (member, _) in &decided {
+                member.committed_in(commands, took);
+            }
+            answer_all(decided, Some(&commit));
+        }
         Ok(Some(Appended::AlreadyApplied(record))) => {
             // A repeat of a command that committed before (a retry that
             // decided the same way again): it gets its first result, and

@@ -189,8 +189,9 @@ impl AuthState {
 
     /// The caller of a request with these parts, or `None` when it brings no credentials at all. A token signed
     /// with a key not fetched yet makes the trusted issuer's keys be fetched (see `jwks.rs` for how often).
+    /// The caller is named in the request's span (`request_id.rs`).
     async fn caller(&self, parts: &Parts) -> Result<Option<Caller>, AuthError> {
-        match &self.mode {
+        let caller = match &self.mode {
             AuthMode::Bearer(verifier) => {
                 if !parts.headers.contains_key(AUTHORIZATION) {
                     return Ok(None);
@@ -199,7 +200,11 @@ impl AuthState {
                 verifier.verify_fetching(token, SystemTime::now()).await.map(Some)
             }
             AuthMode::Gateway => parts.extensions.get::<GatewayClaims>().map(GatewayClaims::caller).transpose(),
+        }?;
+        if let Some(caller) = &caller {
+            crate::request_id::note_caller(&caller.user_id);
         }
+        Ok(caller)
     }
 
     /// What a request without credentials is told.
