@@ -17,6 +17,8 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_cloudbash");
 pub struct Server {
     child: Child,
     pub base: String,
+    /// Where `/metrics` and `/status` are served, when asked for with `--metrics-addr`.
+    pub operations: Option<String>,
 }
 
 /// The backends a shop runs on.
@@ -107,25 +109,54 @@ impl Server {
 
     /// A server with extra flags and environment variables.
     pub fn start_in(data_dir: &Path, backend: &Backend, flags: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(BINARY)
+        Server::spawn(data_dir, backend, flags, env, None)
+    }
+
+    /// A server whose log lines (standard error, at the level `serve` chooses) go to `log`.
+    pub fn start_logging_to(data_dir: &Path, flags: &[&str], log: std::fs::File) -> Server {
+        Server::spawn(data_dir, &Backend::Embedded, flags, &[], Some(log))
+    }
+
+    fn spawn(
+        data_dir: &Path,
+        backend: &Backend,
+        flags: &[&str],
+        env: &[(&str, &str)],
+        log: Option<std::fs::File>,
+    ) -> Server {
+        let mut command = Command::new(BINARY);
+        command
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(backend.serve_flags())
             .args(flags)
             .envs(env.iter().copied())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cloudbash starts");
+            .stdout(Stdio::piped());
+        match log {
+            Some(log) => command.stderr(Stdio::from(log)),
+            None => command.env("RUST_LOG", "warn").stderr(Stdio::inherit()),
+        };
+        let mut child = command.spawn().expect("cloudbash starts");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout);
         let mut first = String::new();
         lines.read_line(&mut first).expect("the banner is readable");
+        let base = first.trim().strip_prefix("listening on ").expect("the first line names the address").to_owned();
+        let mut operations = None;
+        if flags.contains(&"--metrics-addr") {
+            let mut line = String::new();
+            while lines.read_line(&mut line).expect("the banner is readable") > 0 {
+                if let Some(rest) = line.trim().strip_prefix("metrics:") {
+                    let url = rest.split_whitespace().next().expect("the metrics line names the address");
+                    operations = Some(url.trim_end_matches("/metrics").to_owned());
+                    break;
+                }
+                line.clear();
+            }
+        }
         // Keep reading what the server prints, as a terminal would.
         std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-        let base = first.trim().strip_prefix("listening on ").expect("the first line names the address").to_owned();
-        Server { child, base }
+        Server { child, base, operations }
     }
 
     /// Stops the server the way an operator does (SIGTERM) and waits.
