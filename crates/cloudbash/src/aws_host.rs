@@ -146,7 +146,7 @@ pub(crate) async fn indexer(
     let arn = events_stream_arn(&store).await?;
     let log: Arc<dyn EventStore> = store.clone();
     let indexer: Arc<dyn BusSink> = Arc::new(LogIndexer::new(store));
-    Ok(StreamsPoller::new(streams, arn, vec![indexer], log))
+    Ok(StreamsPoller::new(streams, arn, vec![indexer], log).named("indexer"))
 }
 
 async fn events_stream_arn(store: &DynamoDbEventStore) -> anyhow::Result<String> {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use prom_text_format_parser::ValueType;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Caller, Server, concert_on_sale, eventually, token, user};
+use support::{Backend, Caller, Server, concert_on_sale, eventually, token, user};
 
 /// The series of one scrape, read with a parser of Prometheus's text format that refuses anything malformed: each
 /// series (name and sorted labels) with its value, a histogram with its count.
@@ -240,5 +240,26 @@ async fn a_read_model_that_stops_shows_its_growing_lag_and_error_until_it_is_tak
     let caught_up = Scrape::of(&operations).await;
     assert_eq!(caught_up.value("cloudbash_read_model_lag_events{read_model=orders}"), 0.0);
     assert_eq!(caught_up.value("cloudbash_read_model_failing{read_model=orders}"), 0.0);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_aws_backends_each_consumer_of_the_bus_reports_its_lag() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let backend = Backend::aws().await;
+    let server = Server::start_with(dir.path(), &backend, &["--metrics-addr", "127.0.0.1:0"]);
+    let operations = server.operations.clone().expect("the operations address");
+    let (admin, _) = admin_and_fan(&server, dir.path());
+    concert_on_sale(&admin, "Night of the Crabs", "Amsterdam", 10).await;
+
+    // Each poller reports after every read; caught up, each is 0 seconds behind.
+    eventually("every consumer reports its lag", || async {
+        let scrape = Scrape::of(&operations).await;
+        let lag = |consumer: &str| {
+            scrape.0.get(&format!("cloudbash_bus_consumer_lag_seconds{{consumer={consumer}}}")).copied()
+        };
+        ["indexer", "forwarder", "kinesis"].iter().all(|consumer| lag(consumer) == Some(0.0)).then_some(())
+    })
+    .await;
     server.stop();
 }

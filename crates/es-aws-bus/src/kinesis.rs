@@ -277,7 +277,9 @@ impl KinesisPoller {
             let checkpoint = Checkpoint { key: self.checkpoint_key(shard), value: last.sequence_number().to_owned() };
             self.sinks.apply_delivery(&*self.log, events, Some(&checkpoint)).await.map_err(BusError::Sink)?;
         }
-        let behind = got.millis_behind_latest().unwrap_or(0) > 0;
+        let millis_behind = got.millis_behind_latest().unwrap_or(0);
+        crate::report_lag("kinesis", millis_behind as f64 / 1e3);
+        let behind = millis_behind > 0;
         Ok((got.next_shard_iterator().map(str::to_owned), records.len(), behind))
     }
 

@@ -33,6 +33,16 @@ pub mod wire;
 use es_core::ProjectionError;
 use thiserror::Error;
 
+/// How far behind the head of what it reads a consumer is, in seconds (a
+/// gauge by `consumer`), set after each read: Kinesis's own figure for its
+/// pollers, the age of the oldest record of the batch for the table's
+/// stream, 0 once a read finds nothing new.
+pub const CONSUMER_LAG: &str = "cloudbash_bus_consumer_lag_seconds";
+
+pub(crate) fn report_lag(consumer: &'static str, seconds: f64) {
+    metrics::gauge!(CONSUMER_LAG, "consumer" => consumer).set(seconds);
+}
+
 /// Why the bus could not deliver or consume.
 #[derive(Debug, Error)]
 pub enum BusError {

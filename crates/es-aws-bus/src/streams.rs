@@ -62,6 +62,8 @@ pub struct StreamsPoller {
     stream_arn: String,
     target: Target,
     batch_size: i32,
+    /// What its lag is reported as ([`crate::CONSUMER_LAG`]).
+    consumer: &'static str,
 }
 
 /// Where a poller takes what it reads.
@@ -98,12 +100,22 @@ impl StreamsPoller {
     }
 
     fn with_target(client: Client, stream_arn: String, target: Target) -> Self {
-        Self { client, stream_arn, target, batch_size: GET_RECORDS_LIMIT }
+        let consumer = match target {
+            Target::Sinks { .. } => "dynamodb-streams",
+            Target::Forward { .. } => "forwarder",
+        };
+        Self { client, stream_arn, target, batch_size: GET_RECORDS_LIMIT, consumer }
     }
 
     /// Reads at most `records` per call (default [`GET_RECORDS_LIMIT`]).
     pub fn with_batch_size(mut self, records: i32) -> Self {
         self.batch_size = records.clamp(1, GET_RECORDS_LIMIT);
+        self
+    }
+
+    /// Reports its lag as `consumer` (default `dynamodb-streams`, or `forwarder`).
+    pub fn named(mut self, consumer: &'static str) -> Self {
+        self.consumer = consumer;
         self
     }
 
@@ -203,6 +215,12 @@ impl StreamsPoller {
                     .await
                     .map_err(|error| request_error(&error))?;
                 let records = got.records();
+                let oldest = records.first().and_then(|record| record.dynamodb()?.approximate_creation_date_time());
+                let lag = oldest.map_or(0.0, |created| {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                    (now.as_secs_f64() - created.as_secs_f64()).max(0.0)
+                });
+                crate::report_lag(self.consumer, lag);
                 let Some(last) = records.last() else { break };
                 let mut events = Vec::with_capacity(records.len());
                 for record in records {
