@@ -44,14 +44,21 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // A server says what it serves; the other commands speak only when something is wrong.
-    let level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
-    telemetry::init_logging(cli.log_format, level);
+    let (level, otlp_endpoint) = match &cli.command {
+        Command::Serve(args) => ("info", args.otlp_endpoint()),
+        _ => ("warn", None),
+    };
+    let traces = telemetry::init_logging(cli.log_format, level, otlp_endpoint)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match cli.command {
+    let ran = match cli.command {
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(args) => token::run(&args),
         Command::Aws(args) => runtime.block_on(aws::run(args)),
+    };
+    if let Some(traces) = traces {
+        traces.finish();
     }
+    ran
 }

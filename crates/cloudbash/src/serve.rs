@@ -82,6 +82,17 @@ pub(crate) struct ServeArgs {
     /// get no traffic (default 30).
     #[arg(long, env = "CLOUDBASH_READY_LAG_MAX_SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     ready_lag_max_secs: Option<u64>,
+    /// Send traces (a span per request and per command) to the OpenTelemetry collector at this base address, as
+    /// OTLP over HTTP (`http://collector:4318`; spans go to `/v1/traces`).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = NonEmptyStringValueParser::new())]
+    otlp_endpoint: Option<String>,
+}
+
+impl ServeArgs {
+    /// Where traces go, if anywhere.
+    pub(crate) fn otlp_endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint.as_deref()
+    }
 }
 
 /// Whose bearer tokens `serve` accepts: by default those signed with the secret in the data directory (`cloudbash

@@ -12,12 +12,25 @@
 //! Metrics are recorded only when `serve` is asked to export them
 //! (`--metrics-addr`): without a recorder, every count and timing in the
 //! libraries is a call that does nothing.
+//!
+//! Traces go to an OpenTelemetry collector when `serve` is given one
+//! (`--otlp-endpoint`): the same spans the log lines carry (a request, the
+//! command it runs) become spans of a trace, batched on the SDK's own
+//! thread and sent as OTLP protobuf over HTTP, so that serving never waits
+//! for the collector.
 
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::ValueEnum;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -28,14 +41,53 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Sets up logging for the whole process: `default_level` unless `RUST_LOG` says otherwise.
-pub(crate) fn init_logging(format: LogFormat, default_level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().with_current_span(false).with_span_list(true).init(),
+/// The traces' exporter, kept so that what it has not sent yet is sent before the process ends.
+pub(crate) struct Traces(SdkTracerProvider);
+
+impl Traces {
+    /// Sends the spans still batched, and stops the exporter.
+    pub(crate) fn finish(self) {
+        if let Err(error) = self.0.shutdown() {
+            tracing::warn!(%error, "the last traces could not be sent");
+        }
     }
+}
+
+/// Sets up logging for the whole process: `default_level` unless `RUST_LOG` says otherwise, and traces to the
+/// OpenTelemetry collector at `otlp_endpoint` (its base address: spans go to `/v1/traces` under it). Call it outside
+/// the async runtime: the exporter's HTTP client blocks on its own thread.
+pub(crate) fn init_logging(
+    format: LogFormat,
+    default_level: &str,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<Option<Traces>> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let logs = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    let provider = otlp_endpoint.map(tracer_provider).transpose()?;
+    // Traces keep every request and command whatever the log lines' level.
+    let traces = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("cloudbash")).with_filter(LevelFilter::INFO)
+    });
+    tracing_subscriber::registry().with(logs.with_filter(filter)).with(traces).try_init()?;
+    Ok(provider.map(Traces))
+}
+
+fn tracer_provider(endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()
+        .context("setting up the traces' exporter")?;
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name("cloudbash").build();
+    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
 
 /// Bounds of the latency histograms, in seconds: from half a millisecond (an

@@ -263,3 +263,47 @@ async fn on_the_aws_backends_each_consumer_of_the_bus_reports_its_lag() {
     .await;
     server.stop();
 }
+
+/// A stand-in OpenTelemetry collector: keeps the body of every OTLP/HTTP export of traces.
+async fn collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&received);
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| async move {
+            kept.lock().expect("not poisoned").extend_from_slice(&body);
+            // An empty ExportTraceServiceResponse: everything was accepted.
+            ([(axum::http::header::CONTENT_TYPE, "application/x-protobuf")], Vec::new())
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_collector_each_request_and_command_is_sent_as_a_span_of_its_trace() {
+    let (endpoint, received) = collector().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    // Quiet log lines (the support's RUST_LOG=warn) do not make the traces any thinner.
+    let env = [("OTEL_BSP_SCHEDULE_DELAY", "100")];
+    let server = Server::start_in(dir.path(), &Backend::Embedded, &["--otlp-endpoint", &endpoint], &env);
+    let (admin, fan) = admin_and_fan(&server, dir.path());
+    let (concert_id, ticket_type_id) = concert_on_sale(&admin, "Night of the Crabs", "Amsterdam", 10).await;
+    buy(&fan, &concert_id, &ticket_type_id, 1, "trace-me-1").await;
+
+    // Protobuf keeps strings as they are: the spans' names and attributes can be looked for in the bytes.
+    let holds = |text: &str| {
+        let bytes = received.lock().expect("not poisoned");
+        bytes.windows(text.len()).any(|window| window == text.as_bytes())
+    };
+    eventually("the checkout's spans reach the collector", || async {
+        ["trace-me-1", "/cart/checkout", "checkout", "command", "cloudbash"]
+            .iter()
+            .all(|text| holds(text))
+            .then_some(())
+    })
+    .await;
+    server.stop();
+}

@@ -130,12 +130,12 @@ impl Server {
             .arg(data_dir)
             .args(backend.serve_flags())
             .args(flags)
-            .envs(env.iter().copied())
             .stdout(Stdio::piped());
         match log {
             Some(log) => command.stderr(Stdio::from(log)),
             None => command.env("RUST_LOG", "warn").stderr(Stdio::inherit()),
         };
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("cloudbash starts");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout);
