@@ -9,10 +9,11 @@
 //! that is stopped (the next `serve` of a newer release would find them
 //! changed). An [`Inspection`] therefore opens both files read-only and
 //! creates nothing: a missing file is reported, not made. WAL mode lets it
-//! read beside a running writer; while nobody else has a file open, SQLite
-//! would create the WAL's companion files even for a read-only connection,
-//! so the file is then opened as immutable instead (it cannot change under a
-//! reader that nobody else is writing beside).
+//! read beside a running writer; like every reader there, it marks where it
+//! reads in the WAL's shared-memory file (`-shm`), and changes nothing else.
+//! While nobody has a file open (no WAL beside it), SQLite would create the
+//! WAL's companion files even for a read-only connection, so the file is
+//! then opened as immutable instead: nobody is writing beside the reader.
 
 use std::path::{Path, PathBuf};
 
