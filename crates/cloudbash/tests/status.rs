@@ -1,7 +1,8 @@
-//! `cloudbash status --data-dir` as an operator runs it: beside a running
-//! `serve`, after it has stopped, and on a data directory whose read models
-//! are behind its log. It must see what the shop has done, and leave the
-//! directory as it found it.
+//! `cloudbash status` as an operator runs it: with `--data-dir` beside a
+//! running `serve`, after it has stopped, and on a data directory whose read
+//! models are behind its log; with the AWS backends' flags; and with `--url`,
+//! reading what a running process serves. It must see what the shop has
+//! done, and leave the directory as it found it.
 
 mod support;
 
@@ -160,6 +161,36 @@ async fn on_the_aws_backends_status_shows_the_index_head_and_each_read_model_cau
         .collect();
     assert_eq!(names, ["carts", "catalogue", "venues", "ticket_types", "orders", "attendees", "sales"]);
     server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_url_status_shows_what_the_running_process_serves_last_errors_included() {
+    let served = serde_json::json!({"head": 9, "readModels": [
+        {"name": "catalogue", "position": 9, "lagEvents": 0, "lagSeconds": 0.0, "lastError": null},
+        {"name": "sales", "position": 6, "lagEvents": 3, "lagSeconds": 2.5, "lastError": "disk full"}
+    ]});
+    let app = axum::Router::new().route("/status", axum::routing::get(move || async move { axum::Json(served) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let nowhere = tempfile::tempdir().expect("temp dir");
+    let run = |flags: Vec<String>| {
+        let data_dir = nowhere.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            status(&data_dir, &flags)
+        })
+    };
+
+    let table = run(vec!["--url".into(), url.clone()]).await.expect("status ran");
+    assert!(table.starts_with("log head: 9 (reported by the running process)\n"), "{table}");
+    assert!(table.lines().any(|line| line.starts_with("sales") && line.ends_with("  disk full")), "{table}");
+    assert!(table.lines().any(|line| line.starts_with("catalogue") && line.ends_with("  none")), "{table}");
+    let json: Value =
+        serde_json::from_str(&run(vec!["--url".into(), url, "--json".into()]).await.expect("ran")).expect("JSON");
+    assert_eq!(json["source"], "process");
+    assert_eq!(json["readModels"][1]["lastError"], "disk full");
+    assert!(files(nowhere.path()).is_empty(), "the data directory is not read");
 }
 
 #[test]
