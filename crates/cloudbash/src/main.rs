@@ -11,6 +11,7 @@ mod operations;
 mod ready;
 mod rebuild;
 mod serve;
+mod status;
 mod telemetry;
 mod token;
 
@@ -35,6 +36,8 @@ enum Command {
     Rebuild(rebuild::RebuildArgs),
     /// Measures the event log on this machine (release build recommended).
     Bench(bench::BenchArgs),
+    /// Shows how far each read model has followed the log, without disturbing a running shop.
+    Status(status::StatusArgs),
     /// Prints a bearer token for the local mode.
     Token(token::TokenArgs),
     /// Prepares the AWS backends on the configured endpoint.
@@ -54,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Status(args) => runtime.block_on(status::run(args)),
         Command::Token(args) => token::run(&args),
         Command::Aws(args) => runtime.block_on(aws::run(args)),
     };

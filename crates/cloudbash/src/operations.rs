@@ -22,40 +22,15 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use es_core::{CancellationToken, EventStore, ProjectionStatus, StoreError};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+use crate::status::{ReadModelStatus, Source, Status, lag_events, lag_seconds};
 
 /// The read models of this process, as their runners publish their progress, and the log they follow.
 #[derive(Clone)]
 pub(crate) struct ReadModelWatch {
     store: Arc<dyn EventStore>,
     read_models: Vec<(String, watch::Receiver<ProjectionStatus>)>,
-}
-
-/// How far the read models are, at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Status {
-    /// The log's head: the position of its last event.
-    pub(crate) head: u64,
-    /// Each read model this process keeps.
-    pub(crate) read_models: Vec<ReadModelProgress>,
-}
-
-/// How far one read model is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ReadModelProgress {
-    /// Its name.
-    pub(crate) name: String,
-    /// The position of the last event it applied.
-    pub(crate) position: u64,
-    /// Events of the log it has not applied yet.
-    pub(crate) lag_events: u64,
-    /// How long the oldest of those has been in the log, in seconds; 0 when there is none.
-    pub(crate) lag_seconds: f64,
-    /// Why its last batch failed, until one succeeds again.
-    pub(crate) last_error: Option<String>,
 }
 
 impl ReadModelWatch {
@@ -78,21 +53,17 @@ impl ReadModelWatch {
             } else {
                 None
             };
-            read_models.push(ReadModelProgress {
+            read_models.push(ReadModelStatus {
                 name: name.clone(),
-                position: position.0,
-                lag_events: head.0.saturating_sub(position.0),
-                lag_seconds: lag_seconds(oldest_unapplied, now),
-                last_error: failing,
+                position: Some(position.0),
+                lag_events: lag_events(head.0, position.0),
+                lag_seconds: lag_seconds(now, oldest_unapplied),
+                last_error: Some(failing),
+                note: None,
             });
         }
-        Ok(Status { head: head.0, read_models })
+        Ok(Status { source: Source::Process, head: head.0, read_models })
     }
-}
-
-/// The age at `now` of the oldest event not applied; 0 when there is none (or the clock is behind it).
-pub(crate) fn lag_seconds(oldest_unapplied: Option<DateTime<Utc>>, now: DateTime<Utc>) -> f64 {
-    oldest_unapplied.map_or(0.0, |created| (now - created).to_std().map_or(0.0, |age| age.as_secs_f64()))
 }
 
 /// The gauges of the log's head and of each read model, set from `status` just before a scrape renders them.
@@ -100,15 +71,13 @@ fn record(status: &Status) {
     metrics::gauge!("cloudbash_log_head_position").set(status.head as f64);
     for read_model in &status.read_models {
         let name = read_model.name.clone();
-        metrics::gauge!("cloudbash_read_model_position", "read_model" => name.clone()).set(read_model.position as f64);
+        let position = read_model.position.unwrap_or_default();
+        metrics::gauge!("cloudbash_read_model_position", "read_model" => name.clone()).set(position as f64);
         metrics::gauge!("cloudbash_read_model_lag_events", "read_model" => name.clone())
             .set(read_model.lag_events as f64);
         metrics::gauge!("cloudbash_read_model_lag_seconds", "read_model" => name.clone()).set(read_model.lag_seconds);
-        metrics::gauge!("cloudbash_read_model_failing", "read_model" => name).set(if read_model.last_error.is_some() {
-            1.0
-        } else {
-            0.0
-        });
+        let failing = matches!(read_model.last_error, Some(Some(_)));
+        metrics::gauge!("cloudbash_read_model_failing", "read_model" => name).set(if failing { 1.0 } else { 0.0 });
     }
 }
 
@@ -165,14 +134,6 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn the_lag_in_seconds_is_the_age_of_the_oldest_event_not_applied() {
-        let now = Utc::now();
-        assert_eq!(lag_seconds(None, now), 0.0);
-        assert_eq!(lag_seconds(Some(now - TimeDelta::milliseconds(2500)), now), 2.5);
-        assert_eq!(lag_seconds(Some(now + TimeDelta::seconds(1)), now), 0.0, "a clock behind the event's");
-    }
-
     #[tokio::test]
     async fn a_read_model_behind_the_log_lags_by_the_events_and_age_it_has_not_applied() {
         let store = Arc::new(es_core::memory::InMemoryEventStore::new());
@@ -200,8 +161,8 @@ mod tests {
 
         assert_eq!(status.head, 2);
         let [orders, sales] = &status.read_models[..] else { panic!("two read models: {status:?}") };
-        assert_eq!((orders.position, orders.lag_events, orders.lag_seconds), (1, 1, 3.0));
-        assert_eq!(orders.last_error.as_deref(), Some("disk full"));
-        assert_eq!((sales.lag_events, sales.lag_seconds, sales.last_error.as_deref()), (0, 0.0, None));
+        assert_eq!((orders.position, orders.lag_events, orders.lag_seconds), (Some(1), 1, 3.0));
+        assert_eq!(orders.last_error, Some(Some("disk full".to_owned())));
+        assert_eq!((sales.lag_events, sales.lag_seconds, &sales.last_error), (0, 0.0, &Some(None)));
     }
 }

@@ -22,7 +22,8 @@ use es_sqlite::SqliteEventStore;
 use ticketing_api::ready::{ReadModelLag, Readiness};
 use ticketing_postgres::PostgresQueries;
 
-use crate::operations::{ReadModelProgress, ReadModelWatch};
+use crate::operations::ReadModelWatch;
+use crate::status::ReadModelStatus;
 
 /// Events the read models may trail the log by and still take traffic: a
 /// second or so of a busy shop's commits.
@@ -81,7 +82,7 @@ impl Readiness for AwsReadiness {
 }
 
 /// Whether a read model is close enough to the log's head, in events and in time.
-fn within_reach(read_model: &ReadModelProgress, lag_max: Duration) -> Result<(), String> {
+fn within_reach(read_model: &ReadModelStatus, lag_max: Duration) -> Result<(), String> {
     let name = &read_model.name;
     if read_model.lag_events > READ_MODELS_BEHIND_MAX {
         return Err(format!("the read model {name} is {} events behind the log", read_model.lag_events));
@@ -101,8 +102,9 @@ mod tests {
 
     use super::*;
 
-    fn behind(lag_events: u64, lag_seconds: f64) -> ReadModelProgress {
-        ReadModelProgress { name: "orders".to_owned(), position: 1, lag_events, lag_seconds, last_error: None }
+    fn behind(lag_events: u64, lag_seconds: f64) -> ReadModelStatus {
+        let name = "orders".to_owned();
+        ReadModelStatus { name, position: Some(1), lag_events, lag_seconds, last_error: None, note: None }
     }
 
     #[test]

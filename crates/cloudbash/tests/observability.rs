@@ -211,6 +211,11 @@ async fn a_read_model_that_stops_shows_its_growing_lag_and_error_until_it_is_tak
         .cloned()
         .expect("orders");
     assert!(orders["lastError"].as_str().expect("an error").contains("orders stopped"), "{orders}");
+    // The person on call sees it too.
+    let printed = std::process::Command::new(support::BINARY).args(["status", "--url", &operations]).output();
+    let printed = String::from_utf8(printed.expect("status runs").stdout).expect("UTF-8");
+    let line = printed.lines().find(|line| line.starts_with("orders ")).expect("a line for orders");
+    assert!(line.contains("orders stopped"), "{printed}");
 
     // Its lag in seconds grows, on /metrics and /ready, until /ready takes the server out of traffic.
     let ready = format!("{}/ready", server.base);

@@ -25,6 +25,7 @@
 
 mod checkpointer;
 mod flush;
+mod inspect;
 mod pool;
 mod projection;
 mod read_file;
@@ -44,6 +45,7 @@ use es_core::{
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::{oneshot, watch};
 
+pub use inspect::{Checkpoint, Inspection};
 pub use pool::Durability;
 pub use projection::{ApplyError, SqliteProjection, SqliteProjector, TableSpec, Tables};
 pub use writer::WriterStats;

@@ -25,6 +25,11 @@ pub use projectors::{
 };
 pub use queries::SqliteQueries;
 
+/// The name of every read model [`ReadModels::open`] opens, in its order:
+/// what a look at a data directory from outside the process serving it
+/// (`es_sqlite::Inspection`) expects to find there.
+pub const READ_MODEL_NAMES: [&str; 7] = [CATALOGUE, VENUES, TICKET_TYPES, CARTS, ORDERS, ATTENDEES, SALES];
+
 /// Every read model of the shop, opened in one file. Run each with an
 /// `es_core::ProjectionRunner`; rebuild any with `es_core::rebuild`.
 #[derive(Clone)]
@@ -82,4 +87,20 @@ pub fn all_projections(store: &SqliteEventStore) -> Result<Vec<Arc<dyn Projectio
 /// `es_core::rebuild`.
 pub fn rebuildable_projections(store: &SqliteEventStore) -> Result<Vec<Arc<dyn Rebuildable>>, StoreError> {
     Ok(ReadModels::open(store)?.rebuildable())
+}
+
+#[cfg(test)]
+mod tests {
+    use es_sqlite::Durability;
+
+    use super::*;
+
+    #[test]
+    fn the_read_model_names_are_those_of_the_read_models_opened() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteEventStore::open(dir.path().join("log.db"), Durability::Normal).expect("the log opens");
+        let opened = ReadModels::open(&store).expect("the read models open");
+        let names: Vec<String> = opened.projections().iter().map(|projection| projection.name().to_owned()).collect();
+        assert_eq!(names, READ_MODEL_NAMES);
+    }
 }
