@@ -24,6 +24,7 @@ pub mod forwarder;
 pub mod hold_expiry;
 pub mod indexer;
 pub mod limits;
+pub mod logging;
 pub mod migrate;
 pub mod projector;
 mod resources;
