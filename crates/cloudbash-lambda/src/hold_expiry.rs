@@ -3,11 +3,13 @@
 //! [`HOLD_EXPIRY_CONCERTS_PER_RUN_MAX`] concerts, earliest first, with `ticketing_app::expire_due_holds`. It never
 //! reads the log in order, so a run's work does not grow with the log's length, and a cold container does no more
 //! than a warm one. A concert that fails is logged and passed over; the next run tries it again. A run that fails
-//! is not retried (the schedule says so): the next minute's run does its work.
+//! is not retried (the schedule says so): the next minute's run does its work. A run counts the holds it released
+//! (`cloudbash_holds_expired_total`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::figures::HOLDS_EXPIRED_TOTAL;
 use crate::limits::HOLD_EXPIRY_CONCERTS_PER_RUN_MAX;
 use crate::{LambdaError, Resources};
 
@@ -34,6 +36,7 @@ pub async fn run(resources: &Resources, now: DateTime<Utc>, concerts_max: usize)
     let due = resources.queries().await?;
     let report = ticketing_app::expire_due_holds(shop, due, now, concerts_max).await?;
     let run = HoldExpiryRun { expired: report.expired, failed: report.failed, concerts_left: report.concerts_left };
+    metrics::counter!(HOLDS_EXPIRED_TOTAL).increment(run.expired as u64);
     tracing::info!(?run, "hold expiry ran");
     Ok(run)
 }
