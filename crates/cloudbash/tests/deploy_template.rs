@@ -1007,8 +1007,11 @@ fn function_names(template: &Node) -> Vec<String> {
     names
 }
 
+/// An alarm: its logical id, the resource, and its dimensions as `(name, value)`, sorted.
+type Alarm<'a> = (&'a str, &'a Node, Vec<(String, String)>);
+
 /// The alarms on `metric` of `namespace`, with their dimensions as `(name, value)`, sorted.
-fn alarms_on<'a>(template: &'a Node, namespace: &str, metric: &str) -> Vec<(&'a str, &'a Node, Vec<(String, String)>)> {
+fn alarms_on<'a>(template: &'a Node, namespace: &str, metric: &str) -> Vec<Alarm<'a>> {
     resources(template)
         .iter()
         .filter(|(_, resource)| resource.get("Type").and_then(Node::text) == Some("AWS::CloudWatch::Alarm"))
