@@ -37,6 +37,18 @@ impl Function {
             other => Err(LambdaError::UnknownFunction(other.to_owned())),
         }
     }
+
+    /// The function's name, as the template names it (and [`Function::parse`] reads it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Forwarder => "forwarder",
+            Self::Indexer => "indexer",
+            Self::Projector => "projector",
+            Self::HoldExpiry => "hold-expiry",
+            Self::Migrate => "migrate",
+        }
+    }
 }
 
 /// Where the read-model database is and how to sign in.
@@ -228,7 +240,8 @@ mod tests {
     #[test]
     fn every_function_of_the_template_is_known_and_nothing_else() {
         for name in ["api", "forwarder", "indexer", "projector", "hold-expiry", "migrate"] {
-            assert!(Function::parse(name).is_ok(), "{name}");
+            let function = Function::parse(name).expect("a function of the template");
+            assert_eq!(function.name(), name, "the name its metrics carry is the template's");
         }
         assert!(matches!(config(&[]), Err(LambdaError::UnknownFunction(name)) if name.is_empty()));
         assert!(matches!(Function::parse("holdexpiry"), Err(LambdaError::UnknownFunction(_))));

@@ -3,7 +3,8 @@
 //! [`HOLD_EXPIRY_CONCERTS_PER_RUN_MAX`] concerts, earliest first, with `ticketing_app::expire_due_holds`. It never
 //! reads the log in order, so a run's work does not grow with the log's length, and a cold container does no more
 //! than a warm one. A concert that fails is logged and passed over; the next run tries it again. A run that fails
-//! is not retried (the schedule says so): the next minute's run does its work.
+//! is not retried (the schedule says so): the next minute's run does its work. The shop counts the holds it releases
+//! (`cloudbash_holds_expired_total`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -9,17 +9,23 @@
 //! The mapping runs one batch per stream shard at a time: positions follow the order of each shard, and the
 //! indexer is their only writer. Should two batches ever race (a retried invocation, a second mapping), the index
 //! table's conditional puts and the cursors still give each event exactly one position.
+//!
+//! Each batch records how long its oldest record waited on the table's stream (`cloudbash_bus_consumer_lag_seconds`
+//! of the consumer `indexer`): how long new events wait for their positions.
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use es_aws_bus::indexer::LogIndexer;
 use es_aws_bus::streams::handle_stream_batch;
 
+use crate::figures::record_lag;
 use crate::{LambdaError, Resources};
 
 /// Positions one batch of the stream; the first record that could not be positioned is reported as a batch item
 /// failure, so the mapping retries from there (what was positioned before it is dropped on the retry).
 pub async fn handle(resources: &Resources, event: DynamoDbEvent) -> Result<DynamoDbEventResponse, LambdaError> {
+    let arrivals = event.records.iter().map(|record| record.change.approximate_creation_date_time);
+    record_lag("indexer", arrivals, chrono::Utc::now());
     let store = resources.store().await?;
     // Cheap: the indexer is a handle on the store, which keeps what it knows of the index's tail between
     // invocations of a warm container.

@@ -15,15 +15,19 @@
 //! One binary rather than six keeps one build and one artefact, and the functions can never disagree about the
 //! event format. This is the only place besides `cloudbash` that picks backends: everything below it holds ports.
 //! A container makes its clients and pools on first use ([`Resources`]), so a cold start costs only what its first
-//! invocation needs.
+//! invocation needs. Every invocation's metrics are written after it as CloudWatch's embedded metric format
+//! ([`emf`]); its log lines are JSON when Lambda asks for JSON ([`logging`]).
 
 pub mod api;
 pub mod config;
+pub mod emf;
 mod error;
+pub mod figures;
 pub mod forwarder;
 pub mod hold_expiry;
 pub mod indexer;
 pub mod limits;
+pub mod logging;
 pub mod migrate;
 pub mod projector;
 mod resources;
@@ -34,47 +38,53 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use ticketing_api::problem::Chain;
 
 pub use config::{Config, Function};
+pub use emf::{EmfRecorder, InvocationMetrics};
 pub use error::{Cause, LambdaError};
 pub use resources::Resources;
 
-/// Serves invocations as `resources`' function until the runtime stops the process. `resources` lives as long
-/// as the process: every invocation shares it. Each invocation's future is boxed: the handlers' first-use set-up
-/// (SDK, store, shop, pool) nests deep enough to exceed the compiler's layout depth inside the runtime's loop.
-pub async fn serve(resources: &'static Resources) -> Result<(), lambda_runtime::Error> {
+/// Serves invocations as `resources`' function until the runtime stops the process, writing each invocation's
+/// metrics with `metrics` once it is done. Both live as long as the process: every invocation shares them. Each
+/// invocation's future is boxed: the handlers' first-use set-up (SDK, store, shop, pool) nests deep enough to
+/// exceed the compiler's layout depth inside the runtime's loop.
+pub async fn serve(
+    resources: &'static Resources,
+    metrics: &'static InvocationMetrics,
+) -> Result<(), lambda_runtime::Error> {
     match resources.config().function {
         Function::Api => {
-            let handler =
-                service_fn(move |request| async move { Box::pin(api::handle(resources, request)).await.map_err(fail) });
+            let handler = service_fn(move |request| async move {
+                metrics.around(Box::pin(api::handle(resources, request))).await.map_err(fail)
+            });
             lambda_http::run(handler).await
         }
         Function::Forwarder => {
             let handler = service_fn(move |event: LambdaEvent<DynamoDbEvent>| async move {
-                Box::pin(forwarder::handle(resources, event.payload)).await.map_err(fail)
+                metrics.around(Box::pin(forwarder::handle(resources, event.payload))).await.map_err(fail)
             });
             lambda_runtime::run(handler).await
         }
         Function::Indexer => {
             let handler = service_fn(move |event: LambdaEvent<DynamoDbEvent>| async move {
-                Box::pin(indexer::handle(resources, event.payload)).await.map_err(fail)
+                metrics.around(Box::pin(indexer::handle(resources, event.payload))).await.map_err(fail)
             });
             lambda_runtime::run(handler).await
         }
         Function::Projector => {
             let handler = service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
-                Box::pin(projector::handle(resources, event.payload)).await.map_err(fail)
+                metrics.around(Box::pin(projector::handle(resources, event.payload))).await.map_err(fail)
             });
             lambda_runtime::run(handler).await
         }
         Function::HoldExpiry => {
             // The schedule's payload says nothing the run needs; the time is read here.
             let handler = service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-                Box::pin(hold_expiry::handle(resources, chrono::Utc::now())).await.map_err(fail)
+                metrics.around(Box::pin(hold_expiry::handle(resources, chrono::Utc::now()))).await.map_err(fail)
             });
             lambda_runtime::run(handler).await
         }
         Function::Migrate => {
             let handler = service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-                Box::pin(migrate::handle(resources, event.payload)).await.map_err(fail)
+                metrics.around(Box::pin(migrate::handle(resources, event.payload))).await.map_err(fail)
             });
             lambda_runtime::run(handler).await
         }

@@ -18,6 +18,15 @@ pub const DATABASE_SECRET_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 6
 /// Concerts one hold-expiry run sweeps (each is a read and one append per run-out hold); the rest wait a minute.
 pub const HOLD_EXPIRY_CONCERTS_PER_RUN_MAX: usize = 200;
 
+/// Values of one metric in one embedded-metric-format document (CloudWatch's limit); more make more documents.
+pub const EMF_VALUES_PER_METRIC_MAX: usize = 100;
+
+/// Metrics in one embedded-metric-format document (CloudWatch's limit).
+pub const EMF_METRICS_PER_DOCUMENT_MAX: usize = 100;
+
+/// Dimensions of a metric (CloudWatch's limit): `Function` and the metric's labels; a metric with more is dropped.
+pub const EMF_DIMENSIONS_MAX: usize = 30;
+
 /// How long the migration waits for CloudFormation's ResponseURL to take its answer.
 pub const CLOUDFORMATION_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 

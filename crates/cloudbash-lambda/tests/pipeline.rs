@@ -8,17 +8,16 @@
 
 mod support;
 
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use axum::http::StatusCode;
-use base64::Engine;
 use chrono::{Duration, Utc};
 use cloudbash_lambda::{Config, Function, Resources, forwarder, hold_expiry, indexer, projector};
 use es_core::{AggregateId, AppendRequest, EventId, EventStore, ExpectedVersion, Metadata, NewEvent, Position};
 use es_dynamodb::{Tables, create_tables};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
+use support::bus::bus_batches;
 use support::streams::stream_batches;
-use support::{Identity, expect_api, http_api_event};
+use support::{Identity, concert_on_sale, expect_api, http_api_event};
 
 /// Records per batch, as a mapping's `BatchSize` (small, so that the stream arrives in several batches).
 const BATCH_SIZE: i32 = 5;
@@ -238,33 +237,6 @@ fn counted(n: u32) -> NewEvent {
     }
 }
 
-/// Creates a venue and a published concert with one ticket type through the `api` function; returns the ids of
-/// the concert and the ticket type.
-async fn concert_on_sale(resources: &Resources, admin: &Identity, quantity: u32) -> (String, String) {
-    let venue = json!({"name": "Paradiso", "address": "Weteringschans 6", "city": "Amsterdam", "capacity": 1500});
-    let venue =
-        expect_api(resources, &http_api_event(admin, "POST", "/venues", &[], "", Some(&venue)), StatusCode::CREATED)
-            .await;
-    let concert = json!({"name": "Night of the Crabs", "venueId": venue["id"], "genre": "rock"});
-    let concert = expect_api(
-        resources,
-        &http_api_event(admin, "POST", "/concerts", &[], "", Some(&concert)),
-        StatusCode::CREATED,
-    )
-    .await;
-    let concert_id = concert["id"].as_str().expect("an id").to_owned();
-    let at = [("concertId", concert_id.as_str())];
-    let ticket_type = json!({"name": "Standing", "price": {"amount": 2500, "currency": "EUR"}, "quantity": quantity});
-    let ticket_type = http_api_event(admin, "POST", "/concerts/{concertId}/ticket-types", &at, "", Some(&ticket_type));
-    let ticket_type = expect_api(resources, &ticket_type, StatusCode::CREATED).await;
-    let dates = json!({"startsAt": "2031-06-01T20:00:00Z", "endsAt": "2031-06-01T23:00:00Z"});
-    let schedule = http_api_event(admin, "POST", "/concerts/{concertId}/schedule", &at, "", Some(&dates));
-    expect_api(resources, &schedule, StatusCode::OK).await;
-    let publish = http_api_event(admin, "POST", "/concerts/{concertId}/publish", &at, "", None);
-    expect_api(resources, &publish, StatusCode::OK).await;
-    (concert_id, ticket_type["id"].as_str().expect("an id").to_owned())
-}
-
 /// The stand-in for the forwarder's event source mapping: hands the whole stream of the events table to the
 /// `forwarder` in batches. Returns the records forwarded.
 async fn forward_the_log_s_stream(resources: &Resources, sdk: &aws_config::SdkConfig) -> usize {
@@ -301,55 +273,11 @@ async fn project_the_bus(resources: &Resources, sdk: &aws_config::SdkConfig) -> 
 
 /// [`project_the_bus`] in batches of `size`.
 async fn project_in_batches_of(resources: &Resources, sdk: &aws_config::SdkConfig, size: i32) -> usize {
-    let stream = resources.config().stream_name.clone().expect("a stream");
-    let kinesis = aws_sdk_kinesis::Client::new(sdk);
-    let shards = kinesis.list_shards().stream_name(&stream).send().await.expect("shards");
     let mut projected = 0;
-    for shard in shards.shards() {
-        let shard = shard.shard_id();
-        let mut iterator = kinesis
-            .get_shard_iterator()
-            .stream_name(&stream)
-            .shard_id(shard)
-            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("an iterator")
-            .shard_iterator()
-            .map(str::to_owned);
-        while let Some(current) = iterator.take() {
-            let got = kinesis.get_records().shard_iterator(current).limit(size).send().await.expect("records");
-            if got.records().is_empty() {
-                break;
-            }
-            let records: Vec<Value> = got
-                .records()
-                .iter()
-                .map(|record| {
-                    json!({
-                        "kinesis": {
-                            "kinesisSchemaVersion": "1.0",
-                            "partitionKey": record.partition_key(),
-                            "sequenceNumber": record.sequence_number(),
-                            "data": base64::engine::general_purpose::STANDARD.encode(record.data().as_ref()),
-                            "approximateArrivalTimestamp": 1_795_971_600.5,
-                        },
-                        "eventSource": "aws:kinesis",
-                        "eventVersion": "1.0",
-                        "eventID": format!("{shard}:{}", record.sequence_number()),
-                        "eventName": "aws:kinesis:record",
-                        "invokeIdentityArn": "arn:aws:iam::123456789012:role/projector",
-                        "awsRegion": "us-east-1",
-                        "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
-                    })
-                })
-                .collect();
-            projected += records.len();
-            let event: KinesisEvent = serde_json::from_value(json!({ "Records": records })).expect("a Kinesis event");
-            let response = projector::handle(resources, event).await.expect("the projector runs");
-            assert!(response.batch_item_failures.is_empty(), "the projector failed a batch");
-            iterator = got.next_shard_iterator().map(str::to_owned);
-        }
+    for event in bus_batches(resources, sdk, size).await {
+        projected += event.records.len();
+        let response = projector::handle(resources, event).await.expect("the projector runs");
+        assert!(response.batch_item_failures.is_empty(), "the projector failed a batch");
     }
     projected
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod bus;
 pub mod streams;
 
 use std::time::Duration;
@@ -201,4 +202,31 @@ pub async fn expect_api(resources: &Resources, event: &Value, expected: StatusCo
     let (status, body) = call_api(resources, event).await;
     assert_eq!(status, expected, "{} {}: {body}", event["requestContext"]["http"]["method"], event["rawPath"]);
     body
+}
+
+/// Creates a venue and a published concert with one ticket type through the `api` function; returns the ids of
+/// the concert and the ticket type.
+pub async fn concert_on_sale(resources: &Resources, admin: &Identity, quantity: u32) -> (String, String) {
+    let venue = json!({"name": "Paradiso", "address": "Weteringschans 6", "city": "Amsterdam", "capacity": 1500});
+    let venue =
+        expect_api(resources, &http_api_event(admin, "POST", "/venues", &[], "", Some(&venue)), StatusCode::CREATED)
+            .await;
+    let concert = json!({"name": "Night of the Crabs", "venueId": venue["id"], "genre": "rock"});
+    let concert = expect_api(
+        resources,
+        &http_api_event(admin, "POST", "/concerts", &[], "", Some(&concert)),
+        StatusCode::CREATED,
+    )
+    .await;
+    let concert_id = concert["id"].as_str().expect("an id").to_owned();
+    let at = [("concertId", concert_id.as_str())];
+    let ticket_type = json!({"name": "Standing", "price": {"amount": 2500, "currency": "EUR"}, "quantity": quantity});
+    let ticket_type = http_api_event(admin, "POST", "/concerts/{concertId}/ticket-types", &at, "", Some(&ticket_type));
+    let ticket_type = expect_api(resources, &ticket_type, StatusCode::CREATED).await;
+    let dates = json!({"startsAt": "2031-06-01T20:00:00Z", "endsAt": "2031-06-01T23:00:00Z"});
+    let schedule = http_api_event(admin, "POST", "/concerts/{concertId}/schedule", &at, "", Some(&dates));
+    expect_api(resources, &schedule, StatusCode::OK).await;
+    let publish = http_api_event(admin, "POST", "/concerts/{concertId}/publish", &at, "", None);
+    expect_api(resources, &publish, StatusCode::OK).await;
+    (concert_id, ticket_type["id"].as_str().expect("an id").to_owned())
 }
