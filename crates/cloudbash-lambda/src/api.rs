@@ -6,18 +6,22 @@
 //! claims count only when their `token_use` is `access`: [`GatewayClaims::caller`] refuses any other with a 401
 //! problem, on every route.
 //!
+//! A request the caller gave no `x-request-id` is served under the gateway's own request id (`$context.requestId`),
+//! so that the API's access log, the function's log lines and a problem's `instance` all name it alike.
+//!
 //! [`AuthState::gateway`]: ticketing_api::auth::AuthState::gateway
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::Extensions;
+use axum::http::{Extensions, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
 use ticketing_api::auth::GatewayClaims;
 use ticketing_api::problem::Problem;
+use ticketing_api::request_id::REQUEST_ID_HEADER;
 use tower::ServiceExt;
 
 use crate::{LambdaError, Resources};
@@ -49,12 +53,19 @@ async fn set_up(resources: &Resources) -> Result<Router, LambdaError> {
     Ok(router)
 }
 
-/// `router`, with the gateway's verified claims copied into each request's extensions first.
+/// `router`, with the gateway's verified claims copied into each request's extensions first, and the gateway's
+/// request id as the request's own unless the caller sent one.
 pub(crate) fn behind_the_gateway(router: Router) -> Router {
     router.layer(middleware::from_fn(copy_verified_claims))
 }
 
 async fn copy_verified_claims(mut request: Request, next: Next) -> Response {
+    if !request.headers().contains_key(REQUEST_ID_HEADER)
+        && let Some(RequestContext::ApiGatewayV2(context)) = request.extensions().get::<RequestContext>()
+        && let Some(id) = context.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok())
+    {
+        request.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
     // Whatever the extension held before is replaced: only the gateway's word counts.
     match verified_claims(request.extensions()) {
         Some(claims) => {
@@ -167,6 +178,20 @@ mod tests {
 
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()["content-type"], "application/problem+json");
+    }
+
+    #[tokio::test]
+    async fn a_request_is_served_under_the_gateways_request_id_unless_the_caller_chose_one() {
+        let router = Router::new()
+            .route("/cart", get(|| async { "a cart" }))
+            .layer(middleware::from_fn(ticketing_api::request_id::observe));
+        let answer = behind_the_gateway(router.clone()).oneshot(event(None)).await.expect("an answer");
+        assert_eq!(answer.headers()[REQUEST_ID_HEADER], "Bx2fGhJ0joEEMxQ=");
+
+        let mut chosen = event(None);
+        chosen.headers_mut().insert(REQUEST_ID_HEADER, HeaderValue::from_static("caller-1"));
+        let answer = behind_the_gateway(router).oneshot(chosen).await.expect("an answer");
+        assert_eq!(answer.headers()[REQUEST_ID_HEADER], "caller-1");
     }
 
     #[test]

@@ -97,7 +97,19 @@ async fn each_invocation_writes_what_it_measured_as_embedded_metric_format_docum
     let (concert_id, ticket_type_id) = concert_on_sale(&resources, &Identity::admin(), 100).await;
     let reserve = json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": 2});
     let request = http_api_event(&Identity::customer(), "POST", "/cart/items", &[], "", Some(&reserve));
-    expect_api(&resources, &request, StatusCode::CREATED).await;
+
+    // The API: the request's latency by method, route and status, and the command by outcome, as the libraries
+    // record them.
+    let (metrics, captured) = capture(Function::Api);
+    metrics.around(expect_api(&resources, &request, StatusCode::CREATED)).await;
+    let documents = captured.documents();
+    let route = [("method", "POST"), ("route", "/cart/items"), ("status", "201")];
+    let latency = metric(&documents, "api", &route, "cloudbash_http_request_duration_seconds", "Seconds");
+    let latencies = latency.as_array().cloned().unwrap_or_else(|| vec![latency.clone()]);
+    assert_eq!(latencies.len(), 1, "one request: {latency}");
+    assert!(latencies[0].as_f64().is_some_and(|seconds| (0.0..60.0).contains(&seconds)), "{latency}");
+    let reserved = [("command", "reserve"), ("outcome", "ok")];
+    assert_eq!(metric(&documents, "api", &reserved, "cloudbash_commands_total", "Count"), json!(1));
 
     // The forwarder: how long the oldest record of each batch waited on the table's stream.
     let (metrics, captured) = capture(Function::Forwarder);

@@ -1,7 +1,8 @@
 //! Request ids, and what is written about each request. Every request gets an id, so that an answer, the log lines
 //! written while it was served and a caller's report can be joined. A caller (or a proxy in front) may send its own
 //! in `x-request-id`; it is kept when it is a plain token (1 to [`REQUEST_ID_CHARS_MAX`] characters of
-//! `A-Z a-z 0-9 . _ -`), so that it can be written into logs and headers as it is. Otherwise the server makes one.
+//! `A-Z a-z 0-9 . _ -` and the base64 signs `+ / =`, as API Gateway's ids have), so that it can be written into logs
+//! and headers as it is. Otherwise the server makes one.
 //!
 //! [`observe`] serves a request inside a span named `request` that carries the id, the method, the route's template
 //! (never the path itself: a door's path holds the ticket code it checks in) and, once authenticated, the caller's
@@ -104,7 +105,9 @@ pub(crate) fn note_caller(sub: &Uuid) {
 
 fn is_plain_token(id: &str) -> bool {
     (1..=REQUEST_ID_CHARS_MAX).contains(&id.len())
-        && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-' | b'+' | b'/' | b'='))
 }
 
 #[cfg(test)]
