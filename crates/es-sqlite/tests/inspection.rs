@@ -2,40 +2,18 @@
 //! running store or after it has stopped, and leaves the directory exactly
 //! as it found it: no file created, none changed.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::Utc;
 use es_core::{
     AggregateId, AppendRequest, EventId, EventLog, EventStore, ExpectedVersion, Metadata, NewEvent, Position,
-    ProjectionRunner, RecordedEvent, SystemClock, Version,
+    ProjectionRunner, SystemClock, Version,
 };
-use es_sqlite::{
-    ApplyError, Checkpoint, Durability, Inspection, SqliteEventStore, SqliteProjection, SqliteProjector, TableSpec,
-    Tables,
-};
-
-struct Counted;
-
-const TABLES: &[TableSpec] = &[TableSpec { name: "counted", columns: "position INTEGER PRIMARY KEY", indexes: &[] }];
-
-impl SqliteProjector for Counted {
-    fn name(&self) -> &str {
-        "counted"
-    }
-
-    fn tables(&self) -> &[TableSpec] {
-        TABLES
-    }
-
-    fn apply(&self, tables: &Tables<'_>, event: &RecordedEvent) -> Result<(), ApplyError> {
-        let table = tables.name("counted");
-        tables
-            .connection()
-            .execute(&format!("INSERT INTO {table} (position) VALUES (?1)"), [event.position.0 as i64])?;
-        Ok(())
-    }
-}
+use es_sqlite::{Checkpoint, Durability, Inspection, SqliteEventStore, SqliteProjection};
+use support::Counted;
 
 async fn fill(store: &SqliteEventStore, aggregate: AggregateId, from: u64, events: u64) {
     for version in from..from + events {

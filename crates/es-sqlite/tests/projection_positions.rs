@@ -5,6 +5,8 @@
 //! batch is refused as `Moved` and the answer corrected — it never runs
 //! ahead of what the live generation holds once a batch has been tried.
 
+mod support;
+
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -12,30 +14,8 @@ use es_core::{
     AggregateId, AppendRequest, EventId, EventLog, EventStore, ExpectedVersion, Metadata, NewEvent, Position,
     Projection, ProjectionError, Rebuildable, RecordedEvent, SystemClock, Version,
 };
-use es_sqlite::{ApplyError, Durability, SqliteEventStore, SqliteProjection, SqliteProjector, TableSpec, Tables};
-
-/// Counts events; its table is enough to have generations.
-struct Counted;
-
-const TABLES: &[TableSpec] = &[TableSpec { name: "counted", columns: "position INTEGER PRIMARY KEY", indexes: &[] }];
-
-impl SqliteProjector for Counted {
-    fn name(&self) -> &str {
-        "counted"
-    }
-
-    fn tables(&self) -> &[TableSpec] {
-        TABLES
-    }
-
-    fn apply(&self, tables: &Tables<'_>, event: &RecordedEvent) -> Result<(), ApplyError> {
-        let table = tables.name("counted");
-        tables
-            .connection()
-            .execute(&format!("INSERT INTO {table} (position) VALUES (?1)"), [event.position.0 as i64])?;
-        Ok(())
-    }
-}
+use es_sqlite::{Durability, SqliteEventStore, SqliteProjection};
+use support::Counted;
 
 async fn fill(store: &SqliteEventStore, events: u64) {
     let aggregate = AggregateId::random();
