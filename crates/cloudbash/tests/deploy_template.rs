@@ -12,19 +12,18 @@
 //! - every route of the API is deployed, public exactly where its OpenAPI document says so, and read-only routes
 //!   cannot write to the log;
 //! - the event source mappings retry a bounded number of times and report what they give up.
-//! - the stack is operable: every function is traced and writes JSON log lines, the API's access log names the
-//!   invocation that served each request, and the bus falling behind, read-your-writes timing out and the API
-//!   answering 5xx each raise an alarm on the alarm topic.
 //!
-//! The template's short forms (`!Ref`, `!GetAtt`, `!Sub`) are written out as their long forms on loading, so every
-//! check sees one spelling.
+//! What an operator needs of the stack is checked in `deploy_operations.rs`; both read the template through
+//! `template/mod.rs`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use template::{Node, functions, load, owned, pairs, property, resource, resources, template};
+
+mod template;
 
 /// The events table's logical id in the template.
 const EVENTS_TABLE: &str = "EventsTable";
@@ -76,142 +75,6 @@ const NOT_DEPLOYED: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/ready", "readiness is a long-running host's; Lambda runs a function only when there is work"),
 ];
-
-// ---------------------------------------------------------------------------------------------------------------
-// The template as data.
-// ---------------------------------------------------------------------------------------------------------------
-
-/// A node of the template, with intrinsic functions in their long form (`{"Ref": …}`, `{"Fn::GetAtt": [A, B]}`).
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    Scalar(String),
-    List(Vec<Node>),
-    Map(Vec<(String, Node)>),
-}
-
-impl Node {
-    fn get(&self, key: &str) -> Option<&Node> {
-        match self {
-            Node::Map(entries) => entries.iter().find(|(name, _)| name == key).map(|(_, value)| value),
-            _ => None,
-        }
-    }
-
-    fn at(&self, path: &[&str]) -> Option<&Node> {
-        path.iter().try_fold(self, |node, key| node.get(key))
-    }
-
-    fn text(&self) -> Option<&str> {
-        match self {
-            Node::Scalar(text) => Some(text),
-            _ => None,
-        }
-    }
-
-    fn entries(&self) -> &[(String, Node)] {
-        match self {
-            Node::Map(entries) => entries,
-            _ => &[],
-        }
-    }
-
-    /// A list's items, or the node itself where CloudFormation accepts one item in place of a list.
-    fn items(&self) -> Vec<&Node> {
-        match self {
-            Node::List(items) => items.iter().collect(),
-            other => vec![other],
-        }
-    }
-
-    /// Every node of the tree, this one first.
-    fn walk<'a>(&'a self, found: &mut Vec<&'a Node>) {
-        found.push(self);
-        match self {
-            Node::Scalar(_) => {}
-            Node::List(items) => items.iter().for_each(|item| item.walk(found)),
-            Node::Map(entries) => entries.iter().for_each(|(_, value)| value.walk(found)),
-        }
-    }
-}
-
-/// Loads CloudFormation YAML, writing out its short forms.
-fn load(text: &str) -> Node {
-    let documents = Yaml::load_from_str(text).expect("the template is well-formed YAML");
-    assert_eq!(documents.len(), 1, "a template is one YAML document");
-    convert(&documents[0])
-}
-
-fn convert(yaml: &Yaml<'_>) -> Node {
-    match yaml {
-        Yaml::Value(scalar) => Node::Scalar(scalar_text(scalar)),
-        Yaml::Representation(text, _, _) => Node::Scalar(text.to_string()),
-        Yaml::Sequence(items) => Node::List(items.iter().map(convert).collect()),
-        Yaml::Mapping(entries) => Node::Map(
-            entries
-                .iter()
-                .map(|(key, value)| {
-                    let key = match convert(key) {
-                        Node::Scalar(key) => key,
-                        other => panic!("a template's keys are scalars, not {other:?}"),
-                    };
-                    (key, convert(value))
-                })
-                .collect(),
-        ),
-        Yaml::Tagged(tag, inner) => long_form(&tag.suffix, convert(inner)),
-        Yaml::Alias(_) => panic!("CloudFormation does not accept YAML aliases"),
-        Yaml::BadValue => panic!("the template has a value YAML cannot read"),
-    }
-}
-
-fn scalar_text(scalar: &Scalar<'_>) -> String {
-    match scalar {
-        Scalar::Null => String::new(),
-        Scalar::Boolean(value) => value.to_string(),
-        Scalar::Integer(value) => value.to_string(),
-        Scalar::FloatingPoint(value) => value.to_string(),
-        Scalar::String(value) => value.to_string(),
-    }
-}
-
-/// `!Ref X` → `{Ref: X}`; `!GetAtt A.B` → `{Fn::GetAtt: [A, B]}`; `!Name v` → `{Fn::Name: v}`.
-fn long_form(name: &str, value: Node) -> Node {
-    match (name, value) {
-        ("Ref" | "Condition", value) => Node::Map(vec![(name.to_owned(), value)]),
-        ("GetAtt", Node::Scalar(dotted)) => {
-            let (resource, attribute) = dotted.split_once('.').expect("!GetAtt names Resource.Attribute");
-            let parts = vec![Node::Scalar(resource.to_owned()), Node::Scalar(attribute.to_owned())];
-            Node::Map(vec![("Fn::GetAtt".to_owned(), Node::List(parts))])
-        }
-        (name, value) => Node::Map(vec![(format!("Fn::{name}"), value)]),
-    }
-}
-
-fn template_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/template.yaml")
-}
-
-fn template() -> Node {
-    let path = template_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-    load(&text)
-}
-
-fn resources(template: &Node) -> &[(String, Node)] {
-    template.get("Resources").expect("the template has resources").entries()
-}
-
-fn resource<'a>(template: &'a Node, logical_id: &str) -> &'a Node {
-    resources(template)
-        .iter()
-        .find(|(id, _)| id == logical_id)
-        .map(|(_, node)| node)
-        .unwrap_or_else(|| panic!("the template has no resource {logical_id}"))
-}
-
-fn property<'a>(resource: &'a Node, path: &[&str]) -> Option<&'a str> {
-    resource.get("Properties")?.at(path)?.text()
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // IAM statements.
@@ -442,22 +305,6 @@ fn es_dynamodb_constant(file: &str, name: &str) -> String {
     source[start..start + length].to_owned()
 }
 
-/// `(name, type)` of every attribute definition, and `(name, key type)` of a key schema.
-fn pairs(node: Option<&Node>, first: &str, second: &str) -> Vec<(String, String)> {
-    node.map(Node::items)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|item| {
-            let field = |key| item.get(key).and_then(Node::text).unwrap_or_default().to_owned();
-            (field(first), field(second))
-        })
-        .collect()
-}
-
-fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
-}
-
 #[test]
 fn the_events_table_is_the_one_es_dynamodb_reads_and_writes() {
     let template = template();
@@ -596,13 +443,6 @@ fn the_database_is_private_encrypted_and_its_password_is_not_in_the_template() {
 struct Deployed {
     function: String,
     public: bool,
-}
-
-fn functions(template: &Node) -> impl Iterator<Item = (&String, &Node)> {
-    resources(template)
-        .iter()
-        .filter(|(_, resource)| resource.get("Type").and_then(Node::text) == Some("AWS::Serverless::Function"))
-        .map(|(id, resource)| (id, resource))
 }
 
 /// `(method, path)` → the function and authorization of every `HttpApi` event in the template.
@@ -961,134 +801,4 @@ fn the_bus_is_encrypted_and_never_a_single_shard() {
     assert_eq!(property(stream, &["StreamEncryption", "EncryptionType"]), Some("KMS"));
     let shards = template.at(&["Parameters", "StreamShardCount", "MinValue"]).and_then(Node::text);
     assert!(shards.and_then(|count| count.parse::<u32>().ok()).is_some_and(|count| count >= 2), "at least two shards");
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Operability: traces, log lines, alarms.
-// ---------------------------------------------------------------------------------------------------------------
-
-/// A function's own setting at `path`, else the one the template's Globals give every function.
-fn function_setting<'a>(template: &'a Node, function: &'a Node, path: &[&str]) -> Option<&'a str> {
-    property(function, path).or_else(|| template.at(&["Globals", "Function"])?.at(path)?.text())
-}
-
-#[test]
-fn every_function_is_traced_and_writes_json_log_lines_to_its_own_log_group() {
-    let template = template();
-    let mut count = 0;
-    for (id, function) in functions(&template) {
-        count += 1;
-        assert_eq!(function_setting(&template, function, &["Tracing"]), Some("Active"), "{id}: X-Ray tracing");
-        assert_eq!(function_setting(&template, function, &["LoggingConfig", "LogFormat"]), Some("JSON"), "{id}");
-        assert!(property(function, &["LoggingConfig", "LogGroup", "Ref"]).is_some(), "{id}: its own log group");
-    }
-    assert!(count >= 6, "the API's functions, the forwarder, the indexer, the projector, hold expiry, migrate");
-}
-
-#[test]
-fn an_access_log_line_names_the_lambda_invocation_that_served_it() {
-    let template = template();
-    let format = property(resource(&template, "HttpApi"), &["AccessLogSettings", "Format"]).expect("an access log");
-    let line: serde_json::Value = serde_json::from_str(format).expect("the access log format is a JSON object");
-    assert_eq!(line["requestId"], "$context.requestId");
-    assert_eq!(line["lambdaRequestId"], "$context.integration.requestId", "joins the function's log lines");
-}
-
-/// The `CLOUDBASH_FUNCTION` of every function: the values of the `Function` dimension of the functions' metrics.
-fn function_names(template: &Node) -> Vec<String> {
-    let mut names: Vec<String> = functions(template)
-        .filter_map(|(_, function)| {
-            function_setting(template, function, &["Environment", "Variables", "CLOUDBASH_FUNCTION"])
-        })
-        .map(str::to_owned)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// An alarm: its logical id, the resource, and its dimensions as `(name, value)`, sorted.
-type Alarm<'a> = (&'a str, &'a Node, Vec<(String, String)>);
-
-/// The alarms on `metric` of `namespace`, with their dimensions as `(name, value)`, sorted.
-fn alarms_on<'a>(template: &'a Node, namespace: &str, metric: &str) -> Vec<Alarm<'a>> {
-    resources(template)
-        .iter()
-        .filter(|(_, resource)| resource.get("Type").and_then(Node::text) == Some("AWS::CloudWatch::Alarm"))
-        .filter(|(_, alarm)| property(alarm, &["Namespace"]) == Some(namespace))
-        .filter(|(_, alarm)| property(alarm, &["MetricName"]) == Some(metric))
-        .map(|(id, alarm)| {
-            let mut dimensions = pairs(alarm.at(&["Properties", "Dimensions"]), "Name", "Value");
-            dimensions.sort();
-            (id.as_str(), alarm, dimensions)
-        })
-        .collect()
-}
-
-/// Whether `alarm` notifies the stack's alarm topic.
-fn notifies_the_alarm_topic(alarm: &Node) -> bool {
-    let actions = alarm.at(&["Properties", "AlarmActions"]).map(Node::items).unwrap_or_default();
-    actions.iter().any(|action| action.get("Ref").and_then(Node::text) == Some("AlarmTopic"))
-}
-
-#[test]
-fn the_read_models_falling_behind_the_bus_raises_an_alarm_from_the_projector_s_own_figure() {
-    let template = template();
-    let alarms = alarms_on(&template, "Cloudbash", "cloudbash_bus_consumer_lag_seconds");
-    let projector = owned(&[("Function", "projector"), ("consumer", "projector")]);
-    let (id, alarm, _) =
-        alarms.iter().find(|(_, _, dimensions)| *dimensions == projector).expect("a projector lag alarm");
-    assert!(function_names(&template).contains(&"projector".to_owned()), "a function is the projector");
-    assert!(notifies_the_alarm_topic(alarm), "{id}");
-    assert_eq!(property(alarm, &["Statistic"]), Some("Maximum"), "{id}");
-    let threshold: f64 = property(alarm, &["Threshold"]).and_then(|value| value.parse().ok()).expect("a threshold");
-    assert!(threshold <= 60.0, "{id}: a minute behind at most, in seconds: {threshold}");
-}
-
-#[test]
-fn a_read_your_writes_timeout_raises_an_alarm() {
-    let template = template();
-    let alarms = alarms_on(&template, "Cloudbash", "cloudbash_read_your_writes_total");
-    let timeouts = owned(&[("Function", "api"), ("outcome", "timeout")]);
-    let (id, alarm, _) = alarms.iter().find(|(_, _, dimensions)| *dimensions == timeouts).expect("a timeout alarm");
-    assert!(function_names(&template).contains(&"api".to_owned()), "a function is the API");
-    assert!(notifies_the_alarm_topic(alarm), "{id}");
-    assert_eq!(property(alarm, &["Statistic"]), Some("Sum"), "{id}");
-    assert_eq!(property(alarm, &["Threshold"]), Some("0"), "{id}: the first timeout");
-    assert_eq!(property(alarm, &["ComparisonOperator"]), Some("GreaterThanThreshold"), "{id}");
-    assert!(property(alarm, &["Period"]).and_then(|period| period.parse::<u32>().ok()).is_some_and(|p| p <= 300));
-}
-
-#[test]
-fn the_api_answering_5xx_raises_an_alarm() {
-    let template = template();
-    let alarms = alarms_on(&template, "AWS/ApiGateway", "5xx");
-    let (id, alarm, _) = alarms.first().expect("an alarm on the API's 5xx");
-    assert_eq!(alarm.at(&["Properties", "Dimensions"]).map(Node::items).unwrap_or_default().len(), 1, "{id}");
-    let api = alarm.at(&["Properties", "Dimensions"]).map(Node::items).unwrap_or_default()[0];
-    assert_eq!(api.at(&["Value", "Ref"]).and_then(Node::text), Some("HttpApi"), "{id}: the stack's API");
-    assert!(notifies_the_alarm_topic(alarm), "{id}");
-}
-
-#[test]
-fn the_dashboard_shows_the_api_the_commands_the_lag_read_your_writes_and_hold_expiry() {
-    let template = template();
-    let dashboard = resource(&template, "Dashboard");
-    let body = dashboard.at(&["Properties", "DashboardBody", "Fn::Sub"]).and_then(Node::text).expect("a body");
-    let body: serde_json::Value =
-        serde_json::from_str(&body.replace("${AWS::Region}", "eu-west-1").replace("${HttpApi}", "api"))
-            .expect("the dashboard's body is JSON");
-    let text = body.to_string();
-    for shown in [
-        "\"5xx\"",
-        "\"Latency\"",
-        "cloudbash_http_request_duration_seconds",
-        "cloudbash_commands_total",
-        "cloudbash_append_duration_seconds",
-        "cloudbash_bus_consumer_lag_seconds",
-        "cloudbash_read_your_writes_total",
-        "cloudbash_holds_expired_total",
-    ] {
-        assert!(text.contains(shown), "the dashboard shows {shown}");
-    }
 }
