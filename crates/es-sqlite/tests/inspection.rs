@@ -7,28 +7,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::Utc;
-use es_core::{
-    AggregateId, AppendRequest, EventId, EventLog, EventStore, ExpectedVersion, Metadata, NewEvent, Position,
-    ProjectionRunner, SystemClock, Version,
-};
+use es_core::{AggregateId, EventLog, EventStore, Position, ProjectionRunner, SystemClock};
 use es_sqlite::{Checkpoint, Durability, Inspection, SqliteEventStore, SqliteProjection};
-use support::Counted;
-
-async fn fill(store: &SqliteEventStore, aggregate: AggregateId, from: u64, events: u64) {
-    for version in from..from + events {
-        let event = NewEvent {
-            event_id: EventId::random(),
-            event_type: "Counted".into(),
-            schema_version: 1,
-            data: "{}".into(),
-            created: es_core::truncate_to_millis(Utc::now()),
-            metadata: Metadata::default(),
-        };
-        let request = AppendRequest::single(aggregate, ExpectedVersion::Exact(Version(version)), vec![event]);
-        store.append(request).await.expect("append succeeds");
-    }
-}
+use support::{Counted, fill};
 
 /// Every file in `dir` with its size and modification time.
 fn listing(dir: &Path) -> BTreeMap<String, (u64, std::time::SystemTime)> {

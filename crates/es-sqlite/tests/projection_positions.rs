@@ -9,28 +9,12 @@ mod support;
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use es_core::{
-    AggregateId, AppendRequest, EventId, EventLog, EventStore, ExpectedVersion, Metadata, NewEvent, Position,
-    Projection, ProjectionError, Rebuildable, RecordedEvent, SystemClock, Version,
-};
+use es_core::{AggregateId, EventLog, Position, Projection, ProjectionError, Rebuildable, RecordedEvent, SystemClock};
 use es_sqlite::{Durability, SqliteEventStore, SqliteProjection};
 use support::Counted;
 
 async fn fill(store: &SqliteEventStore, events: u64) {
-    let aggregate = AggregateId::random();
-    for version in 0..events {
-        let event = NewEvent {
-            event_id: EventId::random(),
-            event_type: "Counted".into(),
-            schema_version: 1,
-            data: "{}".into(),
-            created: es_core::truncate_to_millis(Utc::now()),
-            metadata: Metadata::default(),
-        };
-        let request = AppendRequest::single(aggregate, ExpectedVersion::Exact(Version(version)), vec![event]);
-        store.append(request).await.expect("append succeeds");
-    }
+    support::fill(store, AggregateId::random(), 0, events).await;
 }
 
 async fn page(log: &EventLog, after: Position, limit: u32) -> Vec<RecordedEvent> {
