@@ -229,9 +229,9 @@ impl Host {
         tasks.spawn(async move { ticketing_api::server::serve(listener, app, &limits, stop).await });
         let operations_addr = match &config.operations {
             Some((addr, prometheus)) => {
-                let listener = operations::listen(*addr).await?;
+                let listener = listen(*addr).with_context(|| format!("listening for operations on {addr}"))?;
                 let bound = listener.local_addr()?;
-                tasks.spawn(operations::serve(listener, prometheus.clone(), watch, shutdown.clone()));
+                tasks.spawn(operations::serve(listener, prometheus.clone(), watch, limits, shutdown.clone()));
                 Some(bound)
             }
             None => None,

@@ -11,7 +11,6 @@
 //!
 //! The figures come from [`ReadModelWatch`], which `/ready` reads too.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,6 +21,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use es_core::{CancellationToken, EventStore, ProjectionStatus, StoreError};
 use metrics_exporter_prometheus::PrometheusHandle;
+use ticketing_api::edge::EdgeLimits;
 use tokio::sync::watch;
 
 use crate::status::{ReadModelStatus, Source, Status, lag_events, lag_seconds};
@@ -87,27 +87,20 @@ struct Operations {
     watch: ReadModelWatch,
 }
 
-/// Serves the operations routes on `listener` until `shutdown`.
+/// Serves the operations routes on `listener` until `shutdown`, through the same server as the shop, with its
+/// header-read timeout and cap on connections (`limits`).
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     prometheus: PrometheusHandle,
     watch: ReadModelWatch,
+    limits: EdgeLimits,
     shutdown: CancellationToken,
 ) {
     let app = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/status", get(status_json))
         .with_state(Operations { prometheus, watch });
-    let stopped = shutdown.cancelled_owned();
-    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
-        tracing::error!(%error, "the operations listener stopped");
-    }
-}
-
-/// Binds the operations listener.
-pub(crate) async fn listen(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    use anyhow::Context;
-    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening for operations on {addr}"))
+    ticketing_api::server::serve(listener, app, &limits, shutdown).await;
 }
 
 async fn metrics_text(State(operations): State<Operations>) -> Response {
