@@ -11,6 +11,9 @@
 #   DynamoDB isolates every write, and so does the proxy.
 # - kinesis-local: Kinesis (pinned in tools/emulators/package-lock.json)
 # - PostgreSQL 15: a throwaway cluster under /tmp (the system's server package)
+# - localstripe: a stateful fake of Stripe's API (PaymentIntents, refunds,
+#   signed webhooks, a fake Stripe.js)
+# - aiosmtpd: an SMTP server that keeps every mail it takes in a Maildir
 #
 # Installs go to ~/.cache/cloudbash (outside the clone) and are reused while
 # the pinned versions stay the same.
@@ -72,6 +75,18 @@ KINESIS_TLS_PORT=$(free_port)
   > "$CLOUDBASH_SERVICES_LOG/kinesis.log" 2>&1 &
 CLOUDBASH_PIDS+=($!)
 
+# --- localstripe: Stripe's API ---------------------------------------------------
+STRIPE_PORT=$(free_port)
+"$venv/bin/localstripe" --port "$STRIPE_PORT" --from-scratch > "$CLOUDBASH_SERVICES_LOG/localstripe.log" 2>&1 &
+CLOUDBASH_PIDS+=($!)
+
+# --- aiosmtpd: an SMTP sink writing to a Maildir --------------------------------
+SMTP_PORT=$(free_port)
+CLOUDBASH_MAIL_DIR="$CLOUDBASH_SERVICES_LOG/maildir"
+"$venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$CLOUDBASH_MAIL_DIR" \
+  > "$CLOUDBASH_SERVICES_LOG/smtp.log" 2>&1 &
+CLOUDBASH_PIDS+=($!)
+
 # --- PostgreSQL: a throwaway cluster ------------------------------------------
 PGTMP=$(mktemp -d /tmp/cloudbash-pg.XXXXXX)
 if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PGTMP"; fi
@@ -89,6 +104,8 @@ python3 "$CLOUDBASH_ROOT/tools/latency-proxy/latency_proxy.py" --upstream "http:
 CLOUDBASH_PIDS+=($!)
 wait_for "http://127.0.0.1:$DYNAMODB_PORT/__proxy/stats" isolation
 wait_for "http://127.0.0.1:$KINESIS_PORT/" kinesis
+wait_for "http://127.0.0.1:$STRIPE_PORT/js.stripe.com/v3/" localstripe
+for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null && break; sleep 0.1; done
 
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
@@ -97,4 +114,7 @@ export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$MOTO_PORT"
 export AWS_ENDPOINT_URL_KINESIS="http://127.0.0.1:$KINESIS_PORT"
 export CLOUDBASH_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
-echo "services: moto :$MOTO_PORT (DynamoDB isolated at :$DYNAMODB_PORT), kinesis-local :$KINESIS_PORT, postgres :$PG_PORT (logs in $CLOUDBASH_SERVICES_LOG)" >&2
+# Tests tell their mails apart by recipient: every test writes to addresses of its own.
+export CLOUDBASH_TEST_STRIPE_URL="http://127.0.0.1:$STRIPE_PORT"
+export CLOUDBASH_TEST_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" CLOUDBASH_TEST_MAIL_DIR="$CLOUDBASH_MAIL_DIR"
+echo "services: moto :$MOTO_PORT (DynamoDB isolated at :$DYNAMODB_PORT), kinesis-local :$KINESIS_PORT, postgres :$PG_PORT, localstripe :$STRIPE_PORT, smtp :$SMTP_PORT (logs in $CLOUDBASH_SERVICES_LOG)" >&2
