@@ -15,6 +15,7 @@
 mod buckets;
 mod catalog;
 mod codes;
+pub mod documents;
 mod error;
 mod expiry;
 pub mod idempotency;
