@@ -348,7 +348,7 @@ async fn an_order_is_shown_to_its_owner_and_admins_and_is_404_to_other_customers
 
     assert_eq!(order["id"], order_id.as_str());
     assert_eq!(order["customerId"], api.customer_id.to_string());
-    assert_eq!(order["status"], "placed");
+    assert_eq!(order["status"], "paid");
     assert_eq!(order["total"], json!({"amount": 5000, "currency": "EUR"}));
     let tickets = order["tickets"].as_array().cloned().unwrap_or_default();
     assert_eq!(tickets.len(), 2);

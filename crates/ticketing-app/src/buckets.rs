@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use es_core::{Aggregate, AggregateId, CommandContext, Loaded, Repository};
 use ticketing::bucket::moves_for;
-use ticketing::process::{ExpiredHold, Keeper};
+use ticketing::process::Keeper;
 use ticketing::{
     Bucket, BucketCommand, BucketEvent, BucketId, CartCommand, CartId, CartItem, ConcertCommand, ConcertError,
     ConcertId, CustomerId, HoldId, HoldRequest, Money, Quantity, TicketTypeId,
@@ -149,11 +149,11 @@ impl Shop {
         &self,
         batch: &mut Batch,
         keeper: Keeper,
-        holds: &[ExpiredHold],
+        hold_ids: &[HoldId],
         now: DateTime<Utc>,
         reads: Reads<'_>,
     ) -> Result<Vec<HoldId>, AttemptError> {
-        let hold_ids = holds.iter().map(|hold| hold.hold_id);
+        let hold_ids = hold_ids.iter().copied();
         match keeper {
             Keeper::Concert(concert_id) => {
                 let commands = hold_ids.map(|hold_id| (hold_id, ConcertCommand::ExpireHold { hold_id, now }));

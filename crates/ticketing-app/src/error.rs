@@ -88,6 +88,18 @@ impl AppError {
     pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         AppError::Unavailable(Arc::new(error))
     }
+
+    /// A payment provider's failure: unreachable (retry later), or a refusal
+    /// of what the shop asked (an amount below its minimum, say), which the
+    /// caller is told.
+    pub(crate) fn payment(error: crate::payments::PaymentError) -> Self {
+        match error {
+            crate::payments::PaymentError::Unavailable(cause) => AppError::Unavailable(cause),
+            refused @ crate::payments::PaymentError::Refused { .. } => {
+                AppError::Rejected { kind: RefusalKind::Invalid, message: refused.to_string() }
+            }
+        }
+    }
 }
 
 /// The refusal of one decision inside a handler: a domain error flattened to

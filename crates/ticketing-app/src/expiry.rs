@@ -153,6 +153,16 @@ impl HoldExpiry {
                     self.settle(hold.hold_id);
                 }
             }
+            // Kept for an order awaiting payment: due when the order is.
+            ConcertEvent::HoldsAwaitingPayment { hold_ids, until, .. } => {
+                for hold_id in hold_ids {
+                    if self.holds.contains_key(&hold_id) {
+                        self.settle(hold_id);
+                        self.due.insert((until, hold_id));
+                        self.holds.insert(hold_id, (until, keeper));
+                    }
+                }
+            }
             _ => {}
         }
         Ok(())

@@ -24,6 +24,7 @@ mod paging;
 pub mod payments;
 pub mod queries;
 mod sales;
+mod settlement;
 mod shop;
 pub mod written;
 
@@ -32,6 +33,7 @@ pub use codes::{RandomTicketCodes, TICKET_CODE_CHARS, TicketCodes};
 pub use error::{AppError, Cause};
 pub use expiry::{DueHolds, HOLDS_EXPIRED, HoldExpiry, SweepReport, expire_due_holds};
 pub use sales::{CONCERTS_PER_CART_MAX, Reservation};
+pub use settlement::{OrderPayment, Settlement};
 pub use shop::{COMMANDS, Shop};
 /// The most buckets [`Shop::with_buckets_per_concert`] takes.
 pub use ticketing::limits::BUCKETS_PER_CONCERT_MAX;

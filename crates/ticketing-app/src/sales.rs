@@ -178,7 +178,10 @@ impl Shop {
             let concert = load(self.concerts(), keeper, Reads::Fresh).await?;
             (Keeper::Concert(keeper.into()), expired_holds(concert.state.holds(), now))
         };
-        let mut expired = 0;
+        // Holds kept for orders awaiting payment run out with their order.
+        let (kept, holds): (Vec<ExpiredHold>, Vec<ExpiredHold>) =
+            holds.into_iter().partition(|hold| hold.order_id.is_some());
+        let mut expired = self.expire_orders(&kept).await?;
         for group in in_groups(holds) {
             let mut involved = vec![keeper.aggregate_id()];
             involved.extend(group.iter().map(|hold| AggregateId::from(hold.cart_id)));
@@ -191,7 +194,8 @@ impl Shop {
                     let group = Arc::clone(&group);
                     Box::pin(async move {
                         let mut batch = Batch::new(&CommandContext::default());
-                        let settled = shop.expire_at(&mut batch, keeper, &group, now, reads).await?;
+                        let hold_ids: Vec<HoldId> = group.iter().map(|hold| hold.hold_id).collect();
+                        let settled = shop.expire_at(&mut batch, keeper, &hold_ids, now, reads).await?;
                         // A group holds each cart's holds side by side (`in_groups`).
                         for holds in group.chunk_by(|one, other| one.cart_id == other.cart_id) {
                             let cart = load(shop.carts(), holds[0].cart_id, reads).await?;
@@ -210,9 +214,11 @@ impl Shop {
         Ok(expired)
     }
 
-    /// Buys everything in the customer's cart: empties the cart, sells the
-    /// held tickets of each concert in it and places an order with one fresh
-    /// ticket code per ticket, all in one append. Returns the order's id.
+    /// Buys everything in the customer's cart: empties the cart, places an
+    /// order with one fresh ticket code per ticket and, all in one append,
+    /// sells the held tickets of each concert in it, or keeps them for the
+    /// order while it is paid ([`Shop::order_payment`] starts the payment).
+    /// Returns the order's id.
     pub async fn checkout(&self, context: &CommandContext, customer: CustomerId) -> Result<OrderId, AppError> {
         let cart_id = CartId::of(customer);
         let order_id = OrderId::from(AggregateId::random());
@@ -230,23 +236,29 @@ impl Shop {
                 let cart = load(shop.carts(), cart_id, reads).await?;
                 fits_one_append(&cart.state)?;
                 let plan = plan_checkout(&cart.state, customer, order_id, now).map_err(rejected)?;
+                let terms = shop.payment_terms(&plan);
                 let mut batch = Batch::new(&context);
                 batch.add(shop.carts(), &cart, &decide(&cart, &plan.cart_command())?)?;
                 for sale in &plan.sales {
                     match sale.keeper {
                         Keeper::Concert(concert_id) => {
                             let concert = load(shop.concerts(), concert_id, reads).await?;
-                            batch.add(shop.concerts(), &concert, &decide(&concert, &plan.concert_command(sale))?)?;
+                            let command = plan.concert_command(sale, &terms);
+                            batch.add(shop.concerts(), &concert, &decide(&concert, &command)?)?;
                         }
                         Keeper::Bucket(..) => {
                             let bucket = load(shop.buckets(), sale.keeper.aggregate_id(), reads).await?;
-                            batch.add(shop.buckets(), &bucket, &decide(&bucket, &plan.bucket_command(sale))?)?;
+                            batch.add(
+                                shop.buckets(),
+                                &bucket,
+                                &decide(&bucket, &plan.bucket_command(sale, &terms))?,
+                            )?;
                         }
                     }
                 }
                 let codes: Vec<TicketCode> = (0..plan.tickets_needed()).map(|_| shop.codes().next()).collect();
                 let place = plan
-                    .order_command(codes)
+                    .order_command(codes, terms)
                     .map_err(|error| es_core::RepositoryError::Rejected(Refused::invalid(error)))?;
                 // The order's id was minted above: it has no events to read.
                 let order = shop.orders().new_aggregate(order_id.into());
@@ -438,7 +450,11 @@ mod tests {
     use super::*;
 
     fn hold_of(cart: u128) -> ExpiredHold {
-        ExpiredHold { hold_id: HoldId(uuid::Uuid::new_v4()), cart_id: CartId(uuid::Uuid::from_u128(cart)) }
+        ExpiredHold {
+            hold_id: HoldId(uuid::Uuid::new_v4()),
+            cart_id: CartId(uuid::Uuid::from_u128(cart)),
+            order_id: None,
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tracing::field::Empty;
 use crate::codes::TicketCodes;
 use crate::error::{AppError, AttemptError, Refusal, Refused, refused};
 use crate::idempotency::receipt;
+use crate::payments::PaymentProvider;
 
 /// Every command run, by `command` (its name) and `outcome` ([`crate::error::outcome`]).
 pub const COMMANDS: &str = "cloudbash_commands_total";
@@ -38,6 +39,9 @@ pub struct Shop {
     buckets_per_concert: u16,
     clock: Arc<dyn Clock>,
     codes: Arc<dyn TicketCodes>,
+    /// Collects payments; `None`: the built-in test provider pays every
+    /// order at checkout.
+    payments: Option<Arc<dyn PaymentProvider>>,
     /// Runs every command; its lanes hold the commands waiting to share an
     /// append, by lead aggregate.
     runner: Runner<Shop, Refused, AppError>,
@@ -57,6 +61,7 @@ impl Clone for Shop {
             buckets_per_concert: self.buckets_per_concert,
             clock: Arc::clone(&self.clock),
             codes: Arc::clone(&self.codes),
+            payments: self.payments.clone(),
             runner: self.runner.clone(),
         }
     }
@@ -98,7 +103,20 @@ impl Shop {
             log,
             clock,
             codes,
+            payments: None,
         }
+    }
+
+    /// The same shop, collecting payments through `provider`: orders with
+    /// something to pay are placed awaiting payment.
+    pub fn with_payments(mut self, provider: Arc<dyn PaymentProvider>) -> Self {
+        self.payments = Some(provider);
+        self
+    }
+
+    /// The payment provider, if there is one.
+    pub fn payments(&self) -> Option<&dyn PaymentProvider> {
+        self.payments.as_deref()
     }
 
     /// The same shop, publishing each concert with `buckets` buckets

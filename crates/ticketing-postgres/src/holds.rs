@@ -32,6 +32,22 @@ pub(crate) async fn held(
     Ok(())
 }
 
+/// Holds were kept for an order awaiting payment: they now run out at its
+/// due time.
+pub(crate) async fn rescheduled(
+    connection: &mut PgConnection,
+    holds: &[HoldId],
+    expires_at: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let ids: Vec<uuid::Uuid> = holds.iter().map(|hold| hold.0).collect();
+    query("UPDATE holds SET expires_at = $2 WHERE hold_id = ANY($1)")
+        .bind(ids)
+        .bind(expires_at)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
 /// Holds were released, expired or sold.
 pub(crate) async fn settled(connection: &mut PgConnection, holds: &[HoldId]) -> Result<(), Refusal> {
     let ids: Vec<uuid::Uuid> = holds.iter().map(|hold| hold.0).collect();

@@ -81,11 +81,12 @@ pub async fn migrate(pool: &PgPool) -> Result<(), PostgresError> {
 #[derive(Debug)]
 struct Embedded;
 
-const MIGRATIONS: [(i64, &str, &str); 4] = [
+const MIGRATIONS: [(i64, &str, &str); 5] = [
     (1, "read models", include_str!("../migrations/0001_read_models.sql")),
     (2, "holds", include_str!("../migrations/0002_holds.sql")),
     (3, "hold keepers", include_str!("../migrations/0003_hold_keepers.sql")),
     (4, "concert profile", include_str!("../migrations/0004_concert_profile.sql")),
+    (5, "order payments", include_str!("../migrations/0005_order_payments.sql")),
 ];
 
 impl MigrationSource<'static> for Embedded {

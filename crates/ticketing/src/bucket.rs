@@ -159,6 +159,18 @@ pub enum BucketCommand {
         /// The current time.
         now: DateTime<Utc>,
     },
+    /// Keeps holds for an order awaiting payment, as
+    /// [`crate::ConcertCommand::AwaitPayment`].
+    AwaitPayment {
+        /// The holds.
+        hold_ids: Vec<HoldId>,
+        /// The order.
+        order_id: OrderId,
+        /// When they run out.
+        until: DateTime<Utc>,
+        /// The current time.
+        now: DateTime<Utc>,
+    },
 }
 
 impl Bucket {
@@ -316,6 +328,10 @@ impl Aggregate for Bucket {
             BucketCommand::Sell { hold_ids, order_id, now } => {
                 self.open_for_changes()?;
                 Ok(vec![BucketEvent::Holds(self.holds.decide_sell(hold_ids, *order_id, *now)?)])
+            }
+            BucketCommand::AwaitPayment { hold_ids, order_id, until, now } => {
+                self.open_for_changes()?;
+                Ok(vec![BucketEvent::Holds(self.holds.decide_await_payment(hold_ids, *order_id, *until, *now)?)])
             }
         }
     }

@@ -70,6 +70,9 @@ impl Aggregate for Concert {
             ConcertCommand::SellHeldTickets { hold_ids, order_id, now } => {
                 Ok(vec![self.holds.decide_sell(hold_ids, *order_id, *now)?])
             }
+            ConcertCommand::AwaitPayment { hold_ids, order_id, until, now } => {
+                Ok(vec![self.holds.decide_await_payment(hold_ids, *order_id, *until, *now)?])
+            }
         }
     }
 
@@ -116,7 +119,8 @@ impl Aggregate for Concert {
             ConcertEvent::TicketsHeld { .. }
             | ConcertEvent::HoldReleased { .. }
             | ConcertEvent::HoldExpired { .. }
-            | ConcertEvent::TicketsSold { .. } => {
+            | ConcertEvent::TicketsSold { .. }
+            | ConcertEvent::HoldsAwaitingPayment { .. } => {
                 for change in self.holds.apply(event) {
                     self.change_inventory(&change);
                 }

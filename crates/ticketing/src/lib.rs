@@ -38,7 +38,10 @@ pub use concert::{
     ConcertStatus, DetailsUpdate, Hold, HoldRequest, NewConcert, Schedule, SoldHold, TicketType,
 };
 pub use ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId, VenueId};
-pub use order::{ORDER_EVENT_TYPES, Order, OrderCommand, OrderError, OrderEvent, OrderLine, PlacedOrder, TicketView};
+pub use order::{
+    ORDER_EVENT_TYPES, Order, OrderCommand, OrderError, OrderEvent, OrderHolds, OrderLine, OrderStatus, PaidTickets,
+    PaymentCommand, PaymentTerms, PlacedOrder, TicketView,
+};
 pub use refusal::RefusalKind;
 pub use values::{
     Address, Capacity, Currency, Description, Genre, Money, Name, Quantity, TicketCode, ValueError, WebUrl,

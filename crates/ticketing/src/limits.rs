@@ -31,6 +31,11 @@ pub const BUCKETS_PER_CONCERT_MAX: u16 = 8;
 /// the domain refuses holds that would last longer.
 pub const HOLD_MINUTES: i64 = 15;
 
+/// How long an order placed at checkout keeps its tickets held while the
+/// buyer pays. The window starts at checkout, so a buyer who checks out in
+/// the last minute of a cart's hold still has time to type a card number.
+pub const PAYMENT_MINUTES: i64 = 10;
+
 /// Longest name (of a venue, concert, ticket type, city), in characters.
 pub const NAME_CHARS_MAX: usize = 200;
 

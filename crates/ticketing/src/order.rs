@@ -1,10 +1,18 @@
 //! An order: what a customer bought, at which prices, and the tickets that
-//! came with it. The order is placed at checkout (with the cart's checkout
-//! and the concerts' sales, in one append) and then only changes when a
-//! ticket is checked in at the door (stories AM02, AM03). Tickets belong to
-//! the order, not to the concert, so that a concert's state stays small and
-//! a customer's tickets are one read away; the list of attendees is a read
-//! model.
+//! came with it. The order is placed at checkout, with the cart's checkout
+//! and its concerts' holds in one append, and then:
+//!
+//! - placed paid (nothing to pay, or the built-in test provider) its
+//!   tickets are sold in that append and valid at once;
+//! - placed awaiting payment its tickets stay held for it until the
+//!   payment window closes: paid, they are sold and valid (one append with
+//!   the sales); failed or run out, they go back on sale. A payment that
+//!   arrives after that is paid back (stories TS04, TS06);
+//! - its tickets are checked in at the door (stories AM02, AM03).
+//!
+//! Tickets belong to the order, not to the concert, so that a concert's
+//! state stays small and a customer's tickets are one read away; the list of
+//! attendees is a read model.
 //!
 //! Ticket codes are drawn at random at the edge. The order refuses duplicates
 //! within itself; uniqueness across orders rests on the codes' length (see
@@ -21,20 +29,26 @@
 //! the check-in.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use chrono::{DateTime, Utc};
-use es_core::{Aggregate, CodecError, DomainEvent, decode_adjacent, encode_adjacent};
+use es_core::Aggregate;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::concert::ConcertStatus;
 use crate::ids::{ConcertId, CustomerId, OrderId, TicketTypeId};
 use crate::limits;
-use crate::refusal::RefusalKind;
 use crate::values::{Currency, Money, Quantity, TicketCode};
 
+mod errors;
+mod events;
+mod payment;
 #[cfg(test)]
 mod tests;
+
+pub use errors::OrderError;
+pub use events::{ORDER_EVENT_TYPES, OrderEvent, OrderHolds, PaidTickets, PaymentTerms};
+pub use payment::PaymentCommand;
 
 /// The state of one order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +56,54 @@ mod tests;
 pub struct Order {
     placed: Option<PlacedOrder>,
     checked_in: BTreeMap<TicketCode, DateTime<Utc>>,
+    #[serde(default)]
+    status: OrderStatus,
+    /// The provider's payment, once created or paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment_id: Option<String>,
+    /// Late payments paid back, by the provider's id.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    returned: BTreeSet<String>,
+}
+
+/// Where an order stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OrderStatus {
+    /// Placed, its tickets held until the payment window closes.
+    PendingPayment,
+    /// Paid: its tickets are valid.
+    #[default]
+    Paid,
+    /// The payment failed; its tickets went back on sale.
+    Failed,
+    /// Not paid in time; its tickets went back on sale.
+    Expired,
+}
+
+impl OrderStatus {
+    /// The name the API and the read models use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pendingPayment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Expired => "expired",
+        }
+    }
+
+    /// The status [`OrderStatus::as_str`] names.
+    pub fn parse(name: &str) -> Option<Self> {
+        [OrderStatus::PendingPayment, OrderStatus::Paid, OrderStatus::Failed, OrderStatus::Expired]
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An order as placed.
@@ -58,6 +120,10 @@ pub struct PlacedOrder {
     pub total: Money,
     /// When.
     pub placed_at: DateTime<Utc>,
+    /// How it is paid; `None` for orders placed before payments existed,
+    /// which were paid as placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentTerms>,
 }
 
 /// Tickets of one type at one price, with their codes.
@@ -90,9 +156,14 @@ pub enum OrderCommand {
         /// [`limits::ORDER_LINES_MAX`], one currency, exactly `quantity`
         /// distinct codes per line.
         lines: Vec<OrderLine>,
+        /// How it is paid: paid as placed, or due within
+        /// [`limits::PAYMENT_MINUTES`].
+        payment: PaymentTerms,
         /// The current time.
         now: DateTime<Utc>,
     },
+    /// A step of its payment.
+    Payment(PaymentCommand),
     /// Lets a ticket's holder in at a concert's door, once.
     CheckInTicket {
         /// The scanned code.
@@ -106,160 +177,6 @@ pub enum OrderCommand {
         /// The current time.
         now: DateTime<Utc>,
     },
-}
-
-/// What happened to an order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
-pub enum OrderEvent {
-    /// A purchase was recorded, with the prices paid and the tickets issued.
-    #[serde(rename = "OrderPlaced")]
-    Placed {
-        /// The order.
-        order_id: OrderId,
-        /// Who bought.
-        customer_id: CustomerId,
-        /// What they bought.
-        lines: Vec<OrderLine>,
-        /// What it cost.
-        total: Money,
-        /// When.
-        placed_at: DateTime<Utc>,
-    },
-    /// A ticket's holder came in.
-    #[serde(rename = "TicketCheckedIn")]
-    TicketCheckedIn {
-        /// The ticket.
-        code: TicketCode,
-        /// When.
-        checked_in_at: DateTime<Utc>,
-    },
-}
-
-/// Every `EventType` of [`OrderEvent`].
-pub const ORDER_EVENT_TYPES: [&str; 2] = ["OrderPlaced", "TicketCheckedIn"];
-
-impl DomainEvent for OrderEvent {
-    fn event_type(&self) -> &'static str {
-        match self {
-            OrderEvent::Placed { .. } => ORDER_EVENT_TYPES[0],
-            OrderEvent::TicketCheckedIn { .. } => ORDER_EVENT_TYPES[1],
-        }
-    }
-
-    fn encode(&self) -> Result<String, CodecError> {
-        encode_adjacent(self.event_type(), self)
-    }
-
-    fn decode(event_type: &str, data: &str) -> Result<Self, CodecError> {
-        if !ORDER_EVENT_TYPES.contains(&event_type) {
-            return Err(CodecError::UnknownType(event_type.to_owned()));
-        }
-        decode_adjacent(event_type, data)
-    }
-}
-
-/// Why an order refuses a command.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-pub enum OrderError {
-    /// The order has not been placed.
-    #[error("the order does not exist")]
-    NotFound,
-    /// `Place` on an order that exists.
-    #[error("the order has already been placed")]
-    AlreadyPlaced,
-    /// An order needs a line.
-    #[error("an order needs at least one line")]
-    NoLines,
-    /// More than [`limits::ORDER_LINES_MAX`] lines.
-    #[error("an order has at most {max} lines", max = limits::ORDER_LINES_MAX)]
-    TooManyLines,
-    /// A line whose number of codes is not its quantity.
-    #[error("line {line} has {codes} ticket codes for {quantity} tickets")]
-    WrongNumberOfCodes {
-        /// The line's index, from 0.
-        line: usize,
-        /// Its quantity.
-        quantity: u32,
-        /// Its codes.
-        codes: usize,
-    },
-    /// A code given twice.
-    #[error("ticket code {0} is given twice")]
-    DuplicateCode(TicketCode),
-    /// All lines in one currency.
-    #[error("the order is in {expected}, not {actual}")]
-    CurrencyMismatch {
-        /// The first line's currency.
-        expected: Currency,
-        /// Another line's.
-        actual: Currency,
-    },
-    /// A price above [`limits::TICKET_PRICE_MINOR_UNITS_MAX`].
-    #[error("a ticket costs at most {max} minor units", max = limits::TICKET_PRICE_MINOR_UNITS_MAX)]
-    PriceTooHigh,
-    /// More than [`limits::TICKETS_PER_CONCERT_PER_PURCHASE_MAX`] tickets of
-    /// one concert.
-    #[error(
-        "at most {max} tickets per concert per purchase, not {tickets}",
-        max = limits::TICKETS_PER_CONCERT_PER_PURCHASE_MAX
-    )]
-    TooManyTicketsForConcert {
-        /// The concert.
-        concert_id: ConcertId,
-        /// Its tickets in the order.
-        tickets: u32,
-    },
-    /// No ticket with this code in the order.
-    #[error("ticket {0} is not in this order")]
-    TicketNotFound(TicketCode),
-    /// The ticket is for another concert than the one at whose door it
-    /// was scanned.
-    #[error("ticket {code} is for concert {concert_id}, not for concert {door}")]
-    TicketForAnotherConcert {
-        /// The ticket.
-        code: TicketCode,
-        /// The concert it is for.
-        concert_id: ConcertId,
-        /// The concert at whose door it was scanned.
-        door: ConcertId,
-    },
-    /// The ticket's concert is cancelled: no one is let in.
-    #[error("ticket {code} is for concert {concert_id}, which is cancelled")]
-    ConcertCancelled {
-        /// The ticket.
-        code: TicketCode,
-        /// Its concert.
-        concert_id: ConcertId,
-    },
-    /// The ticket was checked in before.
-    #[error("ticket {code} was checked in at {checked_in_at}")]
-    AlreadyCheckedIn {
-        /// The ticket.
-        code: TicketCode,
-        /// When it was checked in.
-        checked_in_at: DateTime<Utc>,
-    },
-}
-
-impl OrderError {
-    /// How the refusal maps onto the API.
-    pub fn kind(&self) -> RefusalKind {
-        match self {
-            OrderError::NotFound | OrderError::TicketNotFound(_) => RefusalKind::NotFound,
-            OrderError::NoLines
-            | OrderError::TooManyLines
-            | OrderError::WrongNumberOfCodes { .. }
-            | OrderError::DuplicateCode(_)
-            | OrderError::CurrencyMismatch { .. }
-            | OrderError::PriceTooHigh
-            | OrderError::TooManyTicketsForConcert { .. }
-            | OrderError::TicketForAnotherConcert { .. } => RefusalKind::Invalid,
-            OrderError::AlreadyPlaced | OrderError::ConcertCancelled { .. } | OrderError::AlreadyCheckedIn { .. } => {
-                RefusalKind::Conflict
-            }
-        }
-    }
 }
 
 /// One ticket of an order, for display and the door.
@@ -279,7 +196,22 @@ impl Order {
         self.placed.as_ref()
     }
 
-    /// Every ticket, line by line.
+    /// Where it stands.
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+
+    /// The provider's payment, once created or paid.
+    pub fn payment_id(&self) -> Option<&str> {
+        self.payment_id.as_deref()
+    }
+
+    /// Whether this payment, which the order could not keep, was paid back.
+    pub fn has_returned(&self, payment_id: &str) -> bool {
+        self.returned.contains(payment_id)
+    }
+
+    /// Every ticket, line by line, valid or not.
     pub fn tickets(&self) -> impl Iterator<Item = TicketView<'_>> {
         let lines = self.placed.iter().flat_map(|placed| placed.lines.iter());
         lines.flat_map(move |line| {
@@ -301,10 +233,16 @@ impl Order {
         order_id: OrderId,
         customer_id: CustomerId,
         lines: &[OrderLine],
+        payment: &PaymentTerms,
         now: DateTime<Utc>,
     ) -> Result<Vec<OrderEvent>, OrderError> {
         if self.placed.is_some() {
             return Err(OrderError::AlreadyPlaced);
+        }
+        if let PaymentTerms::Due { due, .. } = payment
+            && (*due <= now || *due - now > chrono::TimeDelta::minutes(limits::PAYMENT_MINUTES))
+        {
+            return Err(OrderError::BadPaymentWindow);
         }
         let first = lines.first().ok_or(OrderError::NoLines)?;
         if lines.len() > limits::ORDER_LINES_MAX {
@@ -329,7 +267,8 @@ impl Order {
             let subtotal = line.unit_price.times(line.quantity).and_then(|subtotal| total.plus(subtotal));
             total = subtotal.expect("invariant: one currency, and prices and quantities bounded far below u64::MAX");
         }
-        Ok(vec![OrderEvent::Placed { order_id, customer_id, lines: lines.to_vec(), total, placed_at: now }])
+        let payment = Some(payment.clone());
+        Ok(vec![OrderEvent::Placed { order_id, customer_id, lines: lines.to_vec(), total, placed_at: now, payment }])
     }
 
     fn decide_check_in(
@@ -340,6 +279,9 @@ impl Order {
         now: DateTime<Utc>,
     ) -> Result<Vec<OrderEvent>, OrderError> {
         let ticket = self.ticket(code).ok_or_else(|| OrderError::TicketNotFound(code.clone()))?;
+        if self.status != OrderStatus::Paid {
+            return Err(OrderError::NotPaid { status: self.status });
+        }
         let concert_id = ticket.line.concert_id;
         if concert_id != door {
             return Err(OrderError::TicketForAnotherConcert { code: code.clone(), concert_id, door });
@@ -380,8 +322,12 @@ impl Aggregate for Order {
 
     fn decide(&self, command: &OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
         match command {
-            OrderCommand::Place { order_id, customer_id, lines, now } => {
-                self.decide_place(*order_id, *customer_id, lines, *now)
+            OrderCommand::Place { order_id, customer_id, lines, payment, now } => {
+                self.decide_place(*order_id, *customer_id, lines, payment, *now)
+            }
+            OrderCommand::Payment(command) => {
+                let placed = self.placed.as_ref().ok_or(OrderError::NotFound)?;
+                self.decide_payment(placed, command)
             }
             OrderCommand::CheckInTicket { code, door, concert_status, now } => {
                 if self.placed.is_none() {
@@ -394,14 +340,29 @@ impl Aggregate for Order {
 
     fn evolve(&mut self, event: &OrderEvent) {
         match event {
-            OrderEvent::Placed { order_id, customer_id, lines, total, placed_at } => {
+            OrderEvent::Placed { order_id, customer_id, lines, total, placed_at, payment } => {
+                self.status = match payment {
+                    Some(PaymentTerms::Due { .. }) => OrderStatus::PendingPayment,
+                    _ => OrderStatus::Paid,
+                };
                 self.placed = Some(PlacedOrder {
                     order_id: *order_id,
                     customer_id: *customer_id,
                     lines: lines.clone(),
                     total: *total,
                     placed_at: *placed_at,
+                    payment: payment.clone(),
                 });
+            }
+            OrderEvent::PaymentRequested { payment_id } => self.payment_id = Some(payment_id.clone()),
+            OrderEvent::Paid { payment_id, .. } => {
+                self.status = OrderStatus::Paid;
+                self.payment_id = Some(payment_id.clone());
+            }
+            OrderEvent::PaymentFailed { .. } => self.status = OrderStatus::Failed,
+            OrderEvent::Expired { .. } => self.status = OrderStatus::Expired,
+            OrderEvent::LatePaymentReturned { payment_id, .. } => {
+                self.returned.insert(payment_id.clone());
             }
             OrderEvent::TicketCheckedIn { code, checked_in_at } => {
                 self.checked_in.insert(code.clone(), *checked_in_at);

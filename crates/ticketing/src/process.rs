@@ -15,16 +15,20 @@ use crate::bucket::BucketCommand;
 use crate::cart::{Cart, CartCommand, CartError, CartItem};
 use crate::concert::{ConcertCommand, Hold};
 use crate::ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId};
-use crate::order::{OrderCommand, OrderLine};
+use crate::order::{OrderCommand, OrderHolds, OrderLine, PaymentTerms};
 use crate::values::{Money, Quantity, TicketCode};
 
-/// A hold that has run out, and the cart whose item it backs.
+/// A hold that has run out, and the cart whose item it backs or the order
+/// it was kept for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExpiredHold {
     /// The hold (and cart item) id.
     pub hold_id: HoldId,
-    /// The cart to send `ExpireItem` to.
+    /// The cart to send `ExpireItem` to, while the hold is a cart's.
     pub cart_id: CartId,
+    /// The order awaiting payment it was kept for, after checkout: the
+    /// order runs out with it.
+    pub order_id: Option<OrderId>,
 }
 
 /// Where the tickets of a hold are kept: the concert's own stream, or one of
@@ -66,7 +70,9 @@ impl Keeper {
 /// process appends the keeper's expiry and `Cart::ExpireItem` together.
 pub fn expired_holds(holds: &BTreeMap<HoldId, Hold>, now: DateTime<Utc>) -> Vec<ExpiredHold> {
     let holds = holds.iter().filter(|(_, hold)| hold.is_expired(now));
-    holds.map(|(hold_id, hold)| ExpiredHold { hold_id: *hold_id, cart_id: hold.cart_id }).collect()
+    holds
+        .map(|(hold_id, hold)| ExpiredHold { hold_id: *hold_id, cart_id: hold.cart_id, order_id: hold.order_id })
+        .collect()
 }
 
 /// The items of `cart` that have run out at `now`, with their concerts: what
@@ -172,19 +178,43 @@ impl CheckoutPlan {
         CartCommand::CheckOut { order_id: self.order_id, now: self.now }
     }
 
-    /// The command of a concert that keeps its own holds.
-    pub fn concert_command(&self, sale: &StockSale) -> ConcertCommand {
+    /// The command of a concert that keeps its own holds: sell them when
+    /// the order is paid as placed, keep them for it until `due` otherwise.
+    pub fn concert_command(&self, sale: &StockSale, payment: &PaymentTerms) -> ConcertCommand {
         let (hold_ids, order_id, now) = (sale.hold_ids.clone(), self.order_id, self.now);
-        ConcertCommand::SellHeldTickets { hold_ids, order_id, now }
+        match payment {
+            PaymentTerms::Due { due, .. } => ConcertCommand::AwaitPayment { hold_ids, order_id, until: *due, now },
+            PaymentTerms::PaidAtCheckout { .. } => ConcertCommand::SellHeldTickets { hold_ids, order_id, now },
+        }
     }
 
-    /// The command of a bucket.
-    pub fn bucket_command(&self, sale: &StockSale) -> BucketCommand {
-        BucketCommand::Sell { hold_ids: sale.hold_ids.clone(), order_id: self.order_id, now: self.now }
+    /// The command of a bucket, as [`CheckoutPlan::concert_command`].
+    pub fn bucket_command(&self, sale: &StockSale, payment: &PaymentTerms) -> BucketCommand {
+        let (hold_ids, order_id, now) = (sale.hold_ids.clone(), self.order_id, self.now);
+        match payment {
+            PaymentTerms::Due { due, .. } => BucketCommand::AwaitPayment { hold_ids, order_id, until: *due, now },
+            PaymentTerms::PaidAtCheckout { .. } => BucketCommand::Sell { hold_ids, order_id, now },
+        }
+    }
+
+    /// Where the order's holds are kept, for terms that await payment.
+    pub fn order_holds(&self) -> Vec<OrderHolds> {
+        let holds = self.sales.iter().map(|sale| {
+            let bucket = match sale.keeper {
+                Keeper::Concert(_) => None,
+                Keeper::Bucket(_, index) => Some(index),
+            };
+            OrderHolds { concert_id: sale.keeper.concert_id(), bucket, hold_ids: sale.hold_ids.clone() }
+        });
+        holds.collect()
     }
 
     /// The order's command, handing out `codes` to the lines in order.
-    pub fn order_command(&self, codes: Vec<TicketCode>) -> Result<OrderCommand, TicketCodeCount> {
+    pub fn order_command(
+        &self,
+        codes: Vec<TicketCode>,
+        payment: PaymentTerms,
+    ) -> Result<OrderCommand, TicketCodeCount> {
         let needed = self.tickets_needed();
         if codes.len() != needed as usize {
             return Err(TicketCodeCount { needed, given: codes.len() });
@@ -201,7 +231,23 @@ impl CheckoutPlan {
                 ticket_codes: codes.by_ref().take(line.quantity.get() as usize).collect(),
             })
             .collect();
-        Ok(OrderCommand::Place { order_id: self.order_id, customer_id: self.customer_id, lines, now: self.now })
+        Ok(OrderCommand::Place {
+            order_id: self.order_id,
+            customer_id: self.customer_id,
+            lines,
+            payment,
+            now: self.now,
+        })
+    }
+}
+
+impl Keeper {
+    /// The keeper of an order's holds, as the order recorded it.
+    pub fn of_order_holds(holds: &OrderHolds) -> Keeper {
+        match holds.bucket {
+            None => Keeper::Concert(holds.concert_id),
+            Some(index) => Keeper::Bucket(holds.concert_id, index),
+        }
     }
 }
 

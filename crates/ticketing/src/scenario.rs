@@ -64,6 +64,16 @@ where
         }
     }
 
+    /// Asserts that the command is accepted and changes nothing: a step
+    /// repeated (a provider's notification delivered again).
+    #[track_caller]
+    pub(crate) fn then_nothing(self) {
+        match self.result {
+            Ok(events) => assert!(events.is_empty(), "expected nothing, recorded {events:?}"),
+            Err(error) => panic!("expected nothing, the command was refused: {error}"),
+        }
+    }
+
     /// Asserts the refusal.
     #[track_caller]
     pub(crate) fn then_refused(self, expected: A::Error) {

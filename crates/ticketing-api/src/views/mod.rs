@@ -13,7 +13,7 @@ use serde::{Serialize, Serializer};
 use ticketing::{AgeLimit, Money};
 use ticketing_app::queries::{
     AttendeeView, CartItemView, CartView, ConcertStatusView, ConcertSummary, ConcertView, DailySales, DraftSummary,
-    OrderStatus, OrderTicketView, OrderView, Page, TicketTypeView, VenueRef, VenueView,
+    OrderTicketView, OrderView, Page, TicketTypeView, VenueRef, VenueView,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -322,8 +322,10 @@ impl From<OrderTicketView> for OrderTicket {
 pub(crate) struct Order {
     id: Uuid,
     customer_id: Uuid,
-    /// `placed`.
-    #[schema(value_type = String, examples("placed"))]
+    /// Where its payment stands: `pendingPayment` (its tickets held, not
+    /// yet listed), `paid` (its tickets valid), `failed` or `expired` (its
+    /// tickets back on sale).
+    #[schema(value_type = String, pattern = "^(pendingPayment|paid|failed|expired)$", examples("paid"))]
     status: &'static str,
     total: MoneyView,
     tickets: Vec<OrderTicket>,
@@ -332,9 +334,7 @@ pub(crate) struct Order {
 
 impl From<OrderView> for Order {
     fn from(view: OrderView) -> Self {
-        let status = match view.status {
-            OrderStatus::Placed => "placed",
-        };
+        let status = view.status.as_str();
         Self {
             id: view.id.as_uuid(),
             customer_id: view.customer_id.as_uuid(),

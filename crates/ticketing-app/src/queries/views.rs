@@ -150,14 +150,8 @@ pub struct CartView {
     pub total: Option<Money>,
 }
 
-/// Where an order is in its life. The domain has no refunds yet, so an order
-/// that exists is placed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum OrderStatus {
-    /// Paid, tickets issued.
-    Placed,
-}
+/// Where an order stands: the domain's own.
+pub use ticketing::OrderStatus;
 
 /// One ticket of an order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

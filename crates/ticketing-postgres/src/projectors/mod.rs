@@ -184,7 +184,8 @@ async fn catalogue_concert(
         | ConcertEvent::TicketsHeld { .. }
         | ConcertEvent::HoldReleased { .. }
         | ConcertEvent::HoldExpired { .. }
-        | ConcertEvent::TicketsSold { .. } => {
+        | ConcertEvent::TicketsSold { .. }
+        | ConcertEvent::HoldsAwaitingPayment { .. } => {
             query("UPDATE catalogue SET version = $2 WHERE concert_id = $1").bind(id).bind(version)
         }
     };
@@ -265,6 +266,10 @@ async fn ticket_types(
             }
             let settled: Vec<HoldId> = holds.iter().map(|hold| hold.hold_id).collect();
             crate::holds::settled(connection, &settled).await?;
+        }
+        // Held for an order instead of a cart: still held, until the order's due time.
+        ConcertEvent::HoldsAwaitingPayment { hold_ids, until, .. } => {
+            crate::holds::rescheduled(connection, &hold_ids, until).await?;
         }
         ConcertEvent::Created { .. }
         | ConcertEvent::DetailsUpdated { .. }

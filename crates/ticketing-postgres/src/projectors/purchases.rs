@@ -1,9 +1,12 @@
 //! What an order's events do to the read models of what was bought: orders
-//! with their tickets, attendees for the door, and daily sales.
+//! with their tickets, attendees for the door, and daily sales. An order is
+//! listed from its placing, with where its payment stands; its tickets, its
+//! attendees and its sales count only once they are valid (placed paid, or
+//! paid later).
 
 use sqlx_core::query::query;
 use sqlx_postgres::PgConnection;
-use ticketing::OrderEvent;
+use ticketing::{OrderEvent, OrderStatus, PaidTickets};
 
 use super::Id;
 use crate::rows::{Refusal, int, one_row};
@@ -14,40 +17,60 @@ pub(super) async fn order(
     version: i64,
     fact: OrderEvent,
 ) -> Result<(), Refusal> {
-    match fact {
-        OrderEvent::Placed { customer_id, lines, total, placed_at, .. } => {
-            query(
-                "INSERT INTO orders (order_id, customer_id, total_amount, currency, placed_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
+    if let OrderEvent::Placed { customer_id, total, placed_at, .. } = &fact {
+        let status = if fact.paid_tickets().is_some() { OrderStatus::Paid } else { OrderStatus::PendingPayment };
+        query(
+            "INSERT INTO orders (order_id, customer_id, total_amount, currency, placed_at, status, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(order_id)
+        .bind(customer_id.0)
+        .bind(int(total.amount)?)
+        .bind(total.currency.as_str().to_owned())
+        .bind(*placed_at)
+        .bind(status.as_str())
+        .bind(version)
+        .execute(&mut *connection)
+        .await?;
+    }
+    let status = match &fact {
+        OrderEvent::Paid { .. } => Some(OrderStatus::Paid),
+        OrderEvent::PaymentFailed { .. } => Some(OrderStatus::Failed),
+        OrderEvent::Expired { .. } => Some(OrderStatus::Expired),
+        _ => None,
+    };
+    if let Some(status) = status {
+        let changed = query("UPDATE orders SET status = $2, version = $3 WHERE order_id = $1")
             .bind(order_id)
-            .bind(customer_id.0)
-            .bind(int(total.amount)?)
-            .bind(total.currency.as_str().to_owned())
-            .bind(placed_at)
+            .bind(status.as_str())
             .bind(version)
             .execute(&mut *connection)
-            .await?;
-            // Nested loops, not an iterator chain: the future must stay `Send`.
-            let mut seq: u64 = 0;
-            for line in &lines {
-                for code in &line.ticket_codes {
-                    query(
-                        "INSERT INTO order_tickets (order_id, code, seq, concert_id, ticket_type_id, version) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(order_id)
-                    .bind(code.as_str().to_owned())
-                    .bind(int(seq)?)
-                    .bind(line.concert_id.0)
-                    .bind(line.ticket_type_id.0)
-                    .bind(version)
-                    .execute(&mut *connection)
-                    .await?;
-                    seq += 1;
-                }
+            .await?
+            .rows_affected();
+        one_row(changed, "paying an unknown order")?;
+    }
+    if let Some(PaidTickets { lines, .. }) = fact.paid_tickets() {
+        // Nested loops, not an iterator chain: the future must stay `Send`.
+        let mut seq: u64 = 0;
+        for line in lines {
+            for code in &line.ticket_codes {
+                query(
+                    "INSERT INTO order_tickets (order_id, code, seq, concert_id, ticket_type_id, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(order_id)
+                .bind(code.as_str().to_owned())
+                .bind(int(seq)?)
+                .bind(line.concert_id.0)
+                .bind(line.ticket_type_id.0)
+                .bind(version)
+                .execute(&mut *connection)
+                .await?;
+                seq += 1;
             }
         }
+    }
+    match fact {
         OrderEvent::TicketCheckedIn { code, checked_in_at } => {
             let changed =
                 query("UPDATE order_tickets SET checked_in_at = $3, version = $4 WHERE order_id = $1 AND code = $2")
@@ -65,6 +88,12 @@ pub(super) async fn order(
                 .execute(&mut *connection)
                 .await?;
         }
+        OrderEvent::Placed { .. }
+        | OrderEvent::Paid { .. }
+        | OrderEvent::PaymentFailed { .. }
+        | OrderEvent::Expired { .. }
+        | OrderEvent::PaymentRequested { .. }
+        | OrderEvent::LatePaymentReturned { .. } => {}
     }
     Ok(())
 }
@@ -75,25 +104,25 @@ pub(super) async fn attendees(
     version: i64,
     fact: OrderEvent,
 ) -> Result<(), Refusal> {
-    match fact {
-        OrderEvent::Placed { customer_id, lines, .. } => {
-            for line in &lines {
-                for code in &line.ticket_codes {
-                    query(
-                        "INSERT INTO attendees (ticket_code, concert_id, order_id, customer_id, ticket_type_id, \
-                         version) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(code.as_str().to_owned())
-                    .bind(line.concert_id.0)
-                    .bind(order_id)
-                    .bind(customer_id.0)
-                    .bind(line.ticket_type_id.0)
-                    .bind(version)
-                    .execute(&mut *connection)
-                    .await?;
-                }
+    if let Some(PaidTickets { customer_id, lines, .. }) = fact.paid_tickets() {
+        for line in lines {
+            for code in &line.ticket_codes {
+                query(
+                    "INSERT INTO attendees (ticket_code, concert_id, order_id, customer_id, ticket_type_id, \
+                     version) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(code.as_str().to_owned())
+                .bind(line.concert_id.0)
+                .bind(order_id)
+                .bind(customer_id.0)
+                .bind(line.ticket_type_id.0)
+                .bind(version)
+                .execute(&mut *connection)
+                .await?;
             }
         }
+    }
+    match fact {
         OrderEvent::TicketCheckedIn { code, checked_in_at } => {
             let changed =
                 query("UPDATE attendees SET checked_in_at = $3, version = $4 WHERE ticket_code = $1 AND order_id = $2")
@@ -106,18 +135,24 @@ pub(super) async fn attendees(
                     .rows_affected();
             one_row(changed, "checking in an unknown ticket")?;
         }
+        OrderEvent::Placed { .. }
+        | OrderEvent::Paid { .. }
+        | OrderEvent::PaymentFailed { .. }
+        | OrderEvent::Expired { .. }
+        | OrderEvent::PaymentRequested { .. }
+        | OrderEvent::LatePaymentReturned { .. } => {}
     }
     Ok(())
 }
 
-/// Adds a placed order's lines to its concerts' days, at the prices paid.
-/// Every other order event only moves the version guard.
+/// Adds a paid order's lines to its concerts' days (the day it was paid),
+/// at the prices paid. Every other order event only moves the version guard.
 pub(super) async fn sales(connection: &mut PgConnection, fact: OrderEvent) -> Result<(), Refusal> {
-    let OrderEvent::Placed { lines, placed_at, .. } = fact else {
+    let Some(PaidTickets { lines, paid_at, .. }) = fact.paid_tickets() else {
         return Ok(());
     };
-    let day = placed_at.date_naive();
-    for line in &lines {
+    let day = paid_at.date_naive();
+    for line in lines {
         let revenue = line.unit_price.times(line.quantity)?;
         let changed = query(
             "INSERT INTO sales (concert_id, day, tickets, revenue_amount, currency) VALUES ($1, $2, $3, $4, $5) \

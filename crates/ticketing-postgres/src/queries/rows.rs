@@ -76,10 +76,10 @@ pub(super) type ConcertRow =
 pub(super) type TicketTypeRow = (Option<Uuid>, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<i64>);
 
 /// An order's columns, then one ticket's (absent for an order without any).
-pub(super) type OrderRow = (Uuid, Uuid, i64, String, DateTime<Utc>, Option<String>, Option<Uuid>, Option<Uuid>);
+pub(super) type OrderRow = (Uuid, Uuid, i64, String, DateTime<Utc>, String, Option<String>, Option<Uuid>, Option<Uuid>);
 
 pub(super) const ORDER_SELECT: &str = "SELECT o.order_id, o.customer_id, o.total_amount, o.currency, o.placed_at, \
-     t.code, t.concert_id, t.ticket_type_id FROM orders o LEFT JOIN order_tickets t ON t.order_id = o.order_id";
+     o.status, t.code, t.concert_id, t.ticket_type_id FROM orders o LEFT JOIN order_tickets t ON t.order_id = o.order_id";
 
 /// The columns of an attendee, in [`AttendeeRow`]'s order.
 pub(super) const ATTENDEE_COLUMNS: &str = "ticket_code, order_id, customer_id, ticket_type_id, checked_in_at";
@@ -102,12 +102,12 @@ pub(super) fn attendee_view(
 /// Orders from rows sorted by order, then ticket.
 pub(super) fn orders_from(rows: Vec<OrderRow>) -> Result<Vec<OrderView>, QueryError> {
     let mut orders: Vec<OrderView> = Vec::new();
-    for (id, customer, total, currency, placed_at, code, concert, ticket_type) in rows {
+    for (id, customer, total, currency, placed_at, status, code, concert, ticket_type) in rows {
         if orders.last().is_none_or(|order| order.id.0 != id) {
             orders.push(OrderView {
                 id: OrderId(id),
                 customer_id: CustomerId(customer),
-                status: OrderStatus::Placed,
+                status: OrderStatus::parse(&status).ok_or_else(|| corrupt(format!("order status {status:?}")))?,
                 total: money(total, &currency)?,
                 tickets: Vec::new(),
                 placed_at,

@@ -1,9 +1,11 @@
-//! Orders with their tickets.
+//! Orders with their tickets. An order is listed from its placing, with
+//! where its payment stands; its tickets only once they are valid (placed
+//! paid, or paid later), so no code is shown before it is paid for.
 
 use es_core::RecordedEvent;
 use es_sqlite::{ApplyError, SqliteProjector, TableSpec, Tables};
 use rusqlite::params;
-use ticketing::OrderEvent;
+use ticketing::{OrderEvent, OrderStatus, PaidTickets};
 
 use super::ORDERS;
 use crate::rows::{Fact, Kind, admit, applied_table, decode, execute, int, one_row, time};
@@ -16,7 +18,7 @@ const ORDER_TABLES: &[TableSpec] = &[
     TableSpec {
         name: "orders",
         columns: "order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, total_amount INTEGER NOT NULL, \
-                  currency TEXT NOT NULL, placed_at TEXT NOT NULL, version INTEGER NOT NULL",
+                  currency TEXT NOT NULL, placed_at TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL",
         indexes: &["customer_id, placed_at", "placed_at"],
     },
     TableSpec {
@@ -50,23 +52,41 @@ impl SqliteProjector for OrdersProjector {
         let order_id = event.aggregate_id.to_string();
         let version = int(event.aggregate_version.0)?;
         let connection = tables.connection();
-        match fact {
-            OrderEvent::Placed { customer_id, lines, total, placed_at, .. } => {
-                execute(
-                    connection,
-                    &format!(
-                        "INSERT INTO {orders} (order_id, customer_id, total_amount, currency, placed_at, version) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                    ),
-                    params![
-                        order_id,
-                        customer_id.to_string(),
-                        int(total.amount)?,
-                        total.currency.as_str(),
-                        time(placed_at),
-                        version
-                    ],
-                )?;
+        if let OrderEvent::Placed { customer_id, total, placed_at, .. } = &fact {
+            let status = if fact.paid_tickets().is_some() { OrderStatus::Paid } else { OrderStatus::PendingPayment };
+            execute(
+                connection,
+                &format!(
+                    "INSERT INTO {orders} (order_id, customer_id, total_amount, currency, placed_at, status, version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    order_id,
+                    customer_id.to_string(),
+                    int(total.amount)?,
+                    total.currency.as_str(),
+                    time(*placed_at),
+                    status.as_str(),
+                    version
+                ],
+            )?;
+        }
+        let status = match &fact {
+            OrderEvent::Paid { .. } => Some(OrderStatus::Paid),
+            OrderEvent::PaymentFailed { .. } => Some(OrderStatus::Failed),
+            OrderEvent::Expired { .. } => Some(OrderStatus::Expired),
+            _ => None,
+        };
+        if let Some(status) = status {
+            let changed = execute(
+                connection,
+                &format!("UPDATE {orders} SET status = ?2, version = ?3 WHERE order_id = ?1"),
+                params![order_id, status.as_str(), version],
+            )?;
+            one_row(changed, "paying an unknown order")?;
+        }
+        if let Some(PaidTickets { lines, .. }) = fact.paid_tickets() {
+            {
                 let mut insert = connection.prepare_cached(&format!(
                     "INSERT INTO {tickets} (order_id, code, seq, concert_id, ticket_type_id, version) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -83,6 +103,8 @@ impl SqliteProjector for OrdersProjector {
                     ])?;
                 }
             }
+        }
+        match fact {
             OrderEvent::TicketCheckedIn { code, checked_in_at } => {
                 let changed = execute(
                     connection,
@@ -96,6 +118,12 @@ impl SqliteProjector for OrdersProjector {
                     params![order_id, version],
                 )?;
             }
+            OrderEvent::Placed { .. }
+            | OrderEvent::Paid { .. }
+            | OrderEvent::PaymentFailed { .. }
+            | OrderEvent::Expired { .. }
+            | OrderEvent::PaymentRequested { .. }
+            | OrderEvent::LatePaymentReturned { .. } => {}
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use es_core::RecordedEvent;
 use es_sqlite::{ApplyError, SqliteProjector, TableSpec, Tables};
 use rusqlite::params;
-use ticketing::OrderEvent;
+use ticketing::PaidTickets;
 
 use super::SALES;
 use crate::rows::{Fact, Kind, admit, applied_table, decode, execute, int, one_row};
@@ -33,7 +33,11 @@ impl SqliteProjector for SalesProjector {
     }
 
     fn apply(&self, tables: &Tables<'_>, event: &RecordedEvent) -> Result<(), ApplyError> {
-        let Some(Fact::Order(OrderEvent::Placed { lines, placed_at, .. })) = decode(event, &[Kind::Order])? else {
+        let Some(Fact::Order(fact)) = decode(event, &[Kind::Order])? else {
+            return Ok(());
+        };
+        // Tickets count as sold on the day they are paid for.
+        let Some(PaidTickets { lines, paid_at, .. }) = fact.paid_tickets() else {
             return Ok(());
         };
         // Rows add up many orders, so the guard table alone keeps their versions.
@@ -41,8 +45,8 @@ impl SqliteProjector for SalesProjector {
             return Ok(());
         }
         let table = tables.name("sales");
-        let day = placed_at.date_naive().to_string();
-        for line in &lines {
+        let day = paid_at.date_naive().to_string();
+        for line in lines {
             let revenue = line.unit_price.times(line.quantity)?;
             let changed = execute(
                 tables.connection(),

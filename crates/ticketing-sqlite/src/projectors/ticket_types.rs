@@ -89,7 +89,9 @@ impl SqliteProjector for TicketTypesProjector {
             | ConcertEvent::DetailsUpdated { .. }
             | ConcertEvent::Scheduled { .. }
             | ConcertEvent::Published { .. }
-            | ConcertEvent::Cancelled {} => {}
+            | ConcertEvent::Cancelled {}
+            // Held for an order instead of a cart: still held.
+            | ConcertEvent::HoldsAwaitingPayment { .. } => {}
         }
         Ok(())
     }

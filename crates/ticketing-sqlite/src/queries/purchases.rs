@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{SqliteQueries, money_at, optional_time_at, store, time_at, uuid_at};
 use crate::rows::time;
 
-const ORDER_COLUMNS: &str = "order_id, customer_id, total_amount, currency, placed_at";
+const ORDER_COLUMNS: &str = "order_id, customer_id, total_amount, currency, placed_at, status";
 
 const ATTENDEE_COLUMNS: &str = "ticket_code, order_id, customer_id, ticket_type_id, checked_in_at";
 
@@ -125,12 +125,21 @@ fn order_row(row: &Row<'_>) -> rusqlite::Result<(OrderView, String)> {
     let order = OrderView {
         id: OrderId(uuid_at(row, 0)?),
         customer_id: CustomerId(uuid_at(row, 1)?),
-        status: OrderStatus::Placed,
+        status: status_at(row, 5)?,
         total: money_at(row, 2, 3)?,
         tickets: Vec::new(),
         placed_at: time_at(row, 4)?,
     };
     Ok((order, id))
+}
+
+/// An order's status as stored.
+fn status_at(row: &Row<'_>, index: usize) -> rusqlite::Result<OrderStatus> {
+    let text: String = row.get(index)?;
+    OrderStatus::parse(&text).ok_or_else(|| {
+        let error = format!("order status {text:?}");
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, error.into())
+    })
 }
 
 fn attendee_row(row: &Row<'_>) -> rusqlite::Result<AttendeeView> {

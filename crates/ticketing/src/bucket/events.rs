@@ -74,7 +74,8 @@ pub const BUCKET_EVENT_TYPES: [&str; 6] = [
 ];
 
 /// The concert events a bucket writes: those about holds.
-pub const HOLD_EVENT_TYPES: [&str; 4] = ["TicketsHeld", "TicketHoldReleased", "TicketHoldExpired", "TicketsSold"];
+pub const HOLD_EVENT_TYPES: [&str; 5] =
+    ["TicketsHeld", "TicketHoldReleased", "TicketHoldExpired", "TicketsSold", "TicketHoldsAwaitingPayment"];
 
 /// What happened to a bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -89,7 +89,21 @@ pub enum ConcertCommand {
         /// The current time: at or after the hold's `expires_at`.
         now: DateTime<Utc>,
     },
-    /// Turns live holds into sold tickets (checkout).
+    /// Keeps a checked-out cart's live holds for its order until it is paid
+    /// or `until` passes.
+    AwaitPayment {
+        /// The holds, none expired, none listed twice.
+        hold_ids: Vec<HoldId>,
+        /// The order awaiting payment.
+        order_id: OrderId,
+        /// When they run out: after `now`, at most
+        /// [`limits::PAYMENT_MINUTES`] later.
+        until: DateTime<Utc>,
+        /// The current time.
+        now: DateTime<Utc>,
+    },
+    /// Turns live holds into sold tickets: at checkout when nothing is left
+    /// to pay, or when the order they were kept for is paid.
     SellHeldTickets {
         /// The holds, none expired, none listed twice.
         hold_ids: Vec<HoldId>,

@@ -120,6 +120,17 @@ pub enum ConcertEvent {
         /// How many tickets became available again.
         quantity: Quantity,
     },
+    /// A cart was checked out into an order that awaits its payment: its
+    /// holds now belong to the order and last until `until`.
+    #[serde(rename = "TicketHoldsAwaitingPayment")]
+    HoldsAwaitingPayment {
+        /// The order.
+        order_id: OrderId,
+        /// Its holds kept here.
+        hold_ids: Vec<HoldId>,
+        /// When they run out unless the order is paid.
+        until: DateTime<Utc>,
+    },
     /// Held tickets were sold to an order.
     #[serde(rename = "TicketsSold")]
     TicketsSold {
@@ -133,7 +144,7 @@ pub enum ConcertEvent {
 }
 
 /// Every `EventType` of [`ConcertEvent`].
-pub const CONCERT_EVENT_TYPES: [&str; 11] = [
+pub const CONCERT_EVENT_TYPES: [&str; 12] = [
     "ConcertCreated",
     "ConcertDetailsUpdated",
     "ConcertScheduled",
@@ -145,6 +156,7 @@ pub const CONCERT_EVENT_TYPES: [&str; 11] = [
     "TicketHoldReleased",
     "TicketHoldExpired",
     "TicketsSold",
+    "TicketHoldsAwaitingPayment",
 ];
 
 impl DomainEvent for ConcertEvent {
@@ -161,6 +173,7 @@ impl DomainEvent for ConcertEvent {
             ConcertEvent::HoldReleased { .. } => 8,
             ConcertEvent::HoldExpired { .. } => 9,
             ConcertEvent::TicketsSold { .. } => 10,
+            ConcertEvent::HoldsAwaitingPayment { .. } => 11,
         };
         CONCERT_EVENT_TYPES[index]
     }

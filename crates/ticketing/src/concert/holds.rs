@@ -112,13 +112,63 @@ impl HoldBook {
         Ok(ConcertEvent::HoldExpired { hold_id, ticket_type_id: hold.ticket_type_id, quantity: hold.quantity })
     }
 
-    /// Sells live holds, none expired, none named twice, to `order_id`.
+    /// Sells holds, none named twice, to `order_id`: a cart's live holds at
+    /// checkout, or the holds kept for the order while it was paid. The
+    /// latter are sold even when their time has passed as long as they are
+    /// still here: the payment came before the sweep gave them back, and
+    /// the order's own expiry, appended with that sweep, refuses the other
+    /// way round.
     pub(crate) fn decide_sell(
         &self,
         hold_ids: &[HoldId],
         order_id: OrderId,
         now: DateTime<Utc>,
     ) -> Result<ConcertEvent, ConcertError> {
+        let holds = self.each_once(hold_ids, |hold_id, hold| match hold.order_id {
+            Some(owner) if owner == order_id => Ok(()),
+            Some(_) => Err(ConcertError::HoldNotFound(hold_id)),
+            None if hold.is_expired(now) => Err(ConcertError::HoldExpired { hold_id, expires_at: hold.expires_at }),
+            None => Ok(()),
+        })?;
+        let holds = holds.map(|(hold_id, hold)| SoldHold {
+            hold_id,
+            ticket_type_id: hold.ticket_type_id,
+            quantity: hold.quantity,
+        });
+        Ok(ConcertEvent::TicketsSold { order_id, holds: holds.collect(), sold_at: now })
+    }
+
+    /// Keeps a cart's live holds, none named twice, for `order_id` until
+    /// `until`, while the order is paid.
+    pub(crate) fn decide_await_payment(
+        &self,
+        hold_ids: &[HoldId],
+        order_id: OrderId,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ConcertEvent, ConcertError> {
+        if until <= now {
+            return Err(ConcertError::HoldExpiresInThePast);
+        }
+        if until - now > TimeDelta::minutes(limits::PAYMENT_MINUTES) {
+            return Err(ConcertError::HoldTooLong);
+        }
+        let holds = self.each_once(hold_ids, |hold_id, hold| match hold.order_id {
+            Some(_) => Err(ConcertError::HoldNotFound(hold_id)),
+            None if hold.is_expired(now) => Err(ConcertError::HoldExpired { hold_id, expires_at: hold.expires_at }),
+            None => Ok(()),
+        })?;
+        let hold_ids = holds.map(|(hold_id, _)| hold_id).collect();
+        Ok(ConcertEvent::HoldsAwaitingPayment { order_id, hold_ids, until })
+    }
+
+    /// The named holds, each checked by `check`: at least one, none named
+    /// twice, every one here.
+    fn each_once(
+        &self,
+        hold_ids: &[HoldId],
+        check: impl Fn(HoldId, &Hold) -> Result<(), ConcertError>,
+    ) -> Result<impl Iterator<Item = (HoldId, &Hold)>, ConcertError> {
         if hold_ids.is_empty() {
             return Err(ConcertError::NoHolds);
         }
@@ -129,12 +179,10 @@ impl HoldBook {
                 return Err(ConcertError::DuplicateHold(hold_id));
             }
             let hold = self.find(hold_id)?;
-            if hold.is_expired(now) {
-                return Err(ConcertError::HoldExpired { hold_id, expires_at: hold.expires_at });
-            }
-            holds.push(SoldHold { hold_id, ticket_type_id: hold.ticket_type_id, quantity: hold.quantity });
+            check(hold_id, hold)?;
+            holds.push((hold_id, hold));
         }
-        Ok(ConcertEvent::TicketsSold { order_id, holds, sold_at: now })
+        Ok(holds.into_iter())
     }
 
     /// Takes a hold event into the book and says how the owner's counts
@@ -148,6 +196,7 @@ impl HoldBook {
                     ticket_type_id: *ticket_type_id,
                     quantity: *quantity,
                     expires_at: *expires_at,
+                    order_id: None,
                 };
                 Arc::make_mut(&mut self.0).insert(*hold_id, hold);
                 vec![CountChange { ticket_type_id: *ticket_type_id, quantity: quantity.get(), change: Change::Held }]
@@ -157,6 +206,16 @@ impl HoldBook {
             }
             ConcertEvent::TicketsSold { holds, .. } => {
                 holds.iter().filter_map(|sold| self.settle(sold.hold_id, Change::Sold)).collect()
+            }
+            ConcertEvent::HoldsAwaitingPayment { order_id, hold_ids, until } => {
+                let book = Arc::make_mut(&mut self.0);
+                for hold_id in hold_ids {
+                    if let Some(hold) = book.get_mut(hold_id) {
+                        hold.order_id = Some(*order_id);
+                        hold.expires_at = *until;
+                    }
+                }
+                Vec::new()
             }
             _ => Vec::new(),
         }

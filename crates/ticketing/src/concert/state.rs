@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{ConcertError, ConcertProfile, CountChange, HoldBook, count};
-use crate::ids::{CartId, HoldId, TicketTypeId, VenueId};
+use crate::ids::{CartId, HoldId, OrderId, TicketTypeId, VenueId};
 use crate::values::{Capacity, Money, Name, Quantity};
 
 /// The state of one concert.
@@ -91,7 +91,8 @@ impl TicketType {
     }
 }
 
-/// Tickets held for a cart until they are sold, released or expire.
+/// Tickets held for a cart until they are sold, released or expire; from
+/// checkout on, held for the order awaiting its payment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Hold {
@@ -103,6 +104,10 @@ pub struct Hold {
     pub quantity: Quantity,
     /// From when the hold may be released to other buyers.
     pub expires_at: DateTime<Utc>,
+    /// The order awaiting payment the hold now belongs to, once its cart
+    /// was checked out; its sale waits for the payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
 }
 
 impl Hold {

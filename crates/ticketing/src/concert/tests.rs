@@ -717,6 +717,11 @@ fn every_event_has_a_stable_json_shape() {
                 r#"{{"orderId":"00000000-0000-0000-0000-000000000009","holds":[{{"holdId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"{TYPE_1}","quantity":2}}],"soldAt":"2030-01-01T00:05:00Z"}}"#
             ),
         ),
+        (
+            ConcertEvent::HoldsAwaitingPayment { order_id: id(9), hold_ids: vec![hold_id(1)], until: at(15) },
+            "TicketHoldsAwaitingPayment",
+            r#"{"orderId":"00000000-0000-0000-0000-000000000009","holdIds":["00000000-0000-0000-0000-000000000001"],"until":"2030-01-01T00:15:00Z"}"#.to_owned(),
+        ),
     ];
     assert_eq!(examples.len(), CONCERT_EVENT_TYPES.len(), "one example per event type");
     for (event, event_type, json) in examples {

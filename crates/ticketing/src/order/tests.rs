@@ -1,7 +1,10 @@
 //! Given/when/then scenarios for placing orders and checking tickets in, and
 //! the JSON snapshot of every event.
 
+use es_core::{CodecError, DomainEvent};
+
 use super::*;
+use crate::RefusalKind;
 use crate::scenario::Given;
 use crate::scenario::fixtures::{at, code, eur, id, quantity, usd};
 
@@ -20,12 +23,21 @@ fn line(concert: u128, count: u32, first_code: u32) -> OrderLine {
     }
 }
 
+pub(super) fn line_of(concert: u128, count: u32, first_code: u32) -> OrderLine {
+    line(concert, count, first_code)
+}
+
+pub(super) fn test_paid() -> PaymentTerms {
+    PaymentTerms::PaidAtCheckout { provider: "test".to_owned() }
+}
+
 fn place(lines: Vec<OrderLine>) -> OrderCommand {
-    OrderCommand::Place { order_id: id(9), customer_id: id(5), lines, now: at(3) }
+    OrderCommand::Place { order_id: id(9), customer_id: id(5), lines, payment: test_paid(), now: at(3) }
 }
 
 fn placed(lines: Vec<OrderLine>, total: u64) -> OrderEvent {
-    OrderEvent::Placed { order_id: id(9), customer_id: id(5), lines, total: eur(total), placed_at: at(3) }
+    let payment = Some(test_paid());
+    OrderEvent::Placed { order_id: id(9), customer_id: id(5), lines, total: eur(total), placed_at: at(3), payment }
 }
 
 /// Checks ticket `n` in at the door of concert 1, which is on.
@@ -148,7 +160,44 @@ fn every_event_has_a_stable_json_shape() {
         (
             placed(vec![line(1, 2, 0)], 5_000),
             "OrderPlaced",
-            r#"{"orderId":"00000000-0000-0000-0000-000000000009","customerId":"00000000-0000-0000-0000-000000000005","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":2,"ticketCodes":["TICKET0000000000","TICKET0000000001"]}],"total":{"amount":5000,"currency":"EUR"},"placedAt":"2030-01-01T00:03:00Z"}"#,
+            r#"{"orderId":"00000000-0000-0000-0000-000000000009","customerId":"00000000-0000-0000-0000-000000000005","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":2,"ticketCodes":["TICKET0000000000","TICKET0000000001"]}],"total":{"amount":5000,"currency":"EUR"},"placedAt":"2030-01-01T00:03:00Z","payment":{"kind":"paidAtCheckout","provider":"test"}}"#,
+        ),
+        (
+            super::payment::tests::placed_due(vec![line(1, 1, 0)]),
+            "OrderPlaced",
+            r#"{"orderId":"00000000-0000-0000-0000-000000000009","customerId":"00000000-0000-0000-0000-000000000005","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":1,"ticketCodes":["TICKET0000000000"]}],"total":{"amount":2500,"currency":"EUR"},"placedAt":"2030-01-01T00:03:00Z","payment":{"kind":"due","provider":"stripe","due":"2030-01-01T00:13:00Z","holds":[{"concertId":"00000000-0000-0000-0000-000000000001","holdIds":["00000000-0000-0000-0000-000000000007"]},{"concertId":"00000000-0000-0000-0000-000000000002","bucket":3,"holdIds":["00000000-0000-0000-0000-000000000008"]}]}}"#,
+        ),
+        (
+            OrderEvent::PaymentRequested { payment_id: "pi_1".to_owned() },
+            "OrderPaymentRequested",
+            r#"{"paymentId":"pi_1"}"#,
+        ),
+        (
+            OrderEvent::Paid {
+                order_id: id(9),
+                customer_id: id(5),
+                lines: vec![line(1, 1, 0)],
+                total: eur(2_500),
+                payment_id: "pi_1".to_owned(),
+                paid_at: at(5),
+            },
+            "OrderPaid",
+            r#"{"orderId":"00000000-0000-0000-0000-000000000009","customerId":"00000000-0000-0000-0000-000000000005","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":1,"ticketCodes":["TICKET0000000000"]}],"total":{"amount":2500,"currency":"EUR"},"paymentId":"pi_1","paidAt":"2030-01-01T00:05:00Z"}"#,
+        ),
+        (
+            OrderEvent::PaymentFailed { reason: "card declined".to_owned(), failed_at: at(5) },
+            "OrderPaymentFailed",
+            r#"{"reason":"card declined","failedAt":"2030-01-01T00:05:00Z"}"#,
+        ),
+        (OrderEvent::Expired { expired_at: at(13) }, "OrderExpired", r#"{"expiredAt":"2030-01-01T00:13:00Z"}"#),
+        (
+            OrderEvent::LatePaymentReturned {
+                payment_id: "pi_1".to_owned(),
+                refund_id: "re_1".to_owned(),
+                returned_at: at(20),
+            },
+            "OrderLatePaymentReturned",
+            r#"{"paymentId":"pi_1","refundId":"re_1","returnedAt":"2030-01-01T00:20:00Z"}"#,
         ),
         (
             OrderEvent::TicketCheckedIn { code: code(1), checked_in_at: at(60) },
@@ -156,11 +205,24 @@ fn every_event_has_a_stable_json_shape() {
             r#"{"code":"TICKET0000000001","checkedInAt":"2030-01-01T01:00:00Z"}"#,
         ),
     ];
-    assert_eq!(examples.len(), ORDER_EVENT_TYPES.len(), "one example per event type");
+    let types: BTreeSet<&str> = examples.iter().map(|(_, event_type, _)| *event_type).collect();
+    assert_eq!(types.len(), ORDER_EVENT_TYPES.len(), "one example per event type");
     for (event, event_type, json) in examples {
         assert_eq!(event.event_type(), event_type);
         assert_eq!(event.encode().expect("encodes"), json, "{event_type}");
         assert_eq!(OrderEvent::decode(event_type, json).expect("decodes"), event, "{event_type}");
     }
     assert!(matches!(OrderEvent::decode("OrderCreated", "{}"), Err(CodecError::UnknownType(_))));
+}
+
+#[test]
+fn an_order_placed_before_payments_existed_reads_as_paid() {
+    let legacy = r#"{"orderId":"00000000-0000-0000-0000-000000000009","customerId":"00000000-0000-0000-0000-000000000005","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":1,"ticketCodes":["TICKET0000000000"]}],"total":{"amount":2500,"currency":"EUR"},"placedAt":"2030-01-01T00:03:00Z"}"#;
+    let event = OrderEvent::decode("OrderPlaced", legacy).expect("decodes");
+
+    assert!(event.paid_tickets().is_some(), "its tickets are valid");
+    let order = given([event])
+        .when(check_in(0, 60))
+        .then([OrderEvent::TicketCheckedIn { code: code(0), checked_in_at: at(60) }]);
+    assert_eq!(order.status(), OrderStatus::Paid);
 }

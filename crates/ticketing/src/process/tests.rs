@@ -88,7 +88,10 @@ fn expired_holds_names_each_run_out_hold_with_its_cart() {
     assert_eq!(expired_holds(concert.holds(), at(14)), vec![]);
     assert_eq!(
         expired_holds(concert.holds(), at(20)),
-        vec![ExpiredHold { hold_id: id(1), cart_id: id(51) }, ExpiredHold { hold_id: id(2), cart_id: id(52) }]
+        vec![
+            ExpiredHold { hold_id: id(1), cart_id: id(51), order_id: None },
+            ExpiredHold { hold_id: id(2), cart_id: id(52), order_id: None }
+        ]
     );
 }
 
@@ -156,12 +159,16 @@ fn a_checkout_plan_refuses_what_the_cart_refuses() {
 fn the_order_command_needs_exactly_one_code_per_ticket() {
     let cart = cart_with(&[item(1, 1, 101, 2, 100, 15)]);
     let plan = plan_checkout(&cart, id(5), id(9), at(0)).expect("a live cart");
-    assert_eq!(plan.order_command(vec![code(1)]), Err(TicketCodeCount { needed: 2, given: 1 }));
-    assert!(plan.order_command(vec![code(1), code(2)]).is_ok());
+    assert_eq!(plan.order_command(vec![code(1)], test_paid()), Err(TicketCodeCount { needed: 2, given: 1 }));
+    assert!(plan.order_command(vec![code(1), code(2)], test_paid()).is_ok());
 }
 
-#[test]
-fn a_whole_purchase_holds_checks_out_sells_and_issues_tickets() {
+fn test_paid() -> PaymentTerms {
+    PaymentTerms::PaidAtCheckout { provider: "test".to_owned() }
+}
+
+/// A concert holding 3 and 2 tickets for customer 5's cart, and that cart.
+fn held_for_a_cart() -> (Concert, Cart) {
     let mut concert = on_sale_concert();
     let mut cart = Cart::default();
     let cart_id = CartId::of(id(5));
@@ -179,13 +186,19 @@ fn a_whole_purchase_holds_checks_out_sells_and_issues_tickets() {
         let item = item(n, 1, 101, count, price.amount, 1 + crate::limits::HOLD_MINUTES);
         apply(&mut cart, &CartCommand::AddItem { item: CartItem { concert_id: id(0), ..item }, now: at(1) });
     }
-    let plan = plan_checkout(&cart, cart_id.customer(), id(9), at(5)).expect("a live cart");
+    (concert, cart)
+}
+
+#[test]
+fn a_whole_purchase_holds_checks_out_sells_and_issues_tickets() {
+    let (mut concert, mut cart) = held_for_a_cart();
+    let plan = plan_checkout(&cart, id(5), id(9), at(5)).expect("a live cart");
     let codes: Vec<_> = (0..plan.tickets_needed()).map(code).collect();
-    let order_command = plan.order_command(codes).expect("enough codes");
+    let order_command = plan.order_command(codes, test_paid()).expect("enough codes");
 
     apply(&mut cart, &plan.cart_command());
     for sale in &plan.sales {
-        apply(&mut concert, &plan.concert_command(sale));
+        apply(&mut concert, &plan.concert_command(sale, &test_paid()));
     }
     let mut order = Order::default();
     apply(&mut order, &order_command);
@@ -195,4 +208,60 @@ fn a_whole_purchase_holds_checks_out_sells_and_issues_tickets() {
     assert_eq!((regular.held, regular.sold), (0, 5));
     assert_eq!(order.tickets().count(), 5);
     assert_eq!(order.placed().map(|placed| placed.total), Some(eur(12_500)));
+}
+
+#[test]
+fn a_purchase_awaiting_payment_keeps_its_tickets_held_until_it_is_paid() {
+    let (mut concert, mut cart) = held_for_a_cart();
+    // Checked out a minute before the cart's holds would run out.
+    let plan = plan_checkout(&cart, id(5), id(9), at(15)).expect("a live cart");
+    let due = at(15 + crate::limits::PAYMENT_MINUTES);
+    let terms = PaymentTerms::Due { provider: "stripe".to_owned(), due, holds: plan.order_holds() };
+    let codes: Vec<_> = (0..plan.tickets_needed()).map(code).collect();
+    let order_command = plan.order_command(codes, terms.clone()).expect("enough codes");
+
+    apply(&mut cart, &plan.cart_command());
+    for sale in &plan.sales {
+        apply(&mut concert, &plan.concert_command(sale, &terms));
+    }
+    let mut order = Order::default();
+    apply(&mut order, &order_command);
+
+    let regular = concert.ticket_type(id(101)).expect("exists");
+    assert_eq!((regular.held, regular.sold), (5, 0), "held for the order, not sold");
+    assert!(concert.holds().values().all(|hold| hold.order_id == Some(id(9)) && hold.expires_at == due));
+    assert_eq!(plan.order_holds(), vec![OrderHolds { concert_id: id(0), bucket: None, hold_ids: vec![id(1), id(2)] }]);
+    // The hold's own time has passed, the order's has not: nothing expires.
+    assert!(expired_holds(concert.holds(), at(1 + crate::limits::HOLD_MINUTES)).is_empty());
+    let expired = expired_holds(concert.holds(), due);
+    assert!(expired.iter().all(|hold| hold.order_id == Some(id(9))) && expired.len() == 2);
+
+    // Paid a minute late, before the sweep: the kept holds are still sold.
+    let sell = ConcertCommand::SellHeldTickets {
+        hold_ids: vec![id(1), id(2)],
+        order_id: id(9),
+        now: due + chrono::TimeDelta::minutes(1),
+    };
+    apply(&mut concert, &sell);
+    let regular = concert.ticket_type(id(101)).expect("exists");
+    assert_eq!((regular.held, regular.sold), (0, 5));
+}
+
+#[test]
+fn holds_kept_for_one_order_are_not_sold_to_another() {
+    let (mut concert, _) = held_for_a_cart();
+    let until = at(5 + crate::limits::PAYMENT_MINUTES);
+    apply(&mut concert, &ConcertCommand::AwaitPayment { hold_ids: vec![id(1)], order_id: id(9), until, now: at(5) });
+
+    let other = ConcertCommand::SellHeldTickets { hold_ids: vec![id(1)], order_id: id(10), now: at(6) };
+    assert_eq!(concert.decide(&other), Err(crate::ConcertError::HoldNotFound(id(1))));
+    let again = ConcertCommand::AwaitPayment { hold_ids: vec![id(1)], order_id: id(10), until, now: at(6) };
+    assert_eq!(concert.decide(&again), Err(crate::ConcertError::HoldNotFound(id(1))));
+    let too_long = ConcertCommand::AwaitPayment {
+        hold_ids: vec![id(2)],
+        order_id: id(9),
+        until: at(6 + crate::limits::PAYMENT_MINUTES),
+        now: at(5),
+    };
+    assert_eq!(concert.decide(&too_long), Err(crate::ConcertError::HoldTooLong));
 }
