@@ -1,7 +1,8 @@
 //! For tests: what a buyer's browser and the Stripe dashboard do, done
 //! against localstripe, the stand-in for Stripe's API that
-//! `scripts/services.sh` starts (or against Stripe's test mode, which takes
-//! the same calls). The shop itself never calls these.
+//! `scripts/services.sh` starts. ([`confirm_payment`] makes the calls
+//! Stripe's test mode takes too; its webhooks are set up in its dashboard.)
+//! The shop itself never calls these.
 //!
 //! localstripe keeps everything in memory for as long as it runs, delivers
 //! each event once, about a second after it happens, to every webhook
