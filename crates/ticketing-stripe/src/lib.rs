@@ -24,8 +24,9 @@
 //! the composition root and never printed: [`StripeProvider`]'s `Debug`
 //! shows only where it calls.
 //!
-//! [`testing`] drives Stripe's test mode, or localstripe, the way a buyer's
-//! browser would, for the tests of the crates that take payments.
+//! [`testing`] pays at localstripe the way a buyer's browser would, and
+//! registers webhooks there, for the tests of the crates that take
+//! payments.
 
 mod client;
 mod intent;
