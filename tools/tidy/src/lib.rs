@@ -155,6 +155,13 @@ pub const RULES: &[Rule] = &[
               composition roots (`ReadSide`), so no read-model backend needs another",
     },
     Rule {
+        krate: "ticketing-stripe",
+        layer: Backend,
+        code: Only(&["ticketing", "ticketing-app"]),
+        tests: AnyLibrary,
+        why: "the payment provider's adapter implements the application layer's port and knows no store",
+    },
+    Rule {
         krate: "es-testkit",
         layer: Testkit,
         code: Only(&["es-core"]),
