@@ -61,6 +61,8 @@ pub(crate) struct HostConfig {
     pub(crate) operations: Option<(SocketAddr, PrometheusHandle)>,
     /// The longest a committed event may wait for a read model before `/ready` says no.
     pub(crate) ready_lag_max: Duration,
+    /// Where buyers pay; `None`: the built-in test provider pays every order at checkout.
+    pub(crate) payments: Option<crate::payments::Payments>,
 }
 
 /// The log and read models a host composes.
@@ -200,7 +202,11 @@ impl Host {
             }
         };
         let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
-        let shop = Arc::new(shop.with_buckets_per_concert(buckets));
+        let shop = shop.with_buckets_per_concert(buckets);
+        let shop = Arc::new(match &config.payments {
+            Some(provider) => shop.with_payments(Arc::clone(&provider.0)),
+            None => shop,
+        });
         // Hold expiry follows the log where the bus runs: one process of a shared log is enough.
         if !matches!(config.backends, Backends::Aws { bus: false, .. }) {
             tasks.spawn(HoldExpiry::new().run(Arc::clone(&shop), log, clock, shutdown.clone()));

@@ -8,6 +8,7 @@ mod bench;
 mod demo;
 mod host;
 mod operations;
+mod payments;
 mod ready;
 mod rebuild;
 mod serve;

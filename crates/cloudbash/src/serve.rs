@@ -39,6 +39,8 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
+    payments: crate::payments::PaymentArgs,
+    #[command(flatten)]
     stores: StoreArgs,
     /// Where carts live: SQLite, or DynamoDB (`--carts-table`).
     #[arg(long, value_enum, env = "CLOUDBASH_CART_STORE", default_value = "sqlite")]
@@ -239,6 +241,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             None => None,
         },
         ready_lag_max: args.ready_lag_max_secs.map_or(READ_MODEL_LAG_MAX_DEFAULT, Duration::from_secs),
+        payments: args.payments.provider()?,
     };
     let identity = args.identity.identity(config.dev_sign_in)?;
     let host = Host::start_with(&config, &args.edge_limits(), &identity).await?;
@@ -272,6 +275,10 @@ fn banner(host: &Host, args: &ServeArgs, dev_sign_in: bool, identity: &Identity)
     if let Some(operations) = host.operations_addr() {
         let _ = writeln!(out, "metrics:      http://{operations}/metrics  (and /status)");
     }
+    let _ = match host.shop().payments() {
+        Some(provider) => writeln!(out, "payments:     {}", provider.name()),
+        None => writeln!(out, "payments:     the built-in test provider: orders are paid at checkout"),
+    };
     let _ = writeln!(out, "data directory: {data_dir}");
     match identity {
         Identity::Local => {

@@ -315,6 +315,8 @@ pub(crate) struct CartItemCreated {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CheckedOut {
     pub(crate) order_id: Uuid,
+    /// How the order is paid: with `clientSecret` while it awaits payment.
+    pub(crate) payment: crate::payments::PaymentView,
 }
 
 #[cfg(test)]

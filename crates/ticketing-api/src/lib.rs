@@ -22,6 +22,7 @@ mod live;
 pub mod openapi;
 mod params;
 mod paths;
+mod payments;
 pub mod problem;
 mod queries;
 mod read_your_writes;
@@ -178,6 +179,7 @@ fn routes(state: &ApiState) -> Router<ApiState> {
         .merge(commands::routes().route_layer(wait))
         .merge(queries::routes())
         .merge(events::routes())
+        .merge(payments::routes())
 }
 
 /// Adds what every route shares. It must come after all routes are added: axum attaches the 405 fallback only to

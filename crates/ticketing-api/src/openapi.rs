@@ -53,6 +53,8 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::queries::cart,
         crate::queries::orders,
         crate::queries::order,
+        crate::payments::order_payment,
+        crate::payments::stripe_webhook,
         crate::events::events,
         crate::events::aggregate_events,
         crate::live::live_events,

@@ -125,6 +125,7 @@ pub(super) async fn run(args: &FlashSaleArgs, common: &Common, reporter: &mut Re
                     buckets_per_concert: None,
                     operations: None,
                     ready_lag_max: crate::ready::READ_MODEL_LAG_MAX_DEFAULT,
+                    payments: None,
                 };
                 let host = Host::start(&config).await.context("starting the shop")?;
                 let tokens = Tokens::Signer(signer(dir.path())?);

@@ -84,10 +84,10 @@ pub(crate) async fn remove_cart_item(
     post,
     path = "/cart/checkout",
     tag = "cart",
-    summary = "Buys the caller's cart: an order with one ticket code per ticket.",
+    summary = "Buys the caller's cart: an order with one ticket code per ticket, paid at once or awaiting its payment.",
     params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
     responses(
-        (status = 201, description = "The order was placed.", body = CheckedOut, headers(("Location" = String, description = "The address of what was created."))),
+        (status = 201, description = "The order was placed; `payment` says how it is paid.", body = CheckedOut, headers(("Location" = String, description = "The address of what was created."))),
         (status = 400, response = UnparsablePathOrKey),
         (status = 401, response = Unauthorized),
         (status = 409, response = Conflict),
@@ -101,6 +101,8 @@ pub(crate) async fn checkout(
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
 ) -> Result<Response, Problem> {
-    let order_id = shop.checkout(&key.context(caller.user_id), CustomerId(caller.user_id)).await?;
-    Ok(created(format!("/orders/{order_id}"), CheckedOut { order_id: order_id.as_uuid() }))
+    let (context, customer) = (key.context(caller.user_id), CustomerId(caller.user_id));
+    let order_id = shop.checkout(&context, customer).await?;
+    let payment = crate::payments::after_checkout(&shop, &context, customer, order_id).await;
+    Ok(created(format!("/orders/{order_id}"), CheckedOut { order_id: order_id.as_uuid(), payment }))
 }
