@@ -155,6 +155,13 @@ pub const RULES: &[Rule] = &[
               composition roots (`ReadSide`), so no read-model backend needs another",
     },
     Rule {
+        krate: "ticketing-pdf",
+        layer: Backend,
+        code: Only(&["ticketing", "ticketing-app"]),
+        tests: AnyLibrary,
+        why: "the documents adapter draws what the application layer's port hands it; no store, no HTTP",
+    },
+    Rule {
         krate: "es-testkit",
         layer: Testkit,
         code: Only(&["es-core"]),
