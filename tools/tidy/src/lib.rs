@@ -162,6 +162,13 @@ pub const RULES: &[Rule] = &[
         why: "the documents adapter draws what the application layer's port hands it; no store, no HTTP",
     },
     Rule {
+        krate: "ticketing-smtp",
+        layer: Backend,
+        code: Only(&["ticketing-app"]),
+        tests: AnyLibrary,
+        why: "the mailer adapter sends what the application layer's port hands it; it knows no domain type",
+    },
+    Rule {
         krate: "es-testkit",
         layer: Testkit,
         code: Only(&["es-core"]),
