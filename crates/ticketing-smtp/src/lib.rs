@@ -17,6 +17,9 @@
 //! send's time limit, a TLS failure, and also a 5xx reply to the login
 //! (530, 534, 535, 538): wrong credentials refuse every mail until the
 //! deployment is fixed, not this one.
+//!
+//! With the `testing` feature, the `testing` module reads the mails the tests' SMTP
+//! sink kept, for any crate's tests (a dev-dependency with that feature).
 
 mod endpoint;
 #[cfg(feature = "testing")]

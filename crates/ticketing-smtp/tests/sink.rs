@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
+use ticketing::{Currency, Money, OrderId, TicketCode};
+use ticketing_app::documents::{PrintedTicket, TicketDocuments, TicketSheet};
 use ticketing_app::mail::{Attachment, Mail, MailError, Mailer};
+use ticketing_pdf::PdfTickets;
 use ticketing_smtp::SmtpMailer;
 use ticketing_smtp::testing::{smtp_url, unique_address, wait_for_mails};
 
@@ -19,6 +22,24 @@ fn mail(to: &str) -> Mail {
         message_id: format!("<tickets.{}@cloudbash>", to.split('@').next().unwrap_or_default()),
         attachments: Vec::new(),
     }
+}
+
+/// Two tickets, drawn as the shop mails them.
+fn tickets_pdf() -> Vec<u8> {
+    let ticket = |code: &str| PrintedTicket {
+        code: TicketCode::new(code).expect("a ticket code"),
+        concert: "Café Olé".to_owned(),
+        venue: "Paradiso".to_owned(),
+        city: "Amsterdam".to_owned(),
+        starts_at: "Sat 14 March 2026, 20:00 CET".to_owned(),
+        ticket_type: "Standing".to_owned(),
+        price: Money::new(4500, Currency::new("EUR").expect("a currency")),
+    };
+    let sheet = TicketSheet {
+        order_id: OrderId(uuid::Uuid::from_u128(42)),
+        tickets: vec![ticket("AAAABBBBCCCCDDDD"), ticket("EEEEFFFFGGGGHHHH")],
+    };
+    PdfTickets::new().tickets_pdf(&sheet).expect("drawn")
 }
 
 /// Bytes that break a careless encoder: every byte value, CRs and LFs alone,
@@ -36,6 +57,11 @@ async fn a_mail_with_a_pdf_arrives_whole() {
     sent.attachments.push(Attachment {
         file_name: "tickets.pdf".to_owned(),
         content_type: "application/pdf".to_owned(),
+        bytes: tickets_pdf(),
+    });
+    sent.attachments.push(Attachment {
+        file_name: "every byte.bin".to_owned(),
+        content_type: "application/octet-stream".to_owned(),
         bytes: awkward_bytes(),
     });
     sent.attachments.push(Attachment {
@@ -53,13 +79,16 @@ async fn a_mail_with_a_pdf_arrives_whole() {
     assert_eq!(received.subject, sent.subject);
     assert_eq!(received.message_id, sent.message_id);
     assert_eq!(received.text.replace("\r\n", "\n"), sent.text);
-    assert_eq!(received.attachments.len(), 2);
+    assert_eq!(received.attachments.len(), 3);
     let pdf = &received.attachments[0];
     assert_eq!((pdf.file_name.as_str(), pdf.content_type.as_str()), ("tickets.pdf", "application/pdf"));
     assert!(pdf.bytes == sent.attachments[0].bytes, "the PDF's bytes round-trip exactly");
-    let notes = &received.attachments[1];
+    let binary = &received.attachments[1];
+    assert_eq!(binary.content_type, "application/octet-stream");
+    assert!(binary.bytes == sent.attachments[1].bytes, "every byte value round-trips");
+    let notes = &received.attachments[2];
     assert_eq!((notes.file_name.as_str(), notes.content_type.as_str()), ("Zürich notes.txt", "text/plain"));
-    assert_eq!(notes.bytes, sent.attachments[1].bytes);
+    assert_eq!(notes.bytes, sent.attachments[2].bytes);
 }
 
 #[tokio::test]
