@@ -120,9 +120,7 @@ fn draw_qr(content: &mut Content, qr: &QrCode, x: f32, y: f32, side: f32) {
     let width = qr.width();
     let colors = qr.to_colors();
     // At most 177 modules and 4 blank ones on each side: exact in an f32.
-    #[allow(clippy::cast_precision_loss)]
     let module = side / (width + 2 * QUIET_ZONE) as f32;
-    #[allow(clippy::cast_precision_loss)]
     let at = |modules: usize| modules as f32 * module;
     content.set_fill_gray(0.0);
     for (row, modules) in colors.chunks(width).enumerate() {

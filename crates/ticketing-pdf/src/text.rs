@@ -114,7 +114,6 @@ pub(crate) fn width(encoded: &[u8], face: Face, size: f32) -> f32 {
         Face::Bold => BOLD_FACTOR,
     };
     // Thousands of characters at most: exact in an f32.
-    #[allow(clippy::cast_precision_loss)]
     let em = thousandths as f32 / 1000.0;
     em * size * factor
 }
