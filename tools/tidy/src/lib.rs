@@ -162,6 +162,20 @@ pub const RULES: &[Rule] = &[
         why: "the payment provider's adapter implements the application layer's port and knows no store",
     },
     Rule {
+        krate: "ticketing-pdf",
+        layer: Backend,
+        code: Only(&["ticketing", "ticketing-app"]),
+        tests: AnyLibrary,
+        why: "the documents adapter draws what the application layer's port hands it; no store, no HTTP",
+    },
+    Rule {
+        krate: "ticketing-smtp",
+        layer: Backend,
+        code: Only(&["ticketing-app"]),
+        tests: AnyLibrary,
+        why: "the mailer adapter sends what the application layer's port hands it; it knows no domain type",
+    },
+    Rule {
         krate: "es-testkit",
         layer: Testkit,
         code: Only(&["es-core"]),
