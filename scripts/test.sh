@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Build outside the clone so that repeated runs (and CI on the same machine) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudbash/target}"
+# Incremental caches only pay off while editing; here they would only fill the disk.
+export CARGO_INCREMENTAL=0
 cargo fmt --all -- --check
 python3 tools/latency-proxy/test_latency_proxy.py
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -63,6 +63,8 @@ pub(crate) struct HostConfig {
     pub(crate) ready_lag_max: Duration,
     /// Where buyers pay; `None`: the built-in test provider pays every order at checkout.
     pub(crate) payments: Option<crate::payments::Payments>,
+    /// Where paid orders' tickets are mailed from; `None`: no mail is sent.
+    pub(crate) mail: Option<crate::delivery::Mail>,
 }
 
 /// The log and read models a host composes.
@@ -207,14 +209,21 @@ impl Host {
             Some(provider) => shop.with_payments(Arc::clone(&provider.0)),
             None => shop,
         });
-        // Hold expiry follows the log where the bus runs: one process of a shared log is enough.
+        let documents: Arc<dyn ticketing_app::documents::TicketDocuments> = Arc::new(ticketing_pdf::PdfTickets::new());
+        // Hold expiry and ticket mail follow the log where the bus runs: one process of a shared log is enough.
         if !matches!(config.backends, Backends::Aws { bus: false, .. }) {
+            if let Some(mail) = &config.mail {
+                let delivery = ticketing_app::TicketDelivery::new();
+                let (mailer, documents) = (Arc::clone(&mail.0), Arc::clone(&documents));
+                tasks.spawn(delivery.run(Arc::clone(&shop), log.clone(), mailer, documents, shutdown.clone()));
+            }
             tasks.spawn(HoldExpiry::new().run(Arc::clone(&shop), log, clock, shutdown.clone()));
         }
 
         let listener = listen(config.addr).with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
         let api_state = ApiState::new(auth.clone(), Arc::clone(&shop), queries)
+            .with_documents(documents)
             .with_shutdown(shutdown.clone())
             .with_readiness(readiness);
         let api_state = match progress {

@@ -5,6 +5,7 @@
 mod aws;
 mod aws_host;
 mod bench;
+mod delivery;
 mod demo;
 mod host;
 mod operations;

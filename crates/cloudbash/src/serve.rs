@@ -41,6 +41,8 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     payments: crate::payments::PaymentArgs,
     #[command(flatten)]
+    mail: crate::delivery::MailArgs,
+    #[command(flatten)]
     stores: StoreArgs,
     /// Where carts live: SQLite, or DynamoDB (`--carts-table`).
     #[arg(long, value_enum, env = "CLOUDBASH_CART_STORE", default_value = "sqlite")]
@@ -242,6 +244,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         ready_lag_max: args.ready_lag_max_secs.map_or(READ_MODEL_LAG_MAX_DEFAULT, Duration::from_secs),
         payments: args.payments.provider()?,
+        mail: args.mail.mailer()?,
     };
     let identity = args.identity.identity(config.dev_sign_in)?;
     let host = Host::start_with(&config, &args.edge_limits(), &identity).await?;

@@ -310,6 +310,15 @@ pub(crate) struct CartItemCreated {
     pub(crate) expires_at: DateTime<Utc>,
 }
 
+/// The optional request body of `POST /cart/checkout`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Checkout {
+    /// Where to mail the tickets once the order is paid (a PDF, one page per ticket).
+    #[schema(value_type = Option<String>, format = Email, examples("fan@example.com"))]
+    pub(crate) email: Option<ticketing::EmailAddress>,
+}
+
 /// The body of `POST /cart/checkout`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -56,6 +56,35 @@ where
     }
 }
 
+/// An optional JSON body (`Option<ApiJson<T>>`): a request without a body and without a `Content-Type` has none; a
+/// body is read as [`ApiJson`] reads it.
+impl<T, S> axum::extract::OptionalFromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if request.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return <ApiJson<T> as FromRequest<S>>::from_request(request, state).await.map(Some);
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                body_too_large()
+            } else {
+                Problem::bad_request(format!("The request body could not be read: {}", rejection.body_text()))
+            }
+        })?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        Err(Problem::unsupported_media_type(
+            "The request body must be JSON, sent with `Content-Type: application/json`.",
+        ))
+    }
+}
+
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {

@@ -66,6 +66,8 @@ pub struct ApiState {
     readiness: Option<Arc<dyn ready::Readiness>>,
     /// The read models' progress, where they signal it: read-your-writes waits on it instead of polling.
     progress: read_your_writes::Progress,
+    /// Draws an order's tickets as a PDF (`GET /orders/{orderId}/tickets.pdf`); that route is a 404 without it.
+    documents: Option<Arc<dyn ticketing_app::documents::TicketDocuments>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -86,7 +88,14 @@ impl ApiState {
             live: live::LiveStreams::new(CancellationToken::new()),
             readiness: None,
             progress: read_your_writes::Progress(None),
+            documents: None,
         }
+    }
+
+    /// Serves each paid order's tickets as a PDF drawn by `documents`.
+    pub fn with_documents(mut self, documents: Arc<dyn ticketing_app::documents::TicketDocuments>) -> Self {
+        self.documents = Some(documents);
+        self
     }
 
     /// Makes `GET /ready` ask `readiness` (the host's log and read models).
@@ -152,6 +161,12 @@ read_model_from_state! {
 impl FromRef<ApiState> for read_your_writes::Progress {
     fn from_ref(state: &ApiState) -> Self {
         state.progress.clone()
+    }
+}
+
+impl FromRef<ApiState> for Option<Arc<dyn ticketing_app::documents::TicketDocuments>> {
+    fn from_ref(state: &ApiState) -> Self {
+        state.documents.clone()
     }
 }
 

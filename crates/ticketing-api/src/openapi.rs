@@ -55,6 +55,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::queries::order,
         crate::payments::order_payment,
         crate::payments::stripe_webhook,
+        crate::payments::tickets_pdf,
         crate::events::events,
         crate::events::aggregate_events,
         crate::live::live_events,

@@ -4,6 +4,7 @@
 //! provider if checkout could not. The provider says how it went on `POST
 //! /payments/stripe/webhook`: signed with the shop's webhook secret, checked
 //! before anything else is read, and acted on once however often it comes.
+//! A paid order's tickets are at `GET /orders/{orderId}/tickets.pdf`.
 
 use std::sync::Arc;
 
@@ -11,9 +12,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 use ticketing::{CustomerId, OrderId};
+use ticketing_app::documents::TicketDocuments;
 use ticketing_app::payments::WebhookError;
 use ticketing_app::{AppError, OrderPayment, Settlement, Shop};
 use utoipa::ToSchema;
@@ -77,6 +81,42 @@ pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/orders/{orderId}/payment", get(order_payment))
         .route("/payments/stripe/webhook", post(stripe_webhook))
+        .route("/orders/{orderId}/tickets.pdf", get(tickets_pdf))
+}
+
+#[utoipa::path(
+    get,
+    path = "/orders/{orderId}/tickets.pdf",
+    tag = "orders",
+    summary = "The tickets of a paid order of the caller as a PDF: one page per ticket, with its QR code.",
+    params(OrderPath),
+    responses(
+        (status = 200, description = "The tickets.", content_type = "application/pdf", body = Vec<u8>),
+        (status = 400, response = UnparsablePath),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No paid order of the caller has this id.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = Busy)
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn tickets_pdf(
+    caller: Caller,
+    State(shop): State<Arc<Shop>>,
+    State(documents): State<Option<Arc<dyn TicketDocuments>>>,
+    ApiPath(path): ApiPath<OrderPath>,
+) -> Result<Response, Problem> {
+    let Some(documents) = documents else {
+        return Err(Problem::not_found("This shop draws no tickets as PDF."));
+    };
+    let customer = (!caller.admin).then_some(CustomerId(caller.user_id));
+    let sheet = match shop.ticket_sheet(customer, OrderId(path.order_id)).await {
+        Ok(sheet) => sheet,
+        Err(AppError::NotFound(_)) => return Err(Problem::not_found("No paid order of yours has this id.")),
+        Err(error) => return Err(error.into()),
+    };
+    let pdf = documents.tickets_pdf(&sheet).map_err(|error| Problem::internal_error(&error))?;
+    let disposition = format!("inline; filename=\"tickets-{}.pdf\"", path.order_id);
+    Ok(([(CONTENT_TYPE, "application/pdf".to_owned()), (CONTENT_DISPOSITION, disposition)], pdf).into_response())
 }
 
 #[utoipa::path(

@@ -15,6 +15,7 @@
 mod buckets;
 mod catalog;
 mod codes;
+mod delivery;
 pub mod documents;
 mod error;
 mod expiry;
@@ -30,6 +31,7 @@ pub mod written;
 
 pub use catalog::ConcertForm;
 pub use codes::{RandomTicketCodes, TICKET_CODE_CHARS, TicketCodes};
+pub use delivery::{DeliveryReport, TicketDelivery};
 pub use error::{AppError, Cause};
 pub use expiry::{DueHolds, HOLDS_EXPIRED, HoldExpiry, SweepReport, expire_due_holds};
 pub use sales::{CONCERTS_PER_CART_MAX, Reservation};

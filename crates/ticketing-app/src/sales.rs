@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use ticketing::limits::HOLD_MINUTES;
 use ticketing::process::{ExpiredHold, Keeper, expired_holds, plan_checkout};
 use ticketing::{
-    Cart, CartCommand, CartId, CartItem, ConcertCommand, ConcertError, ConcertId, CustomerId, HoldId, HoldRequest,
-    OrderCommand, OrderError, OrderId, Quantity, RefusalKind, TicketCode, TicketTypeId,
+    Cart, CartCommand, CartId, CartItem, ConcertCommand, ConcertError, ConcertId, CustomerId, EmailAddress, HoldId,
+    HoldRequest, OrderCommand, OrderError, OrderId, Quantity, RefusalKind, TicketCode, TicketTypeId,
 };
 
 use crate::buckets::BucketReservation;
@@ -220,6 +220,17 @@ impl Shop {
     /// order while it is paid ([`Shop::order_payment`] starts the payment).
     /// Returns the order's id.
     pub async fn checkout(&self, context: &CommandContext, customer: CustomerId) -> Result<OrderId, AppError> {
+        self.checkout_to(context, customer, None).await
+    }
+
+    /// [`Shop::checkout`], mailing the tickets to `deliver_to` once the
+    /// order is paid.
+    pub async fn checkout_to(
+        &self,
+        context: &CommandContext,
+        customer: CustomerId,
+        deliver_to: Option<EmailAddress>,
+    ) -> Result<OrderId, AppError> {
         let cart_id = CartId::of(customer);
         let order_id = OrderId::from(AggregateId::random());
         let now = self.now();
@@ -231,7 +242,7 @@ impl Shop {
         involved.push(order_id.into());
         let shared_context = Arc::new(context.clone());
         self.run_shared(context, "checkout", &involved, move |shop, reads| {
-            let context = Arc::clone(&shared_context);
+            let (context, deliver_to) = (Arc::clone(&shared_context), deliver_to.clone());
             Box::pin(async move {
                 let cart = load(shop.carts(), cart_id, reads).await?;
                 fits_one_append(&cart.state)?;
@@ -258,7 +269,7 @@ impl Shop {
                 }
                 let codes: Vec<TicketCode> = (0..plan.tickets_needed()).map(|_| shop.codes().next()).collect();
                 let place = plan
-                    .order_command(codes, terms)
+                    .order_command(codes, terms, deliver_to)
                     .map_err(|error| es_core::RepositoryError::Rejected(Refused::invalid(error)))?;
                 // The order's id was minted above: it has no events to read.
                 let order = shop.orders().new_aggregate(order_id.into());

@@ -20,6 +20,7 @@
 pub mod bucket;
 mod cart;
 mod concert;
+mod email;
 mod ids;
 pub mod limits;
 mod order;
@@ -37,6 +38,7 @@ pub use concert::{
     AgeLimit, CONCERT_EVENT_TYPES, Concert, ConcertCommand, ConcertDetails, ConcertError, ConcertEvent, ConcertProfile,
     ConcertStatus, DetailsUpdate, Hold, HoldRequest, NewConcert, Schedule, SoldHold, TicketType,
 };
+pub use email::{EMAIL_CHARS_MAX, EmailAddress};
 pub use ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId, VenueId};
 pub use order::{
     ORDER_EVENT_TYPES, Order, OrderCommand, OrderError, OrderEvent, OrderHolds, OrderLine, OrderStatus, PaidTickets,

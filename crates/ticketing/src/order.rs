@@ -36,6 +36,7 @@ use es_core::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use crate::concert::ConcertStatus;
+use crate::email::EmailAddress;
 use crate::ids::{ConcertId, CustomerId, OrderId, TicketTypeId};
 use crate::limits;
 use crate::values::{Currency, Money, Quantity, TicketCode};
@@ -61,6 +62,9 @@ pub struct Order {
     /// The provider's payment, once created or paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payment_id: Option<String>,
+    /// When its tickets were mailed, once they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tickets_mailed: Option<DateTime<Utc>>,
     /// Late payments paid back, by the provider's id.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     returned: BTreeSet<String>,
@@ -124,6 +128,9 @@ pub struct PlacedOrder {
     /// which were paid as placed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentTerms>,
+    /// Where its tickets are mailed once it is paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliver_to: Option<EmailAddress>,
 }
 
 /// Tickets of one type at one price, with their codes.
@@ -159,6 +166,18 @@ pub enum OrderCommand {
         /// How it is paid: paid as placed, or due within
         /// [`limits::PAYMENT_MINUTES`].
         payment: PaymentTerms,
+        /// Where its tickets are mailed once it is paid, if anywhere.
+        deliver_to: Option<EmailAddress>,
+        /// The current time.
+        now: DateTime<Utc>,
+    },
+    /// Records that the tickets of the paid order were mailed; recording it
+    /// again changes nothing.
+    RecordTicketsMailed {
+        /// Where they went.
+        to: EmailAddress,
+        /// The mail's `Message-ID`.
+        message_id: String,
         /// The current time.
         now: DateTime<Utc>,
     },
@@ -201,6 +220,11 @@ impl Order {
         self.status
     }
 
+    /// When its tickets were mailed, once they were.
+    pub fn tickets_mailed(&self) -> Option<DateTime<Utc>> {
+        self.tickets_mailed
+    }
+
     /// The provider's payment, once created or paid.
     pub fn payment_id(&self) -> Option<&str> {
         self.payment_id.as_deref()
@@ -233,7 +257,7 @@ impl Order {
         order_id: OrderId,
         customer_id: CustomerId,
         lines: &[OrderLine],
-        payment: &PaymentTerms,
+        (payment, deliver_to): (&PaymentTerms, &Option<EmailAddress>),
         now: DateTime<Utc>,
     ) -> Result<Vec<OrderEvent>, OrderError> {
         if self.placed.is_some() {
@@ -267,8 +291,9 @@ impl Order {
             let subtotal = line.unit_price.times(line.quantity).and_then(|subtotal| total.plus(subtotal));
             total = subtotal.expect("invariant: one currency, and prices and quantities bounded far below u64::MAX");
         }
-        let payment = Some(payment.clone());
-        Ok(vec![OrderEvent::Placed { order_id, customer_id, lines: lines.to_vec(), total, placed_at: now, payment }])
+        let (payment, deliver_to) = (Some(payment.clone()), deliver_to.clone());
+        let lines = lines.to_vec();
+        Ok(vec![OrderEvent::Placed { order_id, customer_id, lines, total, placed_at: now, payment, deliver_to }])
     }
 
     fn decide_check_in(
@@ -322,8 +347,21 @@ impl Aggregate for Order {
 
     fn decide(&self, command: &OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
         match command {
-            OrderCommand::Place { order_id, customer_id, lines, payment, now } => {
-                self.decide_place(*order_id, *customer_id, lines, payment, *now)
+            OrderCommand::Place { order_id, customer_id, lines, payment, deliver_to, now } => {
+                self.decide_place(*order_id, *customer_id, lines, (payment, deliver_to), *now)
+            }
+            OrderCommand::RecordTicketsMailed { to, message_id, now } => {
+                if self.placed.is_none() {
+                    return Err(OrderError::NotFound);
+                }
+                if self.status != OrderStatus::Paid {
+                    return Err(OrderError::NotPaid { status: self.status });
+                }
+                if self.tickets_mailed.is_some() {
+                    return Ok(Vec::new());
+                }
+                let (to, message_id) = (to.clone(), message_id.clone());
+                Ok(vec![OrderEvent::TicketsMailed { to, message_id, mailed_at: *now }])
             }
             OrderCommand::Payment(command) => {
                 let placed = self.placed.as_ref().ok_or(OrderError::NotFound)?;
@@ -340,7 +378,7 @@ impl Aggregate for Order {
 
     fn evolve(&mut self, event: &OrderEvent) {
         match event {
-            OrderEvent::Placed { order_id, customer_id, lines, total, placed_at, payment } => {
+            OrderEvent::Placed { order_id, customer_id, lines, total, placed_at, payment, deliver_to } => {
                 self.status = match payment {
                     Some(PaymentTerms::Due { .. }) => OrderStatus::PendingPayment,
                     _ => OrderStatus::Paid,
@@ -352,6 +390,7 @@ impl Aggregate for Order {
                     total: *total,
                     placed_at: *placed_at,
                     payment: payment.clone(),
+                    deliver_to: deliver_to.clone(),
                 });
             }
             OrderEvent::PaymentRequested { payment_id } => self.payment_id = Some(payment_id.clone()),
@@ -361,6 +400,7 @@ impl Aggregate for Order {
             }
             OrderEvent::PaymentFailed { .. } => self.status = OrderStatus::Failed,
             OrderEvent::Expired { .. } => self.status = OrderStatus::Expired,
+            OrderEvent::TicketsMailed { mailed_at, .. } => self.tickets_mailed = Some(*mailed_at),
             OrderEvent::LatePaymentReturned { payment_id, .. } => {
                 self.returned.insert(payment_id.clone());
             }

@@ -14,6 +14,7 @@ use thiserror::Error;
 use crate::bucket::BucketCommand;
 use crate::cart::{Cart, CartCommand, CartError, CartItem};
 use crate::concert::{ConcertCommand, Hold};
+use crate::email::EmailAddress;
 use crate::ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId};
 use crate::order::{OrderCommand, OrderHolds, OrderLine, PaymentTerms};
 use crate::values::{Money, Quantity, TicketCode};
@@ -214,6 +215,7 @@ impl CheckoutPlan {
         &self,
         codes: Vec<TicketCode>,
         payment: PaymentTerms,
+        deliver_to: Option<EmailAddress>,
     ) -> Result<OrderCommand, TicketCodeCount> {
         let needed = self.tickets_needed();
         if codes.len() != needed as usize {
@@ -236,6 +238,7 @@ impl CheckoutPlan {
             customer_id: self.customer_id,
             lines,
             payment,
+            deliver_to,
             now: self.now,
         })
     }

@@ -39,6 +39,9 @@ pub enum ValueError {
     /// Not an absolute `http` or `https` URL without spaces.
     #[error("not an http(s) URL")]
     Url,
+    /// Not an e-mail address of a plausible shape.
+    #[error("not an e-mail address (name@example.com)")]
+    Email,
     /// Not a three-letter uppercase currency code (ISO 4217 style).
     #[error("{0:?} is not a three-letter uppercase currency code")]
     Currency(String),

@@ -11,7 +11,7 @@ use ticketing_app::Shop;
 use super::created;
 use crate::auth::Caller;
 use crate::context::IdempotencyKey;
-use crate::dto::{AddCartItem, CartItemCreated, CheckedOut};
+use crate::dto::{AddCartItem, CartItemCreated, CheckedOut, Checkout};
 use crate::json::{ApiJson, ApiPath};
 use crate::openapi::{
     Busy, Conflict, KeyReused, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized, UnparsablePathOrKey,
@@ -86,11 +86,14 @@ pub(crate) async fn remove_cart_item(
     tag = "cart",
     summary = "Buys the caller's cart: an order with one ticket code per ticket, paid at once or awaiting its payment.",
     params(("Idempotency-Key" = Option<Uuid>, Header, nullable = false, description = "A UUID naming this request: a retry with the same key returns the first response; the same key with another method, path or body is a 422.")),
+    request_body(content = Option<Checkout>, content_type = "application/json", description = "Optional: where to mail the tickets."),
     responses(
         (status = 201, description = "The order was placed; `payment` says how it is paid.", body = CheckedOut, headers(("Location" = String, description = "The address of what was created."))),
         (status = 400, response = UnparsablePathOrKey),
         (status = 401, response = Unauthorized),
         (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
         (status = 422, response = Unprocessable),
         (status = 503, response = Busy)
     ),
@@ -100,9 +103,11 @@ pub(crate) async fn checkout(
     caller: Caller,
     key: IdempotencyKey,
     State(shop): State<Arc<Shop>>,
+    body: Option<ApiJson<Checkout>>,
 ) -> Result<Response, Problem> {
     let (context, customer) = (key.context(caller.user_id), CustomerId(caller.user_id));
-    let order_id = shop.checkout(&context, customer).await?;
+    let deliver_to = body.and_then(|ApiJson(body)| body.email);
+    let order_id = shop.checkout_to(&context, customer, deliver_to).await?;
     let payment = crate::payments::after_checkout(&shop, &context, customer, order_id).await;
     Ok(created(format!("/orders/{order_id}"), CheckedOut { order_id: order_id.as_uuid(), payment }))
 }

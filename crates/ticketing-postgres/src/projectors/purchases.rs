@@ -93,7 +93,8 @@ pub(super) async fn order(
         | OrderEvent::PaymentFailed { .. }
         | OrderEvent::Expired { .. }
         | OrderEvent::PaymentRequested { .. }
-        | OrderEvent::LatePaymentReturned { .. } => {}
+        | OrderEvent::LatePaymentReturned { .. }
+        | OrderEvent::TicketsMailed { .. } => {}
     }
     Ok(())
 }
@@ -140,7 +141,8 @@ pub(super) async fn attendees(
         | OrderEvent::PaymentFailed { .. }
         | OrderEvent::Expired { .. }
         | OrderEvent::PaymentRequested { .. }
-        | OrderEvent::LatePaymentReturned { .. } => {}
+        | OrderEvent::LatePaymentReturned { .. }
+        | OrderEvent::TicketsMailed { .. } => {}
     }
     Ok(())
 }

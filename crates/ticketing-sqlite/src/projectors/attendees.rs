@@ -81,7 +81,8 @@ impl SqliteProjector for AttendeesProjector {
             | OrderEvent::PaymentFailed { .. }
             | OrderEvent::Expired { .. }
             | OrderEvent::PaymentRequested { .. }
-            | OrderEvent::LatePaymentReturned { .. } => {}
+            | OrderEvent::LatePaymentReturned { .. }
+            | OrderEvent::TicketsMailed { .. } => {}
         }
         Ok(())
     }

@@ -123,7 +123,8 @@ impl SqliteProjector for OrdersProjector {
             | OrderEvent::PaymentFailed { .. }
             | OrderEvent::Expired { .. }
             | OrderEvent::PaymentRequested { .. }
-            | OrderEvent::LatePaymentReturned { .. } => {}
+            | OrderEvent::LatePaymentReturned { .. }
+            | OrderEvent::TicketsMailed { .. } => {}
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use es_core::{CodecError, DomainEvent, decode_adjacent, encode_adjacent};
 use serde::{Deserialize, Serialize};
 
 use super::OrderLine;
+use crate::email::EmailAddress;
 use crate::ids::{ConcertId, CustomerId, HoldId, OrderId};
 use crate::values::Money;
 
@@ -73,6 +74,19 @@ pub enum OrderEvent {
         /// How it is paid.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         payment: Option<PaymentTerms>,
+        /// Where its tickets are mailed once it is paid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deliver_to: Option<EmailAddress>,
+    },
+    /// The paid order's tickets were mailed to the buyer.
+    #[serde(rename = "OrderTicketsMailed")]
+    TicketsMailed {
+        /// Where they went.
+        to: EmailAddress,
+        /// The mail's `Message-ID`.
+        message_id: String,
+        /// When the mail server took the mail.
+        mailed_at: DateTime<Utc>,
     },
     /// The provider's payment for the order was created.
     #[serde(rename = "OrderPaymentRequested")]
@@ -132,7 +146,7 @@ pub enum OrderEvent {
 }
 
 /// Every `EventType` of [`OrderEvent`].
-pub const ORDER_EVENT_TYPES: [&str; 7] = [
+pub const ORDER_EVENT_TYPES: [&str; 8] = [
     "OrderPlaced",
     "TicketCheckedIn",
     "OrderPaymentRequested",
@@ -140,6 +154,7 @@ pub const ORDER_EVENT_TYPES: [&str; 7] = [
     "OrderPaymentFailed",
     "OrderExpired",
     "OrderLatePaymentReturned",
+    "OrderTicketsMailed",
 ];
 
 /// The tickets an event made valid: what an order sold, to whom, when.
@@ -162,7 +177,7 @@ impl OrderEvent {
     /// later. `None` for every other event.
     pub fn paid_tickets(&self) -> Option<PaidTickets<'_>> {
         match self {
-            OrderEvent::Placed { order_id, customer_id, lines, total, placed_at, payment }
+            OrderEvent::Placed { order_id, customer_id, lines, total, placed_at, payment, .. }
                 if !matches!(payment, Some(PaymentTerms::Due { .. })) =>
             {
                 Some(PaidTickets {
@@ -195,6 +210,7 @@ impl DomainEvent for OrderEvent {
             OrderEvent::PaymentFailed { .. } => 4,
             OrderEvent::Expired { .. } => 5,
             OrderEvent::LatePaymentReturned { .. } => 6,
+            OrderEvent::TicketsMailed { .. } => 7,
         };
         ORDER_EVENT_TYPES[index]
     }

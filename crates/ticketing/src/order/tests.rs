@@ -5,6 +5,7 @@ use es_core::{CodecError, DomainEvent};
 
 use super::*;
 use crate::RefusalKind;
+use crate::email::EmailAddress;
 use crate::scenario::Given;
 use crate::scenario::fixtures::{at, code, eur, id, quantity, usd};
 
@@ -27,17 +28,31 @@ pub(super) fn line_of(concert: u128, count: u32, first_code: u32) -> OrderLine {
     line(concert, count, first_code)
 }
 
+fn fan() -> EmailAddress {
+    EmailAddress::new("fan@example.com").expect("an address")
+}
+
 pub(super) fn test_paid() -> PaymentTerms {
     PaymentTerms::PaidAtCheckout { provider: "test".to_owned() }
 }
 
 fn place(lines: Vec<OrderLine>) -> OrderCommand {
-    OrderCommand::Place { order_id: id(9), customer_id: id(5), lines, payment: test_paid(), now: at(3) }
+    let deliver_to = Some(fan());
+    OrderCommand::Place { order_id: id(9), customer_id: id(5), lines, payment: test_paid(), deliver_to, now: at(3) }
 }
 
 fn placed(lines: Vec<OrderLine>, total: u64) -> OrderEvent {
     let payment = Some(test_paid());
-    OrderEvent::Placed { order_id: id(9), customer_id: id(5), lines, total: eur(total), placed_at: at(3), payment }
+    let deliver_to = Some(fan());
+    OrderEvent::Placed {
+        order_id: id(9),
+        customer_id: id(5),
+        lines,
+        total: eur(total),
+        placed_at: at(3),
+        payment,
+        deliver_to,
+    }
 }
 
 /// Checks ticket `n` in at the door of concert 1, which is on.
@@ -160,7 +175,7 @@ fn every_event_has_a_stable_json_shape() {
         (
             placed(vec![line(1, 2, 0)], 5_000),
             "OrderPlaced",
-            r#"{"orderId":"00000000-0000-0000-0000-000000000009","customerId":"00000000-0000-0000-0000-000000000005","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":2,"ticketCodes":["TICKET0000000000","TICKET0000000001"]}],"total":{"amount":5000,"currency":"EUR"},"placedAt":"2030-01-01T00:03:00Z","payment":{"kind":"paidAtCheckout","provider":"test"}}"#,
+            r#"{"orderId":"00000000-0000-0000-0000-000000000009","customerId":"00000000-0000-0000-0000-000000000005","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":2,"ticketCodes":["TICKET0000000000","TICKET0000000001"]}],"total":{"amount":5000,"currency":"EUR"},"placedAt":"2030-01-01T00:03:00Z","payment":{"kind":"paidAtCheckout","provider":"test"},"deliverTo":"fan@example.com"}"#,
         ),
         (
             super::payment::tests::placed_due(vec![line(1, 1, 0)]),
@@ -190,6 +205,11 @@ fn every_event_has_a_stable_json_shape() {
             r#"{"reason":"card declined","failedAt":"2030-01-01T00:05:00Z"}"#,
         ),
         (OrderEvent::Expired { expired_at: at(13) }, "OrderExpired", r#"{"expiredAt":"2030-01-01T00:13:00Z"}"#),
+        (
+            OrderEvent::TicketsMailed { to: fan(), message_id: "<tickets.9@cloudbash>".to_owned(), mailed_at: at(4) },
+            "OrderTicketsMailed",
+            r#"{"to":"fan@example.com","messageId":"<tickets.9@cloudbash>","mailedAt":"2030-01-01T00:04:00Z"}"#,
+        ),
         (
             OrderEvent::LatePaymentReturned {
                 payment_id: "pi_1".to_owned(),
@@ -225,4 +245,18 @@ fn an_order_placed_before_payments_existed_reads_as_paid() {
         .when(check_in(0, 60))
         .then([OrderEvent::TicketCheckedIn { code: code(0), checked_in_at: at(60) }]);
     assert_eq!(order.status(), OrderStatus::Paid);
+}
+
+#[test]
+fn the_tickets_of_a_paid_order_are_recorded_as_mailed_once() {
+    let mail = || OrderCommand::RecordTicketsMailed { to: fan(), message_id: "<m>".to_owned(), now: at(4) };
+    let mailed = OrderEvent::TicketsMailed { to: fan(), message_id: "<m>".to_owned(), mailed_at: at(4) };
+    let order = given([placed(vec![line(1, 1, 0)], 2_500)]).when(mail()).then([mailed.clone()]);
+    assert_eq!(order.tickets_mailed(), Some(at(4)));
+
+    given([placed(vec![line(1, 1, 0)], 2_500), mailed]).when(mail()).then_nothing();
+    given([]).when(mail()).then_refused(OrderError::NotFound);
+    given([super::payment::tests::placed_due(vec![line(1, 1, 0)])])
+        .when(mail())
+        .then_refused(OrderError::NotPaid { status: OrderStatus::PendingPayment });
 }

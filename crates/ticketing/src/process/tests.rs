@@ -159,8 +159,8 @@ fn a_checkout_plan_refuses_what_the_cart_refuses() {
 fn the_order_command_needs_exactly_one_code_per_ticket() {
     let cart = cart_with(&[item(1, 1, 101, 2, 100, 15)]);
     let plan = plan_checkout(&cart, id(5), id(9), at(0)).expect("a live cart");
-    assert_eq!(plan.order_command(vec![code(1)], test_paid()), Err(TicketCodeCount { needed: 2, given: 1 }));
-    assert!(plan.order_command(vec![code(1), code(2)], test_paid()).is_ok());
+    assert_eq!(plan.order_command(vec![code(1)], test_paid(), None), Err(TicketCodeCount { needed: 2, given: 1 }));
+    assert!(plan.order_command(vec![code(1), code(2)], test_paid(), None).is_ok());
 }
 
 fn test_paid() -> PaymentTerms {
@@ -194,7 +194,7 @@ fn a_whole_purchase_holds_checks_out_sells_and_issues_tickets() {
     let (mut concert, mut cart) = held_for_a_cart();
     let plan = plan_checkout(&cart, id(5), id(9), at(5)).expect("a live cart");
     let codes: Vec<_> = (0..plan.tickets_needed()).map(code).collect();
-    let order_command = plan.order_command(codes, test_paid()).expect("enough codes");
+    let order_command = plan.order_command(codes, test_paid(), None).expect("enough codes");
 
     apply(&mut cart, &plan.cart_command());
     for sale in &plan.sales {
@@ -218,7 +218,7 @@ fn a_purchase_awaiting_payment_keeps_its_tickets_held_until_it_is_paid() {
     let due = at(15 + crate::limits::PAYMENT_MINUTES);
     let terms = PaymentTerms::Due { provider: "stripe".to_owned(), due, holds: plan.order_holds() };
     let codes: Vec<_> = (0..plan.tickets_needed()).map(code).collect();
-    let order_command = plan.order_command(codes, terms.clone()).expect("enough codes");
+    let order_command = plan.order_command(codes, terms.clone(), None).expect("enough codes");
 
     apply(&mut cart, &plan.cart_command());
     for sale in &plan.sales {

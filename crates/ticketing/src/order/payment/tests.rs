@@ -23,7 +23,15 @@ pub(in crate::order) fn placed_due(lines: Vec<crate::OrderLine>) -> OrderEvent {
     ];
     let payment = Some(PaymentTerms::Due { provider: "stripe".to_owned(), due: at(13), holds });
     let total = eur(lines.iter().map(|line| line.unit_price.amount * u64::from(line.quantity.get())).sum());
-    OrderEvent::Placed { order_id: id(9), customer_id: id(5), lines, total, placed_at: at(3), payment }
+    OrderEvent::Placed {
+        order_id: id(9),
+        customer_id: id(5),
+        lines,
+        total,
+        placed_at: at(3),
+        payment,
+        deliver_to: None,
+    }
 }
 
 fn pending() -> OrderEvent {
@@ -172,6 +180,7 @@ fn a_payment_window_is_short_and_in_the_future() {
         customer_id: id(5),
         lines: vec![line_of(1, 1, 0)],
         payment: PaymentTerms::Due { provider: "stripe".to_owned(), due: at(due), holds: Vec::new() },
+        deliver_to: None,
         now: at(3),
     };
     given([]).when(place(3)).then_refused(OrderError::BadPaymentWindow);
