@@ -45,18 +45,12 @@ where
                 "The request body must be JSON, sent with `Content-Type: application/json`.",
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                body_too_large()
-            } else {
-                Problem::bad_request(format!("The request body could not be read: {}", rejection.body_text()))
-            }
-        })?;
+        let bytes = read_body(request, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
 }
 
-/// An optional JSON body (`Option<ApiJson<T>>`): a request without a body and without a `Content-Type` has none; a
+/// An optional JSON body (`Option<ApiJson<T>>`): an empty body is none, whatever its `Content-Type`; any other
 /// body is read as [`ApiJson`] reads it.
 impl<T, S> axum::extract::OptionalFromRequest<S> for ApiJson<T>
 where
@@ -66,22 +60,17 @@ where
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        if request.headers().contains_key(axum::http::header::CONTENT_TYPE) {
-            return <ApiJson<T> as FromRequest<S>>::from_request(request, state).await.map(Some);
-        }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                body_too_large()
-            } else {
-                Problem::bad_request(format!("The request body could not be read: {}", rejection.body_text()))
-            }
-        })?;
+        let json = has_json_content_type(request.headers());
+        let bytes = read_body(request, state).await?;
         if bytes.is_empty() {
             return Ok(None);
         }
-        Err(Problem::unsupported_media_type(
-            "The request body must be JSON, sent with `Content-Type: application/json`.",
-        ))
+        if !json {
+            return Err(Problem::unsupported_media_type(
+                "The request body must be JSON, sent with `Content-Type: application/json`.",
+            ));
+        }
+        parse_json(&bytes).map(|value| Some(ApiJson(value)))
     }
 }
 
@@ -92,6 +81,17 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
             Err(error) => Problem::internal_error(&error).into_response(),
         }
     }
+}
+
+/// The request's body, or the problem of a body too large or cut short.
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            body_too_large()
+        } else {
+            Problem::bad_request(format!("The request body could not be read: {}", rejection.body_text()))
+        }
+    })
 }
 
 /// The 413 problem for a body over [`REQUEST_BODY_BYTES_MAX`], whichever layer noticed it.

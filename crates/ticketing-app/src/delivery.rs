@@ -86,6 +86,11 @@ impl TicketDelivery {
             match shop.mail_tickets(order_id, mailer, documents).await {
                 Ok(true) => report.sent += 1,
                 Ok(false) => report.skipped += 1,
+                // Refused for good (a bad address): sending it again would not help.
+                Err(error @ AppError::Rejected { .. }) => {
+                    report.skipped += 1;
+                    tracing::warn!(%order_id, %error, "the mail server refused the tickets' mail; not sending it again");
+                }
                 Err(error) => {
                     report.failed += 1;
                     tracing::warn!(%order_id, %error, "the tickets could not be mailed; trying again later");
@@ -171,7 +176,8 @@ impl Shop {
     }
 
     /// Mails a paid order's tickets to its buyer and records it; `false`
-    /// when the order has no address to mail to, or was mailed already.
+    /// when the order has no address to mail to, or was mailed already. A
+    /// mail the server refuses for good is a refusal (`Rejected`).
     pub async fn mail_tickets(
         &self,
         order_id: OrderId,
@@ -203,7 +209,9 @@ impl Shop {
         };
         mailer.send(&mail).await.map_err(|error| match error {
             MailError::Unavailable(cause) => AppError::Unavailable(cause),
-            refused @ MailError::Refused(_) => AppError::store(refused),
+            refused @ MailError::Refused(_) => {
+                AppError::Rejected { kind: ticketing::RefusalKind::Invalid, message: refused.to_string() }
+            }
         })?;
         let command = Arc::new(OrderCommand::RecordTicketsMailed { to, message_id, now: self.now() });
         self.run(&CommandContext::default(), "record_tickets_mailed", &[order_id.into()], move |shop, reads| {

@@ -266,3 +266,83 @@ async fn without_a_provider_an_order_is_paid_at_checkout() -> TestResult {
     assert_eq!((payment.provider.as_str(), payment.session), ("test", None));
     Ok(())
 }
+
+/// A mailer that keeps what it is given, or refuses everything for now.
+#[derive(Default)]
+struct FakeMailer {
+    sent: Mutex<Vec<ticketing_app::mail::Mail>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl ticketing_app::mail::Mailer for FakeMailer {
+    async fn send(&self, mail: &ticketing_app::mail::Mail) -> Result<(), ticketing_app::mail::MailError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ticketing_app::mail::MailError::Unavailable(Arc::new(std::io::Error::other("down"))));
+        }
+        self.sent.lock().expect("not poisoned").push(mail.clone());
+        Ok(())
+    }
+}
+
+/// Draws a sheet as the list of its codes.
+struct CodeList;
+
+impl ticketing_app::documents::TicketDocuments for CodeList {
+    fn tickets_pdf(
+        &self,
+        sheet: &ticketing_app::documents::TicketSheet,
+    ) -> Result<Vec<u8>, ticketing_app::documents::DocumentError> {
+        let codes: Vec<&str> = sheet.tickets.iter().map(|ticket| ticket.code.as_str()).collect();
+        Ok(codes.join("\n").into_bytes())
+    }
+}
+
+/// A delivery process that has read the whole log, as it does when it starts.
+async fn delivery_over(shop: &Shop) -> Result<ticketing_app::TicketDelivery, Box<dyn std::error::Error + Send + Sync>> {
+    let mut delivery = ticketing_app::TicketDelivery::new();
+    let mut after = es_core::Position(0);
+    loop {
+        let page = shop.log().read_all(after, 500).await?;
+        let Some(last) = page.last() else { return Ok(delivery) };
+        after = last.position;
+        for record in &page {
+            delivery.observe(record)?;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paid_orders_tickets_are_mailed_once_even_by_a_process_started_again() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
+    let buyer = customer();
+    shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(2)).await?;
+    let address = ticketing::EmailAddress::new("fan@example.com")?;
+    let order_id = shop.checkout_to(&ctx(), buyer, Some(address)).await?;
+    let nobody = customer();
+    shop.reserve(&ctx(), nobody, concert_id, ticket_type_id, quantity(1)).await?;
+    shop.checkout(&ctx(), nobody).await?;
+    let mailer = FakeMailer::default();
+
+    mailer.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut delivery = delivery_over(shop).await?;
+    let report = delivery.deliver(shop, &mailer, &CodeList).await;
+    assert_eq!((report.sent, report.skipped, report.failed), (0, 1, 1), "no address for one; the server is down");
+    assert_eq!(delivery.pending(), 1, "kept to try again");
+    mailer.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let report = delivery.deliver(shop, &mailer, &CodeList).await;
+    assert_eq!(report.sent, 1);
+
+    let again = delivery_over(shop).await?.deliver(shop, &mailer, &CodeList).await;
+    assert_eq!(again.sent, 0, "the mail is in the log: a process started again sends nothing");
+    let sent = mailer.sent.lock().expect("not poisoned").clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "fan@example.com");
+    assert_eq!(sent[0].message_id, format!("<tickets.{order_id}@cloudbash>"));
+    let order = shop.orders().refresh(order_id.into()).await?;
+    let codes: Vec<String> = order.state.tickets().map(|ticket| ticket.code.to_string()).collect();
+    assert_eq!(String::from_utf8(sent[0].attachments[0].bytes.clone())?, codes.join("\n"));
+    Ok(())
+}

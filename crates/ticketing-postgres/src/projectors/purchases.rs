@@ -18,7 +18,7 @@ pub(super) async fn order(
     fact: OrderEvent,
 ) -> Result<(), Refusal> {
     if let OrderEvent::Placed { customer_id, total, placed_at, .. } = &fact {
-        let status = if fact.paid_tickets().is_some() { OrderStatus::Paid } else { OrderStatus::PendingPayment };
+        let status = fact.status_after().unwrap_or(OrderStatus::Paid);
         query(
             "INSERT INTO orders (order_id, customer_id, total_amount, currency, placed_at, status, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -33,13 +33,8 @@ pub(super) async fn order(
         .execute(&mut *connection)
         .await?;
     }
-    let status = match &fact {
-        OrderEvent::Paid { .. } => Some(OrderStatus::Paid),
-        OrderEvent::PaymentFailed { .. } => Some(OrderStatus::Failed),
-        OrderEvent::Expired { .. } => Some(OrderStatus::Expired),
-        _ => None,
-    };
-    if let Some(status) = status {
+    let moved = fact.status_after().filter(|_| !matches!(fact, OrderEvent::Placed { .. }));
+    if let Some(status) = moved {
         let changed = query("UPDATE orders SET status = $2, version = $3 WHERE order_id = $1")
             .bind(order_id)
             .bind(status.as_str())
@@ -70,31 +65,22 @@ pub(super) async fn order(
             }
         }
     }
-    match fact {
-        OrderEvent::TicketCheckedIn { code, checked_in_at } => {
-            let changed =
-                query("UPDATE order_tickets SET checked_in_at = $3, version = $4 WHERE order_id = $1 AND code = $2")
-                    .bind(order_id)
-                    .bind(code.as_str().to_owned())
-                    .bind(checked_in_at)
-                    .bind(version)
-                    .execute(&mut *connection)
-                    .await?
-                    .rows_affected();
-            one_row(changed, "checking in an unknown ticket")?;
-            query("UPDATE orders SET version = $2 WHERE order_id = $1")
+    if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
+        let changed =
+            query("UPDATE order_tickets SET checked_in_at = $3, version = $4 WHERE order_id = $1 AND code = $2")
                 .bind(order_id)
+                .bind(code.as_str().to_owned())
+                .bind(checked_in_at)
                 .bind(version)
                 .execute(&mut *connection)
-                .await?;
-        }
-        OrderEvent::Placed { .. }
-        | OrderEvent::Paid { .. }
-        | OrderEvent::PaymentFailed { .. }
-        | OrderEvent::Expired { .. }
-        | OrderEvent::PaymentRequested { .. }
-        | OrderEvent::LatePaymentReturned { .. }
-        | OrderEvent::TicketsMailed { .. } => {}
+                .await?
+                .rows_affected();
+        one_row(changed, "checking in an unknown ticket")?;
+        query("UPDATE orders SET version = $2 WHERE order_id = $1")
+            .bind(order_id)
+            .bind(version)
+            .execute(&mut *connection)
+            .await?;
     }
     Ok(())
 }
@@ -123,26 +109,17 @@ pub(super) async fn attendees(
             }
         }
     }
-    match fact {
-        OrderEvent::TicketCheckedIn { code, checked_in_at } => {
-            let changed =
-                query("UPDATE attendees SET checked_in_at = $3, version = $4 WHERE ticket_code = $1 AND order_id = $2")
-                    .bind(code.as_str().to_owned())
-                    .bind(order_id)
-                    .bind(checked_in_at)
-                    .bind(version)
-                    .execute(&mut *connection)
-                    .await?
-                    .rows_affected();
-            one_row(changed, "checking in an unknown ticket")?;
-        }
-        OrderEvent::Placed { .. }
-        | OrderEvent::Paid { .. }
-        | OrderEvent::PaymentFailed { .. }
-        | OrderEvent::Expired { .. }
-        | OrderEvent::PaymentRequested { .. }
-        | OrderEvent::LatePaymentReturned { .. }
-        | OrderEvent::TicketsMailed { .. } => {}
+    if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
+        let changed =
+            query("UPDATE attendees SET checked_in_at = $3, version = $4 WHERE ticket_code = $1 AND order_id = $2")
+                .bind(code.as_str().to_owned())
+                .bind(order_id)
+                .bind(checked_in_at)
+                .bind(version)
+                .execute(&mut *connection)
+                .await?
+                .rows_affected();
+        one_row(changed, "checking in an unknown ticket")?;
     }
     Ok(())
 }

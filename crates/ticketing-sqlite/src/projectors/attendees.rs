@@ -65,24 +65,15 @@ impl SqliteProjector for AttendeesProjector {
                 }
             }
         }
-        match fact {
-            OrderEvent::TicketCheckedIn { code, checked_in_at } => {
-                let changed = execute(
-                    connection,
-                    &format!(
-                        "UPDATE {table} SET checked_in_at = ?3, version = ?4 WHERE ticket_code = ?1 AND order_id = ?2"
-                    ),
-                    params![code.as_str(), order_id, time(checked_in_at), version],
-                )?;
-                one_row(changed, "checking in an unknown ticket")?;
-            }
-            OrderEvent::Placed { .. }
-            | OrderEvent::Paid { .. }
-            | OrderEvent::PaymentFailed { .. }
-            | OrderEvent::Expired { .. }
-            | OrderEvent::PaymentRequested { .. }
-            | OrderEvent::LatePaymentReturned { .. }
-            | OrderEvent::TicketsMailed { .. } => {}
+        if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
+            let changed = execute(
+                connection,
+                &format!(
+                    "UPDATE {table} SET checked_in_at = ?3, version = ?4 WHERE ticket_code = ?1 AND order_id = ?2"
+                ),
+                params![code.as_str(), order_id, time(checked_in_at), version],
+            )?;
+            one_row(changed, "checking in an unknown ticket")?;
         }
         Ok(())
     }

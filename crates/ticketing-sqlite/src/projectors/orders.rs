@@ -53,7 +53,7 @@ impl SqliteProjector for OrdersProjector {
         let version = int(event.aggregate_version.0)?;
         let connection = tables.connection();
         if let OrderEvent::Placed { customer_id, total, placed_at, .. } = &fact {
-            let status = if fact.paid_tickets().is_some() { OrderStatus::Paid } else { OrderStatus::PendingPayment };
+            let status = fact.status_after().unwrap_or(OrderStatus::Paid);
             execute(
                 connection,
                 &format!(
@@ -71,13 +71,8 @@ impl SqliteProjector for OrdersProjector {
                 ],
             )?;
         }
-        let status = match &fact {
-            OrderEvent::Paid { .. } => Some(OrderStatus::Paid),
-            OrderEvent::PaymentFailed { .. } => Some(OrderStatus::Failed),
-            OrderEvent::Expired { .. } => Some(OrderStatus::Expired),
-            _ => None,
-        };
-        if let Some(status) = status {
+        let moved = fact.status_after().filter(|_| !matches!(fact, OrderEvent::Placed { .. }));
+        if let Some(status) = moved {
             let changed = execute(
                 connection,
                 &format!("UPDATE {orders} SET status = ?2, version = ?3 WHERE order_id = ?1"),
@@ -104,27 +99,18 @@ impl SqliteProjector for OrdersProjector {
                 }
             }
         }
-        match fact {
-            OrderEvent::TicketCheckedIn { code, checked_in_at } => {
-                let changed = execute(
-                    connection,
-                    &format!("UPDATE {tickets} SET checked_in_at = ?3, version = ?4 WHERE order_id = ?1 AND code = ?2"),
-                    params![order_id, code.as_str(), time(checked_in_at), version],
-                )?;
-                one_row(changed, "checking in an unknown ticket")?;
-                execute(
-                    connection,
-                    &format!("UPDATE {orders} SET version = ?2 WHERE order_id = ?1"),
-                    params![order_id, version],
-                )?;
-            }
-            OrderEvent::Placed { .. }
-            | OrderEvent::Paid { .. }
-            | OrderEvent::PaymentFailed { .. }
-            | OrderEvent::Expired { .. }
-            | OrderEvent::PaymentRequested { .. }
-            | OrderEvent::LatePaymentReturned { .. }
-            | OrderEvent::TicketsMailed { .. } => {}
+        if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
+            let changed = execute(
+                connection,
+                &format!("UPDATE {tickets} SET checked_in_at = ?3, version = ?4 WHERE order_id = ?1 AND code = ?2"),
+                params![order_id, code.as_str(), time(checked_in_at), version],
+            )?;
+            one_row(changed, "checking in an unknown ticket")?;
+            execute(
+                connection,
+                &format!("UPDATE {orders} SET version = ?2 WHERE order_id = ?1"),
+                params![order_id, version],
+            )?;
         }
         Ok(())
     }

@@ -200,6 +200,23 @@ impl OrderEvent {
     }
 }
 
+impl OrderEvent {
+    /// Where the order stands after this event, if the event moves it.
+    pub fn status_after(&self) -> Option<crate::OrderStatus> {
+        use crate::OrderStatus;
+        match self {
+            OrderEvent::Placed { payment: Some(PaymentTerms::Due { .. }), .. } => Some(OrderStatus::PendingPayment),
+            OrderEvent::Placed { .. } | OrderEvent::Paid { .. } => Some(OrderStatus::Paid),
+            OrderEvent::PaymentFailed { .. } => Some(OrderStatus::Failed),
+            OrderEvent::Expired { .. } => Some(OrderStatus::Expired),
+            OrderEvent::PaymentRequested { .. }
+            | OrderEvent::LatePaymentReturned { .. }
+            | OrderEvent::TicketsMailed { .. }
+            | OrderEvent::TicketCheckedIn { .. } => None,
+        }
+    }
+}
+
 impl DomainEvent for OrderEvent {
     fn event_type(&self) -> &'static str {
         let index = match self {
