@@ -16,6 +16,7 @@ mod dto;
 pub mod edge;
 mod error;
 mod events;
+mod exports;
 pub mod json;
 pub mod limits;
 mod live;

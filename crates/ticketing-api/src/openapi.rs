@@ -56,6 +56,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::payments::order_payment,
         crate::payments::stripe_webhook,
         crate::payments::tickets_pdf,
+        crate::exports::attendees_csv,
         crate::events::events,
         crate::events::aggregate_events,
         crate::live::live_events,

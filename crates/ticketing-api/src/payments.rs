@@ -82,6 +82,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/orders/{orderId}/payment", get(order_payment))
         .route("/payments/stripe/webhook", post(stripe_webhook))
         .route("/orders/{orderId}/tickets.pdf", get(tickets_pdf))
+        .route("/concerts/{concertId}/attendees.csv", get(crate::exports::attendees_csv))
 }
 
 #[utoipa::path(

@@ -44,6 +44,7 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/concerts/{concertId}/publish", 200),
     ("POST", "/concerts/{concertId}/cancel", 200),
     ("GET", "/concerts/{concertId}/attendees", 200),
+    ("GET", "/concerts/{concertId}/attendees.csv", 200),
     ("GET", "/concerts/{concertId}/sales", 200),
     ("GET", "/cart", 200),
     ("POST", "/cart/items", 201),

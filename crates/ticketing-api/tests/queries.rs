@@ -392,6 +392,23 @@ async fn attendees_and_daily_sales_show_a_checkout_and_a_check_in() {
     );
     let unknown = format!("/concerts/{}/sales", Uuid::new_v4());
     assert_eq!(api.status(&unknown, Some(&api.admin)).await, StatusCode::NOT_FOUND);
+
+    let export = Request::builder()
+        .uri(format!("/concerts/{concert_id}/attendees.csv"))
+        .header(AUTHORIZATION, format!("Bearer {}", api.admin))
+        .body(Body::empty())
+        .expect("a test request is valid");
+    let response = api.app.clone().oneshot(export).await.expect("no failure");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/csv; charset=utf-8");
+    let bytes = axum::body::to_bytes(response.into_body(), RESPONSE_BYTES_MAX).await.expect("a small body");
+    let csv = String::from_utf8(bytes.to_vec()).expect("UTF-8");
+    let rows: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(rows.len(), 4, "a header and one row per ticket: {csv}");
+    assert_eq!(rows[0], "ticketCode,orderId,customerId,ticketTypeId,ticketType,checkedInAt");
+    let checked_in_row =
+        format!("{code},{order_id},{},{ticket_type_id},Standing,2030-01-01T10:00:00.000Z", api.customer_id);
+    assert!(rows.contains(&checked_in_row.as_str()), "{csv}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -93,8 +93,20 @@ impl Shop {
                     let key = format!("order-{order_id}");
                     let request = PaymentRequest { order_id, amount: placed.total, idempotency_key: key };
                     let session = payments.create_payment(&request).await.map_err(AppError::payment)?;
-                    self.record_payment(context, order_id, &session.payment_id).await?;
-                    session
+                    match self.record_payment(context, order_id, &session.payment_id).await {
+                        Ok(()) => session,
+                        // Another request recorded its own payment first (that one is the order's), or the
+                        // order stopped awaiting payment meanwhile.
+                        Err(AppError::Rejected { .. }) => {
+                            let order = load(self.orders(), order_id, Reads::Fresh).await?;
+                            let status = order.state.status();
+                            match order.state.payment_id().filter(|_| status == OrderStatus::PendingPayment) {
+                                Some(recorded) => payments.payment(recorded).await.map_err(AppError::payment)?,
+                                None => return Ok(OrderPayment { status, provider, session: None }),
+                            }
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
             }),
             _ => None,
@@ -103,7 +115,9 @@ impl Shop {
     }
 
     /// Records the provider's payment created for an order; when another
-    /// process recorded its own first, that one is the order's.
+    /// process recorded its own first, that one is the order's. The record
+    /// keeps the request's metadata but not its command id: that names the
+    /// checkout, whose answer a retry must get.
     async fn record_payment(
         &self,
         context: &CommandContext,
@@ -111,13 +125,15 @@ impl Shop {
         payment_id: &str,
     ) -> Result<(), AppError> {
         let command = OrderCommand::Payment(PaymentCommand::Requested { payment_id: payment_id.to_owned() });
-        let command = Arc::new(command);
-        self.run(context, "request_payment", &[order_id.into()], move |shop, reads| {
-            let command = Arc::clone(&command);
+        let context = CommandContext { command_id: None, ..context.clone() };
+        let job = Arc::new((command, context.clone()));
+        self.run(&context, "request_payment", &[order_id.into()], move |shop, reads| {
+            let job = Arc::clone(&job);
             Box::pin(async move {
+                let (command, context) = &*job;
                 let order = load(shop.orders(), order_id, reads).await?;
-                let mut batch = Batch::new(&CommandContext::default());
-                batch.add(shop.orders(), &order, &decide(&order, &command)?)?;
+                let mut batch = Batch::new(context);
+                batch.add(shop.orders(), &order, &decide(&order, command)?)?;
                 Ok(batch.finish(()))
             })
         })

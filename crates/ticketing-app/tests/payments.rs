@@ -170,6 +170,27 @@ async fn a_paid_order_sells_its_held_tickets_once() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkout_retried_with_its_command_id_gets_the_same_order_and_payment() -> TestResult {
+    let Paying { fixture: _fixture, shop, provider } = open_paying()?;
+    let (concert_id, ticket_type_id) = on_sale(&shop, 10).await?;
+    let buyer = customer();
+    shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(1)).await?;
+    let context = es_core::CommandContext { command_id: Some(es_core::CommandId::random()), ..ctx() };
+
+    let order_id = shop.checkout(&context, buyer).await?;
+    let first = shop.order_payment(&context, Some(buyer), order_id).await?.session.ok_or("a session")?;
+    let again = shop.checkout(&context, buyer).await?;
+    let second = shop.order_payment(&context, Some(buyer), again).await?.session.ok_or("a session")?;
+
+    assert_eq!(again, order_id);
+    assert_eq!(second.payment_id, first.payment_id);
+    let order = shop.orders().refresh(order_id.into()).await?;
+    assert_eq!(order.state.payment_id(), Some(first.payment_id.as_str()), "recorded in the log");
+    assert_eq!(provider.state().created.len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn someone_elses_order_has_no_payment_to_show() -> TestResult {
     let Paying { fixture: _fixture, shop, .. } = open_paying()?;
     let (_, _, order_id) = bought(&shop, 1).await?;

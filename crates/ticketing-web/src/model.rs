@@ -156,6 +156,8 @@ pub(crate) struct OrderTicket {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Order {
     pub(crate) id: Uuid,
+    /// `pendingPayment`, `paid`, `failed` or `expired`.
+    pub(crate) status: String,
     pub(crate) total: Money,
     pub(crate) tickets: Vec<OrderTicket>,
     pub(crate) placed_at: DateTime<Utc>,
@@ -191,6 +193,15 @@ pub(crate) struct Created {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CheckedOut {
     pub(crate) order_id: Uuid,
+    pub(crate) payment: PaymentSummary,
+}
+
+/// How an order is paid, as checkout answers it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PaymentSummary {
+    /// `stripe`, `test` (the built-in provider: no money is taken) or `none` (nothing to pay).
+    pub(crate) provider: String,
 }
 
 /// One invalid field of a request, as a problem lists it.

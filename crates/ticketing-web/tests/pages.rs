@@ -268,6 +268,8 @@ async fn a_fan_buys_with_plain_forms_and_finds_the_tickets_as_qr_codes() {
 
     assert_eq!(orders.body.matches(r#"<svg class="qr""#).count(), 2, "{}", orders.body);
     assert!(orders.body.contains("Your order is placed"));
+    assert!(orders.body.contains("test provider: no money was taken"), "{}", orders.body);
+    assert!(!orders.body.contains("Awaiting payment"), "{}", orders.body);
     let concert = site.get(&format!("/shop/concerts/{concert_id}"), Some(&cookie)).await;
     assert!(concert.body.contains("98 left"), "the sale shows in the availability");
 }

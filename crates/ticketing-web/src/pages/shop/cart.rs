@@ -144,7 +144,9 @@ pub(super) async fn checkout(ctx: Ctx, form: Result<Form<CheckoutForm>, FormReje
     };
     match ctx.state.api().command_json::<(), CheckedOut>(command).await {
         Ok(checked_out) => {
-            see_other(&format!("/shop/orders?placed={}#order-{}", checked_out.order_id, checked_out.order_id))
+            let (order_id, provider) = (checked_out.order_id, checked_out.payment.provider);
+            let test = if provider == "test" { "&test=1" } else { "" };
+            see_other(&format!("/shop/orders?placed={order_id}{test}#order-{order_id}"))
         }
         Err(error) => cart_refusal(&ctx, error).await,
     }

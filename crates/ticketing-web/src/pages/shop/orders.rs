@@ -17,6 +17,8 @@ use crate::qr::{self, TrustedSvg};
 #[derive(Debug, Deserialize)]
 pub(super) struct OrdersQuery {
     placed: Option<Uuid>,
+    /// Set when the order was paid by the built-in test provider.
+    test: Option<u8>,
 }
 
 /// A ticket of an order, with its QR code.
@@ -39,6 +41,8 @@ struct OrderCard {
     total: String,
     tickets: Vec<TicketCard>,
     just_placed: bool,
+    /// Where its payment stands, for an order that is not simply paid.
+    unpaid: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -49,12 +53,12 @@ struct OrdersPage {
 }
 
 pub(super) async fn orders_page(ctx: Ctx, query: Result<Query<OrdersQuery>, QueryRejection>) -> Response {
-    let placed = query.ok().and_then(|Query(query)| query.placed);
-    let page = show_orders(&ctx, placed).await;
+    let (placed, test) = query.ok().map_or((None, false), |Query(query)| (query.placed, query.test.is_some()));
+    let page = show_orders(&ctx, placed, test).await;
     ctx.finish(page)
 }
 
-async fn show_orders(ctx: &Ctx, placed: Option<Uuid>) -> Result<Response, PageError> {
+async fn show_orders(ctx: &Ctx, placed: Option<Uuid>, test: bool) -> Result<Response, PageError> {
     let session = ctx.session()?;
     let orders: Vec<Order> = ctx.state.api().get_all("/orders", Some(&session.token)).await?;
     let concert_ids = orders.iter().flat_map(|order| order.tickets.iter().map(|ticket| ticket.concert_id));
@@ -66,6 +70,12 @@ async fn show_orders(ctx: &Ctx, placed: Option<Uuid>) -> Result<Response, PageEr
             placed: When::new(ctx.zone, order.placed_at),
             total: money::format(&order.total),
             just_placed: placed == Some(order.id),
+            unpaid: match order.status.as_str() {
+                "pendingPayment" => Some("Awaiting payment: its tickets are held for 10 minutes."),
+                "failed" => Some("The payment failed: its tickets went back on sale."),
+                "expired" => Some("Not paid in time: its tickets went back on sale."),
+                _ => None,
+            },
             tickets: order
                 .tickets
                 .into_iter()
@@ -91,7 +101,13 @@ async fn show_orders(ctx: &Ctx, placed: Option<Uuid>) -> Result<Response, PageEr
         .collect();
     let mut layout = ctx.layout("My orders", Section::Orders);
     if placed.is_some() {
-        layout.notice = Some("Thank you! Your order is placed. Show a ticket's QR code at the door.".to_owned());
+        layout.notice = Some(if test {
+            "Thank you! Your order is placed and paid by the shop's test provider: no money was taken. Show a \
+             ticket's QR code at the door."
+                .to_owned()
+        } else {
+            "Thank you! Your order is placed. Show a ticket's QR code at the door.".to_owned()
+        });
     }
     render(&OrdersPage { layout, orders }, StatusCode::OK)
 }
