@@ -360,15 +360,10 @@ async fn a_cancelled_concert_frees_its_venue() -> TestResult {
 
 /// Feeds the whole log to the expiry process, as it does when it starts.
 async fn observe_log(expiry: &mut HoldExpiry, shop: &Shop) -> TestResult {
-    let mut after = Position(0);
-    loop {
-        let page = shop.log().read_all(after, 500).await?;
-        let Some(last) = page.last() else { return Ok(()) };
-        after = last.position;
-        for record in &page {
-            expiry.observe(record)?;
-        }
+    for record in &whole_log(shop).await? {
+        expiry.observe(record)?;
     }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

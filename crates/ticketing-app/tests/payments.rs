@@ -322,15 +322,10 @@ impl ticketing_app::documents::TicketDocuments for CodeList {
 /// A delivery process that has read the whole log, as it does when it starts.
 async fn delivery_over(shop: &Shop) -> Result<ticketing_app::TicketDelivery, Box<dyn std::error::Error + Send + Sync>> {
     let mut delivery = ticketing_app::TicketDelivery::new();
-    let mut after = es_core::Position(0);
-    loop {
-        let page = shop.log().read_all(after, 500).await?;
-        let Some(last) = page.last() else { return Ok(delivery) };
-        after = last.position;
-        for record in &page {
-            delivery.observe(record)?;
-        }
+    for record in &whole_log(shop).await? {
+        delivery.observe(record)?;
     }
+    Ok(delivery)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -123,3 +123,16 @@ impl ticketing_app::DueHolds for Named {
         Ok(self.0.iter().copied().take(limit).collect())
     }
 }
+
+/// Every record of the log, in order: what a process that follows the log reads when it starts.
+pub(crate) async fn whole_log(
+    shop: &Shop,
+) -> Result<Vec<es_core::RecordedEvent>, Box<dyn std::error::Error + Send + Sync>> {
+    let (mut records, mut after) = (Vec::new(), es_core::Position(0));
+    loop {
+        let page = shop.log().read_all(after, 500).await?;
+        let Some(last) = page.last() else { return Ok(records) };
+        after = last.position;
+        records.extend(page);
+    }
+}
