@@ -210,13 +210,17 @@ impl Host {
             None => shop,
         });
         let documents: Arc<dyn ticketing_app::documents::TicketDocuments> = Arc::new(ticketing_pdf::PdfTickets::new());
-        // Hold expiry and ticket mail follow the log where the bus runs: one process of a shared log is enough.
+        // Hold expiry, refunds and ticket mail follow the log where the bus runs: one process of a shared log is
+        // enough.
         if !matches!(config.backends, Backends::Aws { bus: false, .. }) {
-            if let Some(mail) = &config.mail {
+            let mailer = config.mail.as_ref().map(|mail| Arc::clone(&mail.0));
+            if let Some(mailer) = &mailer {
                 let delivery = ticketing_app::TicketDelivery::new();
-                let (mailer, documents) = (Arc::clone(&mail.0), Arc::clone(&documents));
+                let (mailer, documents) = (Arc::clone(mailer), Arc::clone(&documents));
                 tasks.spawn(delivery.run(Arc::clone(&shop), log.clone(), mailer, documents, shutdown.clone()));
             }
+            let refunds = ticketing_app::CancellationRefunds::new();
+            tasks.spawn(refunds.run(Arc::clone(&shop), log.clone(), mailer, shutdown.clone()));
             tasks.spawn(HoldExpiry::new().run(Arc::clone(&shop), log, clock, shutdown.clone()));
         }
 

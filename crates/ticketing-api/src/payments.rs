@@ -37,9 +37,9 @@ pub(crate) struct PaymentView {
     /// marks orders paid at checkout) or `none` (nothing to pay).
     #[schema(examples("stripe"))]
     provider: String,
-    /// Where the order stands: `pendingPayment`, `paid`, `failed` or
-    /// `expired`.
-    #[schema(pattern = "^(pendingPayment|paid|failed|expired)$", examples("pendingPayment"))]
+    /// Where the order stands: `pendingPayment`, `paid`, `failed`,
+    /// `expired` or `refunded`.
+    #[schema(pattern = "^(pendingPayment|paid|failed|expired|refunded)$", examples("pendingPayment"))]
     status: &'static str,
     /// What the provider's script in the buyer's browser needs to take the
     /// payment (Stripe.js's `confirmCardPayment`), while the order awaits

@@ -388,7 +388,8 @@ async fn attendees_and_daily_sales_show_a_checkout_and_a_check_in() {
     );
     assert_eq!(
         sales,
-        json!({"items": [{"day": "2030-01-01", "ticketsSold": 3, "revenue": {"amount": 7500, "currency": "EUR"}}]})
+        json!({"items": [{"day": "2030-01-01", "ticketsSold": 3, "revenue": {"amount": 7500, "currency": "EUR"},
+            "ticketsRefunded": 0, "refunded": {"amount": 0, "currency": "EUR"}}]})
     );
     let unknown = format!("/concerts/{}/sales", Uuid::new_v4());
     assert_eq!(api.status(&unknown, Some(&api.admin)).await, StatusCode::NOT_FOUND);

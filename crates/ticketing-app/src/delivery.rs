@@ -15,12 +15,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use es_core::{CancellationToken, CommandContext, DomainEvent, EventLog, Position, RecordedEvent, Subscription};
+use es_core::{
+    CancellationToken, CodecError, CommandContext, DomainEvent, EventLog, Position, RecordedEvent, async_trait,
+};
 use ticketing::{CustomerId, ORDER_EVENT_TYPES, OrderCommand, OrderEvent, OrderId, OrderStatus};
 
 use crate::documents::{PrintedTicket, TicketDocuments, TicketSheet};
 use crate::error::AppError;
-use crate::mail::{Attachment, Mail, MailError, Mailer};
+use crate::follow::Follower;
+use crate::mail::{Attachment, Mail, Mailer, send};
 use crate::shop::{Batch, Reads, Shop, decide, load};
 
 /// How long a mail that failed waits before it is tried again.
@@ -51,7 +54,7 @@ impl TicketDelivery {
     }
 
     /// Takes one record of the log into account.
-    pub fn observe(&mut self, record: &RecordedEvent) -> Result<(), es_core::CodecError> {
+    pub fn observe(&mut self, record: &RecordedEvent) -> Result<(), CodecError> {
         self.position = self.position.max(record.position);
         if !ORDER_EVENT_TYPES.contains(&record.event_type.as_str()) {
             return Ok(());
@@ -105,37 +108,40 @@ impl TicketDelivery {
     /// Follows the log and mails tickets as orders are paid, until
     /// `shutdown`.
     pub async fn run(
-        mut self,
+        self,
         shop: Arc<Shop>,
         log: EventLog,
         mailer: Arc<dyn Mailer>,
         documents: Arc<dyn TicketDocuments>,
         shutdown: CancellationToken,
     ) {
-        let mut subscription = Subscription::after(&log, self.position);
-        let mut commits = log.store().commits();
-        loop {
-            commits.borrow_and_update();
-            match subscription.poll().await {
-                Ok(page) if !page.is_empty() => {
-                    for record in &page {
-                        if let Err(error) = self.observe(record) {
-                            tracing::error!(position = %record.position, %error, "the mailer cannot read an order event");
-                        }
-                    }
-                    continue;
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "the mailer cannot read the log; retrying"),
-            }
-            let report = self.deliver(&shop, mailer.as_ref(), documents.as_ref()).await;
-            let wait = if report.failed > 0 { RETRY_AFTER } else { Duration::from_secs(3600) };
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                _ = commits.changed() => {}
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
+        crate::follow::follow(Delivering { delivery: self, shop, mailer, documents }, log, shutdown).await;
+    }
+}
+
+/// Ticket delivery with what it mails through.
+struct Delivering {
+    delivery: TicketDelivery,
+    shop: Arc<Shop>,
+    mailer: Arc<dyn Mailer>,
+    documents: Arc<dyn TicketDocuments>,
+}
+
+#[async_trait]
+impl Follower for Delivering {
+    const NAME: &'static str = "ticket mail";
+
+    fn position(&self) -> Position {
+        self.delivery.position
+    }
+
+    fn observe(&mut self, record: &RecordedEvent) -> Result<(), CodecError> {
+        self.delivery.observe(record)
+    }
+
+    async fn act(&mut self) -> Duration {
+        let report = self.delivery.deliver(&self.shop, self.mailer.as_ref(), self.documents.as_ref()).await;
+        if report.failed > 0 { RETRY_AFTER } else { crate::follow::IDLE }
     }
 }
 
@@ -207,12 +213,7 @@ impl Shop {
                 bytes: pdf,
             }],
         };
-        mailer.send(&mail).await.map_err(|error| match error {
-            MailError::Unavailable(cause) => AppError::Unavailable(cause),
-            refused @ MailError::Refused(_) => {
-                AppError::Rejected { kind: ticketing::RefusalKind::Invalid, message: refused.to_string() }
-            }
-        })?;
+        send(mailer, &mail).await?;
         let command = Arc::new(OrderCommand::RecordTicketsMailed { to, message_id, now: self.now() });
         self.run(&CommandContext::default(), "record_tickets_mailed", &[order_id.into()], move |shop, reads| {
             let command = Arc::clone(&command);

@@ -26,12 +26,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use es_core::{
-    AggregateId, CancellationToken, Clock, DomainEvent, EventLog, Position, RecordedEvent, Subscription, async_trait,
+    AggregateId, CancellationToken, Clock, CodecError, DomainEvent, EventLog, Position, RecordedEvent, async_trait,
 };
 use futures_util::StreamExt;
 use ticketing::bucket::HOLD_EVENT_TYPES;
 use ticketing::{ConcertEvent, HoldId};
 
+use crate::follow::Follower;
 use crate::queries::QueryError;
 use crate::{AppError, Shop};
 
@@ -203,37 +204,35 @@ impl HoldExpiry {
 
     /// Follows the log and sweeps whenever a hold falls due, until
     /// `shutdown`. Failures are logged and retried at the next tick.
-    pub async fn run(mut self, shop: Arc<Shop>, log: EventLog, clock: Arc<dyn Clock>, shutdown: CancellationToken) {
-        let mut subscription = Subscription::after(&log, self.position);
-        let mut commits = log.store().commits();
-        loop {
-            // Seen before reading, so a commit landing after the read still wakes us.
-            commits.borrow_and_update();
-            match subscription.poll().await {
-                Ok(page) if !page.is_empty() => {
-                    for record in &page {
-                        if let Err(error) = self.observe(record) {
-                            tracing::error!(position = %record.position, %error, "hold expiry cannot read a hold event");
-                        }
-                    }
-                    continue;
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "hold expiry cannot read the log; retrying"),
-            }
-            let now = clock.now();
-            self.sweep(&shop, now).await;
-            let until_due = self
-                .next_due()
-                .and_then(|due| (due - now).to_std().ok())
-                .unwrap_or(SWEEP_INTERVAL_MAX)
-                .min(SWEEP_INTERVAL_MAX);
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                _ = commits.changed() => {}
-                () = tokio::time::sleep(until_due) => {}
-            }
-        }
+    pub async fn run(self, shop: Arc<Shop>, log: EventLog, clock: Arc<dyn Clock>, shutdown: CancellationToken) {
+        crate::follow::follow(Sweeping { expiry: self, shop, clock }, log, shutdown).await;
+    }
+}
+
+/// Hold expiry with what it sweeps through.
+struct Sweeping {
+    expiry: HoldExpiry,
+    shop: Arc<Shop>,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Follower for Sweeping {
+    const NAME: &'static str = "hold expiry";
+
+    fn position(&self) -> Position {
+        self.expiry.position
+    }
+
+    fn observe(&mut self, record: &RecordedEvent) -> Result<(), CodecError> {
+        self.expiry.observe(record)
+    }
+
+    async fn act(&mut self) -> Duration {
+        let now = self.clock.now();
+        self.expiry.sweep(&self.shop, now).await;
+        let until_due = self.expiry.next_due().and_then(|due| (due - now).to_std().ok());
+        until_due.unwrap_or(SWEEP_INTERVAL_MAX).min(SWEEP_INTERVAL_MAX)
     }
 }
 

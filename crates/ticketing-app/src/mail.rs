@@ -67,3 +67,15 @@ pub trait Mailer: Send + Sync + 'static {
     /// Sends one mail; returns once the server has taken it.
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
 }
+
+/// Sends `mail`: a server that is down is `Unavailable` (try again later), a
+/// mail it refuses for good is a refusal (`Rejected`: sending it again would
+/// not help).
+pub(crate) async fn send(mailer: &dyn Mailer, mail: &Mail) -> Result<(), crate::AppError> {
+    mailer.send(mail).await.map_err(|error| match error {
+        MailError::Unavailable(cause) => crate::AppError::Unavailable(cause),
+        refused @ MailError::Refused(_) => {
+            crate::AppError::Rejected { kind: ticketing::RefusalKind::Invalid, message: refused.to_string() }
+        }
+    })
+}

@@ -141,9 +141,15 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// an error.
     async fn cancel_payment(&self, payment_id: &str, idempotency_key: &str) -> Result<(), PaymentError>;
 
-    /// Refunds a succeeded payment in full; returns the provider's id of the
-    /// refund. The same key never refunds twice.
-    async fn refund(&self, payment_id: &str, idempotency_key: &str) -> Result<String, PaymentError>;
+    /// Refunds a succeeded payment: `amount` of it (the tickets of one
+    /// cancelled concert), or all of it when `None`. Returns the provider's
+    /// id of the refund. The same key never refunds twice.
+    async fn refund(
+        &self,
+        payment_id: &str,
+        amount: Option<Money>,
+        idempotency_key: &str,
+    ) -> Result<String, PaymentError>;
 
     /// Checks a webhook delivery's signature (`signature` is the header's
     /// value) against the body as received, and reads it. `Ok(None)` for

@@ -241,7 +241,7 @@ impl Shop {
             return Err(AppError::NotFound(format!("payment {payment_id}")));
         };
         let refund_id =
-            payments.refund(payment_id, &format!("return-{payment_id}")).await.map_err(AppError::payment)?;
+            payments.refund(payment_id, None, &format!("return-{payment_id}")).await.map_err(AppError::payment)?;
         let command = Arc::new(OrderCommand::Payment(PaymentCommand::ReturnLatePayment {
             payment_id: payment_id.to_owned(),
             refund_id,

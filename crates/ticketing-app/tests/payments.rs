@@ -4,90 +4,17 @@
 //! fails or runs out; every notification handled once; money that comes too
 //! late paid back once.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use es_core::async_trait;
+use chrono::Duration;
 use ticketing::{ConcertId, Money, OrderId, OrderStatus, RefusalKind, TicketTypeId};
-use ticketing_app::payments::{
-    PaymentError, PaymentNotice, PaymentOutcome, PaymentProvider, PaymentRequest, PaymentSession, PaymentStatus,
-    WebhookError,
-};
+use ticketing_app::payments::{PaymentNotice, PaymentOutcome};
 use ticketing_app::{Settlement, Shop};
 
 mod common;
 
+use common::fakes::{CodeList, FakeMailer, FakeProvider};
 use common::*;
-
-/// A provider that keeps its payments in memory and counts what it is asked.
-#[derive(Default)]
-struct FakeProvider {
-    state: Mutex<FakeState>,
-}
-
-#[derive(Default)]
-struct FakeState {
-    /// Payments by idempotency key of their creation.
-    created: BTreeMap<String, PaymentSession>,
-    cancelled: Vec<String>,
-    /// Refunds by idempotency key.
-    refunds: BTreeMap<String, String>,
-    refund_calls: usize,
-}
-
-impl FakeProvider {
-    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
-        self.state.lock().expect("not poisoned")
-    }
-}
-
-#[async_trait]
-impl PaymentProvider for FakeProvider {
-    fn name(&self) -> &'static str {
-        "fake"
-    }
-
-    async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, PaymentError> {
-        let mut state = self.state();
-        let count = state.created.len();
-        let session = state.created.entry(request.idempotency_key.clone()).or_insert_with(|| PaymentSession {
-            payment_id: format!("pay_{count}"),
-            client_secret: format!("pay_{count}_secret"),
-            status: PaymentStatus::AwaitingBuyer,
-        });
-        Ok(session.clone())
-    }
-
-    async fn payment(&self, payment_id: &str) -> Result<PaymentSession, PaymentError> {
-        let state = self.state();
-        let found = state.created.values().find(|session| session.payment_id == payment_id).cloned();
-        found.ok_or_else(|| PaymentError::Refused { message: format!("no payment {payment_id}") })
-    }
-
-    async fn cancel_payment(&self, payment_id: &str, _idempotency_key: &str) -> Result<(), PaymentError> {
-        self.state().cancelled.push(payment_id.to_owned());
-        Ok(())
-    }
-
-    async fn refund(&self, payment_id: &str, idempotency_key: &str) -> Result<String, PaymentError> {
-        let mut state = self.state();
-        state.refund_calls += 1;
-        let count = state.refunds.len();
-        let refund =
-            state.refunds.entry(idempotency_key.to_owned()).or_insert_with(|| format!("re_{count}_{payment_id}"));
-        Ok(refund.clone())
-    }
-
-    fn verify_notice(
-        &self,
-        _signature: Option<&str>,
-        _body: &[u8],
-        _now: DateTime<Utc>,
-    ) -> Result<Option<PaymentNotice>, WebhookError> {
-        Err(WebhookError::BadSignature)
-    }
-}
 
 struct Paying {
     fixture: Fixture,
@@ -286,37 +213,6 @@ async fn without_a_provider_an_order_is_paid_at_checkout() -> TestResult {
     let payment = fixture.shop.order_payment(&ctx(), None, order_id).await?;
     assert_eq!((payment.provider.as_str(), payment.session), ("test", None));
     Ok(())
-}
-
-/// A mailer that keeps what it is given, or refuses everything for now.
-#[derive(Default)]
-struct FakeMailer {
-    sent: Mutex<Vec<ticketing_app::mail::Mail>>,
-    down: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait]
-impl ticketing_app::mail::Mailer for FakeMailer {
-    async fn send(&self, mail: &ticketing_app::mail::Mail) -> Result<(), ticketing_app::mail::MailError> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(ticketing_app::mail::MailError::Unavailable(Arc::new(std::io::Error::other("down"))));
-        }
-        self.sent.lock().expect("not poisoned").push(mail.clone());
-        Ok(())
-    }
-}
-
-/// Draws a sheet as the list of its codes.
-struct CodeList;
-
-impl ticketing_app::documents::TicketDocuments for CodeList {
-    fn tickets_pdf(
-        &self,
-        sheet: &ticketing_app::documents::TicketSheet,
-    ) -> Result<Vec<u8>, ticketing_app::documents::DocumentError> {
-        let codes: Vec<&str> = sheet.tickets.iter().map(|ticket| ticket.code.as_str()).collect();
-        Ok(codes.join("\n").into_bytes())
-    }
 }
 
 /// A delivery process that has read the whole log, as it does when it starts.

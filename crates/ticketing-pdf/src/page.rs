@@ -89,7 +89,7 @@ pub(crate) fn ticket_page(
     let ticket_type = text::fit(&ticket.ticket_type, Face::Bold, 18.0, 9.0, beside_room);
     let mut y = qr_top - 16.0 - ticket_type.size;
     line(&mut content, Face::Bold, &ticket_type, beside, y, 0.0);
-    let price = text::fit(&text::price(&ticket.price), Face::Regular, 16.0, 9.0, beside_room);
+    let price = text::fit(&ticket.price.to_string(), Face::Regular, 16.0, 9.0, beside_room);
     y -= 8.0 + price.size;
     line(&mut content, Face::Regular, &price, beside, y, 0.0);
 

@@ -12,8 +12,6 @@
 //! concert name is set smaller, and cut with an ellipsis if even the
 //! smallest size is too wide.
 
-use ticketing::Money;
-
 /// The byte for a character in WinAnsiEncoding, or `None` for a character
 /// it does not have.
 fn win_ansi(character: char) -> Option<u8> {
@@ -162,24 +160,8 @@ pub(crate) fn shrink(text: &str, face: Face, size: f32, room: f32) -> Fitted {
     Fitted { encoded, size: size * room / natural * 0.999 }
 }
 
-/// A price as the shop writes it beside its code: "EUR 1,234.50". Every
-/// currency the shop sells in has two decimals (the web shop refuses others).
-pub(crate) fn price(money: &Money) -> String {
-    let units = (money.amount / 100).to_string();
-    let mut grouped = String::with_capacity(units.len() + units.len() / 3);
-    for (index, digit) in units.chars().enumerate() {
-        if index > 0 && (units.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    format!("{} {grouped}.{:02}", money.currency, money.amount % 100)
-}
-
 #[cfg(test)]
 mod tests {
-    use ticketing::Currency;
-
     use super::*;
 
     #[test]
@@ -240,14 +222,5 @@ mod tests {
         assert_eq!(fitted.encoded, text.as_bytes());
         assert!(width(&fitted.encoded, Face::Bold, fitted.size) <= 400.0);
         assert_eq!(shrink("AB", Face::Bold, 30.0, 400.0).size, 30.0);
-    }
-
-    #[test]
-    fn prices_have_their_code_two_decimals_and_grouped_thousands() {
-        let eur = Currency::new("EUR").expect("a currency");
-        assert_eq!(price(&Money::new(4500, eur)), "EUR 45.00");
-        assert_eq!(price(&Money::new(5, eur)), "EUR 0.05");
-        assert_eq!(price(&Money::new(0, eur)), "EUR 0.00");
-        assert_eq!(price(&Money::new(123_456_789, eur)), "EUR 1,234,567.89");
     }
 }

@@ -81,12 +81,13 @@ pub async fn migrate(pool: &PgPool) -> Result<(), PostgresError> {
 #[derive(Debug)]
 struct Embedded;
 
-const MIGRATIONS: [(i64, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str); 6] = [
     (1, "read models", include_str!("../migrations/0001_read_models.sql")),
     (2, "holds", include_str!("../migrations/0002_holds.sql")),
     (3, "hold keepers", include_str!("../migrations/0003_hold_keepers.sql")),
     (4, "concert profile", include_str!("../migrations/0004_concert_profile.sql")),
     (5, "order payments", include_str!("../migrations/0005_order_payments.sql")),
+    (6, "refunds", include_str!("../migrations/0006_refunds.sql")),
 ];
 
 impl MigrationSource<'static> for Embedded {

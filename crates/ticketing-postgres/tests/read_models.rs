@@ -167,15 +167,14 @@ async fn concerts_orders_attendees_and_sales_show_what_happened() -> TestResult 
     }
 
     let day = |d: u32| NaiveDate::from_ymd_opt(2030, 1, d).expect("a day");
-    assert_eq!(
-        queries.sales(story.crabs.0).await?,
-        [
-            DailySales { day: day(1), tickets_sold: 3, revenue: eur(7_500) },
-            DailySales { day: day(2), tickets_sold: 1, revenue: eur(2_500) }
-        ]
-    );
-    assert_eq!(queries.sales(story.jazz.0).await?, [DailySales { day: day(1), tickets_sold: 2, revenue: eur(8_000) }]);
+    assert_eq!(queries.sales(story.crabs.0).await?, [sold(day(1), 3, eur(7_500)), sold(day(2), 1, eur(2_500))]);
+    assert_eq!(queries.sales(story.jazz.0).await?, [sold(day(1), 2, eur(8_000))]);
     Ok(())
+}
+
+/// A day's sales with nothing paid back.
+fn sold(day: NaiveDate, tickets_sold: u64, revenue: ticketing::Money) -> DailySales {
+    DailySales { day, tickets_sold, revenue, tickets_refunded: 0, refunded: eur(0) }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -516,5 +515,37 @@ async fn orders_and_attendees_page_in_sql_as_the_embedded_read_models_page_them(
         assert_eq!(attendees, expected, "attendees, {limit:?} a page");
         assert_eq!(attendees.iter().map(|page| page.items.len()).sum::<usize>(), 4);
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_concerts_refunds_answer_as_the_embedded_read_models_do() -> TestResult {
+    let embedded = embedded()?;
+    let story = story(&embedded).await?;
+    let refunded_at = ticketing_testkit::cancel_jazz(&embedded.shop, &embedded.clock, &story).await?;
+    embedded.catch_up().await?;
+    let read_models = common::read_models().await;
+    let events = embedded.events_after(Position::START).await?;
+    Bus::new("kinesis/test/shard-0")
+        .deliver(&read_models.sinks(), &*embedded.store, &events, &mut Rng::new(11))
+        .await?;
+    let queries = read_models.queries();
+
+    let subjects = subjects(&embedded, &story);
+    let expected = answers(&embedded.read_side(), &subjects).await?;
+    let actual = answers(&embedded.beside(&queries), &subjects).await?;
+    assert_answers_equal(&expected, &actual, "the story with a cancellation");
+    let day = NaiveDate::from_ymd_opt(2030, 1, 1).expect("a day");
+    let refund_day = DailySales {
+        day: refunded_at.date_naive(),
+        tickets_sold: 0,
+        revenue: eur(0),
+        tickets_refunded: 2,
+        refunded: eur(8_000),
+    };
+    assert_eq!(queries.sales(story.jazz.0).await?, [sold(day, 2, eur(8_000)), refund_day]);
+    assert!(queries.attendees(story.jazz.0).await?.is_empty(), "paid back: nobody holds a jazz ticket");
+    let order = queries.order(story.first_order).await?.ok_or("the order")?;
+    assert_eq!((order.status, order.tickets.len()), (ticketing::OrderStatus::Paid, 3), "its crabs tickets stay");
     Ok(())
 }

@@ -165,15 +165,38 @@ async fn concerts_carts_orders_attendees_and_sales_show_what_happened() -> TestR
     assert_eq!(queries.ticket_order(&unknown).await?, None);
 
     let day = |d: u32| NaiveDate::from_ymd_opt(2030, 1, d).expect("a day");
-    assert_eq!(
-        queries.sales(story.crabs.0).await?,
-        [
-            DailySales { day: day(1), tickets_sold: 3, revenue: eur(7_500) },
-            DailySales { day: day(2), tickets_sold: 1, revenue: eur(2_500) }
-        ]
-    );
-    assert_eq!(queries.sales(story.jazz.0).await?, [DailySales { day: day(1), tickets_sold: 2, revenue: eur(8_000) }]);
+    assert_eq!(queries.sales(story.crabs.0).await?, [sold(day(1), 3, eur(7_500)), sold(day(2), 1, eur(2_500))]);
+    assert_eq!(queries.sales(story.jazz.0).await?, [sold(day(1), 2, eur(8_000))]);
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_concerts_refunds_leave_the_door_and_show_in_the_sales() -> TestResult {
+    let fixture = open()?;
+    let story = story(&fixture).await?;
+    let refunded_at = ticketing_testkit::cancel_jazz(&fixture.shop, &fixture.clock, &story).await?;
+    fixture.catch_up().await?;
+    let queries = &fixture.queries;
+
+    let day = NaiveDate::from_ymd_opt(2030, 1, 1).expect("a day");
+    let refund_day = DailySales {
+        day: refunded_at.date_naive(),
+        tickets_sold: 0,
+        revenue: eur(0),
+        tickets_refunded: 2,
+        refunded: eur(8_000),
+    };
+    assert_eq!(queries.sales(story.jazz.0).await?, [sold(day, 2, eur(8_000)), refund_day]);
+    assert!(queries.attendees(story.jazz.0).await?.is_empty(), "paid back: nobody holds a jazz ticket");
+    assert_eq!(queries.attendees(story.crabs.0).await?.len(), 4, "the other concert's holders stay");
+    let order = queries.order(story.first_order).await?.ok_or("the order")?;
+    assert_eq!((order.status, order.tickets.len()), (ticketing::OrderStatus::Paid, 3), "its crabs tickets stay");
+    Ok(())
+}
+
+/// A day's sales with nothing paid back.
+fn sold(day: NaiveDate, tickets_sold: u64, revenue: ticketing::Money) -> DailySales {
+    DailySales { day, tickets_sold, revenue, tickets_refunded: 0, refunded: eur(0) }
 }
 
 impl Fixture {

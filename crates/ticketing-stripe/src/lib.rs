@@ -41,6 +41,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::Url;
 use thiserror::Error;
+use ticketing::Money;
 use ticketing_app::payments::{
     PaymentError, PaymentNotice, PaymentProvider, PaymentRequest, PaymentSession, WebhookError,
 };
@@ -178,8 +179,15 @@ impl PaymentProvider for StripeProvider {
         }
     }
 
-    async fn refund(&self, payment_id: &str, idempotency_key: &str) -> Result<String, PaymentError> {
-        let form = [("payment_intent", stripe_id(payment_id)?)];
+    async fn refund(
+        &self,
+        payment_id: &str,
+        amount: Option<Money>,
+        idempotency_key: &str,
+    ) -> Result<String, PaymentError> {
+        let amount = amount.map(|amount| amount.amount.to_string());
+        let mut form = vec![("payment_intent", stripe_id(payment_id)?)];
+        form.extend(amount.as_deref().map(|amount| ("amount", amount)));
         let refund: Refund = self.api.post(&["v1", "refunds"], &form, idempotency_key).await?;
         Ok(refund.id)
     }

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use ticketing::{Currency, Money};
 use ticketing_app::payments::{PaymentError, PaymentOutcome, PaymentProvider, PaymentStatus};
 use ticketing_stripe::StripeProvider;
 use ticketing_stripe::testing::{Confirmation, TEST_SECRET_KEY, TestCard, confirm_payment, localstripe_url};
@@ -60,8 +61,26 @@ async fn a_succeeded_payment_is_refunded() {
     let session = stripe.create_payment(&request(4_200)).await.expect("creates the payment");
     pay(&stripe, &session.payment_id, TestCard::Visa).await;
 
-    let refund = stripe.refund(&session.payment_id, "refund-1").await.expect("refunds");
+    let refund = stripe.refund(&session.payment_id, None, "refund-1").await.expect("refunds");
     assert!(refund.starts_with("re_"), "{refund}");
+}
+
+#[tokio::test]
+async fn part_of_a_payment_is_refunded() {
+    let stripe = provider();
+    let session = stripe.create_payment(&request(4_200)).await.expect("creates the payment");
+    pay(&stripe, &session.payment_id, TestCard::Visa).await;
+    let part = Some(Money::new(1_200, Currency::new("EUR").expect("a currency")));
+
+    let refund = stripe.refund(&session.payment_id, part, "refund-part-1").await.expect("refunds a part");
+
+    let url = format!("{}/v1/refunds/{refund}", localstripe_url());
+    let read = reqwest::Client::new().get(url).bearer_auth(TEST_SECRET_KEY).send().await.expect("localstripe answers");
+    let refund: serde_json::Value = read.json().await.expect("a refund");
+    assert_eq!(
+        (refund["amount"].as_u64(), refund["payment_intent"].as_str()),
+        (Some(1_200), Some(&*session.payment_id))
+    );
 }
 
 #[tokio::test]
@@ -70,7 +89,7 @@ async fn a_payment_never_paid_is_not_refunded() {
     let session = stripe.create_payment(&request(700)).await.expect("creates the payment");
     pay(&stripe, &session.payment_id, TestCard::Declined).await;
 
-    let refused = stripe.refund(&session.payment_id, "refund-declined").await;
+    let refused = stripe.refund(&session.payment_id, None, "refund-declined").await;
     assert!(matches!(refused, Err(PaymentError::Refused { .. })), "{refused:?}");
 }
 
@@ -112,7 +131,7 @@ async fn an_unknown_payment_is_refused() {
     for refused in [
         stripe.payment("pi_unknown").await.map(drop),
         stripe.cancel_payment("pi_unknown", "cancel-unknown").await,
-        stripe.refund("pi_unknown", "refund-unknown").await.map(drop),
+        stripe.refund("pi_unknown", None, "refund-unknown").await.map(drop),
     ] {
         assert!(matches!(refused, Err(PaymentError::Refused { .. })), "{refused:?}");
     }

@@ -118,7 +118,7 @@ async fn every_change_carries_its_idempotency_key() {
     let (stripe, script) = stand_in(vec![ok(intent("canceled")), ok(refund), ok(intent("succeeded"))]).await;
 
     stripe.cancel_payment("pi_1", "cancel-order-1").await.expect("cancelled");
-    assert_eq!(stripe.refund("pi_1", "refund-order-1").await.expect("refunded"), "re_1");
+    assert_eq!(stripe.refund("pi_1", None, "refund-order-1").await.expect("refunded"), "re_1");
     assert_eq!(stripe.payment("pi_1").await.expect("read").status, PaymentStatus::Succeeded);
 
     let calls = received(&script);

@@ -158,6 +158,18 @@ pub async fn tell(shop: &Shop, clock: &ManualClock) -> Result<Story, StoryError>
     })
 }
 
+/// The story goes on: a day after the check-in the Jazz Brunch is
+/// cancelled and the buyer's first order is paid back its two jazz tickets
+/// (80.00; its three crabs tickets stay valid). Returns when.
+pub async fn cancel_jazz(shop: &Shop, clock: &ManualClock, story: &Story) -> Result<DateTime<Utc>, StoryError> {
+    clock.advance(Duration::days(1));
+    shop.cancel_concert(&ctx(), story.jazz.0).await?;
+    if !shop.refund_cancelled(story.first_order, story.jazz.0).await? {
+        return Err("the first order had jazz tickets to pay back".into());
+    }
+    Ok(es_core::Clock::now(clock))
+}
+
 /// Every page of a paged list in turn, from the first, following its cursors.
 pub async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<Page<T>>, QueryError>
 where

@@ -42,7 +42,7 @@ pub use email::{EMAIL_CHARS_MAX, EmailAddress};
 pub use ids::{BucketId, CartId, ConcertId, CustomerId, HoldId, OrderId, TicketTypeId, VenueId};
 pub use order::{
     ORDER_EVENT_TYPES, Order, OrderCommand, OrderError, OrderEvent, OrderHolds, OrderLine, OrderStatus, PaidTickets,
-    PaymentCommand, PaymentTerms, PlacedOrder, TicketView,
+    PaymentCommand, PaymentTerms, PlacedOrder, Refund, RefundCommand, TicketView,
 };
 pub use refusal::RefusalKind;
 pub use values::{

@@ -8,7 +8,9 @@
 //!   payment window closes: paid, they are sold and valid (one append with
 //!   the sales); failed or run out, they go back on sale. A payment that
 //!   arrives after that is paid back (stories TS04, TS06);
-//! - its tickets are checked in at the door (stories AM02, AM03).
+//! - its tickets are checked in at the door (stories AM02, AM03);
+//! - the tickets of a concert that is cancelled are paid back and void
+//!   ([`refund`]); an order whose every line was paid back is `refunded`.
 //!
 //! Tickets belong to the order, not to the concert, so that a concert's
 //! state stays small and a customer's tickets are one read away; the list of
@@ -44,12 +46,14 @@ use crate::values::{Currency, Money, Quantity, TicketCode};
 mod errors;
 mod events;
 mod payment;
+mod refund;
 #[cfg(test)]
 mod tests;
 
 pub use errors::OrderError;
 pub use events::{ORDER_EVENT_TYPES, OrderEvent, OrderHolds, PaidTickets, PaymentTerms};
 pub use payment::PaymentCommand;
+pub use refund::{Refund, RefundCommand};
 
 /// The state of one order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +72,12 @@ pub struct Order {
     /// Late payments paid back, by the provider's id.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     returned: BTreeSet<String>,
+    /// The cancelled concerts whose tickets were paid back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    refunded: BTreeMap<ConcertId, Refund>,
+    /// The cancelled concerts whose refund the buyer was told of.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    refund_mailed: BTreeSet<ConcertId>,
 }
 
 /// Where an order stands.
@@ -83,6 +93,8 @@ pub enum OrderStatus {
     Failed,
     /// Not paid in time; its tickets went back on sale.
     Expired,
+    /// Every line's concert was cancelled and its tickets paid back.
+    Refunded,
 }
 
 impl OrderStatus {
@@ -93,14 +105,21 @@ impl OrderStatus {
             OrderStatus::Paid => "paid",
             OrderStatus::Failed => "failed",
             OrderStatus::Expired => "expired",
+            OrderStatus::Refunded => "refunded",
         }
     }
 
     /// The status [`OrderStatus::as_str`] names.
     pub fn parse(name: &str) -> Option<Self> {
-        [OrderStatus::PendingPayment, OrderStatus::Paid, OrderStatus::Failed, OrderStatus::Expired]
-            .into_iter()
-            .find(|status| status.as_str() == name)
+        [
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid,
+            OrderStatus::Failed,
+            OrderStatus::Expired,
+            OrderStatus::Refunded,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == name)
     }
 }
 
@@ -183,6 +202,8 @@ pub enum OrderCommand {
     },
     /// A step of its payment.
     Payment(PaymentCommand),
+    /// A step of paying back a cancelled concert's tickets.
+    Refund(RefundCommand),
     /// Lets a ticket's holder in at a concert's door, once.
     CheckInTicket {
         /// The scanned code.
@@ -311,7 +332,7 @@ impl Order {
         if concert_id != door {
             return Err(OrderError::TicketForAnotherConcert { code: code.clone(), concert_id, door });
         }
-        if concert_status == ConcertStatus::Cancelled {
+        if concert_status == ConcertStatus::Cancelled || self.refunded.contains_key(&concert_id) {
             return Err(OrderError::ConcertCancelled { code: code.clone(), concert_id });
         }
         if let Some(checked_in_at) = ticket.checked_in_at {
@@ -367,6 +388,7 @@ impl Aggregate for Order {
                 let placed = self.placed.as_ref().ok_or(OrderError::NotFound)?;
                 self.decide_payment(placed, command)
             }
+            OrderCommand::Refund(command) => self.decide_refund(command),
             OrderCommand::CheckInTicket { code, door, concert_status, now } => {
                 if self.placed.is_none() {
                     return Err(OrderError::NotFound);
@@ -403,6 +425,16 @@ impl Aggregate for Order {
             OrderEvent::TicketsMailed { mailed_at, .. } => self.tickets_mailed = Some(*mailed_at),
             OrderEvent::LatePaymentReturned { payment_id, .. } => {
                 self.returned.insert(payment_id.clone());
+            }
+            OrderEvent::Refunded { concert_id, amount, refund_id, whole_order, refunded_at, .. } => {
+                let refund = Refund { amount: *amount, refund_id: refund_id.clone(), refunded_at: *refunded_at };
+                self.refunded.insert(*concert_id, refund);
+                if *whole_order {
+                    self.status = OrderStatus::Refunded;
+                }
+            }
+            OrderEvent::RefundMailed { concert_id, .. } => {
+                self.refund_mailed.insert(*concert_id);
             }
             OrderEvent::TicketCheckedIn { code, checked_in_at } => {
                 self.checked_in.insert(code.clone(), *checked_in_at);

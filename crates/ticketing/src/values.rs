@@ -215,6 +215,22 @@ pub struct Money {
     pub currency: Currency,
 }
 
+/// A price as the shop writes it for people: "EUR 1,234.50". Every currency
+/// the shop sells in has two decimals (the web shop refuses others).
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let units = (self.amount / 100).to_string();
+        write!(f, "{} ", self.currency)?;
+        for (index, digit) in units.chars().enumerate() {
+            if index > 0 && (units.len() - index).is_multiple_of(3) {
+                f.write_str(",")?;
+            }
+            write!(f, "{digit}")?;
+        }
+        write!(f, ".{:02}", self.amount % 100)
+    }
+}
+
 impl Money {
     /// `amount` minor units of `currency`.
     pub fn new(amount: u64, currency: Currency) -> Self {
@@ -359,6 +375,15 @@ mod tests {
         let three = Quantity::new(3).expect("valid");
         assert_eq!(Money::new(250, eur).times(three), Ok(Money::new(750, eur)));
         assert_eq!(Money::new(u64::MAX, eur).times(three), Err(ValueError::AmountOverflow));
+    }
+
+    #[test]
+    fn money_reads_as_people_write_prices() {
+        let eur = Currency::new("EUR").expect("a currency");
+        assert_eq!(Money::new(4500, eur).to_string(), "EUR 45.00");
+        assert_eq!(Money::new(5, eur).to_string(), "EUR 0.05");
+        assert_eq!(Money::new(0, eur).to_string(), "EUR 0.00");
+        assert_eq!(Money::new(123_456_789, eur).to_string(), "EUR 1,234,567.89");
     }
 
     #[test]

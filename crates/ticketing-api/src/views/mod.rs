@@ -324,8 +324,10 @@ pub(crate) struct Order {
     customer_id: Uuid,
     /// Where its payment stands: `pendingPayment` (its tickets held, not
     /// yet listed), `paid` (its tickets valid), `failed` or `expired` (its
-    /// tickets back on sale).
-    #[schema(value_type = String, pattern = "^(pendingPayment|paid|failed|expired)$", examples("paid"))]
+    /// tickets back on sale), `refunded` (every concert it bought was
+    /// cancelled and paid back). Tickets of a cancelled concert that were
+    /// paid back are no longer listed.
+    #[schema(value_type = String, pattern = "^(pendingPayment|paid|failed|expired|refunded)$", examples("paid"))]
     status: &'static str,
     total: MoneyView,
     tickets: Vec<OrderTicket>,
@@ -377,11 +379,21 @@ pub(crate) struct DaySales {
     day: NaiveDate,
     tickets_sold: u64,
     revenue: MoneyView,
+    /// Tickets paid back that day because the concert was cancelled.
+    tickets_refunded: u64,
+    /// What was paid back that day.
+    refunded: MoneyView,
 }
 
 impl From<DailySales> for DaySales {
     fn from(view: DailySales) -> Self {
-        Self { day: view.day, tickets_sold: view.tickets_sold, revenue: view.revenue.into() }
+        Self {
+            day: view.day,
+            tickets_sold: view.tickets_sold,
+            revenue: view.revenue.into(),
+            tickets_refunded: view.tickets_refunded,
+            refunded: view.refunded.into(),
+        }
     }
 }
 

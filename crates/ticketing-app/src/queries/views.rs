@@ -209,6 +209,10 @@ pub struct DailySales {
     pub tickets_sold: u64,
     /// What they brought in, at the prices paid.
     pub revenue: Money,
+    /// Tickets paid back that day (their concert was cancelled).
+    pub tickets_refunded: u64,
+    /// What was paid back that day.
+    pub refunded: Money,
 }
 
 /// A search of published concerts. Every filter present must match.

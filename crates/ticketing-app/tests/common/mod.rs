@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod fakes;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

@@ -2,7 +2,8 @@
 //! with their tickets, attendees for the door, and daily sales. An order is
 //! listed from its placing, with where its payment stands; its tickets, its
 //! attendees and its sales count only once they are valid (placed paid, or
-//! paid later).
+//! paid later), and until they are paid back (their concert was cancelled:
+//! the sales report shows the refund on its day).
 
 use sqlx_core::query::query;
 use sqlx_postgres::PgConnection;
@@ -65,6 +66,18 @@ pub(super) async fn order(
             }
         }
     }
+    if let OrderEvent::Refunded { concert_id, .. } = &fact {
+        query("DELETE FROM order_tickets WHERE order_id = $1 AND concert_id = $2")
+            .bind(order_id)
+            .bind(concert_id.0)
+            .execute(&mut *connection)
+            .await?;
+        query("UPDATE orders SET version = $2 WHERE order_id = $1")
+            .bind(order_id)
+            .bind(version)
+            .execute(&mut *connection)
+            .await?;
+    }
     if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
         let changed =
             query("UPDATE order_tickets SET checked_in_at = $3, version = $4 WHERE order_id = $1 AND code = $2")
@@ -109,6 +122,13 @@ pub(super) async fn attendees(
             }
         }
     }
+    if let OrderEvent::Refunded { concert_id, .. } = &fact {
+        query("DELETE FROM attendees WHERE order_id = $1 AND concert_id = $2")
+            .bind(order_id)
+            .bind(concert_id.0)
+            .execute(&mut *connection)
+            .await?;
+    }
     if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
         let changed =
             query("UPDATE attendees SET checked_in_at = $3, version = $4 WHERE ticket_code = $1 AND order_id = $2")
@@ -125,25 +145,35 @@ pub(super) async fn attendees(
 }
 
 /// Adds a paid order's lines to its concerts' days (the day it was paid),
-/// at the prices paid. Every other order event only moves the version guard.
+/// at the prices paid, and a refund's lines to the day it was paid back.
+/// Every other order event only moves the version guard.
 pub(super) async fn sales(connection: &mut PgConnection, fact: OrderEvent) -> Result<(), Refusal> {
-    let Some(PaidTickets { lines, paid_at, .. }) = fact.paid_tickets() else {
-        return Ok(());
+    let (lines, day, refund) = match (fact.paid_tickets(), &fact) {
+        (Some(PaidTickets { lines, paid_at, .. }), _) => (lines, paid_at, false),
+        (None, OrderEvent::Refunded { lines, refunded_at, .. }) => (lines.as_slice(), *refunded_at, true),
+        _ => return Ok(()),
     };
-    let day = paid_at.date_naive();
+    let day = day.date_naive();
     for line in lines {
-        let revenue = line.unit_price.times(line.quantity)?;
+        let money = line.unit_price.times(line.quantity)?;
+        let (count, amount) = (i64::from(line.quantity.get()), int(money.amount)?);
+        let (sold, refunded) = if refund { ((0, 0), (count, amount)) } else { ((count, amount), (0, 0)) };
         let changed = query(
-            "INSERT INTO sales (concert_id, day, tickets, revenue_amount, currency) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (concert_id, day) DO UPDATE SET tickets = sales.tickets + excluded.tickets, \
-             revenue_amount = sales.revenue_amount + excluded.revenue_amount \
+            "INSERT INTO sales (concert_id, day, currency, tickets, revenue_amount, tickets_refunded, \
+             refunded_amount) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (concert_id, day) DO UPDATE SET \
+             tickets = sales.tickets + excluded.tickets, \
+             revenue_amount = sales.revenue_amount + excluded.revenue_amount, \
+             tickets_refunded = sales.tickets_refunded + excluded.tickets_refunded, \
+             refunded_amount = sales.refunded_amount + excluded.refunded_amount \
              WHERE sales.currency = excluded.currency",
         )
         .bind(line.concert_id.0)
         .bind(day)
-        .bind(i64::from(line.quantity.get()))
-        .bind(int(revenue.amount)?)
-        .bind(revenue.currency.as_str().to_owned())
+        .bind(money.currency.as_str().to_owned())
+        .bind(sold.0)
+        .bind(sold.1)
+        .bind(refunded.0)
+        .bind(refunded.1)
         .execute(&mut *connection)
         .await?
         .rows_affected();

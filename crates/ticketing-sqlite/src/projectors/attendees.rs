@@ -1,4 +1,5 @@
-//! Ticket holders per concert, for the door.
+//! Ticket holders per concert, for the door: the valid tickets, from their
+//! payment until they are paid back.
 
 use es_core::RecordedEvent;
 use es_sqlite::{ApplyError, SqliteProjector, TableSpec, Tables};
@@ -64,6 +65,14 @@ impl SqliteProjector for AttendeesProjector {
                     }
                 }
             }
+        }
+        // Tickets of a cancelled concert that were paid back hold nothing any more.
+        if let OrderEvent::Refunded { concert_id, .. } = &fact {
+            execute(
+                connection,
+                &format!("DELETE FROM {table} WHERE order_id = ?1 AND concert_id = ?2"),
+                params![order_id, concert_id.to_string()],
+            )?;
         }
         if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
             let changed = execute(

@@ -1,6 +1,7 @@
 //! Orders with their tickets. An order is listed from its placing, with
 //! where its payment stands; its tickets only once they are valid (placed
-//! paid, or paid later), so no code is shown before it is paid for.
+//! paid, or paid later), so no code is shown before it is paid for, and
+//! until they are paid back (their concert was cancelled).
 
 use es_core::RecordedEvent;
 use es_sqlite::{ApplyError, SqliteProjector, TableSpec, Tables};
@@ -98,6 +99,18 @@ impl SqliteProjector for OrdersProjector {
                     ])?;
                 }
             }
+        }
+        if let OrderEvent::Refunded { concert_id, .. } = &fact {
+            execute(
+                connection,
+                &format!("DELETE FROM {tickets} WHERE order_id = ?1 AND concert_id = ?2"),
+                params![order_id, concert_id.to_string()],
+            )?;
+            execute(
+                connection,
+                &format!("UPDATE {orders} SET version = ?2 WHERE order_id = ?1"),
+                params![order_id, version],
+            )?;
         }
         if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
             let changed = execute(

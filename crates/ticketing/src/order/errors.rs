@@ -130,6 +130,18 @@ pub enum OrderError {
     /// [`limits::PAYMENT_MINUTES`].
     #[error("an order awaits payment for at most {max} minutes from its placing", max = limits::PAYMENT_MINUTES)]
     BadPaymentWindow,
+    /// The order has no tickets for the concert to pay back.
+    #[error("the order has no tickets for concert {concert_id} to pay back")]
+    NoTicketsFor {
+        /// The concert.
+        concert_id: ConcertId,
+    },
+    /// The concert's tickets were not paid back (yet).
+    #[error("the order's tickets for concert {concert_id} were not paid back")]
+    NotRefunded {
+        /// The concert.
+        concert_id: ConcertId,
+    },
     /// The ticket was checked in before.
     #[error("ticket {code} was checked in at {checked_in_at}")]
     AlreadyCheckedIn {
@@ -144,7 +156,9 @@ impl OrderError {
     /// How the refusal maps onto the API.
     pub fn kind(&self) -> RefusalKind {
         match self {
-            OrderError::NotFound | OrderError::TicketNotFound(_) => RefusalKind::NotFound,
+            OrderError::NotFound | OrderError::TicketNotFound(_) | OrderError::NoTicketsFor { .. } => {
+                RefusalKind::NotFound
+            }
             OrderError::NoLines
             | OrderError::TooManyLines
             | OrderError::WrongNumberOfCodes { .. }
@@ -162,7 +176,8 @@ impl OrderError {
             | OrderError::NotAwaitingPayment { .. }
             | OrderError::OtherPayment { .. }
             | OrderError::PaymentKept { .. }
-            | OrderError::NotDueYet { .. } => RefusalKind::Conflict,
+            | OrderError::NotDueYet { .. }
+            | OrderError::NotRefunded { .. } => RefusalKind::Conflict,
         }
     }
 }

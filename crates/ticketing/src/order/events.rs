@@ -135,6 +135,37 @@ pub enum OrderEvent {
         /// When.
         returned_at: DateTime<Utc>,
     },
+    /// The order's tickets for a cancelled concert were paid back and are
+    /// void.
+    #[serde(rename = "OrderRefunded")]
+    Refunded {
+        /// The cancelled concert.
+        concert_id: ConcertId,
+        /// The order's lines for it, as placed.
+        lines: Vec<OrderLine>,
+        /// What was paid back.
+        amount: Money,
+        /// The provider's id of the refund; absent when no money was taken.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refund_id: Option<String>,
+        /// Whether every line of the order is now paid back: the order is
+        /// `refunded`.
+        whole_order: bool,
+        /// When.
+        refunded_at: DateTime<Utc>,
+    },
+    /// The buyer was told that a concert was cancelled and paid back.
+    #[serde(rename = "OrderRefundMailed")]
+    RefundMailed {
+        /// The cancelled concert.
+        concert_id: ConcertId,
+        /// Where the mail went.
+        to: EmailAddress,
+        /// The mail's `Message-ID`.
+        message_id: String,
+        /// When the mail server took the mail.
+        mailed_at: DateTime<Utc>,
+    },
     /// A ticket's holder came in.
     #[serde(rename = "TicketCheckedIn")]
     TicketCheckedIn {
@@ -146,7 +177,7 @@ pub enum OrderEvent {
 }
 
 /// Every `EventType` of [`OrderEvent`].
-pub const ORDER_EVENT_TYPES: [&str; 8] = [
+pub const ORDER_EVENT_TYPES: [&str; 10] = [
     "OrderPlaced",
     "TicketCheckedIn",
     "OrderPaymentRequested",
@@ -155,6 +186,8 @@ pub const ORDER_EVENT_TYPES: [&str; 8] = [
     "OrderExpired",
     "OrderLatePaymentReturned",
     "OrderTicketsMailed",
+    "OrderRefunded",
+    "OrderRefundMailed",
 ];
 
 /// The tickets an event made valid: what an order sold, to whom, when.
@@ -209,7 +242,10 @@ impl OrderEvent {
             OrderEvent::Placed { .. } | OrderEvent::Paid { .. } => Some(OrderStatus::Paid),
             OrderEvent::PaymentFailed { .. } => Some(OrderStatus::Failed),
             OrderEvent::Expired { .. } => Some(OrderStatus::Expired),
-            OrderEvent::PaymentRequested { .. }
+            OrderEvent::Refunded { whole_order: true, .. } => Some(OrderStatus::Refunded),
+            OrderEvent::Refunded { whole_order: false, .. }
+            | OrderEvent::RefundMailed { .. }
+            | OrderEvent::PaymentRequested { .. }
             | OrderEvent::LatePaymentReturned { .. }
             | OrderEvent::TicketsMailed { .. }
             | OrderEvent::TicketCheckedIn { .. } => None,
@@ -228,6 +264,8 @@ impl DomainEvent for OrderEvent {
             OrderEvent::Expired { .. } => 5,
             OrderEvent::LatePaymentReturned { .. } => 6,
             OrderEvent::TicketsMailed { .. } => 7,
+            OrderEvent::Refunded { .. } => 8,
+            OrderEvent::RefundMailed { .. } => 9,
         };
         ORDER_EVENT_TYPES[index]
     }

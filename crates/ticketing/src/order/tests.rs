@@ -220,6 +220,28 @@ fn every_event_has_a_stable_json_shape() {
             r#"{"paymentId":"pi_1","refundId":"re_1","returnedAt":"2030-01-01T00:20:00Z"}"#,
         ),
         (
+            OrderEvent::Refunded {
+                concert_id: id(1),
+                lines: vec![line(1, 1, 0)],
+                amount: eur(2_500),
+                refund_id: Some("re_2".to_owned()),
+                whole_order: true,
+                refunded_at: at(30),
+            },
+            "OrderRefunded",
+            r#"{"concertId":"00000000-0000-0000-0000-000000000001","lines":[{"concertId":"00000000-0000-0000-0000-000000000001","ticketTypeId":"00000000-0000-0000-0000-000000000065","unitPrice":{"amount":2500,"currency":"EUR"},"quantity":1,"ticketCodes":["TICKET0000000000"]}],"amount":{"amount":2500,"currency":"EUR"},"refundId":"re_2","wholeOrder":true,"refundedAt":"2030-01-01T00:30:00Z"}"#,
+        ),
+        (
+            OrderEvent::RefundMailed {
+                concert_id: id(1),
+                to: fan(),
+                message_id: "<refund@x>".to_owned(),
+                mailed_at: at(31),
+            },
+            "OrderRefundMailed",
+            r#"{"concertId":"00000000-0000-0000-0000-000000000001","to":"fan@example.com","messageId":"<refund@x>","mailedAt":"2030-01-01T00:31:00Z"}"#,
+        ),
+        (
             OrderEvent::TicketCheckedIn { code: code(1), checked_in_at: at(60) },
             "TicketCheckedIn",
             r#"{"code":"TICKET0000000001","checkedInAt":"2030-01-01T01:00:00Z"}"#,

@@ -1,0 +1,5 @@
+-- A cancelled concert's paid orders are paid back: the daily sales show the
+-- tickets paid back and the amount on the day of the refund, beside what
+-- was sold.
+ALTER TABLE sales ADD COLUMN tickets_refunded bigint NOT NULL DEFAULT 0;
+ALTER TABLE sales ADD COLUMN refunded_amount bigint NOT NULL DEFAULT 0;
