@@ -13,6 +13,12 @@
 //! - an order paid while no mail could be sent (the server stopped before
 //!   mailing) is mailed once after the restart, and the mailed one is not
 //!   mailed again.
+//!
+//! And a concert cancelled after 50 paid orders: each is paid back once at
+//! the provider, its buyer told once by mail, every ticket refused at the
+//! door, and the sales report shows the refunds. (Run beside the story, its
+//! server also hears the story's notifications and answers that it has no
+//! such order.)
 
 mod support;
 
@@ -205,5 +211,93 @@ async fn a_purchase_is_paid_at_the_provider_and_its_tickets_are_mailed_once() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(mails_to(&mail_dir(), &early).len(), 1, "the early fan's mail, once");
     assert_eq!(mails_to(&mail_dir(), &fan_address).len(), 1, "the fan's mail, once");
+    shop.server.stop();
+}
+
+/// The refund of a paid order, as its log records it: (refund id, amount).
+async fn recorded_refunds(admin: &Caller, order_id: &str) -> Vec<(String, u64)> {
+    let (_, events) = admin.send(Method::GET, &format!("/aggregates/{order_id}/events"), None).await;
+    let events = events["items"].as_array().cloned().unwrap_or_default();
+    let refunds = events.iter().filter(|event| event["eventType"] == "OrderRefunded");
+    refunds
+        .map(|event| {
+            let data: Value = serde_json::from_str(event["data"].as_str().expect("data")).expect("JSON");
+            let id = data["refundId"].as_str().expect("a refund at the provider").to_owned();
+            (id, data["amount"]["amount"].as_u64().expect("an amount"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_concerts_fifty_paid_orders_are_paid_back_and_told_once() {
+    const ORDERS: usize = 50;
+    let dir = tempfile::tempdir().expect("a data directory");
+    let stripe = localstripe_url();
+    let shop = open(dir.path(), true).await;
+    let concert = concert_on_sale(&shop.admin, "The Last Tour", "Leiden", 100).await;
+    let mut orders = Vec::new();
+    for n in 0..ORDERS {
+        let address = unique_address(&format!("refund{n}"));
+        let (fan, checkout) = check_out(&shop, dir.path(), &concert, 1, &address).await;
+        confirm_payment(&stripe, TEST_SECRET_KEY, &payment_id(&checkout), TestCard::Visa).await.expect("paid");
+        let order_id = checkout["orderId"].as_str().expect("an order id").to_owned();
+        orders.push((fan, order_id, address, payment_id(&checkout)));
+    }
+    let mut codes_sold = Vec::new();
+    for (fan, order_id, _, _) in &orders {
+        codes_sold.extend(codes(&order_when(fan, order_id, "paid").await));
+    }
+
+    shop.admin.expect(Method::POST, &format!("/concerts/{}/cancel", concert.0), None, StatusCode::OK).await;
+
+    let mut refund_ids = std::collections::BTreeSet::new();
+    for (fan, order_id, address, intent) in &orders {
+        let refunded = order_when(fan, order_id, "refunded").await;
+        assert!(codes(&refunded).is_empty(), "no valid ticket is listed: {refunded}");
+        let [(refund_id, amount)] = &recorded_refunds(&shop.admin, order_id).await[..] else {
+            panic!("order {order_id} is paid back exactly once");
+        };
+        assert_eq!(*amount, 2_500);
+        let url = format!("{stripe}/v1/refunds/{refund_id}");
+        let at_provider = shop.admin.http.get(url).bearer_auth(TEST_SECRET_KEY).send().await.expect("localstripe");
+        let at_provider: Value = at_provider.json().await.expect("a refund");
+        assert_eq!(
+            (at_provider["payment_intent"].as_str(), at_provider["amount"].as_u64()),
+            (Some(&**intent), Some(2_500))
+        );
+        refund_ids.insert(refund_id.clone());
+        let mails = wait_for_mails(address, 2, Duration::from_secs(30)).await;
+        let told = mails.iter().filter(|mail| mail.message_id.starts_with(&format!("<refund.{order_id}."))).count();
+        assert_eq!(told, 1, "one mail about the cancellation to {address}");
+    }
+    assert_eq!(refund_ids.len(), ORDERS, "a refund of its own for every order");
+
+    for code in &codes_sold {
+        let path = format!("/concerts/{}/tickets/{code}/check-in", concert.0);
+        // One door scanner for fifty tickets meets the per-caller limit on commands: it waits as told.
+        let refused = loop {
+            let (status, body) = shop.admin.send(Method::POST, &path, None).await;
+            if status != StatusCode::TOO_MANY_REQUESTS {
+                break (status, body);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        assert_eq!(refused.0, StatusCode::CONFLICT, "{code}: {}", refused.1);
+        assert!(
+            refused.1["detail"].as_str().is_some_and(|detail| detail.contains("which is cancelled")),
+            "{}",
+            refused.1
+        );
+    }
+    let (_, sales) = shop.admin.send(Method::GET, &format!("/concerts/{}/sales", concert.0), None).await;
+    let days = sales["items"].as_array().cloned().unwrap_or_default();
+    let sum = |field: &str| days.iter().map(|day| day[field].as_u64().unwrap_or_default()).sum::<u64>();
+    let refunded = days.iter().map(|day| day["refunded"]["amount"].as_u64().unwrap_or_default()).sum::<u64>();
+    assert_eq!((sum("ticketsSold"), sum("ticketsRefunded"), refunded), (50, 50, 50 * 2_500), "{sales}");
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (_, _, address, _) in &orders {
+        assert_eq!(mails_to(&mail_dir(), address).len(), 2, "the tickets and the refund, once each, to {address}");
+    }
     shop.server.stop();
 }

@@ -325,6 +325,10 @@ impl Order {
         now: DateTime<Utc>,
     ) -> Result<Vec<OrderEvent>, OrderError> {
         let ticket = self.ticket(code).ok_or_else(|| OrderError::TicketNotFound(code.clone()))?;
+        // A ticket paid back says why first: its concert was cancelled.
+        if self.refunded.contains_key(&ticket.line.concert_id) {
+            return Err(OrderError::ConcertCancelled { code: code.clone(), concert_id: ticket.line.concert_id });
+        }
         if self.status != OrderStatus::Paid {
             return Err(OrderError::NotPaid { status: self.status });
         }
@@ -332,7 +336,7 @@ impl Order {
         if concert_id != door {
             return Err(OrderError::TicketForAnotherConcert { code: code.clone(), concert_id, door });
         }
-        if concert_status == ConcertStatus::Cancelled || self.refunded.contains_key(&concert_id) {
+        if concert_status == ConcertStatus::Cancelled {
             return Err(OrderError::ConcertCancelled { code: code.clone(), concert_id });
         }
         if let Some(checked_in_at) = ticket.checked_in_at {

@@ -123,9 +123,10 @@ pub(super) async fn attendees(
         }
     }
     if let OrderEvent::Refunded { concert_id, .. } = &fact {
-        query("DELETE FROM attendees WHERE order_id = $1 AND concert_id = $2")
+        query("UPDATE attendees SET refunded = true, version = $3 WHERE order_id = $1 AND concert_id = $2")
             .bind(order_id)
             .bind(concert_id.0)
+            .bind(version)
             .execute(&mut *connection)
             .await?;
     }

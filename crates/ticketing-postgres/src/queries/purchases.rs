@@ -80,7 +80,8 @@ impl OrderQueries for PostgresQueries {
 impl AttendeeQueries for PostgresQueries {
     async fn attendees(&self, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
         let rows: Vec<AttendeeRow> = query_as(&format!(
-            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = $1 ORDER BY ticket_code, order_id"
+            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = $1 AND NOT refunded \
+             ORDER BY ticket_code, order_id"
         ))
         .bind(concert_id.0)
         .fetch_all(&self.pool)
@@ -99,7 +100,7 @@ impl AttendeeQueries for PostgresQueries {
         let limit = page_size(limit);
         let (code, order) = after.map_or((None, None), |(code, order)| (Some(code), Some(order)));
         let rows: Vec<AttendeeRow> = query_as(&format!(
-            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = $1 \
+            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = $1 AND NOT refunded \
              AND ($2::text IS NULL OR (ticket_code, order_id) > ($2, $3)) \
              ORDER BY ticket_code, order_id LIMIT $4"
         ))

@@ -1,5 +1,6 @@
 //! Ticket holders per concert, for the door: the valid tickets, from their
-//! payment until they are paid back.
+//! payment until they are paid back (then marked, so that the door still
+//! finds a refunded ticket's order and can say why it is refused).
 
 use es_core::RecordedEvent;
 use es_sqlite::{ApplyError, SqliteProjector, TableSpec, Tables};
@@ -18,7 +19,7 @@ const ATTENDEE_TABLES: &[TableSpec] = &[
         name: "attendees",
         columns: "ticket_code TEXT PRIMARY KEY, concert_id TEXT NOT NULL, order_id TEXT NOT NULL, \
                   customer_id TEXT NOT NULL, ticket_type_id TEXT NOT NULL, checked_in_at TEXT, \
-                  version INTEGER NOT NULL",
+                  refunded INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL",
         indexes: &["concert_id, ticket_code"],
     },
     applied_table("attendees_applied"),
@@ -31,6 +32,11 @@ impl SqliteProjector for AttendeesProjector {
 
     fn tables(&self) -> &[TableSpec] {
         ATTENDEE_TABLES
+    }
+
+    /// 2: tickets paid back are marked, not listed.
+    fn shape(&self) -> u32 {
+        2
     }
 
     fn apply(&self, tables: &Tables<'_>, event: &RecordedEvent) -> Result<(), ApplyError> {
@@ -66,12 +72,13 @@ impl SqliteProjector for AttendeesProjector {
                 }
             }
         }
-        // Tickets of a cancelled concert that were paid back hold nothing any more.
+        // Tickets of a cancelled concert that were paid back are no longer listed; their codes still lead the
+        // door to their order, which says why they do not let anyone in.
         if let OrderEvent::Refunded { concert_id, .. } = &fact {
             execute(
                 connection,
-                &format!("DELETE FROM {table} WHERE order_id = ?1 AND concert_id = ?2"),
-                params![order_id, concert_id.to_string()],
+                &format!("UPDATE {table} SET refunded = 1, version = ?3 WHERE order_id = ?1 AND concert_id = ?2"),
+                params![order_id, concert_id.to_string(), version],
             )?;
         }
         if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {

@@ -71,7 +71,9 @@ pub(crate) fn order(connection: &Connection, id: OrderId) -> Result<Option<Order
 /// A concert's ticket holders, by ticket code.
 pub(crate) fn attendees(connection: &Connection, concert_id: ConcertId) -> Result<Vec<AttendeeView>, QueryError> {
     connection
-        .prepare_cached(&format!("SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = ?1 ORDER BY ticket_code"))
+        .prepare_cached(&format!(
+            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = ?1 AND refunded = 0 ORDER BY ticket_code"
+        ))
         .and_then(|mut statement| statement.query_map([concert_id.to_string()], attendee_row)?.collect())
         .map_err(store)
 }
@@ -87,7 +89,7 @@ pub(crate) fn attendees_page(
     let code = after.map(|(code, _)| code);
     let rows = connection
         .prepare_cached(&format!(
-            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = ?1 AND (?2 IS NULL OR ticket_code > ?2) \
+            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE concert_id = ?1 AND refunded = 0 AND (?2 IS NULL OR ticket_code > ?2) \
              ORDER BY ticket_code LIMIT ?3"
         ))
         .and_then(|mut statement| {

@@ -88,7 +88,7 @@ fn an_order_whose_every_concert_is_paid_back_is_refunded() {
     assert_eq!(refunded(1, "re_1", 60, false).status_after(), None);
     given(history([refunded(1, "re_1", 60, false), refunded(2, "re_2", 70, true)]))
         .when(check_in(2, 2))
-        .then_refused(OrderError::NotPaid { status: OrderStatus::Refunded });
+        .then_refused(OrderError::ConcertCancelled { code: code(2), concert_id: id(2) });
 }
 
 #[test]
