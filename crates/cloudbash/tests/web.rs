@@ -1,6 +1,7 @@
 //! The web shop as people use it: the real `cloudbash serve --demo` binary on port 0, and headless Chromium driven
-//! through chromedriver (`support/browser.rs`). A fan buys tickets, an organiser publishes a concert that fans then
-//! find, the live log shows events as they happen, and the programme works with JavaScript switched off. Screenshots of the main pages are written to
+//! through chromedriver (`support/browser.rs`). A fan buys tickets, and pays for them by card with Stripe.js (Stripe
+//! played by localstripe), an organiser publishes a concert that fans then find, the live log shows events as they
+//! happen, and the programme works with JavaScript switched off. Screenshots of the main pages are written to
 //! `$CARGO_TARGET_TMPDIR/screenshots/` (inside the target directory), and the test prints where.
 
 use std::time::Duration;
@@ -13,8 +14,9 @@ use serde_json::{Value, json};
 mod browser;
 mod support;
 
-use browser::{Browser, DESKTOP, Driver, PHONE, within_time_limit};
+use browser::{Browser, DESKTOP, Driver, PHONE, WAIT_MAX, within_time_limit};
 use support::{Backend, Server};
+use ticketing_stripe::testing::{TEST_SECRET_KEY, localstripe_url, register_webhook};
 
 /// A running `cloudbash serve --demo` in a temporary data directory.
 struct Shop {
@@ -28,6 +30,38 @@ impl Shop {
     fn start() -> Shop {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let server = Server::start_with(data_dir.path(), &Backend::Embedded, &["--demo"]);
+        let base = server.base.clone();
+        Shop { _server: server, base, data_dir }
+    }
+
+    /// A demo shop taking payments at localstripe (`stripe`), whose pages load localstripe's Stripe.js; its webhook
+    /// registered there.
+    async fn start_paying(stripe: &str) -> Shop {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let webhook_secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+        let (key_file, secret_file) = (data_dir.path().join("stripe-key"), data_dir.path().join("webhook-secret"));
+        std::fs::write(&key_file, TEST_SECRET_KEY).expect("the key is written");
+        std::fs::write(&secret_file, &webhook_secret).expect("the webhook secret is written");
+        let (key_file, secret_file) = (key_file.display().to_string(), secret_file.display().to_string());
+        let script = format!("{stripe}/js.stripe.com/v3/");
+        let flags = [
+            "--demo",
+            "--stripe-api-base",
+            stripe,
+            "--stripe-secret-key-file",
+            &key_file,
+            "--stripe-webhook-secret-file",
+            &secret_file,
+            "--stripe-publishable-key",
+            "pk_test_cloudbash",
+            "--stripe-js-url",
+            &script,
+        ];
+        let server = Server::start_with(data_dir.path(), &Backend::Embedded, &flags);
+        let webhook = format!("{}/payments/stripe/webhook", server.base);
+        register_webhook(stripe, &uuid::Uuid::new_v4().to_string(), &webhook, &webhook_secret)
+            .await
+            .expect("localstripe takes the webhook");
         let base = server.base.clone();
         Shop { _server: server, base, data_dir }
     }
@@ -259,6 +293,81 @@ async fn without_javascript_the_programme_its_search_and_a_concert_page_work() {
         let current = browser.find(".shortcuts a[aria-current]").await.text().await.expect("text");
         assert_eq!(current, "This weekend");
 
+        browser.close().await;
+    })
+    .await;
+}
+
+/// What Stripe does with the card typed into its form, done by the test: localstripe's Stripe.js keeps the card in
+/// the page, and its `confirmCardPayment` plays only the 3-D Secure step, a dialog, for a PaymentIntent that
+/// awaits it. So, while the dialog is open, the card typed (read from the form) is made a PaymentMethod, attached to
+/// the order's PaymentIntent (from the client secret the page holds) and confirmed, with the shop's secret key, as
+/// Stripe does between the click and the dialog; the card is one that asks for authentication.
+async fn stripe_takes_the_typed_card(browser: &Browser, stripe: &str) {
+    let mut card = Vec::new();
+    for field in ["number", "exp_month", "exp_year", "cvc"] {
+        let input = browser.find(&format!("#card-element input[placeholder={field}]")).await;
+        let typed = input.prop("value").await.expect("a value").unwrap_or_default();
+        card.push((format!("card[{field}]"), typed.replace(' ', "")));
+    }
+    card.push(("type".to_owned(), "card".to_owned()));
+    let secret = browser.find("#pay-form").await.attr("data-client-secret").await.expect("an attribute");
+    let secret = secret.expect("the page holds the client secret");
+    let intent = secret.split("_secret_").next().expect("a PaymentIntent id").to_owned();
+    let http = reqwest::Client::new();
+    let created = http.post(format!("{stripe}/v1/payment_methods")).bearer_auth(TEST_SECRET_KEY).form(&card);
+    let created: Value = created.send().await.expect("an answer").json().await.expect("JSON");
+    let method = created["id"].as_str().unwrap_or_else(|| panic!("a PaymentMethod: {created}")).to_owned();
+    let intent_url = format!("{stripe}/v1/payment_intents/{intent}");
+    let attached = http.post(&intent_url).bearer_auth(TEST_SECRET_KEY).form(&[("payment_method", method)]);
+    assert!(attached.send().await.expect("an answer").status().is_success(), "the card is attached");
+    let confirmed = http.post(format!("{intent_url}/confirm")).bearer_auth(TEST_SECRET_KEY).send().await;
+    let confirmed: Value = confirmed.expect("an answer").json().await.expect("JSON");
+    assert_eq!(confirmed["status"], "requires_action", "the card asks for authentication: {confirmed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_pays_by_card_with_stripe_js_and_sees_the_order_paid() {
+    within_time_limit(async {
+        let stripe = localstripe_url();
+        let shop = Shop::start_paying(&stripe).await;
+        let driver = Driver::start().await;
+        let browser = Browser::open(&driver, &shop.base, PHONE, true).await;
+
+        browser.sign_in(&format!("Fan {}", uuid::Uuid::new_v4()), false).await;
+        browser.fill("#q", "crabs").await;
+        browser.click("form.search button[type=submit]").await;
+        browser.wait_for_text("#results", "Search results").await;
+        browser.click(".concert-link").await;
+        browser.fill(".ticket-type:first-child input[name=quantity]", "1").await;
+        browser.click(".ticket-type:first-child form.buy button").await;
+        browser.wait_for_text(".notice", "held for you").await;
+        browser.click(".checkout button").await;
+
+        browser.wait_for_text("h1", "Pay for your order").await;
+        assert!(browser.path().await.ends_with("/pay"), "checkout leads to the payment page");
+        assert_eq!(browser.text("#order-total").await, "€35.00");
+        // Stripe's test card that asks the buyer to authenticate (3-D Secure), typed into localstripe's card form.
+        browser.fill("#card-element input[placeholder=number]", "4000002760003184").await;
+        browser.fill("#card-element input[placeholder=exp_month]", "12").await;
+        browser.fill("#card-element input[placeholder=exp_year]", "30").await;
+        browser.fill("#card-element input[placeholder=cvc]", "123").await;
+        browser.fill("#card-element input[placeholder=postal_code]", "1011").await;
+        browser.screenshot("pay-phone").await;
+        browser.click("#pay-button").await;
+        let authenticate = Locator::XPath("//button[text()='Complete authentication']");
+        let dialog = browser.client.wait().at_most(WAIT_MAX).for_element(authenticate).await;
+        let dialog = dialog.expect("the 3-D Secure dialog opens");
+        stripe_takes_the_typed_card(&browser, &stripe).await;
+        dialog.click().await.expect("the authentication completes");
+
+        // The page follows the order until Stripe's notification has it paid, then shows the orders.
+        browser.wait_for_text(".notice", "Your order is paid").await;
+        assert_eq!(browser.path().await, "/shop/orders");
+        assert_eq!(browser.text(".order.just-placed .order-status").await, "Paid");
+        let codes = browser.client.find_all(Locator::Css(".order.just-placed .ticket svg.qr")).await.expect("QR codes");
+        assert_eq!(codes.len(), 1, "the paid ticket has its QR code");
+        browser.screenshot("paid-phone").await;
         browser.close().await;
     })
     .await;
