@@ -10,13 +10,14 @@
   const button = document.getElementById("pay-button");
   const message = document.getElementById("pay-message");
   const say = (text) => { message.textContent = text; };
-  const every = 2000;
+  const every = Math.max(1, Number(form.dataset.pollSeconds) || 2) * 1000;
 
   // Follows the order from the moment the page opens: a payment confirmed here, a hold that runs out or a
   // payment made in another tab all show.
   async function follow() {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, every));
+      if (document.hidden) continue;
       let status = null;
       try {
         const response = await fetch(form.dataset.statusUrl, {
@@ -56,11 +57,18 @@
     } catch (_) {
       result = { error: { message: "The payment could not be sent. Please check your connection and try again." } };
     }
-    if (result && result.error) {
-      const text = typeof result.error.message === "string" ? result.error.message : "The payment did not go through.";
+    const again = (text) => {
       say(text + " You can try again or use another card.");
       paying = false;
       button.disabled = false;
+    };
+    if (result && result.error) {
+      again(typeof result.error.message === "string" ? result.error.message : "The payment did not go through.");
+      return;
+    }
+    const intent = result && result.paymentIntent;
+    if (!intent || (intent.status !== "succeeded" && intent.status !== "processing")) {
+      again("The payment was not completed.");
       return;
     }
     say("Your card is accepted. Waiting for the payment to be confirmed…");

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::api::ApiError;
 use crate::assets;
+use crate::limits::PAYMENT_POLL_INTERVAL;
 use crate::messages::Message;
 use crate::model::{Order, OrderPayment};
 use crate::money;
@@ -33,6 +34,7 @@ struct CardForm {
     publishable_key: String,
     client_secret: String,
     status_url: String,
+    poll_seconds: u64,
 }
 
 #[derive(Template)]
@@ -107,6 +109,7 @@ async fn show(ctx: &Ctx, order_id: Uuid) -> Result<Response, PageError> {
                             publishable_key: stripe.publishable_key().to_owned(),
                             client_secret,
                             status_url: format!("/shop/orders/{order_id}/status"),
+                            poll_seconds: PAYMENT_POLL_INTERVAL.as_secs(),
                         });
                         let mut response = render(&page, StatusCode::OK)?;
                         response.headers_mut().insert(CONTENT_SECURITY_POLICY, stripe.policy().clone());
