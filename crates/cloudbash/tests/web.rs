@@ -300,10 +300,12 @@ async fn without_javascript_the_programme_its_search_and_a_concert_page_work() {
 
 /// What Stripe does with the card typed into its form, done by the test: localstripe's Stripe.js keeps the card in
 /// the page, and its `confirmCardPayment` plays only the 3-D Secure step, a dialog, for a PaymentIntent that
-/// awaits it. So, while the dialog is open, the card typed (read from the form) is made a PaymentMethod, attached to
+/// awaits it. So, once the dialog is open, the card typed (read from the form) is made a PaymentMethod, attached to
 /// the order's PaymentIntent (from the client secret the page holds) and confirmed, with the shop's secret key, as
 /// Stripe does between the click and the dialog; the card is one that asks for authentication.
 async fn stripe_takes_the_typed_card(browser: &Browser, stripe: &str) {
+    let dialog = Locator::XPath("//button[text()='Complete authentication']");
+    browser.client.wait().at_most(WAIT_MAX).for_element(dialog).await.expect("the 3-D Secure dialog opens");
     let mut card = Vec::new();
     for field in ["number", "exp_month", "exp_year", "cvc"] {
         let input = browser.find(&format!("#card-element input[placeholder={field}]")).await;
@@ -354,12 +356,14 @@ async fn a_fan_pays_by_card_with_stripe_js_and_sees_the_order_paid() {
         browser.fill("#card-element input[placeholder=cvc]", "123").await;
         browser.fill("#card-element input[placeholder=postal_code]", "1011").await;
         browser.screenshot("pay-phone").await;
+        // The first time the fan fails the bank's check: nothing is paid, and the page says so and lets them retry.
         browser.click("#pay-button").await;
-        let authenticate = Locator::XPath("//button[text()='Complete authentication']");
-        let dialog = browser.client.wait().at_most(WAIT_MAX).for_element(authenticate).await;
-        let dialog = dialog.expect("the 3-D Secure dialog opens");
         stripe_takes_the_typed_card(&browser, &stripe).await;
-        dialog.click().await.expect("the authentication completes");
+        browser.click_button("Fail authentication").await;
+        browser.wait_for_text("#pay-message", "The payment was not completed").await;
+        browser.click("#pay-button").await;
+        stripe_takes_the_typed_card(&browser, &stripe).await;
+        browser.click_button("Complete authentication").await;
 
         // The page follows the order until Stripe's notification has it paid, then shows the orders.
         browser.wait_for_text(".notice", "Your order is paid").await;

@@ -172,6 +172,14 @@ impl Browser {
         self.find(css).await.click().await.unwrap_or_else(|error| panic!("`{css}` cannot be clicked: {error}"));
     }
 
+    /// Clicks the button that reads `label`.
+    pub async fn click_button(&self, label: &str) {
+        let locator = format!("//button[normalize-space(text())='{label}']");
+        let button = self.client.wait().at_most(WAIT_MAX).for_element(Locator::XPath(&locator)).await;
+        let button = button.unwrap_or_else(|error| panic!("no button `{label}`: {error}"));
+        button.click().await.unwrap_or_else(|error| panic!("`{label}` cannot be clicked: {error}"));
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.expect("an element has text")
     }
