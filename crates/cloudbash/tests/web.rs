@@ -341,6 +341,7 @@ async fn a_fan_pays_by_card_with_stripe_js_and_sees_the_order_paid() {
         browser.click("form.search button[type=submit]").await;
         browser.wait_for_text("#results", "Search results").await;
         browser.click(".concert-link").await;
+        let concert = browser.path().await;
         browser.fill(".ticket-type:first-child input[name=quantity]", "1").await;
         browser.click(".ticket-type:first-child form.buy button").await;
         browser.wait_for_text(".notice", "held for you").await;
@@ -373,6 +374,18 @@ async fn a_fan_pays_by_card_with_stripe_js_and_sees_the_order_paid() {
         assert_eq!(codes.len(), 1, "the paid ticket has its QR code");
         browser.screenshot("paid-phone").await;
         browser.close().await;
+
+        // Without JavaScript there is no card form, and the page says why and what to do.
+        let plain = Browser::open(&driver, &shop.base, PHONE, false).await;
+        plain.sign_in(&format!("Fan {}", uuid::Uuid::new_v4()), false).await;
+        plain.goto(&concert).await;
+        plain.click(".ticket-type:first-child form.buy button").await;
+        plain.click(".checkout button").await;
+        let advice = plain.wait_for_text(".pay", "Paying by card needs JavaScript").await;
+        assert!(advice.contains("switch JavaScript on and reload this page"), "{advice}");
+        assert!(!plain.find("#pay-form").await.is_displayed().await.expect("displayed or not"), "no form to fill");
+        plain.screenshot("pay-no-javascript-phone").await;
+        plain.close().await;
     })
     .await;
 }
