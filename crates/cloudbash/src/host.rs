@@ -206,7 +206,7 @@ impl Host {
         let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
         let shop = shop.with_buckets_per_concert(buckets);
         let shop = Arc::new(match &config.payments {
-            Some(provider) => shop.with_payments(Arc::clone(&provider.0)),
+            Some(payments) => shop.with_payments(Arc::clone(&payments.provider)),
             None => shop,
         });
         let documents: Arc<dyn ticketing_app::documents::TicketDocuments> = Arc::new(ticketing_pdf::PdfTickets::new());
@@ -238,8 +238,14 @@ impl Host {
         // The pages call the API in-process. Signing users in without an identity provider hands out the organiser's
         // role to whoever asks, so it exists only where the operator asked for it.
         let web = WebState::new(api.clone(), auth.clone());
-        let web = ticketing_web::router(match signer.filter(|_| config.dev_sign_in) {
+        let web = match signer.filter(|_| config.dev_sign_in) {
             Some(signer) => web.with_dev_sign_in(signer),
+            None => web,
+        };
+        // Buyers pay by card on the pages with Stripe.js when the shop takes Stripe payments and has its
+        // publishable key.
+        let web = ticketing_web::router(match config.payments.as_ref().and_then(|payments| payments.web.clone()) {
+            Some(stripe) => web.with_stripe(stripe),
             None => web,
         });
         let api = edge::limit_commands(api, auth, limits.commands);

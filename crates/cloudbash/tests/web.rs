@@ -1,38 +1,22 @@
 //! The web shop as people use it: the real `cloudbash serve --demo` binary on port 0, and headless Chromium driven
-//! through chromedriver (WebDriver, with the `fantoccini` crate). A fan buys tickets, an organiser publishes a
-//! concert that fans then find, the live log shows events as they happen, and the programme works with JavaScript
-//! switched off. Screenshots of the main pages are written to `$CARGO_TARGET_TMPDIR/screenshots/` (inside the
-//! target directory), and the test prints where.
-//!
-//! The browser comes from Debian's `chromium` and `chromium-driver` packages (`scripts/setup-browser.sh`
-//! installs them). Without them these tests fail: they are never skipped.
+//! through chromedriver (`support/browser.rs`). A fan buys tickets, and pays for them by card with Stripe.js (Stripe
+//! played by localstripe), an organiser publishes a concert that fans then find, the live log shows events as they
+//! happen, and the programme works with JavaScript switched off. Screenshots of the main pages are written to
+//! `$CARGO_TARGET_TMPDIR/screenshots/` (inside the target directory), and the test prints where.
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{Days, Utc};
-use fantoccini::elements::Element;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::{Value, json};
 
+#[path = "support/browser.rs"]
+mod browser;
 mod support;
 
+use browser::{Browser, DESKTOP, Driver, PHONE, WAIT_MAX, within_time_limit};
 use support::{Backend, Server};
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// How long a page may take to show what a test waits for.
-const WAIT_MAX: Duration = Duration::from_secs(20);
-
-/// How long one test may take, browser start included; past it, it fails rather than hangs.
-const TEST_MAX: Duration = Duration::from_secs(120);
-
-/// A phone's viewport, and a laptop's.
-const PHONE: (u32, u32) = (390, 844);
-const DESKTOP: (u32, u32) = (1280, 900);
+use ticketing_stripe::testing::{TEST_SECRET_KEY, localstripe_url, register_webhook};
 
 /// A running `cloudbash serve --demo` in a temporary data directory.
 struct Shop {
@@ -50,6 +34,38 @@ impl Shop {
         Shop { _server: server, base, data_dir }
     }
 
+    /// A demo shop taking payments at localstripe (`stripe`), whose pages load localstripe's Stripe.js; its webhook
+    /// registered there.
+    async fn start_paying(stripe: &str) -> Shop {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let webhook_secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+        let (key_file, secret_file) = (data_dir.path().join("stripe-key"), data_dir.path().join("webhook-secret"));
+        std::fs::write(&key_file, TEST_SECRET_KEY).expect("the key is written");
+        std::fs::write(&secret_file, &webhook_secret).expect("the webhook secret is written");
+        let (key_file, secret_file) = (key_file.display().to_string(), secret_file.display().to_string());
+        let script = format!("{stripe}/js.stripe.com/v3/");
+        let flags = [
+            "--demo",
+            "--stripe-api-base",
+            stripe,
+            "--stripe-secret-key-file",
+            &key_file,
+            "--stripe-webhook-secret-file",
+            &secret_file,
+            "--stripe-publishable-key",
+            "pk_test_cloudbash",
+            "--stripe-js-url",
+            &script,
+        ];
+        let server = Server::start_with(data_dir.path(), &Backend::Embedded, &flags);
+        let webhook = format!("{}/payments/stripe/webhook", server.base);
+        register_webhook(stripe, &uuid::Uuid::new_v4().to_string(), &webhook, &webhook_secret)
+            .await
+            .expect("localstripe takes the webhook");
+        let base = server.base.clone();
+        Shop { _server: server, base, data_dir }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -60,221 +76,12 @@ impl Shop {
     }
 }
 
-/// A chromedriver on a free port.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Driver {
-    async fn start() -> Driver {
-        for program in [CHROMIUM, CHROMEDRIVER] {
-            assert!(
-                Path::new(program).exists(),
-                "{program} is missing: run scripts/setup-browser.sh (it installs Debian's chromium and chromium-driver)"
-            );
-        }
-        let port =
-            TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
-        let started = Instant::now();
-        loop {
-            let ready = reqwest::get(format!("{}/status", driver.url)).await;
-            if ready.is_ok_and(|response| response.status().is_success()) {
-                return driver;
-            }
-            assert!(started.elapsed() < WAIT_MAX, "chromedriver did not start within {WAIT_MAX:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One browser window on the shop.
-struct Browser {
-    client: Client,
-    base: String,
-    profile: tempfile::TempDir,
-    closed: bool,
-}
-
-impl Drop for Browser {
-    /// A test that fails before closing its browser leaves Chromium running once chromedriver is gone; its
-    /// processes are found by their profile directory, which is this browser's own, and stopped.
-    fn drop(&mut self) {
-        if self.closed {
-            return;
-        }
-        let marker = format!("--user-data-dir={}", self.profile.path().display());
-        let Ok(entries) = std::fs::read_dir("/proc") else { return };
-        let pids: Vec<String> = entries
-            .filter_map(Result::ok)
-            .filter(|entry| entry.file_name().to_string_lossy().bytes().all(|byte| byte.is_ascii_digit()))
-            .filter(|entry| {
-                std::fs::read(entry.path().join("cmdline"))
-                    .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(&marker))
-            })
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .collect();
-        if !pids.is_empty() {
-            let _ = Command::new("kill").arg("-KILL").args(&pids).status();
-        }
-    }
-}
-
-impl Browser {
-    async fn open(driver: &Driver, shop: &Shop, (width, height): (u32, u32), javascript: bool) -> Browser {
-        let profile = tempfile::tempdir().expect("a temporary directory");
-        let mut args = vec![
-            "--headless".to_owned(),
-            "--no-sandbox".to_owned(),
-            "--disable-gpu".to_owned(),
-            "--disable-quic".to_owned(),
-            "--no-first-run".to_owned(),
-            "--disable-background-networking".to_owned(),
-            "--disable-component-update".to_owned(),
-            "--disable-sync".to_owned(),
-            "--disable-dev-shm-usage".to_owned(),
-            "--hide-scrollbars".to_owned(),
-            format!("--window-size={width},{height}"),
-            format!("--user-data-dir={}", profile.path().display()),
-        ];
-        if !javascript {
-            args.push("--blink-settings=scriptEnabled=false".to_owned());
-        }
-        let mut options = json!({ "binary": CHROMIUM, "args": args });
-        if width < DESKTOP.0 {
-            // Headless windows are at least 500 pixels wide; a phone's viewport needs the device emulation.
-            // Without touch: chromedriver's clicks on an emulated touch screen hang when scripts are off.
-            let metrics = json!({ "width": width, "height": height, "pixelRatio": 1, "touch": false });
-            options["mobileEmulation"] = json!({ "deviceMetrics": metrics });
-        }
-        if !javascript {
-            options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
-        }
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert("goog:chromeOptions".to_owned(), options);
-        let millis = u64::try_from(WAIT_MAX.as_millis()).expect("a short wait");
-        capabilities.insert("timeouts".to_owned(), json!({ "pageLoad": millis, "script": millis }));
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&driver.url)
-            .await
-            .expect("chromedriver opens a Chromium session");
-        Browser { client, base: shop.base.clone(), profile, closed: false }
-    }
-
-    async fn goto(&self, path: &str) {
-        self.client.goto(&format!("{}{path}", self.base)).await.expect("the page loads");
-    }
-
-    async fn path(&self) -> String {
-        self.client.current_url().await.expect("a current URL").path().to_owned()
-    }
-
-    async fn find(&self, css: &str) -> Element {
-        match self.client.wait().at_most(WAIT_MAX).for_element(Locator::Css(css)).await {
-            Ok(element) => element,
-            Err(error) => panic!("no `{css}` on {}: {error}", self.path().await),
-        }
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let field = self.find(css).await;
-        field.clear().await.expect("the field clears");
-        field.send_keys(text).await.expect("the field takes the text");
-    }
-
-    async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|error| panic!("`{css}` cannot be clicked: {error}"));
-    }
-
-    async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("an element has text")
-    }
-
-    /// Waits until the text of `css` contains `needle`; the text then.
-    async fn wait_for_text(&self, css: &str, needle: &str) -> String {
-        let started = Instant::now();
-        loop {
-            let text = match self.client.find(Locator::Css(css)).await {
-                Ok(element) => element.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if text.contains(needle) {
-                return text;
-            }
-            assert!(
-                started.elapsed() < WAIT_MAX,
-                "`{css}` on {} never showed {needle:?}; it shows {text:?}",
-                self.path().await
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// The visible text of the page's main content.
-    async fn main_text(&self) -> String {
-        self.text("main").await
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.expect("a screenshot");
-        let path = screenshots().join(format!("{name}.png"));
-        std::fs::write(&path, png).expect("the screenshot is written");
-    }
-
-    async fn sign_in(&self, name: &str, organiser: bool) {
-        self.goto("/shop/sign-in").await;
-        self.fill("#name", name).await;
-        self.click(if organiser { "#role-organiser" } else { "#role-fan" }).await;
-        self.click("main form button[type=submit]").await;
-        self.find(".account .role").await;
-    }
-
-    async fn close(mut self) {
-        self.client.clone().close().await.expect("the session closes");
-        self.closed = true;
-    }
-}
-
-/// Where screenshots go: inside the target directory, which git ignores.
-fn screenshots() -> PathBuf {
-    let directory = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&directory).expect("the screenshot directory is created");
-    directory
-}
-
-/// Runs a test within [`TEST_MAX`]. Its server, driver and browsers live inside it, so they are stopped when
-/// it fails or times out.
-async fn within_time_limit(test: impl Future<Output = ()>) {
-    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
-    // Written to the process's stderr itself, which the test harness does not capture, so a passing run says it too.
-    ANNOUNCED.call_once(|| {
-        let _ = writeln!(std::io::stderr(), "screenshots of the web pages: {}", screenshots().display());
-    });
-    tokio::time::timeout(TEST_MAX, test).await.unwrap_or_else(|_| panic!("the test took longer than {TEST_MAX:?}"));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_finds_a_demo_concert_buys_two_tickets_and_sees_them_with_qr_codes() {
     within_time_limit(async {
         let shop = Shop::start();
         let driver = Driver::start().await;
-        let browser = Browser::open(&driver, &shop, PHONE, true).await;
+        let browser = Browser::open(&driver, &shop.base, PHONE, true).await;
 
         browser.sign_in(&format!("Fan {}", uuid::Uuid::new_v4()), false).await;
         browser.screenshot("programme-phone").await;
@@ -315,7 +122,7 @@ async fn a_fan_finds_a_demo_concert_buys_two_tickets_and_sees_them_with_qr_codes
         browser.close().await;
 
         // At the door: the organiser checks the first ticket in by its code, and sees the sale in the report.
-        let organiser = Browser::open(&driver, &shop, DESKTOP, true).await;
+        let organiser = Browser::open(&driver, &shop.base, DESKTOP, true).await;
         organiser.sign_in("Olga the organiser", true).await;
         let concert = concert_page.strip_prefix("/shop/concerts/").expect("a concert's page");
         organiser.goto(&format!("/organiser/concerts/{concert}/attendees")).await;
@@ -343,7 +150,7 @@ async fn an_organiser_creates_and_publishes_a_concert_that_then_appears_in_a_fan
     within_time_limit(async {
         let shop = Shop::start();
         let driver = Driver::start().await;
-        let browser = Browser::open(&driver, &shop, DESKTOP, true).await;
+        let browser = Browser::open(&driver, &shop.base, DESKTOP, true).await;
         let name = format!("Test Pressing {}", &uuid::Uuid::new_v4().to_string()[..8]);
 
         browser.sign_in("Olga the organiser", true).await;
@@ -413,7 +220,7 @@ async fn the_live_log_shows_new_events_as_they_happen() {
     within_time_limit(async {
         let shop = Shop::start();
         let driver = Driver::start().await;
-        let browser = Browser::open(&driver, &shop, DESKTOP, true).await;
+        let browser = Browser::open(&driver, &shop.base, DESKTOP, true).await;
         browser.sign_in("Olga the organiser", true).await;
         browser.goto("/organiser/log").await;
         browser.wait_for_text("[data-live-status]", "Connected").await;
@@ -447,7 +254,7 @@ async fn without_javascript_the_programme_its_search_and_a_concert_page_work() {
     within_time_limit(async {
         let shop = Shop::start();
         let driver = Driver::start().await;
-        let browser = Browser::open(&driver, &shop, PHONE, false).await;
+        let browser = Browser::open(&driver, &shop.base, PHONE, false).await;
 
         browser.goto("/").await;
         let class = browser.find("html").await.attr("class").await.expect("an attribute");
@@ -487,6 +294,98 @@ async fn without_javascript_the_programme_its_search_and_a_concert_page_work() {
         assert_eq!(current, "This weekend");
 
         browser.close().await;
+    })
+    .await;
+}
+
+/// What Stripe does with the card typed into its form, done by the test: localstripe's Stripe.js keeps the card in
+/// the page, and its `confirmCardPayment` plays only the 3-D Secure step, a dialog, for a PaymentIntent that
+/// awaits it. So, once the dialog is open, the card typed (read from the form) is made a PaymentMethod, attached to
+/// the order's PaymentIntent (from the client secret the page holds) and confirmed, with the shop's secret key, as
+/// Stripe does between the click and the dialog; the card is one that asks for authentication.
+async fn stripe_takes_the_typed_card(browser: &Browser, stripe: &str) {
+    let dialog = Locator::XPath("//button[text()='Complete authentication']");
+    browser.client.wait().at_most(WAIT_MAX).for_element(dialog).await.expect("the 3-D Secure dialog opens");
+    let mut card = Vec::new();
+    for field in ["number", "exp_month", "exp_year", "cvc"] {
+        let input = browser.find(&format!("#card-element input[placeholder={field}]")).await;
+        let typed = input.prop("value").await.expect("a value").unwrap_or_default();
+        card.push((format!("card[{field}]"), typed.replace(' ', "")));
+    }
+    card.push(("type".to_owned(), "card".to_owned()));
+    let secret = browser.find("#pay-form").await.attr("data-client-secret").await.expect("an attribute");
+    let secret = secret.expect("the page holds the client secret");
+    let intent = secret.split("_secret_").next().expect("a PaymentIntent id").to_owned();
+    let http = reqwest::Client::new();
+    let created = http.post(format!("{stripe}/v1/payment_methods")).bearer_auth(TEST_SECRET_KEY).form(&card);
+    let created: Value = created.send().await.expect("an answer").json().await.expect("JSON");
+    let method = created["id"].as_str().unwrap_or_else(|| panic!("a PaymentMethod: {created}")).to_owned();
+    let intent_url = format!("{stripe}/v1/payment_intents/{intent}");
+    let attached = http.post(&intent_url).bearer_auth(TEST_SECRET_KEY).form(&[("payment_method", method)]);
+    assert!(attached.send().await.expect("an answer").status().is_success(), "the card is attached");
+    let confirmed = http.post(format!("{intent_url}/confirm")).bearer_auth(TEST_SECRET_KEY).send().await;
+    let confirmed: Value = confirmed.expect("an answer").json().await.expect("JSON");
+    assert_eq!(confirmed["status"], "requires_action", "the card asks for authentication: {confirmed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_pays_by_card_with_stripe_js_and_sees_the_order_paid() {
+    within_time_limit(async {
+        let stripe = localstripe_url();
+        let shop = Shop::start_paying(&stripe).await;
+        let driver = Driver::start().await;
+        let browser = Browser::open(&driver, &shop.base, PHONE, true).await;
+
+        browser.sign_in(&format!("Fan {}", uuid::Uuid::new_v4()), false).await;
+        browser.fill("#q", "crabs").await;
+        browser.click("form.search button[type=submit]").await;
+        browser.wait_for_text("#results", "Search results").await;
+        browser.click(".concert-link").await;
+        let concert = browser.path().await;
+        browser.fill(".ticket-type:first-child input[name=quantity]", "1").await;
+        browser.click(".ticket-type:first-child form.buy button").await;
+        browser.wait_for_text(".notice", "held for you").await;
+        browser.click(".checkout button").await;
+
+        browser.wait_for_text("h1", "Pay for your order").await;
+        assert!(browser.path().await.ends_with("/pay"), "checkout leads to the payment page");
+        assert_eq!(browser.text("#order-total").await, "€35.00");
+        // Stripe's test card that asks the buyer to authenticate (3-D Secure), typed into localstripe's card form.
+        browser.fill("#card-element input[placeholder=number]", "4000002760003184").await;
+        browser.fill("#card-element input[placeholder=exp_month]", "12").await;
+        browser.fill("#card-element input[placeholder=exp_year]", "30").await;
+        browser.fill("#card-element input[placeholder=cvc]", "123").await;
+        browser.fill("#card-element input[placeholder=postal_code]", "1011").await;
+        browser.screenshot("pay-phone").await;
+        // The first time the fan fails the bank's check: nothing is paid, and the page says so and lets them retry.
+        browser.click("#pay-button").await;
+        stripe_takes_the_typed_card(&browser, &stripe).await;
+        browser.click_button("Fail authentication").await;
+        browser.wait_for_text("#pay-message", "The payment was not completed").await;
+        browser.click("#pay-button").await;
+        stripe_takes_the_typed_card(&browser, &stripe).await;
+        browser.click_button("Complete authentication").await;
+
+        // The page follows the order until Stripe's notification has it paid, then shows the orders.
+        browser.wait_for_text(".notice", "Your order is paid").await;
+        assert_eq!(browser.path().await, "/shop/orders");
+        assert_eq!(browser.text(".order.just-placed .order-status").await, "Paid");
+        let codes = browser.client.find_all(Locator::Css(".order.just-placed .ticket svg.qr")).await.expect("QR codes");
+        assert_eq!(codes.len(), 1, "the paid ticket has its QR code");
+        browser.screenshot("paid-phone").await;
+        browser.close().await;
+
+        // Without JavaScript there is no card form, and the page says why and what to do.
+        let plain = Browser::open(&driver, &shop.base, PHONE, false).await;
+        plain.sign_in(&format!("Fan {}", uuid::Uuid::new_v4()), false).await;
+        plain.goto(&concert).await;
+        plain.click(".ticket-type:first-child form.buy button").await;
+        plain.click(".checkout button").await;
+        let advice = plain.wait_for_text(".pay", "Paying by card needs JavaScript").await;
+        assert!(advice.contains("switch JavaScript on and reload this page"), "{advice}");
+        assert!(!plain.find("#pay-form").await.is_displayed().await.expect("displayed or not"), "no form to fill");
+        plain.screenshot("pay-no-javascript-phone").await;
+        plain.close().await;
     })
     .await;
 }

@@ -1,4 +1,4 @@
-//! The stylesheet, the script and the icon, compiled into the binary with `include_str!`, so the shop needs no
+//! The stylesheet, the scripts and the icon, compiled into the binary with `include_str!`, so the shop needs no
 //! asset directory and no build step besides `cargo build`.
 //!
 //! Each asset's URL carries a hash of its content (`/assets/app.css?v=…`), and the asset is served as cacheable for
@@ -28,10 +28,11 @@ struct Asset {
 }
 
 /// Every asset, with its version computed once.
-static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
     [
         asset("app.css", "text/css; charset=utf-8", include_str!("../assets/app.css")),
         asset("app.js", "text/javascript; charset=utf-8", include_str!("../assets/app.js")),
+        asset("pay.js", "text/javascript; charset=utf-8", include_str!("../assets/pay.js")),
         asset("icon.svg", "image/svg+xml", include_str!("../assets/icon.svg")),
     ]
 });
@@ -90,12 +91,13 @@ mod tests {
     }
 
     #[test]
-    fn the_script_never_writes_markup_from_data() {
-        // Data from the API (event records, availability) reaches the page as text only: no `innerHTML`,
-        // `outerHTML`, `insertAdjacentHTML` or `document.write`, which would parse it as markup.
-        let script = include_str!("../assets/app.js");
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
-            assert!(!script.contains(sink), "the script uses {sink}");
+    fn the_scripts_never_write_markup_from_data() {
+        // Data from the API (event records, availability, a payment's outcome) reaches the page as text only: no
+        // `innerHTML`, `outerHTML`, `insertAdjacentHTML` or `document.write`, which would parse it as markup.
+        for script in [include_str!("../assets/app.js"), include_str!("../assets/pay.js")] {
+            for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+                assert!(!script.contains(sink), "a script uses {sink}");
+            }
         }
     }
 }

@@ -17,6 +17,9 @@
 //! **Sessions and forms.** The user's token is kept in an HttpOnly, SameSite=Strict cookie (`session.rs`);
 //! form posts are checked to come from the shop's own pages (`csrf.rs`). Signing in without an identity provider
 //! is a development feature that the composition root must switch on ([`WebState::with_dev_sign_in`]).
+//!
+//! **Paying.** When the shop takes payments with Stripe, checkout leads to a payment page whose card form is
+//! Stripe.js's (`stripe.rs`, [`WebState::with_stripe`]): the one page that needs script, and says so without it.
 
 mod api;
 mod assets;
@@ -30,6 +33,7 @@ mod money;
 mod pages;
 mod qr;
 mod session;
+mod stripe;
 
 use std::sync::Arc;
 
@@ -45,18 +49,21 @@ use ticketing_api::auth::{AuthState, LocalSigner};
 
 use crate::api::Api;
 use crate::limits::FORM_BYTES_MAX;
+pub use crate::stripe::{STRIPE_JS_URL, StripeJs, StripeJsError};
 
-/// What the pages need: the API to call, the verifier of session tokens, and, in local mode, the signer of the
-/// development sign-in.
+/// What the pages need: the API to call, the verifier of session tokens, in local mode the signer of the
+/// development sign-in, and Stripe.js's configuration when buyers pay by card.
 #[derive(Clone)]
 pub struct WebState {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     api: Api,
     auth: AuthState,
     dev_sign_in: Option<LocalSigner>,
+    stripe: Option<StripeJs>,
 }
 
 impl std::fmt::Debug for WebState {
@@ -65,6 +72,7 @@ impl std::fmt::Debug for WebState {
             .debug_struct("WebState")
             .field("auth", &self.inner.auth)
             .field("dev_sign_in", &self.inner.dev_sign_in.is_some())
+            .field("stripe", &self.inner.stripe)
             .finish_non_exhaustive()
     }
 }
@@ -78,14 +86,24 @@ impl WebState {
     /// users in through its identity provider (an Amazon Cognito hosted UI, whose callback would set the same
     /// session cookie), which is not part of this crate.
     pub fn new(api: Router, auth: AuthState) -> Self {
-        Self { inner: Arc::new(Inner { api: Api::new(api), auth, dev_sign_in: None }) }
+        Self { inner: Arc::new(Inner { api: Api::new(api), auth, dev_sign_in: None, stripe: None }) }
     }
 
     /// Turns on the development sign-in: anyone may sign in as a fan or an organiser by typing a name, and gets a
     /// token signed by `signer`. Only for local mode, where `signer` holds the data directory's secret; never for a
     /// deployment with real users.
     pub fn with_dev_sign_in(self, signer: LocalSigner) -> Self {
-        let inner = Inner { api: self.inner.api.clone(), auth: self.inner.auth.clone(), dev_sign_in: Some(signer) };
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.dev_sign_in = Some(signer);
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Lets buyers pay by card on the payment page, with Stripe.js as `stripe` says. The API must take payments
+    /// with Stripe (its checkout answers with Stripe's client secret); without this, the payment page says that
+    /// the order cannot be paid on these pages.
+    pub fn with_stripe(self, stripe: StripeJs) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.stripe = Some(stripe);
         Self { inner: Arc::new(inner) }
     }
 
@@ -99,6 +117,10 @@ impl WebState {
 
     pub(crate) fn dev_sign_in(&self) -> Option<&LocalSigner> {
         self.inner.dev_sign_in.as_ref()
+    }
+
+    pub(crate) fn stripe(&self) -> Option<&StripeJs> {
+        self.inner.stripe.as_ref()
     }
 }
 
@@ -116,14 +138,31 @@ pub fn router(state: WebState) -> Router {
 /// What the pages allow a browser to do, stated on every response: scripts, styles and connections only from this
 /// origin (no inline script, so injected markup cannot run), images also from https sites (concert pictures), no
 /// framing (clickjacking), no MIME sniffing, and no full URLs in `Referer` to other sites.
-const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' https: data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
-     object-src 'none'";
+///
+/// The payment page alone also lets Stripe.js's origin (`with_origin`) run its script, connect and frame its card
+/// fields (`stripe.rs`); it states its own policy, which this middleware keeps.
+pub(crate) fn content_security_policy(with_origin: Option<&str>) -> String {
+    let (extra, frames) = match with_origin {
+        Some(origin) => (format!(" {origin}"), format!("frame-src {origin}; ")),
+        None => (String::new(), String::new()),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'{extra}; style-src 'self'; img-src 'self' https: data:; \
+         connect-src 'self'{extra}; {frames}form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+         object-src 'none'"
+    )
+}
+
+/// The policy of every page but the payment page.
+static CONTENT_SECURITY_POLICY_VALUE: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+    HeaderValue::try_from(content_security_policy(None))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+});
 
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE));
+    headers.entry(CONTENT_SECURITY_POLICY).or_insert_with(|| CONTENT_SECURITY_POLICY_VALUE.clone());
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));

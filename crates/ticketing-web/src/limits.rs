@@ -34,6 +34,10 @@ pub const SIGN_IN_LIFETIME: Duration = ticketing_api::limits::TOKEN_LIFETIME_DEF
 /// How often a concert page asks the API for the tickets left, while the page is visible.
 pub const AVAILABILITY_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How often the payment page asks where its order stands while it awaits payment: often enough that a paid order
+/// shows a moment after the provider's notification, on the read side, which costs no call to the provider.
+pub const PAYMENT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
 /// How many events the live view of the log keeps on screen; older rows are dropped.
 pub const LIVE_LOG_ROWS_MAX: u32 = 200;
 

@@ -204,6 +204,18 @@ pub(crate) struct PaymentSummary {
     pub(crate) provider: String,
 }
 
+/// How an order is paid, and what the buyer's browser needs to pay it (`GET /orders/{orderId}/payment`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OrderPayment {
+    /// `stripe`, `test` or `none`.
+    pub(crate) provider: String,
+    /// `pendingPayment`, `paid`, `failed` or `expired`.
+    pub(crate) status: String,
+    /// Stripe.js's `confirmCardPayment` takes it, while the order awaits payment and the provider can be reached.
+    pub(crate) client_secret: Option<String>,
+}
+
 /// One invalid field of a request, as a problem lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct FieldError {

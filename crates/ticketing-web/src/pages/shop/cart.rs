@@ -1,4 +1,5 @@
-//! The cart: its items with their holds counting down, removing one, and checkout.
+//! The cart: its items with their holds counting down, removing one, and checkout, which leads to the orders
+//! page, or to the payment page (`pay.rs`) when the order is paid by card.
 
 use askama::Template;
 use axum::Form;
@@ -145,8 +146,12 @@ pub(super) async fn checkout(ctx: Ctx, form: Result<Form<CheckoutForm>, FormReje
     match ctx.state.api().command_json::<(), CheckedOut>(command).await {
         Ok(checked_out) => {
             let (order_id, provider) = (checked_out.order_id, checked_out.payment.provider);
-            let test = if provider == "test" { "&test=1" } else { "" };
-            see_other(&format!("/shop/orders?placed={order_id}{test}#order-{order_id}"))
+            match provider.as_str() {
+                // Paid by card on the next page.
+                "stripe" => see_other(&format!("/shop/orders/{order_id}/pay")),
+                "test" => see_other(&format!("/shop/orders?placed={order_id}&test=1#order-{order_id}")),
+                _ => see_other(&format!("/shop/orders?placed={order_id}#order-{order_id}")),
+            }
         }
         Err(error) => cart_refusal(&ctx, error).await,
     }

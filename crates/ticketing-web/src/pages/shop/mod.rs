@@ -4,12 +4,13 @@
 //! without script; the script only adds the countdown, live availability and local times.
 //!
 //! One module per page: the programme ([`programme`]), a concert and putting its tickets in the cart ([`concert`]),
-//! the cart and checkout ([`cart`]), and the orders ([`orders`]). What several of them show (a time, the concerts of
+//! the cart and checkout ([`cart`]), paying by card ([`pay`]), and the orders ([`orders`]). What several of them show (a time, the concerts of
 //! a cart or an order) is here.
 
 mod cart;
 mod concert;
 mod orders;
+mod pay;
 mod programme;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 use self::cart::{cart_page, checkout, remove_from_cart};
 use self::concert::{add_to_cart, concert_page};
 use self::orders::orders_page;
+use self::pay::{order_status, pay_page};
 use self::programme::programme;
 use crate::WebState;
 use crate::dates::Zone;
@@ -38,6 +40,8 @@ pub(super) fn routes() -> Router<WebState> {
         .route("/cart/items/{item_id}/remove", post(remove_from_cart))
         .route("/cart/checkout", post(checkout))
         .route("/orders", get(orders_page))
+        .route("/orders/{order_id}/pay", get(pay_page))
+        .route("/orders/{order_id}/status", get(order_status))
         .fallback(not_found);
     Router::new().route("/", get(programme)).nest("/shop", shop)
 }

@@ -43,6 +43,8 @@ struct OrderCard {
     just_placed: bool,
     /// Where its payment stands, for an order that is not simply paid.
     unpaid: Option<&'static str>,
+    /// Where an order awaiting payment is paid.
+    pay_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -63,9 +65,12 @@ async fn show_orders(ctx: &Ctx, placed: Option<Uuid>, test: bool) -> Result<Resp
     let orders: Vec<Order> = ctx.state.api().get_all("/orders", Some(&session.token)).await?;
     let concert_ids = orders.iter().flat_map(|order| order.tickets.iter().map(|ticket| ticket.concert_id));
     let concerts = lookup_concerts(ctx, concert_ids.collect()).await?;
+    let placed_status =
+        placed.and_then(|id| orders.iter().find(|order| order.id == id)).map(|order| order.status.clone());
     let orders = orders
         .into_iter()
         .map(|order| OrderCard {
+            pay_href: (order.status == "pendingPayment").then(|| format!("/shop/orders/{}/pay", order.id)),
             id: order.id,
             placed: When::new(ctx.zone, order.placed_at),
             total: money::format(&order.total),
@@ -100,14 +105,16 @@ async fn show_orders(ctx: &Ctx, placed: Option<Uuid>, test: bool) -> Result<Resp
         })
         .collect();
     let mut layout = ctx.layout("My orders", Section::Orders);
-    if placed.is_some() {
-        layout.notice = Some(if test {
+    layout.notice = match (placed.is_some(), placed_status.as_deref()) {
+        (false, _) => None,
+        (true, _) if test => Some(
             "Thank you! Your order is placed and paid by the shop's test provider: no money was taken. Show a \
-             ticket's QR code at the door."
-                .to_owned()
-        } else {
-            "Thank you! Your order is placed. Show a ticket's QR code at the door.".to_owned()
-        });
+             ticket's QR code at the door.",
+        ),
+        (true, Some("paid")) => Some("Thank you! Your order is paid. Show a ticket's QR code at the door."),
+        (true, Some("pendingPayment")) => Some("Your order is placed and awaits payment."),
+        (true, _) => Some("Your order is placed."),
     }
+    .map(str::to_owned);
     render(&OrdersPage { layout, orders }, StatusCode::OK)
 }
