@@ -187,7 +187,8 @@ mod tests {
     }
 
     fn sale(day: u32, tickets: u64, cents: u64) -> DaySales {
-        DaySales { day: date(day), tickets_sold: tickets, revenue: Money { amount: cents, currency: "EUR".to_owned() } }
+        let revenue = Money { amount: cents, currency: "EUR".to_owned() };
+        DaySales { day: date(day), tickets_sold: tickets, revenue, tickets_refunded: 0, refunded: None }
     }
 
     #[test]

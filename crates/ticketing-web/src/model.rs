@@ -180,6 +180,11 @@ pub(crate) struct DaySales {
     pub(crate) day: NaiveDate,
     pub(crate) tickets_sold: u64,
     pub(crate) revenue: Money,
+    /// Tickets paid back that day (the concert was cancelled).
+    #[serde(default)]
+    pub(crate) tickets_refunded: u64,
+    /// What was paid back that day.
+    pub(crate) refunded: Option<Money>,
 }
 
 /// The body of a 201 that created something.

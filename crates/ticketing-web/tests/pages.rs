@@ -265,3 +265,46 @@ async fn checking_in_a_ticket_of_another_concert_is_refused_at_this_concerts_doo
     let after = site.get(right_door.location(), Some(&organiser)).await;
     assert!(after.body.contains("is checked in") && after.body.contains("1 of 1 checked in"), "{}", after.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_concerts_refunds_show_on_the_fans_orders_and_in_the_sales_report() {
+    let site = site(true);
+    let (crabs, standing) = site.published_concert("Night of the Crabs", "Amsterdam").await;
+    let fan = site.sign_in("Ann", "fan").await;
+    let form = [("concert_id", crabs.as_str()), ("ticket_type_id", standing.as_str()), ("quantity", "2")];
+    site.post_form("/shop/cart/items", Some(&fan), &form).await;
+    site.post_form("/shop/cart/checkout", Some(&fan), &[]).await;
+    let organiser = site.sign_in("Olga", "organiser").await;
+    let cancelled =
+        site.post_form(&format!("/organiser/concerts/{crabs}/cancel"), Some(&organiser), &[("confirm", "yes")]).await;
+    assert_eq!(cancelled.status, StatusCode::SEE_OTHER, "{}", cancelled.body);
+
+    let mut refunds = ticketing_app::CancellationRefunds::new();
+    let mut after = es_core::Position::START;
+    loop {
+        let page = site.shop.log().read_all(after, 1_000).await.expect("the log");
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        for record in &page {
+            refunds.observe(record).expect("readable");
+        }
+    }
+    assert_eq!(refunds.refund(&site.shop, None).await.refunded, 1);
+
+    let orders = wait_for(&site, "/shop/orders", &fan, "paid back").await;
+    assert!(orders.contains("its tickets are void"), "{orders}");
+    let sales = wait_for(&site, &format!("/organiser/concerts/{crabs}/sales"), &organiser, "paid back for 2").await;
+    assert!(sales.contains("€70.00"), "the amount paid back: {sales}");
+}
+
+/// The page at `path` once it holds `text` (the read models follow the log).
+async fn wait_for(site: &support::Site, path: &str, cookie: &str, text: &str) -> String {
+    for _ in 0..100 {
+        let page = site.get(path, Some(cookie)).await;
+        if page.body.contains(text) {
+            return page.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} never said {text:?}");
+}

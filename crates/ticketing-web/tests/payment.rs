@@ -61,7 +61,12 @@ impl PaymentProvider for FakeStripe {
         Ok(())
     }
 
-    async fn refund(&self, payment_id: &str, _idempotency_key: &str) -> Result<String, PaymentError> {
+    async fn refund(
+        &self,
+        payment_id: &str,
+        _amount: Option<ticketing::Money>,
+        _idempotency_key: &str,
+    ) -> Result<String, PaymentError> {
         Ok(format!("re_{payment_id}"))
     }
 

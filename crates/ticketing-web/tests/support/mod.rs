@@ -33,6 +33,8 @@ pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// The API and the pages in one router, over a fresh log.
 pub struct Site {
     app: Router,
+    /// The shop behind the API, for the processes a host runs beside it.
+    pub shop: Arc<Shop>,
     runners: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -92,7 +94,7 @@ pub fn site_paying(dev_sign_in: bool, payments: Option<Arc<dyn PaymentProvider>>
     }
     let secret = Secret::from_bytes(SECRET);
     let auth = AuthState::new(Verifier::new(&secret, ISSUER));
-    let api = router(ApiState::new(auth.clone(), shop, ReadSide::of(Arc::new(queries))));
+    let api = router(ApiState::new(auth.clone(), Arc::clone(&shop), ReadSide::of(Arc::new(queries))));
     let mut web = WebState::new(api.clone(), auth);
     if dev_sign_in {
         web = web.with_dev_sign_in(LocalSigner::new(&secret, ISSUER));
@@ -100,7 +102,7 @@ pub fn site_paying(dev_sign_in: bool, payments: Option<Arc<dyn PaymentProvider>>
     if let Some(stripe) = stripe {
         web = web.with_stripe(stripe);
     }
-    Site { app: api.merge(ticketing_web::router(web)), runners, _dir: dir }
+    Site { app: api.merge(ticketing_web::router(web)), shop, runners, _dir: dir }
 }
 
 pub fn admin_token() -> String {

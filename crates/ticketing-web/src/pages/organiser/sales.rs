@@ -1,4 +1,5 @@
-//! A concert's sales report: tickets and revenue per day, as two charts and a table.
+//! A concert's sales report: tickets and revenue per day, as two charts and a table, and what was paid back when
+//! the concert was cancelled.
 
 use askama::Template;
 use axum::extract::Path;
@@ -18,6 +19,8 @@ struct SalesRow {
     day: String,
     tickets: u64,
     revenue: String,
+    /// Tickets paid back that day, and the amount.
+    refunded: (u64, String),
 }
 
 #[derive(Template)]
@@ -31,6 +34,8 @@ struct SalesPage {
     rows: Vec<SalesRow>,
     tickets_total: u64,
     revenue_total: String,
+    /// Tickets paid back, and the amount; `None` when nothing was.
+    refunded_total: Option<(u64, String)>,
     width: u32,
     height: u32,
 }
@@ -51,6 +56,11 @@ pub(super) async fn sales_page(ctx: Ctx, Path(concert_id): Path<Uuid>) -> Respon
         let (tickets_chart, revenue_chart) = chart::sales_charts(&days, &currency);
         let tickets_total = sales.items.iter().map(|sale| sale.tickets_sold).sum();
         let revenue_total: u64 = sales.items.iter().map(|sale| sale.revenue.amount).sum();
+        let tickets_refunded: u64 = sales.items.iter().map(|sale| sale.tickets_refunded).sum();
+        let refunded: u64 =
+            sales.items.iter().filter_map(|sale| sale.refunded.as_ref()).map(|money| money.amount).sum();
+        let in_currency = |amount| money::format(&crate::model::Money { amount, currency: currency.clone() });
+        let refunded_total = (tickets_refunded > 0).then(|| (tickets_refunded, in_currency(refunded)));
         let rows = sales
             .items
             .iter()
@@ -59,6 +69,7 @@ pub(super) async fn sales_page(ctx: Ctx, Path(concert_id): Path<Uuid>) -> Respon
                 day: sale.day.format("%a %-d %b %Y").to_string(),
                 tickets: sale.tickets_sold,
                 revenue: money::format(&sale.revenue),
+                refunded: (sale.tickets_refunded, in_currency(sale.refunded.as_ref().map_or(0, |money| money.amount))),
             })
             .collect();
         let page = SalesPage {
@@ -68,7 +79,8 @@ pub(super) async fn sales_page(ctx: Ctx, Path(concert_id): Path<Uuid>) -> Respon
             charts: [tickets_chart, revenue_chart],
             rows,
             tickets_total,
-            revenue_total: money::format(&crate::model::Money { amount: revenue_total, currency }),
+            revenue_total: in_currency(revenue_total),
+            refunded_total,
             width: chart::WIDTH,
             height: chart::HEIGHT,
         };

@@ -79,6 +79,7 @@ async fn show_orders(ctx: &Ctx, placed: Option<Uuid>, test: bool) -> Result<Resp
                 "pendingPayment" => Some("Awaiting payment: its tickets are held for 10 minutes."),
                 "failed" => Some("The payment failed: its tickets went back on sale."),
                 "expired" => Some("Not paid in time: its tickets went back on sale."),
+                "refunded" => Some("Its concert was cancelled: the order was paid back and its tickets are void."),
                 _ => None,
             },
             tickets: order
