@@ -29,6 +29,9 @@ impl From<AppError> for Problem {
             AppError::Rejected { kind: RefusalKind::NotFound, message } => {
                 Problem::not_found(format!("The command names something that does not exist: {message}."))
             }
+            AppError::Rejected { kind: RefusalKind::Forbidden, message } => {
+                Problem::forbidden(format!("The command is not allowed: {message}."))
+            }
             AppError::NotFound(what) => Problem::not_found(format!("The {what} does not exist.")),
             AppError::Busy => Problem::service_unavailable(
                 "Too many concurrent changes to the same data; retry with the same Idempotency-Key.",
@@ -78,6 +81,7 @@ mod tests {
         assert_eq!(Problem::from(rejected(RefusalKind::Invalid)).status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(Problem::from(rejected(RefusalKind::Conflict)).status(), StatusCode::CONFLICT);
         assert_eq!(Problem::from(rejected(RefusalKind::NotFound)).status(), StatusCode::NOT_FOUND);
+        assert_eq!(Problem::from(rejected(RefusalKind::Forbidden)).status(), StatusCode::FORBIDDEN);
         assert_eq!(Problem::from(AppError::NotFound("venue".to_owned())).status(), StatusCode::NOT_FOUND);
     }
 

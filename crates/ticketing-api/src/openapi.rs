@@ -39,6 +39,8 @@ pub const BEARER_SCHEME: &str = "bearer";
         crate::commands::concerts::remove_ticket_type,
         crate::commands::concerts::publish_concert,
         crate::commands::concerts::cancel_concert,
+        crate::commands::customers::disable_customer,
+        crate::commands::customers::enable_customer,
         crate::commands::cart::add_cart_item,
         crate::commands::cart::remove_cart_item,
         crate::commands::cart::checkout,
@@ -71,6 +73,7 @@ pub const BEARER_SCHEME: &str = "bearer";
             UnparsablePath,
             Unauthorized,
             Forbidden,
+            CustomerDisabled,
             NotFound,
             Conflict,
             PayloadTooLarge,
@@ -85,6 +88,7 @@ pub const BEARER_SCHEME: &str = "bearer";
     tags(
         (name = "venues", description = "Where concerts take place."),
         (name = "concerts", description = "Concerts, their schedule and ticket types."),
+        (name = "customers", description = "Disabling a customer, whose purchases are then refused, and enabling them again."),
         (name = "cart", description = "A buyer's held tickets and checkout."),
         (name = "orders", description = "What buyers bought."),
         (name = "tickets", description = "Check-in at the door."),
@@ -143,6 +147,11 @@ pub struct Unauthorized(pub Problem);
 #[derive(Debug, ToResponse)]
 #[response(description = "The caller is not an administrator.", content_type = "application/problem+json")]
 pub struct Forbidden(pub Problem);
+
+/// A 403 of a buyer's command.
+#[derive(Debug, ToResponse)]
+#[response(description = "An organiser has disabled this customer.", content_type = "application/problem+json")]
+pub struct CustomerDisabled(pub Problem);
 
 /// A 404 of a command.
 #[derive(Debug, ToResponse)]

@@ -23,6 +23,14 @@ pub(crate) struct ConcertPath {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
+pub(crate) struct CustomerPath {
+    /// The customer's id: the subject (`sub`) of their tokens.
+    pub(crate) customer_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct TicketTypePath {
     pub(crate) concert_id: Uuid,
     pub(crate) ticket_type_id: Uuid,

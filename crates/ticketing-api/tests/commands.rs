@@ -277,6 +277,30 @@ async fn a_customer_reserves_tickets_and_checks_out_into_an_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_disabled_customer_is_refused_with_a_403_until_enabled_again() {
+    let api = open();
+    let (concert_id, ticket_type_id) = api.on_sale(100).await;
+    let item_id = id_of(&expect(api.reserve(&concert_id, &ticket_type_id, 1).await, StatusCode::CREATED));
+    let customer = format!("/customers/{}", api.customer_id);
+    let refused = api.customer(Method::POST, &format!("{customer}/disable"), None).await;
+    expect(refused, StatusCode::FORBIDDEN);
+
+    expect(api.admin(Method::POST, &format!("{customer}/disable"), None).await, StatusCode::OK);
+    expect(api.admin(Method::POST, &format!("{customer}/disable"), None).await, StatusCode::OK);
+
+    let reserve = expect(api.reserve(&concert_id, &ticket_type_id, 1).await, StatusCode::FORBIDDEN);
+    assert_eq!(reserve.headers[CONTENT_TYPE], "application/problem+json");
+    assert!(reserve.body["detail"].as_str().is_some_and(|detail| detail.contains("disabled")), "{}", reserve.body);
+    expect(api.customer(Method::POST, "/cart/checkout", None).await, StatusCode::FORBIDDEN);
+    let remove = api.customer(Method::DELETE, &format!("/cart/items/{item_id}"), None).await;
+    expect(remove, StatusCode::NO_CONTENT);
+
+    expect(api.admin(Method::POST, &format!("{customer}/enable"), None).await, StatusCode::OK);
+    expect(api.reserve(&concert_id, &ticket_type_id, 1).await, StatusCode::CREATED);
+    expect(api.customer(Method::POST, "/cart/checkout", None).await, StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_removed_cart_item_frees_its_tickets() {
     let api = open();
     let (concert_id, ticket_type_id) = api.on_sale(2).await;

@@ -43,6 +43,8 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("DELETE", "/concerts/{concertId}/ticket-types/{ticketTypeId}", 204),
     ("POST", "/concerts/{concertId}/publish", 200),
     ("POST", "/concerts/{concertId}/cancel", 200),
+    ("POST", "/customers/{customerId}/disable", 200),
+    ("POST", "/customers/{customerId}/enable", 200),
     ("GET", "/concerts/{concertId}/attendees", 200),
     ("GET", "/concerts/{concertId}/attendees.csv", 200),
     ("GET", "/concerts/{concertId}/sales", 200),

@@ -15,6 +15,7 @@
 mod buckets;
 mod catalog;
 mod codes;
+mod customers;
 mod delivery;
 pub mod documents;
 mod error;

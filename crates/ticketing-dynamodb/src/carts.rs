@@ -171,6 +171,8 @@ fn fold(cart: &mut StoredCart, event: &RecordedEvent) -> Result<(), ProjectionEr
             cart.items.retain(|item| item.id != item_id);
         }
         CartEvent::CheckedOut { item_ids, .. } => cart.items.retain(|item| !item_ids.contains(&item.id)),
+        // The customer's standing is the cart's to enforce; the cart's read model shows its items.
+        CartEvent::CustomerDisabled { .. } | CartEvent::CustomerEnabled { .. } => {}
     }
     cart.version = event.aggregate_version;
     Ok(())

@@ -15,6 +15,10 @@
 //! keeps one account from locking up the inventory of many concerts lives
 //! here; the concert enforces availability.
 //!
+//! The cart is also where an organiser disables a customer (story AD02,
+//! [`standing`]): every purchase goes through it, so the refusal costs the
+//! buyers' path no read or write of its own.
+//!
 //! Decisions: one cart holds one currency (its total is a single amount);
 //! checkout *refuses* a cart with an expired item instead of silently
 //! dropping it, so the buyer never pays for a different set of tickets than
@@ -30,6 +34,7 @@ use crate::limits;
 use crate::refusal::RefusalKind;
 use crate::values::{Currency, Money, Quantity};
 
+mod standing;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +43,9 @@ mod tests;
 #[serde(rename_all = "camelCase")]
 pub struct Cart {
     items: Vec<CartItem>,
+    /// Since when an organiser has disabled its customer, while they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    disabled_since: Option<DateTime<Utc>>,
 }
 
 /// Tickets in a cart, backed by a hold with the same id.
@@ -104,6 +112,18 @@ pub enum CartCommand {
         /// The current time: every item must still be live.
         now: DateTime<Utc>,
     },
+    /// An organiser disables the customer: they can no longer put tickets
+    /// in the cart nor check out. Disabling a disabled customer changes
+    /// nothing.
+    DisableCustomer {
+        /// The current time.
+        now: DateTime<Utc>,
+    },
+    /// An organiser enables the customer again.
+    EnableCustomer {
+        /// The current time.
+        now: DateTime<Utc>,
+    },
 }
 
 /// What happened to a cart.
@@ -151,10 +171,23 @@ pub enum CartEvent {
         /// What they cost together.
         total: Money,
     },
+    /// An organiser disabled the cart's customer.
+    #[serde(rename = "CustomerDisabled")]
+    CustomerDisabled {
+        /// When.
+        disabled_at: DateTime<Utc>,
+    },
+    /// An organiser enabled the cart's customer again.
+    #[serde(rename = "CustomerEnabled")]
+    CustomerEnabled {
+        /// When.
+        enabled_at: DateTime<Utc>,
+    },
 }
 
 /// Every `EventType` of [`CartEvent`].
-pub const CART_EVENT_TYPES: [&str; 4] = ["CartItemAdded", "CartItemRemoved", "CartItemExpired", "CartCheckedOut"];
+pub const CART_EVENT_TYPES: [&str; 6] =
+    ["CartItemAdded", "CartItemRemoved", "CartItemExpired", "CartCheckedOut", "CustomerDisabled", "CustomerEnabled"];
 
 impl DomainEvent for CartEvent {
     fn event_type(&self) -> &'static str {
@@ -163,6 +196,8 @@ impl DomainEvent for CartEvent {
             CartEvent::ItemRemoved { .. } => CART_EVENT_TYPES[1],
             CartEvent::ItemExpired { .. } => CART_EVENT_TYPES[2],
             CartEvent::CheckedOut { .. } => CART_EVENT_TYPES[3],
+            CartEvent::CustomerDisabled { .. } => CART_EVENT_TYPES[4],
+            CartEvent::CustomerEnabled { .. } => CART_EVENT_TYPES[5],
         }
     }
 
@@ -250,6 +285,12 @@ pub enum CartError {
         /// When its hold ran out.
         expires_at: DateTime<Utc>,
     },
+    /// The customer was disabled by an organiser.
+    #[error("this customer was disabled by the shop on {since}; ask the shop why")]
+    CustomerDisabled {
+        /// Since when.
+        since: DateTime<Utc>,
+    },
 }
 
 impl CartError {
@@ -267,6 +308,7 @@ impl CartError {
             | CartError::ItemNotExpired { .. }
             | CartError::Empty
             | CartError::ItemExpired { .. } => RefusalKind::Conflict,
+            CartError::CustomerDisabled { .. } => RefusalKind::Forbidden,
         }
     }
 }
@@ -372,6 +414,7 @@ impl Aggregate for Cart {
     type Error = CartError;
 
     fn decide(&self, command: &CartCommand) -> Result<Vec<CartEvent>, CartError> {
+        self.refuse_if_disabled(command)?;
         match command {
             CartCommand::AddItem { item, now } => self.decide_add(item, *now),
             CartCommand::RemoveItem { item_id } => {
@@ -386,6 +429,8 @@ impl Aggregate for Cart {
                 Ok(vec![CartEvent::ItemExpired { item_id: *item_id }])
             }
             CartCommand::CheckOut { order_id, now } => self.decide_check_out(*order_id, *now),
+            CartCommand::DisableCustomer { now } => Ok(self.decide_disable(*now)),
+            CartCommand::EnableCustomer { now } => Ok(self.decide_enable(*now)),
         }
     }
 
@@ -406,6 +451,8 @@ impl Aggregate for Cart {
                 self.items.retain(|item| item.item_id != *item_id);
             }
             CartEvent::CheckedOut { .. } => self.items.clear(),
+            CartEvent::CustomerDisabled { disabled_at } => self.disabled_since = Some(*disabled_at),
+            CartEvent::CustomerEnabled { .. } => self.disabled_since = None,
         }
     }
 }

@@ -16,4 +16,7 @@ pub enum RefusalKind {
     /// The aggregate, or the thing inside it the command names (a ticket
     /// type, a hold, a ticket code), does not exist. HTTP 404.
     NotFound,
+    /// Whoever sent the command may not, whatever the command: a customer
+    /// an organiser disabled. HTTP 403.
+    Forbidden,
 }

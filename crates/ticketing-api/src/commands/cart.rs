@@ -14,8 +14,8 @@ use crate::context::IdempotencyKey;
 use crate::dto::{AddCartItem, CartItemCreated, CheckedOut, Checkout};
 use crate::json::{ApiJson, ApiPath};
 use crate::openapi::{
-    Busy, Conflict, KeyReused, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized, UnparsablePathOrKey,
-    Unprocessable, UnsupportedMediaType,
+    Busy, Conflict, CustomerDisabled, KeyReused, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized,
+    UnparsablePathOrKey, Unprocessable, UnsupportedMediaType,
 };
 use crate::paths::CartItemPath;
 use crate::problem::Problem;
@@ -31,6 +31,7 @@ use crate::problem::Problem;
         (status = 201, description = "The tickets are held.", body = CartItemCreated, headers(("Location" = String, description = "The address of what was created."))),
         (status = 400, response = MalformedRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = CustomerDisabled),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
@@ -91,6 +92,7 @@ pub(crate) async fn remove_cart_item(
         (status = 201, description = "The order was placed; `payment` says how it is paid.", body = CheckedOut, headers(("Location" = String, description = "The address of what was created."))),
         (status = 400, response = UnparsablePathOrKey),
         (status = 401, response = Unauthorized),
+        (status = 403, response = CustomerDisabled),
         (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),

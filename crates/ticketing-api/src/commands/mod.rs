@@ -1,4 +1,4 @@
-//! The command routes: the organiser's (venues, concerts, ticket types, check-in; administrators only) and the
+//! The command routes: the organiser's (venues, concerts, ticket types, customers, check-in; administrators only) and the
 //! buyer's (cart and checkout; any signed-in caller, acting on their own cart). Each handler authenticates first,
 //! so that an anonymous or unauthorised request learns nothing about paths or bodies, then reads the
 //! `Idempotency-Key`, the path and the body, converts the body into domain values (`dto.rs`), calls one `Shop`
@@ -8,10 +8,11 @@
 //! other state changes. A retried request with the same `Idempotency-Key` gets the first response again; the same
 //! key with a different request (method, path or body) is a 422 (`context.rs`).
 //!
-//! One module per group of routes: [`venues`], [`concerts`], the buyer's [`cart`], and the [`door`].
+//! One module per group of routes: [`venues`], [`concerts`], [`customers`], the buyer's [`cart`], and the [`door`].
 
 pub(crate) mod cart;
 pub(crate) mod concerts;
+pub(crate) mod customers;
 pub(crate) mod door;
 pub(crate) mod venues;
 
@@ -27,6 +28,7 @@ use self::concerts::{
     add_ticket_type, cancel_concert, create_concert, publish_concert, remove_ticket_type, schedule_concert,
     update_concert,
 };
+use self::customers::{disable_customer, enable_customer};
 use self::door::check_in_at_door;
 use self::venues::{create_venue, delete_venue};
 use crate::ApiState;
@@ -47,6 +49,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/concerts/{concertId}/ticket-types/{ticketTypeId}", delete(remove_ticket_type))
         .route("/concerts/{concertId}/publish", post(publish_concert))
         .route("/concerts/{concertId}/cancel", post(cancel_concert))
+        .route("/customers/{customerId}/disable", post(disable_customer))
+        .route("/customers/{customerId}/enable", post(enable_customer))
         .route("/cart/items", post(add_cart_item))
         .route("/cart/items/{itemId}", delete(remove_cart_item))
         .route("/cart/checkout", post(checkout))

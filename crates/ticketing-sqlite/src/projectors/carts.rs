@@ -73,6 +73,8 @@ impl SqliteProjector for CartsProjector {
                     execute(connection, &format!("DELETE FROM {table} WHERE item_id = ?1"), [item_id.to_string()])?;
                 }
             }
+            // The customer's standing is the cart's to enforce; the cart's read model shows its items.
+            CartEvent::CustomerDisabled { .. } | CartEvent::CustomerEnabled { .. } => {}
         }
         Ok(())
     }

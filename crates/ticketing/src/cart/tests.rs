@@ -210,6 +210,16 @@ fn every_event_has_a_stable_json_shape() {
                 r#"{{"orderId":"00000000-0000-0000-0000-000000000009","itemIds":["{ITEM}"],"total":{{"amount":7500,"currency":"EUR"}}}}"#
             ),
         ),
+        (
+            CartEvent::CustomerDisabled { disabled_at: at(20) },
+            "CustomerDisabled",
+            r#"{"disabledAt":"2030-01-01T00:20:00Z"}"#.to_owned(),
+        ),
+        (
+            CartEvent::CustomerEnabled { enabled_at: at(30) },
+            "CustomerEnabled",
+            r#"{"enabledAt":"2030-01-01T00:30:00Z"}"#.to_owned(),
+        ),
     ];
     assert_eq!(examples.len(), CART_EVENT_TYPES.len(), "one example per event type");
     for (event, event_type, json) in examples {
@@ -218,4 +228,37 @@ fn every_event_has_a_stable_json_shape() {
         assert_eq!(CartEvent::decode(event_type, &json).expect("decodes"), event, "{event_type}");
     }
     assert!(matches!(CartEvent::decode("CartCreated", "{}"), Err(CodecError::UnknownType(_))));
+}
+
+#[test]
+fn a_disabled_customer_takes_no_tickets_and_buys_nothing_but_may_let_go() {
+    let disabled = || [added(item(1, 1, 2, 15)), CartEvent::CustomerDisabled { disabled_at: at(1) }];
+    let refused = CartError::CustomerDisabled { since: at(1) };
+    assert_eq!(refused.kind(), RefusalKind::Forbidden);
+
+    given(disabled()).when(add(item(2, 1, 1, 15), 2)).then_refused(refused.clone());
+    given(disabled()).when(CartCommand::CheckOut { order_id: id(9), now: at(2) }).then_refused(refused);
+    given(disabled())
+        .when(CartCommand::RemoveItem { item_id: id(1) })
+        .then([CartEvent::ItemRemoved { item_id: id(1) }]);
+    given(disabled())
+        .when(CartCommand::ExpireItem { item_id: id(1), now: at(15) })
+        .then([CartEvent::ItemExpired { item_id: id(1) }]);
+    given(disabled()).when(CartCommand::DisableCustomer { now: at(3) }).then_nothing();
+    assert_eq!(given(disabled()).state().disabled_since(), Some(at(1)));
+}
+
+#[test]
+fn an_enabled_customer_buys_again() {
+    let history = [CartEvent::CustomerDisabled { disabled_at: at(1) }];
+    let cart = given(history.clone())
+        .when(CartCommand::EnableCustomer { now: at(5) })
+        .then([CartEvent::CustomerEnabled { enabled_at: at(5) }]);
+    assert_eq!(cart.disabled_since(), None);
+    let enabled = [history[0].clone(), CartEvent::CustomerEnabled { enabled_at: at(5) }];
+    given(enabled.clone()).when(add(item(1, 1, 2, 15), 6)).then([added(item(1, 1, 2, 15))]);
+    given(enabled).when(CartCommand::EnableCustomer { now: at(7) }).then_nothing();
+    given([])
+        .when(CartCommand::DisableCustomer { now: at(1) })
+        .then([CartEvent::CustomerDisabled { disabled_at: at(1) }]);
 }

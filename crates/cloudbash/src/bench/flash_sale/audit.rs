@@ -125,6 +125,7 @@ async fn fold_log(api: &Api, admin: &str, on_sale: &OnSale) -> anyhow::Result<Au
                         items.remove(&item_id.as_uuid());
                     }
                     CartEvent::CheckedOut { .. } => items.clear(),
+                    CartEvent::CustomerDisabled { .. } | CartEvent::CustomerEnabled { .. } => {}
                 }
             } else if ORDER_EVENT_TYPES.contains(&event_type)
                 && let OrderEvent::Placed { lines, .. } = OrderEvent::decode(event_type, data)?
