@@ -156,7 +156,8 @@ impl Shop {
             order.state.placed().filter(|placed| customer.is_none_or(|customer| placed.customer_id == customer));
         let placed = placed.filter(|_| order.state.status() == OrderStatus::Paid).ok_or_else(not_found)?;
         let mut tickets = Vec::new();
-        for line in &placed.lines {
+        // A cancelled concert's tickets, once paid back, are void: not printed.
+        for line in placed.lines.iter().filter(|line| !order.state.is_refunded(line.concert_id)) {
             let concert = load(self.concerts(), line.concert_id, Reads::Cached).await?;
             let details = concert.state.details();
             let venue = match details {
@@ -182,7 +183,8 @@ impl Shop {
     }
 
     /// Mails a paid order's tickets to its buyer and records it; `false`
-    /// when the order has no address to mail to, or was mailed already. A
+    /// when the order has no address to mail to, was mailed already, or
+    /// holds no valid ticket any more (paid back). A
     /// mail the server refuses for good is a refusal (`Rejected`).
     pub async fn mail_tickets(
         &self,
@@ -193,6 +195,10 @@ impl Shop {
         let order = load(self.orders(), order_id, Reads::Fresh).await?;
         let to = order.state.placed().and_then(|placed| placed.deliver_to.clone());
         let (Some(to), None) = (to, order.state.tickets_mailed()) else { return Ok(false) };
+        // Paid back before its mail went out (its concert was cancelled): no valid ticket left to send.
+        if order.state.status() != OrderStatus::Paid {
+            return Ok(false);
+        }
         let sheet = self.ticket_sheet(None, order_id).await?;
         let pdf = documents.tickets_pdf(&sheet).map_err(AppError::store)?;
         let concerts: BTreeSet<&str> = sheet.tickets.iter().map(|ticket| ticket.concert.as_str()).collect();

@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use es_core::{CodecError, CommandContext, DomainEvent, Position, RecordedEvent, Version, async_trait};
+use futures_util::StreamExt;
 use ticketing::process::Keeper;
 use ticketing::{ConcertEvent, ConcertId, ORDER_EVENT_TYPES, OrderCommand, OrderEvent, OrderId};
-use ticketing::{PaymentTerms, RefundCommand};
+use ticketing::{ConcertStatus, PaymentTerms, RefundCommand, RefusalKind};
 
 use crate::error::AppError;
 use crate::follow::Follower;
@@ -36,6 +37,9 @@ use crate::shop::{Batch, Reads, Shop, decide, load};
 
 /// How long a refund or mail that failed waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Refunds asked of the provider at once.
+const REFUNDS_IN_FLIGHT: usize = 8;
 
 /// The cancelled concerts whose orders may not all be paid back yet, and
 /// the refunds whose mail is not yet in the log; rebuilt from the log.
@@ -136,12 +140,18 @@ impl CancellationRefunds {
         concert_id: ConcertId,
         report: &mut RefundReport,
     ) -> Result<(), AppError> {
+        let orders = shop.orders_of(concert_id).await?;
+        let unpaid: Vec<OrderId> =
+            orders.into_iter().filter(|order_id| !self.refunded.contains(&(*order_id, concert_id))).collect();
+        // Each refund waits on the provider: a few at once, within what its API allows a shop.
+        let results: Vec<(OrderId, Result<bool, AppError>)> = futures_util::stream::iter(unpaid)
+            .map(|order_id| async move { (order_id, shop.refund_cancelled(order_id, concert_id).await) })
+            .buffer_unordered(REFUNDS_IN_FLIGHT)
+            .collect()
+            .await;
         let mut left = 0;
-        for order_id in shop.orders_of(concert_id).await? {
-            if self.refunded.contains(&(order_id, concert_id)) {
-                continue;
-            }
-            match shop.refund_cancelled(order_id, concert_id).await {
+        for (order_id, result) in results {
+            match result {
                 Ok(refunded) => {
                     report.refunded += usize::from(refunded);
                     self.refunded.insert((order_id, concert_id));
@@ -223,6 +233,16 @@ impl Shop {
     /// provider that took the money, and records it; `false` when there is
     /// nothing to pay back (not paid, or paid back already).
     pub async fn refund_cancelled(&self, order_id: OrderId, concert_id: ConcertId) -> Result<bool, AppError> {
+        // Cancellation is final, so a concert the cache holds cancelled is cancelled; one it does not is read
+        // again before it is refused. A concert that is not cancelled is never paid back.
+        let cancelled = |reads| async move {
+            let concert = load(self.concerts(), concert_id, reads).await?;
+            Ok::<_, AppError>(concert.state.status() == ConcertStatus::Cancelled)
+        };
+        if !cancelled(Reads::Cached).await? && !cancelled(Reads::Fresh).await? {
+            let message = format!("concert {concert_id} is not cancelled: its tickets are not paid back");
+            return Err(AppError::Rejected { kind: RefusalKind::Conflict, message });
+        }
         let order = load(self.orders(), order_id, Reads::Fresh).await?;
         let Some(amount) = order.state.refund_due(concert_id) else { return Ok(false) };
         let paid_at_provider =

@@ -175,3 +175,46 @@ async fn without_a_provider_the_orders_are_refunded_with_no_money_to_move() -> T
     assert_eq!((refund.amount, refund.refund_id.as_deref()), (eur(5_000), None));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_paid_back_before_its_tickets_were_mailed_gets_no_tickets() -> TestResult {
+    let fixture = open()?;
+    let story = cancelled_with_orders(&fixture.shop).await?;
+    refunds_over(&fixture.shop).await?.refund(&fixture.shop, None).await;
+    let mut delivery = ticketing_app::TicketDelivery::new();
+    for record in &whole_log(&fixture.shop).await? {
+        delivery.observe(record)?;
+    }
+    let mailer = FakeMailer::default();
+
+    let report = delivery.deliver(&fixture.shop, &mailer, &common::fakes::CodeList).await;
+
+    assert_eq!((report.sent, report.failed), (1, 0), "only the order with a valid ticket left: {report:?}");
+    let sent = mailer.sent.lock().expect("not poisoned").clone();
+    assert_eq!(sent.iter().map(|mail| mail.to.as_str()).collect::<Vec<_>>(), ["fan3@example.com"]);
+    let both = fixture.shop.orders().refresh(story.both.into()).await?;
+    let valid = codes_of(&both.state, story.other.0);
+    assert_eq!(
+        String::from_utf8(sent[0].attachments[0].bytes.clone())?,
+        valid[0].as_str(),
+        "the void ticket is left out"
+    );
+    assert_eq!(delivery.pending(), 0, "nothing is tried again");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_a_cancelled_concerts_tickets_are_paid_back() -> TestResult {
+    let fixture = open()?;
+    let shop = &fixture.shop;
+    let (concert_id, ticket_type_id) = on_sale(shop, 10).await?;
+    let buyer = customer();
+    shop.reserve(&ctx(), buyer, concert_id, ticket_type_id, quantity(1)).await?;
+    let order_id = shop.checkout(&ctx(), buyer).await?;
+
+    let refused = shop.refund_cancelled(order_id, concert_id).await;
+
+    assert!(is_refusal(&refused, RefusalKind::Conflict), "{refused:?}");
+    assert_eq!(shop.orders().refresh(order_id.into()).await?.state.status(), OrderStatus::Paid);
+    Ok(())
+}

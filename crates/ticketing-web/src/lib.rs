@@ -142,16 +142,25 @@ pub fn router(state: WebState) -> Router {
 /// The payment page alone also lets Stripe.js's origin (`with_origin`) run its script, connect and frame its card
 /// fields (`stripe.rs`); it states its own policy, which this middleware keeps.
 pub(crate) fn content_security_policy(with_origin: Option<&str>) -> String {
-    let (extra, frames) = match with_origin {
-        Some(origin) => (format!(" {origin}"), format!("frame-src {origin}; ")),
-        None => (String::new(), String::new()),
+    let (script, connect, frames) = match with_origin {
+        // Stripe's own script talks to its API and frames the bank's check (3-D Secure) from its hooks site.
+        Some(origin @ STRIPE_JS_ORIGIN) => (
+            format!(" {origin}"),
+            format!(" {origin} https://api.stripe.com"),
+            format!("frame-src {origin} https://hooks.stripe.com; "),
+        ),
+        Some(origin) => (format!(" {origin}"), format!(" {origin}"), format!("frame-src {origin}; ")),
+        None => (String::new(), String::new(), String::new()),
     };
     format!(
-        "default-src 'self'; script-src 'self'{extra}; style-src 'self'; img-src 'self' https: data:; \
-         connect-src 'self'{extra}; {frames}form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+        "default-src 'self'; script-src 'self'{script}; style-src 'self'; img-src 'self' https: data:; \
+         connect-src 'self'{connect}; {frames}form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
          object-src 'none'"
     )
 }
+
+/// The origin of Stripe's own Stripe.js.
+const STRIPE_JS_ORIGIN: &str = "https://js.stripe.com";
 
 /// The policy of every page but the payment page.
 static CONTENT_SECURITY_POLICY_VALUE: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {

@@ -4,7 +4,8 @@
 //! and the script's URL; a stand-in for Stripe serves its own script at another URL.
 //!
 //! The page that loads the script must let it run, connect and frame its card fields: its content security policy
-//! names the script's origin for `script-src`, `connect-src` and `frame-src`, and nothing else is added. Every other
+//! names the script's origin for `script-src`, `connect-src` and `frame-src`, and nothing else is added, but for
+//! Stripe's own script, which also calls Stripe's API and frames the bank's check from Stripe's hooks site. Every other
 //! page keeps the policy that names only this site ([`crate::content_security_policy`]).
 
 use axum::http::{HeaderValue, Uri};
@@ -95,13 +96,24 @@ mod tests {
 
     #[test]
     fn the_policy_adds_the_scripts_origin_and_nothing_else() {
+        let stand_in =
+            StripeJs::new("pk_test_123", "http://127.0.0.1:8420/js.stripe.com/v3/").expect("a configuration");
+        let policy = stand_in.policy().to_str().expect("text");
+
+        assert!(policy.contains("script-src 'self' http://127.0.0.1:8420;"), "{policy}");
+        assert!(policy.contains("connect-src 'self' http://127.0.0.1:8420;"), "{policy}");
+        assert!(policy.contains("frame-src http://127.0.0.1:8420;"), "{policy}");
+        assert!(policy.contains("default-src 'self';"), "{policy}");
+        assert_eq!(policy.matches("127.0.0.1").count(), 3, "only the three directives name it: {policy}");
+    }
+
+    #[test]
+    fn stripes_own_script_may_also_reach_its_api_and_frame_the_banks_check() {
         let stripe = StripeJs::new("pk_test_123", STRIPE_JS_URL).expect("a configuration");
         let policy = stripe.policy().to_str().expect("text");
 
         assert!(policy.contains("script-src 'self' https://js.stripe.com;"), "{policy}");
-        assert!(policy.contains("connect-src 'self' https://js.stripe.com;"), "{policy}");
-        assert!(policy.contains("frame-src https://js.stripe.com;"), "{policy}");
-        assert!(policy.contains("default-src 'self';"), "{policy}");
-        assert_eq!(policy.matches("https://").count(), 3, "only the three directives name it: {policy}");
+        assert!(policy.contains("connect-src 'self' https://js.stripe.com https://api.stripe.com;"), "{policy}");
+        assert!(policy.contains("frame-src https://js.stripe.com https://hooks.stripe.com;"), "{policy}");
     }
 }
