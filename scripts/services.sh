@@ -112,6 +112,7 @@ unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$MOTO_PORT"
+export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="http://127.0.0.1:$MOTO_PORT"
 export AWS_ENDPOINT_URL_KINESIS="http://127.0.0.1:$KINESIS_PORT"
 export CLOUDBASH_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 # Tests tell their mails apart by recipient: every test writes to addresses of its own.

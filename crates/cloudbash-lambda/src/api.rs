@@ -210,6 +210,7 @@ mod tests {
             stream_name: None,
             database: None,
             buckets_per_concert: 0,
+            user_pool_id: None,
         };
 
         let response = handle(&Resources::new(config), event(None)).await.expect("an answer");

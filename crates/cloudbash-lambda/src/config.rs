@@ -109,6 +109,8 @@ pub struct Config {
     /// side (`ticketing::bucket`; default and most: [`ticketing_app::BUCKETS_PER_CONCERT_MAX`]; 0 sells from the
     /// concert's own stream).
     pub buckets_per_concert: u16,
+    /// `CLOUDBASH_USER_POOL_ID`: the Cognito user pool whose accounts an organiser disables with a customer.
+    pub user_pool_id: Option<String>,
 }
 
 impl Config {
@@ -157,6 +159,7 @@ impl Config {
             stream_name: get("CLOUDBASH_STREAM"),
             database,
             buckets_per_concert,
+            user_pool_id: get("CLOUDBASH_USER_POOL_ID"),
         })
     }
 }

@@ -110,7 +110,16 @@ impl Resources {
                 let snapshots: Arc<dyn SnapshotStore> = store.clone();
                 let log = EventLog::new(store, Arc::clone(&clock));
                 let shop = Shop::new(log, Some(snapshots), clock, Arc::new(RandomTicketCodes));
-                Ok(Arc::new(shop.with_buckets_per_concert(self.config.buckets_per_concert)))
+                let shop = shop.with_buckets_per_concert(self.config.buckets_per_concert);
+                // Disabling a customer disables their account in the user pool too.
+                let shop = match &self.config.user_pool_id {
+                    Some(pool) => {
+                        let client = aws_sdk_cognitoidentityprovider::Client::new(self.sdk().await);
+                        shop.with_directory(Arc::new(ticketing_cognito::CognitoDirectory::new(client, pool)))
+                    }
+                    None => shop,
+                };
+                Ok(Arc::new(shop))
             })
             .await
     }

@@ -75,6 +75,7 @@ fn resources(database: Option<DatabaseConfig>) -> Resources {
         stream_name: None,
         database,
         buckets_per_concert: 0,
+        user_pool_id: None,
     })
 }
 

@@ -66,6 +66,35 @@ async fn a_concert_created_through_the_api_reaches_the_read_models_over_the_bus(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_customer_disables_their_account_in_the_user_pool_and_refuses_their_purchases() {
+    let sdk = support::sdk_config().await;
+    ticketing_testkit::services::assert_local("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER");
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+    let pool = cognito.create_user_pool().pool_name(support::unique_name("shop")).send().await.expect("a pool");
+    let pool_id = pool.user_pool().and_then(|pool| pool.id()).expect("its id").to_owned();
+    let user = cognito.admin_create_user().user_pool_id(&pool_id).username("ann").send().await.expect("a user");
+    let attributes = user.user().map(|user| user.attributes()).unwrap_or_default();
+    let sub = attributes.iter().find(|attribute| attribute.name() == "sub").and_then(|sub| sub.value());
+    let sub: uuid::Uuid = sub.expect("a subject").parse().expect("a UUID");
+    let config = Config { user_pool_id: Some(pool_id.clone()), ..support::fresh_stack(&sdk).await };
+    let resources = Resources::with_sdk_config(config, sdk);
+    let admin = Identity::admin();
+    let (concert_id, ticket_type_id) = concert_on_sale(&resources, &admin, 10).await;
+
+    let path = [("customerId", sub.to_string())];
+    let path: Vec<(&str, &str)> = path.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let disable = http_api_event(&admin, "POST", "/customers/{customerId}/disable", &path, "", None);
+    expect_api(&resources, &disable, StatusCode::OK).await;
+
+    let enabled = cognito.admin_get_user().user_pool_id(&pool_id).username("ann").send().await.expect("ann");
+    assert!(!enabled.enabled(), "the account is disabled in the pool");
+    let ann = Identity::Verified { sub, groups: None };
+    let item = json!({"concertId": concert_id, "ticketTypeId": ticket_type_id, "quantity": 1});
+    let reserve = http_api_event(&ann, "POST", "/cart/items", &[], "", Some(&item));
+    expect_api(&resources, &reserve, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_route_without_the_gateway_s_claims_is_refused() {
     let sdk = support::sdk_config().await;
     let resources = Resources::with_sdk_config(support::fresh_stack(&sdk).await, sdk);
@@ -195,6 +224,7 @@ async fn the_indexer_positions_each_event_of_the_stream_once_in_the_index_table_
         stream_name: None,
         database: None,
         buckets_per_concert: 0,
+        user_pool_id: None,
     };
     let resources = Resources::with_sdk_config(config, sdk.clone());
     let store = resources.store().await.expect("the log");

@@ -65,6 +65,8 @@ pub(crate) struct HostConfig {
     pub(crate) payments: Option<crate::payments::Payments>,
     /// Where paid orders' tickets are mailed from; `None`: no mail is sent.
     pub(crate) mail: Option<crate::delivery::Mail>,
+    /// The Cognito user pool whose accounts are disabled with their customers; `None`: only the shop refuses them.
+    pub(crate) user_pool_id: Option<String>,
 }
 
 /// The log and read models a host composes.
@@ -205,8 +207,16 @@ impl Host {
         };
         let shop = Shop::new(log.clone(), Some(snapshots), Arc::clone(&clock), Arc::new(RandomTicketCodes));
         let shop = shop.with_buckets_per_concert(buckets);
-        let shop = Arc::new(match &config.payments {
+        let shop = match &config.payments {
             Some(payments) => shop.with_payments(Arc::clone(&payments.provider)),
+            None => shop,
+        };
+        let shop = Arc::new(match &config.user_pool_id {
+            Some(pool) => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let client = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+                shop.with_directory(Arc::new(ticketing_cognito::CognitoDirectory::new(client, pool)))
+            }
             None => shop,
         });
         let documents: Arc<dyn ticketing_app::documents::TicketDocuments> = Arc::new(ticketing_pdf::PdfTickets::new());

@@ -42,6 +42,10 @@ pub(crate) struct ServeArgs {
     payments: crate::payments::PaymentArgs,
     #[command(flatten)]
     mail: crate::delivery::MailArgs,
+    /// The Amazon Cognito user pool that signs the shop's tokens: disabling a customer also disables their account
+    /// there, so that they cannot sign in again (the shop refuses their purchases either way).
+    #[arg(long, env = "CLOUDBASH_USER_POOL_ID")]
+    cognito_user_pool_id: Option<String>,
     #[command(flatten)]
     stores: StoreArgs,
     /// Where carts live: SQLite, or DynamoDB (`--carts-table`).
@@ -245,6 +249,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ready_lag_max: args.ready_lag_max_secs.map_or(READ_MODEL_LAG_MAX_DEFAULT, Duration::from_secs),
         payments: args.payments.provider()?,
         mail: args.mail.mailer()?,
+        user_pool_id: args.cognito_user_pool_id.clone(),
     };
     let identity = args.identity.identity(config.dev_sign_in)?;
     let host = Host::start_with(&config, &args.edge_limits(), &identity).await?;

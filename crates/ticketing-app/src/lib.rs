@@ -17,6 +17,7 @@ mod catalog;
 mod codes;
 mod customers;
 mod delivery;
+pub mod directory;
 pub mod documents;
 mod error;
 mod expiry;

@@ -42,6 +42,8 @@ pub struct Shop {
     /// Collects payments; `None`: the built-in test provider pays every
     /// order at checkout.
     payments: Option<Arc<dyn PaymentProvider>>,
+    /// The identity provider's accounts, where the shop acts on them.
+    directory: Option<Arc<dyn crate::directory::Directory>>,
     /// Runs every command; its lanes hold the commands waiting to share an
     /// append, by lead aggregate.
     runner: Runner<Shop, Refused, AppError>,
@@ -62,6 +64,7 @@ impl Clone for Shop {
             clock: Arc::clone(&self.clock),
             codes: Arc::clone(&self.codes),
             payments: self.payments.clone(),
+            directory: self.directory.clone(),
             runner: self.runner.clone(),
         }
     }
@@ -104,6 +107,7 @@ impl Shop {
             clock,
             codes,
             payments: None,
+            directory: None,
         }
     }
 
@@ -117,6 +121,17 @@ impl Shop {
     /// The payment provider, if there is one.
     pub fn payments(&self) -> Option<&dyn PaymentProvider> {
         self.payments.as_deref()
+    }
+
+    /// The same shop, disabling and enabling customers' accounts in
+    /// `directory` as well as in the shop.
+    pub fn with_directory(mut self, directory: Arc<dyn crate::directory::Directory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    pub(crate) fn directory(&self) -> Option<&dyn crate::directory::Directory> {
+        self.directory.as_deref()
     }
 
     /// The same shop, publishing each concert with `buckets` buckets

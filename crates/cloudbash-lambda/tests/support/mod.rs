@@ -59,6 +59,7 @@ pub async fn fresh_stack(sdk: &SdkConfig) -> Config {
         stream_name: Some(stream),
         database: Some(DatabaseConfig::Url(fresh_database().await)),
         buckets_per_concert: ticketing_app::BUCKETS_PER_CONCERT_MAX,
+        user_pool_id: None,
     }
 }
 

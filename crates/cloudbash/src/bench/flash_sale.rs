@@ -127,6 +127,7 @@ pub(super) async fn run(args: &FlashSaleArgs, common: &Common, reporter: &mut Re
                     ready_lag_max: crate::ready::READ_MODEL_LAG_MAX_DEFAULT,
                     payments: None,
                     mail: None,
+                    user_pool_id: None,
                 };
                 let host = Host::start(&config).await.context("starting the shop")?;
                 let tokens = Tokens::Signer(signer(dir.path())?);
