@@ -15,16 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use es_core::{
-    CancellationToken, CodecError, CommandContext, DomainEvent, EventLog, Position, RecordedEvent, async_trait,
-};
+use es_core::{CancellationToken, CodecError, DomainEvent, EventLog, Position, RecordedEvent, async_trait};
 use ticketing::{CustomerId, ORDER_EVENT_TYPES, OrderCommand, OrderEvent, OrderId, OrderStatus};
 
 use crate::documents::{PrintedTicket, TicketDocuments, TicketSheet};
 use crate::error::AppError;
 use crate::follow::Follower;
 use crate::mail::{Attachment, Mail, Mailer, send};
-use crate::shop::{Batch, Reads, Shop, decide, load};
+use crate::shop::{Reads, Shop, load};
 
 /// How long a mail that failed waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -220,17 +218,9 @@ impl Shop {
             }],
         };
         send(mailer, &mail).await?;
-        let command = Arc::new(OrderCommand::RecordTicketsMailed { to, message_id, now: self.now() });
-        self.run(&CommandContext::default(), "record_tickets_mailed", &[order_id.into()], move |shop, reads| {
-            let command = Arc::clone(&command);
-            Box::pin(async move {
-                let order = load(shop.orders(), order_id, reads).await?;
-                let mut batch = Batch::new(&CommandContext::default());
-                batch.add(shop.orders(), &order, &decide(&order, &command)?)?;
-                Ok(batch.finish(true))
-            })
-        })
-        .await
+        let command = OrderCommand::RecordTicketsMailed { to, message_id, now: self.now() };
+        self.order_step("record_tickets_mailed", order_id, command).await?;
+        Ok(true)
     }
 }
 

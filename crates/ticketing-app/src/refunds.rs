@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use es_core::{CodecError, CommandContext, DomainEvent, Position, RecordedEvent, Version, async_trait};
+use es_core::{CodecError, DomainEvent, Position, RecordedEvent, Version, async_trait};
 use futures_util::StreamExt;
 use ticketing::process::Keeper;
 use ticketing::{ConcertEvent, ConcertId, ORDER_EVENT_TYPES, OrderCommand, OrderEvent, OrderId};
@@ -33,7 +33,7 @@ use ticketing::{ConcertStatus, PaymentTerms, RefundCommand, RefusalKind};
 use crate::error::AppError;
 use crate::follow::Follower;
 use crate::mail::{Mail, Mailer, send};
-use crate::shop::{Batch, Reads, Shop, decide, load};
+use crate::shop::{Reads, Shop, load};
 
 /// How long a refund or mail that failed waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -260,20 +260,8 @@ impl Shop {
             // Paid by the built-in test provider, or nothing to pay: no money to move.
             _ => None,
         };
-        let command =
-            Arc::new(OrderCommand::Refund(RefundCommand::Cancelled { concert_id, refund_id, now: self.now() }));
-        self.run(&CommandContext::default(), "refund_cancelled", &[order_id.into()], move |shop, reads| {
-            let command = Arc::clone(&command);
-            Box::pin(async move {
-                let order = load(shop.orders(), order_id, reads).await?;
-                let events = decide(&order, &command)?;
-                let refunded = !events.is_empty();
-                let mut batch = Batch::new(&CommandContext::default());
-                batch.add(shop.orders(), &order, &events)?;
-                Ok(batch.finish(refunded))
-            })
-        })
-        .await
+        let command = OrderCommand::Refund(RefundCommand::Cancelled { concert_id, refund_id, now: self.now() });
+        self.order_step("refund_cancelled", order_id, command).await
     }
 
     /// Tells the buyer that a concert was cancelled and what was paid back,
@@ -316,17 +304,8 @@ impl Shop {
             attachments: Vec::new(),
         };
         send(mailer, &mail).await?;
-        let command =
-            Arc::new(OrderCommand::Refund(RefundCommand::Mailed { concert_id, to, message_id, now: self.now() }));
-        self.run(&CommandContext::default(), "record_refund_mailed", &[order_id.into()], move |shop, reads| {
-            let command = Arc::clone(&command);
-            Box::pin(async move {
-                let order = load(shop.orders(), order_id, reads).await?;
-                let mut batch = Batch::new(&CommandContext::default());
-                batch.add(shop.orders(), &order, &decide(&order, &command)?)?;
-                Ok(batch.finish(true))
-            })
-        })
-        .await
+        let command = OrderCommand::Refund(RefundCommand::Mailed { concert_id, to, message_id, now: self.now() });
+        self.order_step("record_refund_mailed", order_id, command).await?;
+        Ok(true)
     }
 }

@@ -242,21 +242,13 @@ impl Shop {
         };
         let refund_id =
             payments.refund(payment_id, None, &format!("return-{payment_id}")).await.map_err(AppError::payment)?;
-        let command = Arc::new(OrderCommand::Payment(PaymentCommand::ReturnLatePayment {
+        let command = OrderCommand::Payment(PaymentCommand::ReturnLatePayment {
             payment_id: payment_id.to_owned(),
             refund_id,
             now: self.now(),
-        }));
-        self.run(&CommandContext::default(), "return_payment", &[order_id.into()], move |shop, reads| {
-            let command = Arc::clone(&command);
-            Box::pin(async move {
-                let order = load(shop.orders(), order_id, reads).await?;
-                let mut batch = Batch::new(&CommandContext::default());
-                batch.add(shop.orders(), &order, &decide(&order, &command)?)?;
-                Ok(batch.finish(Settlement::Returned))
-            })
-        })
-        .await
+        });
+        self.order_step("return_payment", order_id, command).await?;
+        Ok(Settlement::Returned)
     }
 
     /// Cancels an order's payment at the provider so that it cannot succeed

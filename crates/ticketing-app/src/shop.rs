@@ -270,6 +270,32 @@ impl Shop {
 /// One attempt of a handler.
 pub(crate) type AttemptFuture<'a, T> = es_core::AttemptFuture<'a, T, Refused>;
 
+impl Shop {
+    /// Decides `command` on one order and appends what it decides, alone,
+    /// with no request behind it: the steps the processes that follow the
+    /// log (payments, mail, refunds) record. Whether anything was appended.
+    pub(crate) async fn order_step(
+        &self,
+        name: &'static str,
+        order_id: ticketing::OrderId,
+        command: ticketing::OrderCommand,
+    ) -> Result<bool, AppError> {
+        let command = Arc::new(command);
+        self.run(&CommandContext::default(), name, &[order_id.into()], move |shop, reads| {
+            let command = Arc::clone(&command);
+            Box::pin(async move {
+                let order = load(shop.orders(), order_id, reads).await?;
+                let events = decide(&order, &command)?;
+                let appended = !events.is_empty();
+                let mut batch = Batch::new(&CommandContext::default());
+                batch.add(shop.orders(), &order, &events)?;
+                Ok(batch.finish(appended))
+            })
+        })
+        .await
+    }
+}
+
 /// Loads an aggregate as `reads` says.
 pub(crate) async fn load<A>(
     repository: &Repository<A>,
