@@ -176,6 +176,13 @@ pub const RULES: &[Rule] = &[
         why: "the mailer adapter sends what the application layer's port hands it; it knows no domain type",
     },
     Rule {
+        krate: "ticketing-cognito",
+        layer: Backend,
+        code: Only(&["ticketing", "ticketing-app"]),
+        tests: AnyLibrary,
+        why: "the directory adapter disables the account the application layer's port names; it decides nothing",
+    },
+    Rule {
         krate: "es-testkit",
         layer: Testkit,
         code: Only(&["es-core"]),
