@@ -308,3 +308,25 @@ async fn wait_for(site: &support::Site, path: &str, cookie: &str, text: &str) ->
     }
     panic!("{path} never said {text:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_takes_an_address_for_the_tickets_and_a_bad_one_is_said_on_the_cart() {
+    let site = site(true);
+    let (concert_id, ticket_type_id) = site.published_concert("Night of the Crabs", "Amsterdam").await;
+    let cookie = site.sign_in("Ann", "fan").await;
+    let form = [("concert_id", concert_id.as_str()), ("ticket_type_id", ticket_type_id.as_str()), ("quantity", "1")];
+    site.post_form("/shop/cart/items", Some(&cookie), &form).await;
+    let cart = site.get("/shop/cart", Some(&cookie)).await;
+    assert!(cart.body.contains(r#"name="email""#), "the cart asks where the tickets go: {}", cart.body);
+
+    let refused = site.post_form("/shop/cart/checkout", Some(&cookie), &[("email", "not an address")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("not an e-mail address"), "the cart says what was wrong: {}", refused.body);
+
+    let placed = site.post_form("/shop/cart/checkout", Some(&cookie), &[("email", " ann@example.com ")]).await;
+    let order_id = placed.location().split("placed=").nth(1).and_then(|rest| rest.split('&').next()).expect("an order");
+    let order_id = ticketing::OrderId(order_id.parse().expect("a UUID"));
+    let order = site.shop.orders().refresh(order_id.into()).await.expect("the order");
+    let deliver_to = order.state.placed().and_then(|placed| placed.deliver_to.as_ref()).map(ToString::to_string);
+    assert_eq!(deliver_to.as_deref(), Some("ann@example.com"));
+}

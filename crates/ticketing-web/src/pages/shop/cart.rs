@@ -129,21 +129,25 @@ pub(super) async fn remove_from_cart(ctx: Ctx, Path(item_id): Path<Uuid>) -> Res
 #[derive(Debug, Deserialize)]
 pub(super) struct CheckoutForm {
     key: Option<Uuid>,
+    /// Where the tickets are mailed once paid; empty: nowhere.
+    email: Option<String>,
 }
 
 pub(super) async fn checkout(ctx: Ctx, form: Result<Form<CheckoutForm>, FormRejection>) -> Response {
     let Some(session) = ctx.session.as_ref() else {
         return ctx.finish(Err(PageError::SignIn { next: "/shop/cart".to_owned() }));
     };
-    let key = form.ok().and_then(|Form(form)| form.key);
-    let command = Command::<()> {
+    let (key, email) = form.map_or((None, None), |Form(form)| (form.key, form.email));
+    // The API checks the address; a bad one comes back as its refusal, shown on the cart.
+    let body = email.filter(|email| !email.trim().is_empty()).map(|email| serde_json::json!({"email": email.trim()}));
+    let command = Command {
         method: Method::POST,
         path: "/cart/checkout".to_owned(),
         token: &session.token,
-        body: None,
+        body: body.as_ref(),
         key,
     };
-    match ctx.state.api().command_json::<(), CheckedOut>(command).await {
+    match ctx.state.api().command_json::<serde_json::Value, CheckedOut>(command).await {
         Ok(checked_out) => {
             let (order_id, provider) = (checked_out.order_id, checked_out.payment.provider);
             match provider.as_str() {
