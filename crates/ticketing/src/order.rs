@@ -31,7 +31,6 @@
 //! the check-in.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use es_core::Aggregate;
@@ -47,6 +46,7 @@ mod errors;
 mod events;
 mod payment;
 mod refund;
+mod status;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +54,7 @@ pub use errors::OrderError;
 pub use events::{ORDER_EVENT_TYPES, OrderEvent, OrderHolds, PaidTickets, PaymentTerms};
 pub use payment::PaymentCommand;
 pub use refund::{Refund, RefundCommand};
+pub use status::OrderStatus;
 
 /// The state of one order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,55 +79,6 @@ pub struct Order {
     /// The cancelled concerts whose refund the buyer was told of.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     refund_mailed: BTreeSet<ConcertId>,
-}
-
-/// Where an order stands.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum OrderStatus {
-    /// Placed, its tickets held until the payment window closes.
-    PendingPayment,
-    /// Paid: its tickets are valid.
-    #[default]
-    Paid,
-    /// The payment failed; its tickets went back on sale.
-    Failed,
-    /// Not paid in time; its tickets went back on sale.
-    Expired,
-    /// Every line's concert was cancelled and its tickets paid back.
-    Refunded,
-}
-
-impl OrderStatus {
-    /// The name the API and the read models use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::PendingPayment => "pendingPayment",
-            OrderStatus::Paid => "paid",
-            OrderStatus::Failed => "failed",
-            OrderStatus::Expired => "expired",
-            OrderStatus::Refunded => "refunded",
-        }
-    }
-
-    /// The status [`OrderStatus::as_str`] names.
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            OrderStatus::PendingPayment,
-            OrderStatus::Paid,
-            OrderStatus::Failed,
-            OrderStatus::Expired,
-            OrderStatus::Refunded,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == name)
-    }
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// An order as placed.

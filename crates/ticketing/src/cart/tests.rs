@@ -2,6 +2,7 @@
 //! JSON snapshot of every event.
 
 use super::*;
+use crate::RefusalKind;
 use crate::scenario::Given;
 use crate::scenario::fixtures::{at, eur, id, quantity, usd};
 
