@@ -104,9 +104,11 @@ impl CancellationRefunds {
         let mut report = RefundReport::default();
         for concert_id in self.cancelled.clone() {
             match self.refund_concert(shop, concert_id, &mut report).await {
-                Ok(()) => {
+                Ok(true) => {
                     self.cancelled.remove(&concert_id);
                 }
+                // Some of its orders failed (each counted and logged): the concert is not done.
+                Ok(false) => report.failed += 1,
                 Err(error) => {
                     report.failed += 1;
                     tracing::warn!(%concert_id, %error, "the cancelled concert's orders cannot be read; trying again");
@@ -131,15 +133,15 @@ impl CancellationRefunds {
         report
     }
 
-    /// Pays back each order of one cancelled concert; `Err` only when its
-    /// orders cannot be read. An order that fails is counted and left for
-    /// the next round (the concert stays cancelled-not-done).
+    /// Pays back each order of one cancelled concert; whether every one is.
+    /// An order that fails is counted and left for the next round; `Err`
+    /// only when the concert's orders cannot be read.
     async fn refund_concert(
         &mut self,
         shop: &Shop,
         concert_id: ConcertId,
         report: &mut RefundReport,
-    ) -> Result<(), AppError> {
+    ) -> Result<bool, AppError> {
         let orders = shop.orders_of(concert_id).await?;
         let unpaid: Vec<OrderId> =
             orders.into_iter().filter(|order_id| !self.refunded.contains(&(*order_id, concert_id))).collect();
@@ -149,7 +151,7 @@ impl CancellationRefunds {
             .buffer_unordered(REFUNDS_IN_FLIGHT)
             .collect()
             .await;
-        let mut left = 0;
+        let mut done = true;
         for (order_id, result) in results {
             match result {
                 Ok(refunded) => {
@@ -157,16 +159,13 @@ impl CancellationRefunds {
                     self.refunded.insert((order_id, concert_id));
                 }
                 Err(error) => {
-                    left += 1;
+                    done = false;
                     report.failed += 1;
                     tracing::warn!(%order_id, %concert_id, %error, "the order cannot be paid back yet; trying again");
                 }
             }
         }
-        if left > 0 {
-            return Err(AppError::Unavailable(Arc::new(std::io::Error::other(format!("{left} refunds failed")))));
-        }
-        Ok(())
+        Ok(done)
     }
 
     /// Follows the log and pays back cancelled concerts' orders as they are

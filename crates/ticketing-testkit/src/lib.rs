@@ -22,7 +22,7 @@ use ticketing::{
     Address, Capacity, ConcertId, ConcertProfile, Currency, CustomerId, Genre, Money, Name, OrderId, Quantity,
     TicketTypeId, VenueId, VenueProfile,
 };
-use ticketing_app::queries::{Page, QueryError};
+use ticketing_app::queries::{DailySales, Page, QueryError};
 use ticketing_app::{AppError, ConcertForm, Shop};
 
 /// What a story step can fail with.
@@ -168,6 +168,22 @@ pub async fn cancel_jazz(shop: &Shop, clock: &ManualClock, story: &Story) -> Res
         return Err("the first order had jazz tickets to pay back".into());
     }
     Ok(es_core::Clock::now(clock))
+}
+
+/// What the Jazz Brunch's daily sales show after [`cancel_jazz`] paid its
+/// two tickets back at `refunded_at`: the sale's day, and the refund's.
+pub fn jazz_sales_after_refund(refunded_at: DateTime<Utc>) -> [DailySales; 2] {
+    let sale_day = start().date_naive();
+    let sold =
+        DailySales { day: sale_day, tickets_sold: 2, revenue: eur(8_000), tickets_refunded: 0, refunded: eur(0) };
+    let refund = DailySales {
+        day: refunded_at.date_naive(),
+        tickets_sold: 0,
+        revenue: eur(0),
+        tickets_refunded: 2,
+        refunded: eur(8_000),
+    };
+    [sold, refund]
 }
 
 /// Every page of a paged list in turn, from the first, following its cursors.

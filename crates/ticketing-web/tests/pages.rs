@@ -291,22 +291,11 @@ async fn a_cancelled_concerts_refunds_show_on_the_fans_orders_and_in_the_sales_r
     }
     assert_eq!(refunds.refund(&site.shop, None).await.refunded, 1);
 
-    let orders = wait_for(&site, "/shop/orders", &fan, "paid back").await;
+    let orders = site.get_until("/shop/orders", Some(&fan), |page| page.body.contains("paid back")).await.body;
     assert!(orders.contains("its tickets are void"), "{orders}");
-    let sales = wait_for(&site, &format!("/organiser/concerts/{crabs}/sales"), &organiser, "paid back for 2").await;
+    let sales_page = format!("/organiser/concerts/{crabs}/sales");
+    let sales = site.get_until(&sales_page, Some(&organiser), |page| page.body.contains("paid back for 2")).await.body;
     assert!(sales.contains("€70.00"), "the amount paid back: {sales}");
-}
-
-/// The page at `path` once it holds `text` (the read models follow the log).
-async fn wait_for(site: &support::Site, path: &str, cookie: &str, text: &str) -> String {
-    for _ in 0..100 {
-        let page = site.get(path, Some(cookie)).await;
-        if page.body.contains(text) {
-            return page.body;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{path} never said {text:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,15 +121,9 @@ fn policy(answer: &Answer) -> String {
 /// The status route's answer once it is no longer `pendingPayment`: the read side follows the log a moment after
 /// the notification.
 async fn settled_status(site: &Site, status_url: &str, cookie: &str) -> Value {
-    for _ in 0..100 {
-        let answer = site.get(status_url, Some(cookie)).await;
-        let status: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
-        if status["status"] != "pendingPayment" {
-            return status;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the order stayed pending");
+    let status = |answer: &Answer| serde_json::from_str::<Value>(&answer.body).unwrap_or(Value::Null);
+    let settled = site.get_until(status_url, Some(cookie), |answer| status(answer)["status"] != "pendingPayment").await;
+    status(&settled)
 }
 
 /// The provider's notification of the order's payment, as its webhook delivers it.

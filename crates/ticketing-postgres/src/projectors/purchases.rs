@@ -18,6 +18,7 @@ pub(super) async fn order(
     version: i64,
     fact: OrderEvent,
 ) -> Result<(), Refusal> {
+    let touches_tickets = matches!(fact, OrderEvent::Refunded { .. } | OrderEvent::TicketCheckedIn { .. });
     if let OrderEvent::Placed { customer_id, total, placed_at, .. } = &fact {
         let status = fact.status_after().unwrap_or(OrderStatus::Paid);
         query(
@@ -72,11 +73,6 @@ pub(super) async fn order(
             .bind(concert_id.0)
             .execute(&mut *connection)
             .await?;
-        query("UPDATE orders SET version = $2 WHERE order_id = $1")
-            .bind(order_id)
-            .bind(version)
-            .execute(&mut *connection)
-            .await?;
     }
     if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
         let changed =
@@ -89,6 +85,9 @@ pub(super) async fn order(
                 .await?
                 .rows_affected();
         one_row(changed, "checking in an unknown ticket")?;
+    }
+    // A change to its tickets is a change to the order: its row carries that event's version.
+    if touches_tickets {
         query("UPDATE orders SET version = $2 WHERE order_id = $1")
             .bind(order_id)
             .bind(version)

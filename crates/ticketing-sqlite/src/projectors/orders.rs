@@ -53,6 +53,7 @@ impl SqliteProjector for OrdersProjector {
         let order_id = event.aggregate_id.to_string();
         let version = int(event.aggregate_version.0)?;
         let connection = tables.connection();
+        let touches_tickets = matches!(fact, OrderEvent::Refunded { .. } | OrderEvent::TicketCheckedIn { .. });
         if let OrderEvent::Placed { customer_id, total, placed_at, .. } = &fact {
             let status = fact.status_after().unwrap_or(OrderStatus::Paid);
             execute(
@@ -106,11 +107,6 @@ impl SqliteProjector for OrdersProjector {
                 &format!("DELETE FROM {tickets} WHERE order_id = ?1 AND concert_id = ?2"),
                 params![order_id, concert_id.to_string()],
             )?;
-            execute(
-                connection,
-                &format!("UPDATE {orders} SET version = ?2 WHERE order_id = ?1"),
-                params![order_id, version],
-            )?;
         }
         if let OrderEvent::TicketCheckedIn { code, checked_in_at } = fact {
             let changed = execute(
@@ -119,6 +115,9 @@ impl SqliteProjector for OrdersProjector {
                 params![order_id, code.as_str(), time(checked_in_at), version],
             )?;
             one_row(changed, "checking in an unknown ticket")?;
+        }
+        // A change to its tickets is a change to the order: its row carries that event's version.
+        if touches_tickets {
             execute(
                 connection,
                 &format!("UPDATE {orders} SET version = ?2 WHERE order_id = ?1"),

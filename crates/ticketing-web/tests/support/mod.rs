@@ -130,6 +130,18 @@ impl Site {
         self.send(request.body(Body::empty()).expect("a request")).await
     }
 
+    /// The page at `path` once `until` holds of it: the read side follows the log a moment after a command.
+    pub async fn get_until(&self, path: &str, cookie: Option<&str>, until: impl Fn(&Answer) -> bool) -> Answer {
+        for _ in 0..100 {
+            let answer = self.get(path, cookie).await;
+            if until(&answer) {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} never answered as awaited");
+    }
+
     /// A form post as the shop's own page sends it.
     pub async fn post_form(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
         let body = serde_urlencoded::to_string(form).expect("a form encodes");
